@@ -1,0 +1,3 @@
+module github.com/synack/synack
+
+go 1.26

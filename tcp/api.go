@@ -1,0 +1,102 @@
+// Package tcp is synack's TCP engine: one TCB (transmission control block)
+// per connection, holding the RFC 9293 variables and driven only by what the
+// caller hands it — incoming segments, user calls and the current time.
+//
+// The engine is sans-I/O. It has no goroutines, reads no clock and touches
+// no socket. Every method takes "now"; segments to send are queued inside the
+// TCB and taken with DrainOutput; Deadline says when the engine next wants
+// HandleTimer to be called. The same engine therefore runs under the real
+// clock (package stack) and under a virtual clock (package sim), and every
+// run under the virtual clock replays exactly.
+//
+// A TCB is not safe for concurrent use; its owner serialises calls.
+package tcp
+
+import "github.com/synack/synack/wire"
+
+// State is a connection state of the RFC 9293 state diagram (§3.3.2).
+type State uint8
+
+// The eleven states of RFC 9293.
+const (
+	StateClosed State = iota
+	StateListen
+	StateSynSent
+	StateSynReceived
+	StateEstablished
+	StateFinWait1
+	StateFinWait2
+	StateCloseWait
+	StateClosing
+	StateLastAck
+	StateTimeWait
+)
+
+var stateNames = [...]string{
+	StateClosed:      "CLOSED",
+	StateListen:      "LISTEN",
+	StateSynSent:     "SYN-SENT",
+	StateSynReceived: "SYN-RECEIVED",
+	StateEstablished: "ESTABLISHED",
+	StateFinWait1:    "FIN-WAIT-1",
+	StateFinWait2:    "FIN-WAIT-2",
+	StateCloseWait:   "CLOSE-WAIT",
+	StateClosing:     "CLOSING",
+	StateLastAck:     "LAST-ACK",
+	StateTimeWait:    "TIME-WAIT",
+}
+
+// String returns the state's name as RFC 9293 spells it, e.g. "SYN-SENT".
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "State(" + itoa(int(s)) + ")"
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// Segment is the engine's view of one TCP segment: the header fields that
+// matter to a connection plus the payload. Ports and addresses are the
+// caller's business (package stack demultiplexes on them).
+type Segment struct {
+	Seq, Ack uint32
+	Flags    wire.Flags
+	Window   uint16 // the raw 16-bit field; the engine applies window scaling
+	Urgent   uint16
+	Options  wire.TCPOptions
+	Payload  []byte
+}
+
+// Len is the segment's length in sequence space: payload bytes plus one
+// for SYN and one for FIN (RFC 9293 §3.4, SEG.LEN).
+func (s *Segment) Len() uint32 {
+	n := uint32(len(s.Payload))
+	if s.Flags&wire.FlagSYN != 0 {
+		n++
+	}
+	if s.Flags&wire.FlagFIN != 0 {
+		n++
+	}
+	return n
+}
