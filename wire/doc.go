@@ -6,5 +6,7 @@
 // other. The Parse* functions are the only way from bytes to values and the
 // Append* functions the only way back. Parsing checks every length before it
 // reads and never panics, whatever the input; malformed input returns an
-// error wrapping ErrMalformed.
+// error wrapping ErrMalformed, a bad checksum one wrapping ErrChecksum.
+// Rejecting a packet does not allocate, nor do ParseTCPPacket and, given a
+// dst with room, AppendTCPPacket.
 package wire

@@ -1,0 +1,310 @@
+package tcp
+
+import (
+	"io"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Closing a connection: RFC 9293 §3.6 and the FIN processing of §3.10.7.4.
+// established() leaves SND.NXT=101 and RCV.NXT=301.
+
+// CLOSE in ESTABLISHED enters FIN-WAIT-1 at once; the FIN follows queued
+// data, here riding on the last segment Nagle held back.
+func TestTransition_Established_FinWait1_Close(t *testing.T) {
+	h := established(t, plain)
+	h.write("abc")
+	h.out(seg{flags: "P.", seq: 101, ack: 301, win: 65535, data: "abc"})
+	h.write("def") // held by Nagle: "abc" is unacknowledged
+	h.none()
+	h.trans = nil
+	h.close()
+	h.transitions("ESTABLISHED -> FIN-WAIT-1")
+	h.out(seg{flags: "FP.", seq: 104, ack: 301, win: 65535, data: "def"})
+	h.none()
+	_, err := h.tcb.Write([]byte("x"), h.now)
+	h.check(err == syscall.EPIPE, "Write after Close: %v", err)
+}
+
+func TestTransition_Established_CloseWait_Fin(t *testing.T) {
+	h := established(t, plain)
+	h.in(seg{flags: "FP.", seq: 301, ack: 101, win: 65535, data: "bye"})
+	h.out(seg{flags: ".", seq: 101, ack: 305, win: 65532}) // a FIN is ACKed at once
+	h.none()
+	h.state(StateCloseWait)
+	// io.EOF only after the data before the FIN.
+	h.readAll("bye")
+	got, err := h.read(10)
+	h.check(got == "" && err == io.EOF, "Read: %q, %v", got, err)
+}
+
+func TestTransition_FinWait1_FinWait2_AckOfFin(t *testing.T) {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
+	h.none()
+	h.state(StateFinWait2)
+	h.deadline(60 * time.Second) // FinWait2Timeout
+}
+
+// Simultaneous close (RFC 9293 Figure 13): the FINs cross, each side
+// enters CLOSING, and the ACK of our FIN leads to TIME-WAIT.
+func TestTransition_FinWait1_Closing_SimultaneousClose(t *testing.T) {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.trans = nil
+	h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535}) // the peer's FIN, not ACKing ours
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	h.none()
+	h.transitions("FIN-WAIT-1 -> CLOSING")
+	h.after(10 * time.Millisecond)
+	h.in(seg{flags: ".", seq: 302, ack: 102, win: 65535})
+	h.none()
+	h.transitions("CLOSING -> TIME-WAIT")
+	h.deadline(10*time.Millisecond + 60*time.Second)
+}
+
+func TestTransition_Closing_TimeWait_AckOfFin(t *testing.T) {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	h.state(StateClosing)
+	// A duplicate ACK does not acknowledge our FIN: stay.
+	h.in(seg{flags: ".", seq: 302, ack: 101, win: 65535})
+	h.none()
+	h.state(StateClosing)
+	h.in(seg{flags: ".", seq: 302, ack: 102, win: 65535})
+	h.state(StateTimeWait)
+	h.none()
+}
+
+// A FIN that also acknowledges our FIN goes from FIN-WAIT-1 straight to
+// TIME-WAIT (§3.10.7.4, eighth: "If our FIN has been ACKed (perhaps in
+// this segment), then enter TIME-WAIT").
+func TestTransition_FinWait1_TimeWait_FinAckingOurFin(t *testing.T) {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.trans = nil
+	h.in(seg{flags: "F.", seq: 301, ack: 102, win: 65535})
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	h.none()
+	h.transitions("FIN-WAIT-1 -> TIME-WAIT")
+	h.deadline(60 * time.Second)
+}
+
+func TestTransition_FinWait2_TimeWait_Fin(t *testing.T) {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
+	h.state(StateFinWait2)
+	h.at(5 * time.Second)
+	h.in(seg{flags: "F.", seq: 301, ack: 102, win: 65535})
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	h.none()
+	h.state(StateTimeWait)
+	h.deadline(65 * time.Second) // 2·MSL from the FIN
+}
+
+func TestTransition_CloseWait_LastAck_Close(t *testing.T) {
+	h := established(t, plain)
+	h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535})
+	h.trans = nil
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 302, win: 65535})
+	h.none()
+	h.transitions("CLOSE-WAIT -> LAST-ACK")
+	// The handshake's RTT sample was 0: RTO = MinRTO.
+	h.deadline(200 * time.Millisecond)
+}
+
+func TestTransition_LastAck_Closed_AckOfFin(t *testing.T) {
+	h := established(t, plain)
+	h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535})
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 302, win: 65535})
+	h.in(seg{flags: ".", seq: 302, ack: 102, win: 65535})
+	h.none()
+	h.state(StateClosed)
+	h.err(nil)
+	h.deadline(0)
+	h.check(h.tcb.Done(), "not Done")
+}
+
+// toTimeWait closes actively and receives the peer's FIN at t0.
+func toTimeWait(t *testing.T) *harness {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: "F.", seq: 301, ack: 102, win: 65535})
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	h.state(StateTimeWait)
+	return h
+}
+
+func TestTransition_TimeWait_Closed_Timeout(t *testing.T) {
+	h := toTimeWait(t)
+	h.deadline(60 * time.Second) // 2·MSL, MSL 30 s
+	h.at(60*time.Second - time.Nanosecond)
+	h.state(StateTimeWait)
+	h.at(60 * time.Second)
+	h.none()
+	h.state(StateClosed)
+	h.err(nil)
+	h.check(h.tcb.Done(), "not Done")
+}
+
+// The last ACK is lost: the peer retransmits its FIN, TIME-WAIT ACKs it
+// again and restarts the 2·MSL timer from that instant.
+func TestTimeWait_RetransmittedFin_ReAckedAndTimerRestarted(t *testing.T) {
+	h := toTimeWait(t)
+	h.at(1500 * time.Millisecond)
+	h.in(seg{flags: "F.", seq: 301, ack: 102, win: 65535})
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	h.none()
+	h.state(StateTimeWait)
+	h.deadline(61500 * time.Millisecond)
+	// Any other segment gets nothing but the ACK that §3.10.7.4 asks for
+	// unacceptable segments.
+	h.in(seg{flags: ".", seq: 302, ack: 102, win: 65535})
+	h.none()
+	h.deadline(61500 * time.Millisecond)
+}
+
+func TestTimeWait_MSLConfigurable(t *testing.T) {
+	cfg := plain
+	cfg.MSL = 2 * time.Second
+	h := established(t, cfg)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: "F.", seq: 301, ack: 102, win: 65535})
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	h.deadline(4 * time.Second)
+}
+
+// Half-close, our side first: after CloseWrite the FIN goes out and data
+// from the peer is still read until its FIN.
+func TestHalfClose_CloseWriteThenRead(t *testing.T) {
+	h := established(t, plain)
+	h.closeWrite()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
+	h.state(StateFinWait2)
+	h.deadline(0) // no FIN-WAIT-2 timeout after CloseWrite
+	h.in(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: "still here"})
+	h.readAll("still here")
+	_, err := h.tcb.Write([]byte("x"), h.now)
+	h.check(err == syscall.EPIPE, "Write after CloseWrite: %v", err)
+	h.in(seg{flags: "F.", seq: 311, ack: 102, win: 65535})
+	// Reading 10 bytes is below the receiver's SWS threshold: the right
+	// edge stays (RFC 9293 §3.8.6.2.2).
+	h.out(seg{flags: ".", seq: 102, ack: 312, win: 65525})
+	h.state(StateTimeWait)
+	got, err := h.read(10)
+	h.check(got == "" && err == io.EOF, "Read: %q, %v", got, err)
+}
+
+// Half-close, the peer first: in CLOSE-WAIT we still write.
+func TestHalfClose_WriteInCloseWait(t *testing.T) {
+	h := established(t, plain)
+	h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535})
+	h.write("reply")
+	h.out(seg{flags: "P.", seq: 101, ack: 302, win: 65535, data: "reply"})
+	h.in(seg{flags: ".", seq: 302, ack: 106, win: 65535})
+	h.closeWrite()
+	h.out(seg{flags: "F.", seq: 106, ack: 302, win: 65535})
+	h.state(StateLastAck)
+}
+
+// RFC 2525 §2.17: closing with unread data resets the connection.
+func TestClose_UnreadData_Reset(t *testing.T) {
+	h := established(t, plain)
+	h.in(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: "unread"})
+	h.trans = nil
+	h.close()
+	h.out(seg{flags: "R", seq: 101})
+	h.none()
+	h.transitions("ESTABLISHED -> CLOSED")
+	h.deadline(0)
+	h.check(h.tcb.Done(), "not Done")
+}
+
+// Data arriving after Close is answered with a RST too.
+func TestClose_DataAfterClose_Reset(t *testing.T) {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
+	h.state(StateFinWait2)
+	h.in(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: "late"})
+	h.out(seg{flags: "R", seq: 102})
+	h.none()
+	h.state(StateClosed)
+}
+
+// FIN-WAIT-2 after a full Close lasts FinWait2Timeout, then the TCB goes
+// away silently.
+func TestFinWait2Timeout(t *testing.T) {
+	cfg := plain
+	cfg.FinWait2Timeout = 10 * time.Second
+	h := established(t, cfg)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.at(100 * time.Millisecond)
+	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
+	h.deadline(10100 * time.Millisecond)
+	h.at(10100 * time.Millisecond)
+	h.none()
+	h.state(StateClosed)
+	h.err(nil)
+}
+
+// Close after CloseWrite in FIN-WAIT-2 starts the FIN-WAIT-2 timer.
+func TestFinWait2_CloseAfterCloseWrite(t *testing.T) {
+	h := established(t, plain)
+	h.closeWrite()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
+	h.deadline(0)
+	h.at(3 * time.Second)
+	h.close()
+	h.none()
+	h.deadline(63 * time.Second)
+}
+
+func TestAbort(t *testing.T) {
+	h := established(t, plain)
+	h.write("data")
+	h.out(seg{flags: "P.", seq: 101, ack: 301, win: 65535, data: "data"})
+	h.abort()
+	h.out(seg{flags: "R", seq: 105})
+	h.none()
+	h.state(StateClosed)
+	h.err(nil)
+	h.deadline(0)
+	_, err := h.tcb.Write([]byte("x"), h.now)
+	h.check(err == syscall.EPIPE, "Write after Abort: %v", err)
+}
+
+// CloseWrite before the handshake completes sends the FIN right after it.
+func TestCloseWriteInSynSent(t *testing.T) {
+	h := active(t, plain)
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: mss(1460)})
+	h.write("early")
+	h.closeWrite()
+	h.none()
+	h.trans = nil
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: mss(1460)})
+	h.transitions("SYN-SENT -> ESTABLISHED", "ESTABLISHED -> FIN-WAIT-1")
+	h.out(seg{flags: "FP.", seq: 101, ack: 301, win: 65535, data: "early"})
+	h.none()
+}

@@ -1,0 +1,105 @@
+package tcp
+
+import "time"
+
+// KeepAliveConfig configures TCP keepalive (RFC 1122 §4.2.3.6).
+type KeepAliveConfig struct {
+	Enable   bool
+	Idle     time.Duration // idle time before the first probe; default 2h
+	Interval time.Duration // between unanswered probes; default 75s
+	Count    int           // unanswered probes before ETIMEDOUT; default 9
+}
+
+// Config holds a connection's tunables. A zero field means its default.
+type Config struct {
+	MSS               int           // MSS we advertise (link MTU − IP and TCP headers); default 1460
+	SendBufferSize    int           // bytes; default 256 KiB
+	ReceiveBufferSize int           // bytes; default 256 KiB
+	MSL               time.Duration // maximum segment lifetime; TIME-WAIT lasts 2·MSL; default 30s
+	InitialRTO        time.Duration // default 1s (RFC 6298)
+	MinRTO            time.Duration // default 200ms
+	MaxRTO            time.Duration // default 120s
+	SynRetries        int           // SYN retransmissions before connect fails with ETIMEDOUT; default 6
+	SynAckRetries     int           // SYN-ACK retransmissions before a half-open connection is dropped; default 5
+	MaxRetries        int           // data/FIN retransmissions before ETIMEDOUT (RFC 9293 R2); default 15
+	DelayedACK        time.Duration // longest an ACK is delayed; default 40ms; negative: ACK every segment at once
+	NoDelay           bool          // disable Nagle's algorithm
+	DisableWScale     bool          // do not offer window scaling (RFC 7323)
+	DisableSACK       bool          // do not offer SACK-permitted (RFC 2018)
+	DisableTimestamps bool          // do not offer timestamps (RFC 7323)
+	KeepAlive         KeepAliveConfig
+	// FinWait2Timeout bounds FIN-WAIT-2 after a full Close (not after
+	// CloseWrite, where the application still reads): when it expires the
+	// connection is dropped silently. Default 60s.
+	FinWait2Timeout time.Duration
+}
+
+// Defaults of Config and KeepAliveConfig.
+const (
+	DefaultMSS             = 1460
+	DefaultBufferSize      = 256 << 10
+	DefaultMSL             = 30 * time.Second
+	DefaultInitialRTO      = time.Second
+	DefaultMinRTO          = 200 * time.Millisecond
+	DefaultMaxRTO          = 120 * time.Second
+	DefaultSynRetries      = 6
+	DefaultSynAckRetries   = 5
+	DefaultMaxRetries      = 15
+	DefaultDelayedACK      = 40 * time.Millisecond
+	DefaultFinWait2Timeout = 60 * time.Second
+	DefaultKeepAliveIdle   = 2 * time.Hour
+	DefaultKeepAliveIntvl  = 75 * time.Second
+	DefaultKeepAliveCount  = 9
+)
+
+// withDefaults returns c with every zero field replaced by its default.
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MSS, DefaultMSS)
+	if c.MSS > 65535 {
+		c.MSS = 65535
+	}
+	if c.MSS < 64 {
+		c.MSS = 64
+	}
+	def(&c.SendBufferSize, DefaultBufferSize)
+	def(&c.ReceiveBufferSize, DefaultBufferSize)
+	if c.ReceiveBufferSize > 65535<<14 {
+		c.ReceiveBufferSize = 65535 << 14
+	}
+	defD(&c.MSL, DefaultMSL)
+	defD(&c.InitialRTO, DefaultInitialRTO)
+	defD(&c.MinRTO, DefaultMinRTO)
+	defD(&c.MaxRTO, DefaultMaxRTO)
+	def(&c.SynRetries, DefaultSynRetries)
+	def(&c.SynAckRetries, DefaultSynAckRetries)
+	def(&c.MaxRetries, DefaultMaxRetries)
+	if c.DelayedACK == 0 {
+		c.DelayedACK = DefaultDelayedACK
+	}
+	defD(&c.FinWait2Timeout, DefaultFinWait2Timeout)
+	c.KeepAlive = c.KeepAlive.withDefaults()
+	return c
+}
+
+func (k KeepAliveConfig) withDefaults() KeepAliveConfig {
+	if k.Idle <= 0 {
+		k.Idle = DefaultKeepAliveIdle
+	}
+	if k.Interval <= 0 {
+		k.Interval = DefaultKeepAliveIntvl
+	}
+	if k.Count <= 0 {
+		k.Count = DefaultKeepAliveCount
+	}
+	return k
+}

@@ -1,0 +1,451 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack/synack/wire"
+)
+
+// HandleSegment processes one incoming segment (RFC 9293 §3.10.7).
+func (t *TCB) HandleSegment(seg *Segment, now time.Time) {
+	switch t.state {
+	case StateClosed, StateListen:
+		// A finished TCB: the owner answers with ResetFor (§3.10.7.1).
+		return
+	case StateSynSent:
+		t.inputSynSent(seg, now)
+	default:
+		t.inputSynchronized(seg, now)
+	}
+	t.output(now)
+}
+
+// inputSynSent is RFC 9293 §3.10.7.3, "If the state is SYN-SENT".
+func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
+	hasACK := seg.Flags&wire.FlagACK != 0
+	// First, check the ACK bit: "If SEG.ACK =< ISS or SEG.ACK > SND.NXT,
+	// send a reset (unless the RST bit is set, if so drop the segment and
+	// return) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
+	if hasACK && (seqLE(seg.Ack, t.iss) || seqGT(seg.Ack, t.sndNxt)) {
+		if seg.Flags&wire.FlagRST == 0 {
+			t.sendRST(seg.Ack, now)
+		}
+		return
+	}
+	// Second, check the RST bit: accepted only with an acceptable ACK
+	// (RFC 5961 §3.2); "signal to the user 'error: connection reset',
+	// drop the segment, enter CLOSED state".
+	if seg.Flags&wire.FlagRST != 0 {
+		if hasACK {
+			t.enterClosed(errRefused, now)
+		}
+		return
+	}
+	// Fourth, check the SYN bit.
+	if seg.Flags&wire.FlagSYN == 0 {
+		return // Fifth: neither SYN nor RST: drop.
+	}
+	t.irs = seg.Seq
+	t.rcvNxt = seg.Seq + 1 // data on a SYN is not taken (the peer resends it)
+	t.negotiate(&seg.Options)
+	t.updateSndWnd(seg, true)
+	if hasACK {
+		t.ackAdvance(seg.Ack, now)
+	}
+	if t.synAcked() {
+		// "If SND.UNA > ISS (our SYN has been ACKed), change the
+		// connection state to ESTABLISHED, form an ACK segment
+		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
+		t.enterEstablished(now)
+		t.ackNow = true
+		return
+	}
+	// "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
+	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open)
+	t.setState(StateSynReceived, now)
+	t.sendSYN(now)
+}
+
+// updateSndWnd sets SND.WND, SND.WL1 and SND.WL2 from seg. The window of a
+// SYN is never scaled (RFC 7323 §2.2).
+func (t *TCB) updateSndWnd(seg *Segment, syn bool) {
+	w := uint32(seg.Window)
+	if !syn {
+		w <<= t.sndWScale
+	}
+	t.sndWnd = w
+	t.sndWL1, t.sndWL2 = seg.Seq, seg.Ack
+	t.maxSndWnd = max(t.maxSndWnd, w)
+}
+
+// acceptable is the segment acceptability test of RFC 9293 §3.10.7.4
+// (the four cases of segment length and receive window).
+func (t *TCB) acceptable(seq, segLen uint32) bool {
+	wnd := t.rcvWnd
+	end := t.rcvNxt + wnd
+	switch {
+	case segLen == 0 && wnd == 0:
+		return seq == t.rcvNxt
+	case segLen == 0:
+		return seqInRange(seq, t.rcvNxt, end)
+	case wnd == 0:
+		return false
+	default:
+		return seqInRange(seq, t.rcvNxt, end) || seqInRange(seq+segLen-1, t.rcvNxt, end)
+	}
+}
+
+// inputSynchronized is RFC 9293 §3.10.7.4, "Otherwise" (SYN-RECEIVED and
+// the synchronized states).
+func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
+	flags := seg.Flags
+	rst := flags&wire.FlagRST != 0
+	syn := flags&wire.FlagSYN != 0
+	hasACK := flags&wire.FlagACK != 0
+	segLen := seg.Len()
+
+	switch {
+	case t.state == StateTimeWait && flags&wire.FlagFIN != 0 && !rst && !syn &&
+		seg.Seq+segLen == t.rcvNxt:
+		// Eighth, TIME-WAIT: the only thing that can arrive is a
+		// retransmission of the remote FIN: "Acknowledge it, and restart
+		// the 2 MSL timeout."
+		t.sendAck(now)
+		t.timeWaitAt = now.Add(2 * t.cfg.MSL)
+		return
+	case t.state == StateSynReceived && syn && !rst && !hasACK && seg.Seq == t.irs:
+		// A retransmission of the SYN we answered: our SYN-ACK was lost.
+		t.sendSYN(now)
+		return
+	case t.state == StateSynReceived && syn && !rst && hasACK && seg.Seq == t.irs &&
+		seqGT(seg.Ack, t.sndUna) && seqLE(seg.Ack, t.sndNxt):
+		// Simultaneous open (RFC 9293 Figure 7, line 6): the peer's
+		// SYN-ACK repeats its SYN and acknowledges ours.
+		t.updateSndWnd(seg, true)
+		t.ackAdvance(seg.Ack, now)
+		t.enterEstablished(now)
+		return
+	}
+
+	// First, check the sequence number. A zero window still accepts a
+	// segment at RCV.NXT for its ACK and RST ("special allowance");
+	// its text is trimmed below.
+	if !t.acceptable(seg.Seq, segLen) && (t.rcvWnd != 0 || seg.Seq != t.rcvNxt || syn) {
+		// "If an incoming segment is not acceptable, an acknowledgment
+		// should be sent in reply (unless the RST bit is set ...)".
+		if !rst {
+			t.ackNow = true
+		}
+		return
+	}
+	t.updateTSRecent(seg)
+	t.heardFromPeer(now)
+
+	// Second, check the RST bit (RFC 5961 §3.2): reset only on an exact
+	// match of RCV.NXT; otherwise in the window: challenge ACK.
+	if rst {
+		if seg.Seq != t.rcvNxt {
+			t.ackNow = true
+			return
+		}
+		t.reset(now)
+		return
+	}
+
+	// Fourth, check the SYN bit.
+	if syn {
+		if t.state == StateSynReceived && t.passive {
+			// "If the connection was initiated with a passive OPEN, then
+			// return this connection to the LISTEN state and return."
+			t.returnToListen(now)
+			return
+		}
+		// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK.
+		t.ackNow = true
+		return
+	}
+
+	// Fifth, check the ACK field: "if the ACK bit is off, drop the segment".
+	if !hasACK {
+		return
+	}
+	if t.state == StateSynReceived {
+		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state
+		// and continue processing with the variables below set to:
+		// SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+		// If the segment acknowledgment is not acceptable, form a reset
+		// segment <SEQ=SEG.ACK><CTL=RST> and send it."
+		if !(seqGT(seg.Ack, t.sndUna) && seqLE(seg.Ack, t.sndNxt)) {
+			t.sendRST(seg.Ack, now)
+			return
+		}
+		t.updateSndWnd(seg, false)
+		t.ackAdvance(seg.Ack, now)
+		t.enterEstablished(now)
+	}
+	// RFC 5961 §5.2: acceptable when (SND.UNA − MAX.SND.WND) =< SEG.ACK =<
+	// SND.NXT; otherwise discard the segment and send an ACK back. (This
+	// covers §3.10.7.4's "SEG.ACK > SND.NXT: send an ACK, drop".)
+	if seqGT(seg.Ack, t.sndNxt) || seqLT(seg.Ack, t.sndUna-t.maxSndWnd) {
+		t.ackNow = true
+		return
+	}
+	if seqGT(seg.Ack, t.sndUna) {
+		t.ackAdvance(seg.Ack, now)
+	}
+	// A duplicate ACK (SEG.ACK =< SND.UNA) is ignored; fast retransmit
+	// (RFC 5681) will count them here.
+	//
+	// Window update: "If SND.UNA =< SEG.ACK =< SND.NXT ... If (SND.WL1 <
+	// SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND
+	// <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+	if seqLE(t.sndUna, seg.Ack) &&
+		(seqLT(t.sndWL1, seg.Seq) || (t.sndWL1 == seg.Seq && seqLE(t.sndWL2, seg.Ack))) {
+		t.updateSndWnd(seg, false)
+	}
+	t.persistProbes = 0
+	t.windowChanged()
+
+	// The text and FIN that survive trimming to the receive window.
+	seq, data, fin := t.trim(seg)
+
+	switch t.state {
+	case StateFinWait1:
+		// "if the FIN segment is now acknowledged, then enter FIN-WAIT-2"
+		// — unless this segment's FIN takes us to TIME-WAIT directly
+		// (eighth step: "If our FIN has been ACKed (perhaps in this
+		// segment), then enter TIME-WAIT").
+		if t.finAcked() && !fin {
+			t.enterFinWait2(now)
+		}
+	case StateClosing:
+		// "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"
+		if t.finAcked() {
+			t.enterTimeWait(now)
+		}
+		return
+	case StateLastAck:
+		// "If our FIN is now acknowledged, delete the TCB, enter the
+		// CLOSED state, and return."
+		if t.finAcked() {
+			t.enterClosed(nil, now)
+		}
+		return
+	case StateTimeWait:
+		return
+	}
+
+	// Seventh, process the segment text (ESTABLISHED, FIN-WAIT-1 and
+	// FIN-WAIT-2 only; after the peer's FIN there is none).
+	switch t.state {
+	case StateEstablished, StateFinWait1, StateFinWait2:
+	default:
+		data = nil
+	}
+	if len(data) > 0 && t.fullClose {
+		// RFC 2525 §2.17: data for an application that has closed the
+		// connection is answered with a reset.
+		t.sendRST(seg.Ack, now)
+		t.enterClosed(nil, now)
+		return
+	}
+	if len(data) > 0 {
+		if !t.receive(seq, data, now) {
+			fin = false
+		}
+	}
+
+	// Eighth, check the FIN bit: only when everything before it arrived.
+	if fin && seq+uint32(len(data)) == t.rcvNxt {
+		t.receiveFIN(now)
+	} else if t.state == StateFinWait1 && t.finAcked() {
+		t.enterFinWait2(now)
+	}
+}
+
+// trim cuts the segment's text to the receive window [RCV.NXT,
+// RCV.NXT+RCV.WND) (RFC 9293 §3.10.7.4: "segments with higher beginning
+// sequence numbers ... held for later processing", duplicates dropped).
+// Whatever is trimmed calls for an immediate ACK.
+func (t *TCB) trim(seg *Segment) (seq uint32, data []byte, fin bool) {
+	seq, data, fin = seg.Seq, seg.Payload, seg.Flags&wire.FlagFIN != 0
+	if seqLT(seq, t.rcvNxt) {
+		d := t.rcvNxt - seq
+		if d > uint32(len(data)) {
+			// Everything, FIN included, was received before.
+			data, fin = nil, false
+		} else {
+			data = data[d:]
+		}
+		seq = t.rcvNxt
+		t.ackNow = true
+	}
+	room := int(t.rcvNxt + t.rcvWnd - seq)
+	if seqGT(seq, t.rcvNxt+t.rcvWnd) {
+		room = 0
+	}
+	if len(data) > room {
+		data, fin = data[:room], false
+		t.ackNow = true
+	}
+	return seq, data, fin
+}
+
+// receive takes in-window text at seq. It reports whether all of it was
+// taken in order (so a FIN after it may be processed).
+func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
+	if seq != t.rcvNxt {
+		// Out of order: keep it (bounded) and send a duplicate ACK at once.
+		if !t.readClosed {
+			off := int(seq - t.rcvNxt)
+			if off+len(data) <= t.rcvBuf.Free() && t.ooo.insert(seq, seq+uint32(len(data))) {
+				t.rcvBuf.WriteAt(off, data)
+			}
+		}
+		t.ackNow = true
+		return false
+	}
+	n := len(data)
+	if !t.readClosed {
+		n = t.rcvBuf.Write(data)
+	}
+	t.advanceRcvNxt(uint32(n))
+	all := n == len(data)
+	if !all {
+		t.ackNow = true
+	}
+	// Data held out of order may now be in order.
+	if t.ooo.n > 0 {
+		if end, ok := t.ooo.take(t.rcvNxt); ok {
+			extra := end - t.rcvNxt
+			t.rcvBuf.Commit(int(extra))
+			t.advanceRcvNxt(extra)
+		}
+		t.ackNow = true // filling a hole is acknowledged at once
+	}
+	t.unackedBytes += n
+	switch {
+	case t.cfg.DelayedACK < 0 || t.unackedBytes >= 2*t.sndMSS:
+		// RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every
+		// second full-sized segment.
+		t.ackNow = true
+	case t.delAckAt.IsZero():
+		t.delAckAt = now.Add(t.cfg.DelayedACK)
+	}
+	return all
+}
+
+// advanceRcvNxt moves RCV.NXT over n received bytes; the window's right
+// edge stays where it was.
+func (t *TCB) advanceRcvNxt(n uint32) {
+	t.rcvNxt += n
+	if n > t.rcvWnd {
+		n = t.rcvWnd
+	}
+	t.rcvWnd -= n
+}
+
+// receiveFIN is the eighth step of §3.10.7.4 for an in-order FIN.
+func (t *TCB) receiveFIN(now time.Time) {
+	// The FIN takes a sequence number but no buffer space: the window
+	// keeps its size (its right edge moves one to the right).
+	t.rcvNxt++
+	t.rcvFin = true
+	t.ackNow = true // "send an acknowledgment for the FIN"
+	switch t.state {
+	case StateSynReceived, StateEstablished:
+		t.setState(StateCloseWait, now)
+	case StateFinWait1:
+		if t.finAcked() {
+			t.enterTimeWait(now)
+		} else {
+			t.setState(StateClosing, now)
+		}
+	case StateFinWait2:
+		t.enterTimeWait(now)
+	}
+}
+
+// reset handles an acceptable RST (§3.10.7.4, second).
+func (t *TCB) reset(now time.Time) {
+	switch t.state {
+	case StateSynReceived:
+		if t.passive {
+			t.returnToListen(now)
+			return
+		}
+		// "If this connection was initiated with an active OPEN ...
+		// the connection was refused."
+		t.enterClosed(errRefused, now)
+	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+		t.enterClosed(errReset, now)
+	default: // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state"
+		t.enterClosed(nil, now)
+	}
+}
+
+// returnToListen is the passive SYN-RECEIVED → LISTEN transition. The TCB
+// is finished (Done); its listener forgets it.
+func (t *TCB) returnToListen(now time.Time) {
+	t.stopTimers()
+	t.sndBuf.Reset()
+	t.setState(StateListen, now)
+}
+
+// ackAdvance moves SND.UNA to ack, releasing acknowledged data, taking an
+// RTT sample and managing the retransmission timer (RFC 6298 §5.2, §5.3).
+func (t *TCB) ackAdvance(ack uint32, now time.Time) {
+	if seqGT(ack, t.sndBufSeq) {
+		n := min(int(ack-t.sndBufSeq), t.sndBuf.Len())
+		t.sndBuf.Discard(n)
+		t.sndBufSeq += uint32(n)
+	}
+	t.sndUna = ack
+	if t.rttTiming && seqGT(ack, t.rttSeq) {
+		t.rttTiming = false
+		t.rttSample(now.Sub(t.rttStart))
+	}
+	t.retransmits = 0
+	if t.persistProbing && t.sndUna == t.sndNxt {
+		t.persistProbing = false // the probe byte was taken
+	}
+	switch {
+	case t.sndUna == t.sndNxt:
+		t.rtoAt = time.Time{}
+	case !t.persistProbing:
+		t.rtoAt = now.Add(t.rto)
+	}
+}
+
+// windowChanged leaves zero-window probing once the window opens. A probe
+// byte the peer did not take is sent again with the data that follows it.
+func (t *TCB) windowChanged() {
+	if t.sndWnd == 0 {
+		return
+	}
+	t.persistAt = time.Time{}
+	t.persistBackoff = 0
+	if t.persistProbing {
+		t.persistProbing = false
+		if seqLT(t.sndUna, t.sndNxt) {
+			t.sndNxt = t.sndUna
+			t.rttTiming = false
+		}
+	}
+}
+
+// enterFinWait2 moves from FIN-WAIT-1 once our FIN is acknowledged.
+func (t *TCB) enterFinWait2(now time.Time) {
+	t.setState(StateFinWait2, now)
+	if t.fullClose {
+		t.finWait2At = now.Add(t.cfg.FinWait2Timeout)
+	}
+}
+
+// heardFromPeer restarts keepalive after any acceptable segment.
+func (t *TCB) heardFromPeer(now time.Time) {
+	t.kaProbes = 0
+	if t.cfg.KeepAlive.Enable && t.keepAliveState() {
+		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+	}
+}

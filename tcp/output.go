@@ -1,0 +1,275 @@
+package tcp
+
+import (
+	"slices"
+	"time"
+
+	"github.com/synack/synack/wire"
+)
+
+// outEntry is one queued outgoing segment; its payload lives in
+// TCB.outData[off:off+n] until DrainOutput hands it out.
+type outEntry struct {
+	seg    Segment
+	off, n int
+}
+
+// DrainOutput passes each queued outgoing segment to emit, in order, and
+// empties the queue. A segment's Payload is valid only during its emit call.
+// emit must not call back into the TCB.
+func (t *TCB) DrainOutput(emit func(seg *Segment)) {
+	for i := range t.outQ {
+		e := &t.outQ[i]
+		e.seg.Payload = t.outData[e.off : e.off+e.n : e.off+e.n]
+		emit(&e.seg)
+		e.seg.Payload = nil
+	}
+	t.outQ = t.outQ[:0]
+	t.outData = t.outData[:0]
+}
+
+// queue appends one segment with n bytes of the send buffer starting at
+// sequence number seq. Every segment but a bare SYN and a RST carries
+// ACK=RCV.NXT (RFC 9293 §3.10.7.4 requires it once synchronized) and our
+// window; once negotiated every segment but a RST carries timestamps.
+func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
+	t.outQ = append(t.outQ, outEntry{})
+	e := &t.outQ[len(t.outQ)-1]
+	s := &e.seg
+	s.Seq, s.Flags = seq, flags
+	if n > 0 {
+		e.off, e.n = len(t.outData), n
+		t.outData = slices.Grow(t.outData, n)[:e.off+n]
+		t.sndBuf.Peek(int(seq-t.sndBufSeq), t.outData[e.off:e.off+n])
+	}
+	switch {
+	case flags&wire.FlagRST != 0:
+		// A RST carries no window and no options.
+	case flags&wire.FlagSYN != 0:
+		t.synOptions(&s.Options, flags&wire.FlagACK != 0, now)
+		s.Window = t.synWindow()
+	default:
+		s.Window = t.advertise()
+		if t.tsOK {
+			s.Options.HasTimestamps = true
+			s.Options.TSVal, s.Options.TSEcr = t.tsNow(now), t.tsRecent
+		}
+	}
+	if flags&wire.FlagACK != 0 {
+		s.Ack = t.rcvNxt
+		t.lastAck = t.rcvNxt
+		// Any segment carrying the ACK satisfies a pending one (piggyback).
+		t.ackNow = false
+		t.unackedBytes = 0
+		t.delAckAt = time.Time{}
+	}
+}
+
+// sendAck queues <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+func (t *TCB) sendAck(now time.Time) {
+	t.queue(wire.FlagACK, t.sndNxt, 0, now)
+}
+
+// sendRST queues <SEQ=seq><CTL=RST>.
+func (t *TCB) sendRST(seq uint32, now time.Time) {
+	t.queue(wire.FlagRST, seq, 0, now)
+}
+
+// sendSYN queues our SYN (in SYN-SENT) or SYN-ACK (otherwise), with
+// SEQ=ISS, and starts the retransmission timer.
+func (t *TCB) sendSYN(now time.Time) {
+	flags := wire.FlagSYN
+	if t.state != StateSynSent {
+		flags |= wire.FlagACK
+	}
+	t.queue(flags, t.iss, 0, now)
+	if t.sndNxt == t.iss {
+		t.sndNxt = t.iss + 1
+		t.startRTT(t.iss, now)
+	}
+	if t.rtoAt.IsZero() {
+		t.rtoAt = now.Add(t.rto)
+	}
+}
+
+// synWindow is the window of a SYN or SYN-ACK: never scaled (RFC 7323 §2.2).
+func (t *TCB) synWindow() uint16 {
+	w := uint32(min(t.rcvBuf.Free(), 65535))
+	t.rcvWnd = max(t.rcvWnd, w)
+	return uint16(w)
+}
+
+// offerableWindow is the receive window we may offer now: the free buffer
+// space, with the receiver's SWS avoidance of RFC 9293 §3.8.6.2.2 — the
+// right edge moves only when it can move by min(Fr·RCV.BUFF, Eff.snd.MSS)
+// (Fr = 1/2) — and never left of what we already offered.
+func (t *TCB) offerableWindow() uint32 {
+	free := uint32(t.rcvBuf.Free())
+	if lim := uint32(65535) << t.rcvWScale; free > lim {
+		free = lim
+	}
+	if free <= t.rcvWnd {
+		return t.rcvWnd
+	}
+	if free-t.rcvWnd >= uint32(minInt(t.rcvBuf.size/2, t.sndMSS)) {
+		return free
+	}
+	return t.rcvWnd
+}
+
+// advertise returns the window field for an outgoing segment and records
+// the window offered. Rounding to the scale never shrinks the window
+// (RFC 7323 §2.4).
+func (t *TCB) advertise() uint16 {
+	shift := t.rcvWScale
+	field := t.offerableWindow() >> shift
+	if field<<shift < t.rcvWnd {
+		field = (t.rcvWnd + 1<<shift - 1) >> shift
+	}
+	field = min(field, 65535)
+	t.rcvWnd = field << shift
+	return uint16(field)
+}
+
+// sendLimit is how far past SND.UNA we may send: the peer's window today.
+// A congestion controller plugs in here (a later issue): min(cwnd, SND.WND).
+func (t *TCB) sendLimit() uint32 {
+	return t.sndWnd
+}
+
+// synAcked reports whether our SYN has been acknowledged.
+func (t *TCB) synAcked() bool { return seqGT(t.sndUna, t.iss) }
+
+// unsent is the number of queued bytes not yet given a sequence number.
+func (t *TCB) unsent() int {
+	if t.finSent {
+		return 0
+	}
+	return t.sndBuf.Len() - int(t.sndNxt-t.sndBufSeq)
+}
+
+// output sends what may be sent now: new data within the window, our FIN
+// once all data has been segmentized, and a pending ACK if nothing else
+// carried it.
+func (t *TCB) output(now time.Time) {
+	switch t.state {
+	case StateEstablished, StateCloseWait, StateFinWait1:
+		t.sendData(now)
+		t.checkPersist(now)
+	}
+	if t.ackNow && t.state != StateClosed && t.state != StateListen {
+		t.sendAck(now)
+	}
+}
+
+// sendData segmentizes queued data (RFC 9293 §3.8.6.2.1 and §3.10.2).
+func (t *TCB) sendData(now time.Time) {
+	for !t.finSent && !t.persistProbing {
+		unsent := t.unsent()
+		inflight := t.sndNxt - t.sndUna
+		avail := 0
+		if lim := t.sendLimit(); lim > inflight {
+			avail = int(lim - inflight)
+		}
+		n := min(unsent, t.sndMSS, avail)
+		if !t.synAcked() {
+			// SYN-RECEIVED closed before the handshake ended: only a
+			// FIN may go before our SYN is acknowledged (§3.10.4).
+			n = 0
+			if unsent > 0 {
+				return
+			}
+		}
+		fin := t.finQueued && n == unsent
+		if n == 0 && !fin {
+			return
+		}
+		if n > 0 && n < t.sndMSS && !t.sendSmall(n, unsent, fin) {
+			return
+		}
+		flags := wire.FlagACK
+		if n > 0 && n == unsent {
+			flags |= wire.FlagPSH // the segment empties the send buffer
+		}
+		if fin {
+			flags |= wire.FlagFIN
+		}
+		seq := t.sndNxt
+		t.queue(flags, seq, n, now)
+		t.sndNxt += uint32(n)
+		if fin {
+			t.finSent = true
+			t.sndFinSeq = t.sndNxt
+			t.sndNxt++
+			if t.state == StateCloseWait {
+				// §3.10.4 CLOSE, CLOSE-WAIT: "send a FIN segment, enter
+				// LAST-ACK state".
+				t.setState(StateLastAck, now)
+			}
+		}
+		t.startRTT(seq, now)
+		if t.rtoAt.IsZero() {
+			// RFC 6298 §5.1: start the timer when sending data if it is off.
+			t.rtoAt = now.Add(t.rto)
+		}
+	}
+}
+
+// sendSmall decides whether a segment shorter than the MSS goes now: the
+// sender's SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle's algorithm
+// (RFC 1122 §4.2.3.4): with unacknowledged data outstanding, small
+// segments wait until it is acknowledged unless NoDelay is set.
+func (t *TCB) sendSmall(n, unsent int, fin bool) bool {
+	idle := t.sndNxt == t.sndUna
+	if n == unsent {
+		// Everything queued fits: the "pushed" case.
+		return fin || idle || t.cfg.NoDelay
+	}
+	// Limited by the window.
+	if idle {
+		return true // stands in for the override timeout
+	}
+	return t.cfg.NoDelay && uint32(n) >= t.maxSndWnd/2
+}
+
+// startRTT times the segment starting at seq unless one is being timed
+// (RFC 6298 §3: one measurement per RTT; Karn's rule is applied on
+// retransmission by clearing rttTiming).
+func (t *TCB) startRTT(seq uint32, now time.Time) {
+	if t.rttTiming {
+		return
+	}
+	t.rttTiming = true
+	t.rttSeq = seq
+	t.rttStart = now
+}
+
+// retransmitFirst resends the earliest unacknowledged segment: the SYN or
+// SYN-ACK, or up to one MSS of data from SND.UNA, with the FIN if it follows.
+func (t *TCB) retransmitFirst(now time.Time) {
+	if !t.synAcked() {
+		t.synRetransmitted = true
+		t.sendSYN(now)
+		return
+	}
+	end := t.sndNxt
+	if t.finSent {
+		end = t.sndFinSeq
+	}
+	n := 0
+	if seqGT(end, t.sndUna) {
+		n = min(int(end-t.sndUna), t.sndMSS)
+	}
+	fin := t.finSent && t.sndUna+uint32(n) == t.sndFinSeq
+	if n == 0 && !fin {
+		return
+	}
+	flags := wire.FlagACK
+	if n > 0 && t.sndUna+uint32(n) == t.sndBufSeq+uint32(t.sndBuf.Len()) {
+		flags |= wire.FlagPSH
+	}
+	if fin {
+		flags |= wire.FlagFIN
+	}
+	t.queue(flags, t.sndUna, n, now)
+}

@@ -1,0 +1,268 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack/synack/wire"
+)
+
+// TCB is one connection's transmission control block.
+type TCB struct {
+	// OnStateChange, when set, is called on every state transition, in
+	// order, including several inside one call.
+	OnStateChange func(from, to State, now time.Time)
+
+	cfg     Config
+	state   State
+	passive bool
+	err     error // what ended the connection (a syscall.Errno), or nil
+
+	// Send sequence variables (RFC 9293 §3.3.1).
+	iss       uint32
+	sndUna    uint32
+	sndNxt    uint32
+	sndWnd    uint32 // scaled, in bytes
+	sndWL1    uint32
+	sndWL2    uint32
+	maxSndWnd uint32 // MAX.SND.WND of RFC 5961 §5 and RFC 9293 §3.8.6.2.1
+
+	// Receive sequence variables.
+	irs    uint32
+	rcvNxt uint32
+	rcvWnd uint32 // what remains of the window we last advertised
+
+	// Negotiated options (options.go).
+	sndMSS    int // payload bytes per segment (Eff.snd.MSS)
+	sndWScale uint8
+	rcvWScale uint8 // the shift we offer; 0 unless both sides sent wscale
+	wsOffered uint8 // the shift we put on our SYN
+	sackOK    bool
+	tsOK      bool
+	tsRecent  uint32 // TS.Recent (RFC 7323 §4.3)
+	tsOffset  uint32 // per-connection offset of our TSval clock
+	lastAck   uint32 // Last.ACK.sent
+	peerOpts  wire.TCPOptions
+
+	// Buffers. sndBuf holds unacknowledged and unsent data; its first
+	// byte has sequence number sndBufSeq.
+	sndBuf    ring
+	sndBufSeq uint32
+	rcvBuf    ring
+	ooo       reassembly
+
+	// Close bookkeeping.
+	finQueued  bool   // the user asked for a FIN (CloseWrite or Close)
+	finSent    bool   // our FIN has a sequence number
+	sndFinSeq  uint32 // its sequence number
+	fullClose  bool   // Close (not just CloseWrite) was called
+	readClosed bool   // CloseRead or Close: incoming data is discarded
+	rcvFin     bool   // the peer's FIN has been received in order
+
+	// Retransmission (RFC 6298).
+	srtt, rttvar, rto time.Duration
+	hasRTT            bool
+	rttTiming         bool
+	rttSeq            uint32
+	rttStart          time.Time
+	retransmits       int  // consecutive RTOs of the current SND.UNA
+	synRetransmitted  bool // the SYN or SYN-ACK was retransmitted (RFC 6298 §5.7)
+	persistBackoff    int
+	persistProbing    bool // a zero-window probe byte is outstanding
+	persistProbes     int  // probes unanswered since the last ACK
+
+	// ACK generation.
+	ackNow       bool // send an ACK before returning
+	unackedBytes int  // in-order bytes received since our last ACK
+
+	// Keepalive.
+	kaProbes int
+
+	// Timers; zero when not armed.
+	rtoAt, persistAt, delAckAt, kaAt, timeWaitAt, finWait2At time.Time
+
+	// Output queue, reused between DrainOutput calls.
+	outQ    []outEntry
+	outData []byte
+}
+
+// Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.
+type Info struct {
+	State                  State
+	ISS, IRS               uint32
+	SndUna, SndNxt, SndWnd uint32
+	RcvNxt, RcvWnd         uint32
+	SndWL1, SndWL2         uint32
+	SndMSS                 int // effective MSS for sending
+	SndWScale, RcvWScale   uint8
+	SACKPermitted          bool
+	Timestamps             bool
+	SRTT, RTTVar, RTO      time.Duration
+	Retransmits            int
+}
+
+func newTCB(cfg Config, iss uint32) *TCB {
+	cfg = cfg.withDefaults()
+	t := &TCB{
+		cfg:       cfg,
+		iss:       iss,
+		sndUna:    iss,
+		sndNxt:    iss,
+		sndBufSeq: iss + 1,
+		sndBuf:    newRing(cfg.SendBufferSize),
+		rcvBuf:    newRing(cfg.ReceiveBufferSize),
+		rto:       cfg.InitialRTO,
+		tsOffset:  tsOffsetFor(iss),
+		outQ:      make([]outEntry, 0, 8),
+	}
+	t.wsOffered = wscaleFor(cfg.ReceiveBufferSize)
+	t.sndMSS = minInt(536, cfg.MSS)
+	return t
+}
+
+// NewActive starts an active open: the TCB is in SYN-SENT with its SYN queued.
+func NewActive(cfg Config, iss uint32, now time.Time) *TCB {
+	t := newTCB(cfg, iss)
+	// RFC 9293 §3.10.1, OPEN call, CLOSED state: "A SYN segment of the form
+	// <SEQ=ISS><CTL=SYN> is sent. Set SND.UNA to ISS, SND.NXT to ISS+1,
+	// enter SYN-SENT state".
+	t.state = StateSynSent
+	t.sendSYN(now)
+	return t
+}
+
+// NewPassive starts a passive open from a SYN accepted by HandleListen: the
+// TCB is in SYN-RECEIVED with its SYN-ACK queued.
+func NewPassive(cfg Config, iss uint32, syn *Segment, now time.Time) *TCB {
+	t := newTCB(cfg, iss)
+	t.passive = true
+	// RFC 9293 §3.10.7.2, LISTEN, fourth (SYN bit): "Set RCV.NXT to
+	// SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be selected and a
+	// SYN segment sent of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+	// SND.NXT is set to ISS+1 and SND.UNA to ISS. The connection state
+	// should be changed to SYN-RECEIVED." Data on the SYN is not queued:
+	// the peer retransmits it once the connection is synchronized.
+	t.state = StateSynReceived
+	t.irs = syn.Seq
+	t.rcvNxt = syn.Seq + 1
+	t.negotiate(&syn.Options)
+	if syn.Options.HasTimestamps && t.tsOK {
+		t.tsRecent = syn.Options.TSVal
+	}
+	t.updateSndWnd(syn, true)
+	t.sendSYN(now)
+	return t
+}
+
+// setState moves to a new state and tells OnStateChange.
+func (t *TCB) setState(to State, now time.Time) {
+	from := t.state
+	if from == to {
+		return
+	}
+	t.state = to
+	if t.OnStateChange != nil {
+		t.OnStateChange(from, to, now)
+	}
+}
+
+// enterClosed ends the connection with err (nil for an orderly end).
+func (t *TCB) enterClosed(err error, now time.Time) {
+	if t.err == nil {
+		t.err = err
+	}
+	t.stopTimers()
+	t.sndBuf.Reset()
+	t.ooo.reset()
+	t.setState(StateClosed, now)
+}
+
+// enterTimeWait starts the 2·MSL wait (RFC 9293 §3.10.7.4, FIN bit:
+// "Start the time-wait timer, turn off the other timers").
+func (t *TCB) enterTimeWait(now time.Time) {
+	t.stopTimers()
+	t.timeWaitAt = now.Add(2 * t.cfg.MSL)
+	t.setState(StateTimeWait, now)
+}
+
+// enterEstablished completes the handshake.
+func (t *TCB) enterEstablished(now time.Time) {
+	t.retransmits = 0
+	if t.synRetransmitted && !t.hasRTT {
+		// RFC 6298 §5.7: after a retransmitted SYN without a sample,
+		// the RTO is re-initialised to 3 s when data transmission begins.
+		t.rto = t.clampRTO(3 * time.Second)
+	}
+	t.setState(StateEstablished, now)
+	if t.finQueued {
+		// A CloseWrite/Close issued before the handshake completed.
+		t.setState(StateFinWait1, now)
+	}
+	if t.cfg.KeepAlive.Enable {
+		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+	}
+}
+
+func (t *TCB) stopTimers() {
+	t.rtoAt, t.persistAt, t.delAckAt = time.Time{}, time.Time{}, time.Time{}
+	t.kaAt, t.timeWaitAt, t.finWait2At = time.Time{}, time.Time{}, time.Time{}
+	t.rttTiming = false
+}
+
+// finAcked reports whether our FIN has been acknowledged.
+func (t *TCB) finAcked() bool {
+	return t.finSent && seqGT(t.sndUna, t.sndFinSeq)
+}
+
+// State returns the current state.
+func (t *TCB) State() State { return t.state }
+
+// Passive reports whether the TCB was created by NewPassive.
+func (t *TCB) Passive() bool { return t.passive }
+
+// Err returns the error that ended the connection, or nil. It is one of
+// syscall.ECONNREFUSED, syscall.ECONNRESET and syscall.ETIMEDOUT.
+func (t *TCB) Err() error { return t.err }
+
+// Done reports whether the TCB is finished: CLOSED (or returned to LISTEN)
+// with nothing left to send, so its owner may forget it.
+func (t *TCB) Done() bool {
+	return (t.state == StateClosed || t.state == StateListen) && len(t.outQ) == 0
+}
+
+// SetNoDelay turns Nagle's algorithm off (true) or on.
+func (t *TCB) SetNoDelay(noDelay bool) { t.cfg.NoDelay = noDelay }
+
+// SetKeepAlive changes the keepalive settings.
+func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
+	t.cfg.KeepAlive = ka.withDefaults()
+	t.kaProbes = 0
+	t.kaAt = time.Time{}
+	if ka.Enable && t.keepAliveState() {
+		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+	}
+}
+
+// Info returns a snapshot of the TCB's variables.
+func (t *TCB) Info() Info {
+	return Info{
+		State:         t.state,
+		ISS:           t.iss,
+		IRS:           t.irs,
+		SndUna:        t.sndUna,
+		SndNxt:        t.sndNxt,
+		SndWnd:        t.sndWnd,
+		RcvNxt:        t.rcvNxt,
+		RcvWnd:        t.rcvWnd,
+		SndWL1:        t.sndWL1,
+		SndWL2:        t.sndWL2,
+		SndMSS:        t.sndMSS,
+		SndWScale:     t.sndWScale,
+		RcvWScale:     t.rcvWScale,
+		SACKPermitted: t.sackOK,
+		Timestamps:    t.tsOK,
+		SRTT:          t.srtt,
+		RTTVar:        t.rttvar,
+		RTO:           t.rto,
+		Retransmits:   t.retransmits,
+	}
+}

@@ -1,0 +1,208 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack/synack/wire"
+)
+
+// clockGranularity is G of RFC 6298 §2.
+const clockGranularity = time.Millisecond
+
+// Deadline is when HandleTimer should next be called; zero when no timer runs.
+func (t *TCB) Deadline() time.Time {
+	var d time.Time
+	for _, at := range [...]time.Time{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At} {
+		if !at.IsZero() && (d.IsZero() || at.Before(d)) {
+			d = at
+		}
+	}
+	return d
+}
+
+func due(at, now time.Time) bool { return !at.IsZero() && !at.After(now) }
+
+// HandleTimer runs every timer that is due at now.
+func (t *TCB) HandleTimer(now time.Time) {
+	if due(t.timeWaitAt, now) {
+		// RFC 9293 §3.10.8: "If the time-wait timeout expires on a
+		// connection, delete the TCB, enter the CLOSED state".
+		t.timeWaitAt = time.Time{}
+		t.enterClosed(nil, now)
+		return
+	}
+	if due(t.finWait2At, now) {
+		// After a full Close nobody reads: give up on the peer's FIN.
+		t.finWait2At = time.Time{}
+		t.enterClosed(nil, now)
+		return
+	}
+	if due(t.rtoAt, now) {
+		t.onRTO(now)
+	}
+	if due(t.persistAt, now) {
+		t.onPersist(now)
+	}
+	if due(t.kaAt, now) {
+		t.onKeepAlive(now)
+	}
+	if due(t.delAckAt, now) {
+		t.delAckAt = time.Time{}
+		t.ackNow = true
+	}
+	if t.state != StateClosed && t.state != StateListen {
+		t.output(now)
+	}
+}
+
+// rttSample folds a round-trip measurement into SRTT and RTTVAR
+// (RFC 6298 §2.2, §2.3) and recomputes the RTO.
+func (t *TCB) rttSample(r time.Duration) {
+	if r < 0 {
+		r = 0
+	}
+	if !t.hasRTT {
+		t.hasRTT = true
+		t.srtt = r
+		t.rttvar = r / 2
+	} else {
+		delta := t.srtt - r
+		if delta < 0 {
+			delta = -delta
+		}
+		// RTTVAR <- (1 - beta) * RTTVAR + beta * |SRTT - R'|, beta = 1/4
+		t.rttvar = (3*t.rttvar + delta) / 4
+		// SRTT <- (1 - alpha) * SRTT + alpha * R', alpha = 1/8
+		t.srtt = (7*t.srtt + r) / 8
+	}
+	// RTO <- SRTT + max (G, K*RTTVAR), K = 4
+	t.rto = t.clampRTO(t.srtt + max(clockGranularity, 4*t.rttvar))
+}
+
+// clampRTO applies MinRTO (RFC 6298 §2.4) and MaxRTO (§2.5).
+func (t *TCB) clampRTO(d time.Duration) time.Duration {
+	return min(max(d, t.cfg.MinRTO), t.cfg.MaxRTO)
+}
+
+// onRTO is the retransmission timeout (RFC 6298 §5.4–5.6).
+func (t *TCB) onRTO(now time.Time) {
+	t.rtoAt = time.Time{}
+	if t.sndUna == t.sndNxt {
+		return
+	}
+	limit := t.cfg.MaxRetries
+	if !t.synAcked() {
+		limit = t.cfg.SynRetries
+		if t.passive {
+			limit = t.cfg.SynAckRetries
+		}
+	}
+	if t.retransmits >= limit {
+		if t.passive && !t.synAcked() {
+			// A half-open connection nobody accepted yet: drop it silently.
+			t.enterClosed(nil, now)
+			return
+		}
+		// RFC 9293 §3.8.3 R2: give up on the connection.
+		t.enterClosed(errTimedOut, now)
+		return
+	}
+	t.retransmits++
+	t.rttTiming = false // Karn's rule: no sample from a retransmission
+	t.retransmitFirst(now)
+	t.rto = t.clampRTO(2 * t.rto) // §5.5: back off the timer
+	t.rtoAt = now.Add(t.rto)      // §5.6
+}
+
+// checkPersist arms the persist timer when data waits for a zero window
+// and nothing is in flight to elicit a window update (RFC 9293 §3.8.6.1).
+func (t *TCB) checkPersist(now time.Time) {
+	if t.persistProbing {
+		return
+	}
+	if t.sndWnd == 0 && t.unsent() > 0 && t.sndNxt == t.sndUna && t.synAcked() {
+		if t.persistAt.IsZero() {
+			t.persistAt = now.Add(t.persistInterval())
+		}
+		return
+	}
+	t.persistAt = time.Time{}
+}
+
+// persistInterval is the RTO backed off once per unanswered probe.
+func (t *TCB) persistInterval() time.Duration {
+	d := t.rto
+	for i := 0; i < t.persistBackoff && d < t.cfg.MaxRTO; i++ {
+		d *= 2
+	}
+	return t.clampRTO(d)
+}
+
+// onPersist sends a zero-window probe: one byte of new data past the
+// window (RFC 1122 §4.2.2.17), or that byte again while unanswered.
+func (t *TCB) onPersist(now time.Time) {
+	t.persistAt = time.Time{}
+	if t.sndWnd != 0 {
+		return
+	}
+	if t.persistProbes >= t.cfg.MaxRetries {
+		t.enterClosed(errTimedOut, now)
+		return
+	}
+	switch {
+	case t.persistProbing && seqLT(t.sndUna, t.sndNxt):
+		t.queue(t.dataFlags(t.sndUna, 1), t.sndUna, 1, now)
+	case t.unsent() > 0:
+		t.queue(t.dataFlags(t.sndNxt, 1), t.sndNxt, 1, now)
+		t.sndNxt++
+		t.persistProbing = true
+	default:
+		return
+	}
+	t.persistProbes++
+	t.persistBackoff++
+	t.persistAt = now.Add(t.persistInterval())
+}
+
+// dataFlags are the flags of a data segment of n bytes at seq: ACK, and
+// PSH when it ends the queued data.
+func (t *TCB) dataFlags(seq uint32, n int) (f wire.Flags) {
+	f = wire.FlagACK
+	if seq+uint32(n) == t.sndBufSeq+uint32(t.sndBuf.Len()) {
+		f |= wire.FlagPSH
+	}
+	return f
+}
+
+// keepAliveState reports whether keepalive runs in the current state.
+func (t *TCB) keepAliveState() bool {
+	switch t.state {
+	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+		return true
+	}
+	return false
+}
+
+// onKeepAlive is RFC 1122 §4.2.3.6: after Idle without a segment from the
+// peer send <SEQ=SND.NXT-1><ACK=RCV.NXT> with no data, then every
+// Interval; after Count unanswered probes reset the connection.
+func (t *TCB) onKeepAlive(now time.Time) {
+	t.kaAt = time.Time{}
+	ka := &t.cfg.KeepAlive
+	if !ka.Enable || !t.keepAliveState() {
+		return
+	}
+	if t.sndUna != t.sndNxt || t.unsent() > 0 {
+		// Data in flight: the retransmission timer watches the peer.
+		t.kaAt = now.Add(ka.Interval)
+		return
+	}
+	if t.kaProbes >= ka.Count {
+		t.sendRST(t.sndNxt, now)
+		t.enterClosed(errTimedOut, now)
+		return
+	}
+	t.queue(wire.FlagACK, t.sndNxt-1, 0, now)
+	t.kaProbes++
+	t.kaAt = now.Add(ka.Interval)
+}

@@ -1,0 +1,169 @@
+package tcp
+
+import (
+	"io"
+	"time"
+)
+
+// The user calls of RFC 9293 §3.10 (SEND, RECEIVE, CLOSE, ABORT).
+
+// Write queues p for sending and returns how much fit in the send buffer.
+// Before the handshake completes data waits in the buffer (§3.10.2, "queue
+// the data for transmission after entering ESTABLISHED state"). After
+// CloseWrite or Close it fails with errPipe; after the connection
+// failed, with the error that ended it.
+func (t *TCB) Write(p []byte, now time.Time) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	if t.finQueued || t.state == StateClosed || t.state == StateListen {
+		return 0, errPipe
+	}
+	n := t.sndBuf.Write(p)
+	if t.state != StateSynSent {
+		t.output(now)
+	}
+	return n, nil
+}
+
+// Read copies received data into p. It returns 0, nil when nothing is
+// ready, and io.EOF once the peer's FIN and all data before it are read.
+// After a reset the data already received is returned first, then the error.
+func (t *TCB) Read(p []byte, now time.Time) (int, error) {
+	if t.readClosed {
+		return 0, io.EOF
+	}
+	if n := t.rcvBuf.Read(p); n > 0 {
+		t.windowUpdate(now)
+		return n, nil
+	}
+	switch {
+	case t.rcvFin:
+		return 0, io.EOF
+	case t.err != nil:
+		return 0, t.err
+	case t.state == StateClosed || t.state == StateListen:
+		return 0, io.EOF
+	}
+	return 0, nil
+}
+
+// windowUpdate sends an ACK when reading freed enough space to move the
+// window's right edge by min(MSS, buffer/2) (RFC 9293 §3.8.6.2.2).
+func (t *TCB) windowUpdate(now time.Time) {
+	switch t.state {
+	case StateEstablished, StateFinWait1, StateFinWait2:
+	default:
+		return
+	}
+	if t.offerableWindow() > t.rcvWnd {
+		t.sendAck(now)
+	}
+}
+
+// Readable reports whether Read would return data, io.EOF or an error.
+func (t *TCB) Readable() bool {
+	return t.rcvBuf.Len() > 0 || t.rcvFin || t.err != nil || t.readClosed ||
+		t.state == StateClosed || t.state == StateListen
+}
+
+// Writable reports whether Write would accept a byte or return an error.
+func (t *TCB) Writable() bool {
+	return t.err != nil || t.finQueued || t.state == StateClosed || t.state == StateListen ||
+		t.sndBuf.Free() > 0
+}
+
+// CloseWrite queues a FIN after all queued data (half-close). Reading
+// continues until the peer's FIN.
+func (t *TCB) CloseWrite(now time.Time) error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.finQueued {
+		return nil
+	}
+	switch t.state {
+	case StateClosed, StateListen:
+		return errNotConn
+	case StateSynSent:
+		// Sent once ESTABLISHED is reached (enterEstablished).
+		t.finQueued = true
+	case StateSynReceived, StateEstablished:
+		// §3.10.4 CLOSE, ESTABLISHED: "Queue this until all preceding
+		// SENDs have been segmentized, then form a FIN segment and send
+		// it. In any case, enter FIN-WAIT-1 state." SYN-RECEIVED sends
+		// the FIN at once when no data is queued.
+		t.finQueued = true
+		t.setState(StateFinWait1, now)
+		t.output(now)
+	case StateCloseWait:
+		// §3.10.4 CLOSE, CLOSE-WAIT: the FIN goes after queued data and
+		// takes the connection to LAST-ACK (sendData).
+		t.finQueued = true
+		t.output(now)
+	}
+	return nil
+}
+
+// CloseRead discards received data from now on: what is buffered and
+// what arrives later is dropped (and acknowledged), and Read returns io.EOF.
+func (t *TCB) CloseRead(now time.Time) error {
+	if t.readClosed {
+		return nil
+	}
+	t.readClosed = true
+	t.rcvBuf.Reset()
+	t.ooo.reset()
+	t.windowUpdate(now)
+	return nil
+}
+
+// Close is the user CLOSE call (RFC 9293 §3.10.4): the connection is
+// closed in both directions. With unread data it is reset instead
+// (RFC 2525 §2.17), and so it is when data arrives afterwards.
+func (t *TCB) Close(now time.Time) error {
+	switch t.state {
+	case StateClosed, StateListen:
+		return nil
+	case StateSynSent:
+		// "Delete the TCB and return 'error: closing' responses to any
+		// queued SENDs, or RECEIVEs."
+		t.finQueued, t.fullClose = true, true
+		t.enterClosed(nil, now)
+		return nil
+	}
+	unread := t.rcvBuf.Len() > 0 && !t.readClosed
+	t.fullClose = true
+	t.readClosed = true
+	t.rcvBuf.Reset()
+	t.ooo.reset()
+	if unread {
+		switch t.state {
+		case StateSynReceived, StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+			t.finQueued = true
+			t.sendRST(t.sndNxt, now)
+			t.enterClosed(nil, now)
+			return nil
+		}
+	}
+	if !t.finQueued {
+		if err := t.CloseWrite(now); err != nil {
+			return err
+		}
+	}
+	if t.state == StateFinWait2 && t.finWait2At.IsZero() {
+		t.finWait2At = now.Add(t.cfg.FinWait2Timeout)
+	}
+	return nil
+}
+
+// Abort is the user ABORT call: send RST, enter CLOSED (§3.10.5).
+func (t *TCB) Abort(now time.Time) {
+	switch t.state {
+	case StateSynReceived, StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+		// "Send a reset segment: <SEQ=SND.NXT><CTL=RST>"
+		t.sendRST(t.sndNxt, now)
+	}
+	t.finQueued, t.fullClose = true, true
+	t.enterClosed(nil, now)
+}

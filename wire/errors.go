@@ -1,0 +1,54 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrChecksum is wrapped by errors that report a bad checksum.
+var ErrChecksum = errors.New("bad checksum")
+
+// ErrNotTCP is wrapped by the error ParseTCPPacket returns for a well-formed
+// IP packet that does not carry TCP.
+var ErrNotTCP = errors.New("not a TCP packet")
+
+// ErrFragment is wrapped by the error ParseTCPPacket returns for an IP
+// fragment: synack does not reassemble, so the caller drops it.
+var ErrFragment = errors.New("IP fragment")
+
+// The errors below are made once so that rejecting a packet does not
+// allocate: a flood of junk must not turn into a flood of garbage.
+var (
+	errIPv4Short       = malformed("ipv4: shorter than 20 bytes")
+	errIPv4Version     = malformed("ipv4: version is not 4")
+	errIPv4IHL         = malformed("ipv4: header length below 5 words")
+	errIPv4HeaderLen   = malformed("ipv4: header length past the end of the packet")
+	errIPv4TotalShort  = malformed("ipv4: total length shorter than the header")
+	errIPv4TotalLong   = malformed("ipv4: total length past the end of the packet")
+	errIPv4Checksum    = fmt.Errorf("wire: ipv4: header %w", ErrChecksum)
+	errIPv6Short       = malformed("ipv6: shorter than 40 bytes")
+	errIPv6Version     = malformed("ipv6: version is not 6")
+	errIPv6PayloadLong = malformed("ipv6: payload length past the end of the packet")
+	errIPv6ExtShort    = malformed("ipv6: extension header runs past the end of the packet")
+	errIPv6HopByHop    = malformed("ipv6: hop-by-hop options header not first")
+	errIPVersion       = malformed("ip: version is neither 4 nor 6")
+	errIPEmpty         = malformed("ip: empty packet")
+	errTCPShort        = malformed("tcp: shorter than 20 bytes")
+	errTCPDataOffset   = malformed("tcp: data offset below 5 words")
+	errTCPDataLong     = malformed("tcp: data offset past the end of the segment")
+	errTCPChecksum     = fmt.Errorf("wire: tcp: %w", ErrChecksum)
+	errNotTCP          = fmt.Errorf("wire: %w", ErrNotTCP)
+	errFragment        = fmt.Errorf("wire: %w", ErrFragment)
+	errOptTruncated    = malformed("tcp option: length byte missing")
+	errOptLenShort     = malformed("tcp option: length below 2")
+	errOptPastEnd      = malformed("tcp option: runs past the end of the options")
+	errOptMSS          = malformed("tcp option: mss length is not 4")
+	errOptWindowScale  = malformed("tcp option: wscale length is not 3")
+	errOptSACKPerm     = malformed("tcp option: sackOK length is not 2")
+	errOptSACK         = malformed("tcp option: sack length is not 2+8n with n in 1..4")
+	errOptTimestamps   = malformed("tcp option: timestamps length is not 10")
+)
+
+func malformed(what string) error {
+	return fmt.Errorf("wire: %s: %w", what, ErrMalformed)
+}

@@ -1,0 +1,118 @@
+package wire
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// IPv6HeaderLen is the length of the IPv6 fixed header.
+const IPv6HeaderLen = 40
+
+// IPv6 extension header and "no next header" numbers (RFC 8200 §4).
+const (
+	ProtocolHopByHop    = 0
+	ProtocolRouting     = 43
+	ProtocolFragment    = 44
+	ProtocolNoNext      = 59
+	ProtocolDestOptions = 60
+)
+
+// IPv6Header is the validated value of an IPv6 fixed header (RFC 8200).
+type IPv6Header struct {
+	TrafficClass  uint8
+	FlowLabel     uint32
+	PayloadLength uint16 // as parsed; AppendIPv6 computes its own
+	NextHeader    uint8
+	HopLimit      uint8
+	Src, Dst      netip.Addr
+}
+
+// ParseIPv6 validates an IPv6 fixed header and returns it with the payload.
+//
+// It checks that b holds 40 bytes, the version is 6 and the payload length
+// is within b; the payload is trimmed to the payload length. Jumbograms
+// (RFC 2675) are not supported: a payload length of 0 means no payload.
+// Extension headers are left in the payload; ParseIP walks them.
+func ParseIPv6(b []byte) (IPv6Header, []byte, error) {
+	if len(b) < IPv6HeaderLen {
+		return IPv6Header{}, nil, errIPv6Short
+	}
+	if b[0]>>4 != 6 {
+		return IPv6Header{}, nil, errIPv6Version
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:]))
+	if plen > len(b)-IPv6HeaderLen {
+		return IPv6Header{}, nil, errIPv6PayloadLong
+	}
+	vtf := binary.BigEndian.Uint32(b)
+	h := IPv6Header{
+		TrafficClass:  uint8(vtf >> 20),
+		FlowLabel:     vtf & 0xfffff,
+		PayloadLength: uint16(plen),
+		NextHeader:    b[6],
+		HopLimit:      b[7],
+		Src:           netip.AddrFrom16([16]byte(b[8:24])),
+		Dst:           netip.AddrFrom16([16]byte(b[24:40])),
+	}
+	return h, b[IPv6HeaderLen : IPv6HeaderLen+plen], nil
+}
+
+// AppendIPv6 appends h, for a payload of payloadLen bytes, to dst.
+//
+// It computes the payload length itself (modulo 2^16: the caller keeps
+// payloads within 65535 bytes), ignoring h.PayloadLength. The flow label is
+// cut to its 20 bits. IPv4 addresses are written IPv4-mapped.
+func AppendIPv6(dst []byte, h *IPv6Header, payloadLen int) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, IPv6HeaderLen)...)
+	b := dst[start:]
+	binary.BigEndian.PutUint32(b, 6<<28|uint32(h.TrafficClass)<<20|h.FlowLabel&0xfffff)
+	binary.BigEndian.PutUint16(b[4:], uint16(payloadLen))
+	b[6] = h.NextHeader
+	b[7] = h.HopLimit
+	s, d := as16(h.Src), as16(h.Dst)
+	copy(b[8:24], s[:])
+	copy(b[24:40], d[:])
+	return dst
+}
+
+// walkIPv6 follows the extension header chain that starts with next in p
+// (RFC 8200 §4.1) and returns the upper-layer protocol and its payload.
+// It stops at the first header that is not hop-by-hop, routing, fragment or
+// destination options. After a fragment header of a real fragment (offset
+// or M flag set) it stops too, reporting the fragment header's next header
+// and frag true: what follows is a piece of a packet, not a header chain.
+// "No next header" (59) gives an empty payload.
+func walkIPv6(next uint8, p []byte) (proto uint8, payload []byte, frag bool, err error) {
+	for first := true; ; first = false {
+		switch next {
+		case ProtocolHopByHop, ProtocolRouting, ProtocolDestOptions:
+			if next == ProtocolHopByHop && !first {
+				return 0, nil, false, errIPv6HopByHop
+			}
+			if len(p) < 8 {
+				return 0, nil, false, errIPv6ExtShort
+			}
+			n := (int(p[1]) + 1) * 8
+			if n > len(p) {
+				return 0, nil, false, errIPv6ExtShort
+			}
+			next, p = p[0], p[n:]
+		case ProtocolFragment:
+			if len(p) < 8 {
+				return 0, nil, false, errIPv6ExtShort
+			}
+			offM := binary.BigEndian.Uint16(p[2:])
+			next, p = p[0], p[8:]
+			// An atomic fragment (offset 0, M clear; RFC 6946) is a whole
+			// packet: keep walking.
+			if offM&^0x6 != 0 {
+				return next, p, true, nil
+			}
+		case ProtocolNoNext:
+			return next, p[:0], false, nil
+		default:
+			return next, p, false, nil
+		}
+	}
+}
