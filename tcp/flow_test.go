@@ -151,3 +151,22 @@ func TestCloseRead(t *testing.T) {
 	h.out(seg{flags: ".", seq: 101, ack: 312, win: 65524})
 	h.state(StateEstablished)
 }
+
+// A window update the peer does not need yet waits for the delayed ACK, so
+// a reply written at once carries it: request, reply, and no bare ACK in
+// between. (The SYN-ACK could offer only 65535; the buffer holds 256 KiB.)
+func TestWindowUpdate_RidesOnReply(t *testing.T) {
+	cfg := plain
+	cfg.DisableWScale = false
+	h := passive(t, cfg, seg{flags: "S", seq: peer, win: 65535, opts: o(mss(1460), ws(7))})
+	h.out(seg{flags: "S.", seq: iss, ack: peer + 1, win: 65535, opts: o(mss(1460), ws(3))})
+	h.in(seg{flags: ".", seq: peer + 1, ack: iss + 1, win: 512})
+	h.in(seg{flags: "P.", seq: peer + 1, ack: iss + 1, win: 512, data: "request"})
+	h.none()
+	h.readAll("request")
+	h.none() // 65528 still offered: far from stalled
+	h.deadline(40 * time.Millisecond)
+	h.write("reply")
+	h.out(seg{flags: "P.", seq: iss + 1, ack: peer + 8, win: 32768, data: "reply"})
+	h.none()
+}

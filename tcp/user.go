@@ -48,16 +48,25 @@ func (t *TCB) Read(p []byte, now time.Time) (int, error) {
 	return 0, nil
 }
 
-// windowUpdate sends an ACK when reading freed enough space to move the
-// window's right edge by min(MSS, buffer/2) (RFC 9293 §3.8.6.2.2).
+// windowUpdate announces a window that reading opened by at least
+// min(MSS, buffer/2) (RFC 9293 §3.8.6.2.2). When the peer has less than a
+// segment of window left it may be stalled, so the update goes at once;
+// otherwise it waits for the delayed-ACK timer, and a reply written in the
+// meantime carries it.
 func (t *TCB) windowUpdate(now time.Time) {
 	switch t.state {
 	case StateEstablished, StateFinWait1, StateFinWait2:
 	default:
 		return
 	}
-	if t.offerableWindow() > t.rcvWnd {
+	if t.offerableWindow() <= t.rcvWnd {
+		return
+	}
+	switch {
+	case t.rcvWnd < uint32(t.sndMSS) || t.cfg.DelayedACK < 0:
 		t.sendAck(now)
+	case t.delAckAt.IsZero():
+		t.delAckAt = now.Add(t.cfg.DelayedACK)
 	}
 }
 

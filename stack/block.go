@@ -1,0 +1,65 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"time"
+)
+
+// ErrNoProgress is returned (in a *net.OpError) by a blocking call in
+// manual mode when the Runner reports that nothing is left to happen before
+// the call could complete.
+var ErrNoProgress = errors.New("stack: the simulation can make no progress")
+
+// block waits once for something to change. In real-time mode that is ch
+// being closed, deadline passing or ctx being done (any of them may be
+// nil/zero). In manual mode it runs the world through the Runner until
+// ready() — which takes the locks it needs — holds or the deadline
+// passes. Either way the caller looks again; block returns an error only
+// when waiting can never succeed.
+func (s *Stack) block(ch chan struct{}, deadline time.Time, ctx context.Context, ready func() bool) error {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	if s.runner == nil {
+		var tc <-chan time.Time
+		if !deadline.IsZero() {
+			t := time.NewTimer(deadline.Sub(s.clock.Now()))
+			defer t.Stop()
+			tc = t.C
+		}
+		select {
+		case <-ch:
+		case <-tc:
+		case <-done:
+		}
+		return nil
+	}
+	cond := func() bool {
+		if ctx != nil && ctx.Err() != nil {
+			return true
+		}
+		return ready()
+	}
+	if s.runner.RunUntil(cond, deadline) || cond() {
+		return nil
+	}
+	if !deadline.IsZero() && !s.clock.Now().Before(deadline) {
+		return nil
+	}
+	return ErrNoProgress
+}
+
+// wrapErrno puts a bare errno into an *os.SyscallError named after op, as
+// package net does; errors.Is(err, syscall.ECONNRESET) and the like hold
+// either way.
+func wrapErrno(op string, err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return os.NewSyscallError(op, errno)
+	}
+	return err
+}

@@ -1,0 +1,283 @@
+package stack
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/synack/synack/tcp"
+)
+
+// Conn is a TCP connection; it implements net.Conn and the methods of
+// *net.TCPConn.
+//
+// Methods may be called from several goroutines at once. Read, Write and
+// Close with a linger run in the caller's goroutine; none of them keeps a
+// lock while it waits.
+type Conn struct {
+	s     *Stack
+	sh    *shard
+	key   tuple
+	route *route
+	laddr *net.TCPAddr
+	raddr *net.TCPAddr
+	emit  func(*tcp.Segment) // sends one of the TCB's segments
+
+	// Guarded by sh.mu.
+	tcb      *tcp.TCB
+	inTable  bool      // in sh.conns
+	timerAt  time.Time // the deadline sh.timers holds for this connection
+	halfOpen bool      // in lst's SYN queue
+	lst      *Listener
+	waitCh   chan struct{} // closed (and cleared) when anything changes
+	rdl, wdl time.Time     // read and write deadlines
+	closed   bool          // Close was called
+	rdShut   bool          // CloseRead was called
+	wrShut   bool          // CloseWrite was called
+	linger   time.Duration // < 0: close in the background
+	ka       tcp.KeepAliveConfig
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
+	c := &Conn{
+		s:      s,
+		sh:     sh,
+		key:    key,
+		route:  r,
+		laddr:  net.TCPAddrFromAddrPort(key.local),
+		raddr:  net.TCPAddrFromAddrPort(key.remote),
+		linger: -1,
+	}
+	c.emit = func(seg *tcp.Segment) { sh.emit(c.route, c.key.local, c.key.remote, seg) }
+	return c
+}
+
+// watch reports c's state changes to the trace.
+func (c *Conn) watch() {
+	if c.s.trace == nil {
+		return
+	}
+	c.tcb.OnStateChange = func(from, to tcp.State, now time.Time) {
+		c.s.report(c.key.local, c.key.remote, from, to, now)
+	}
+}
+
+// notify wakes every goroutine waiting on c (sh.mu held).
+func (c *Conn) notify() {
+	if c.waitCh != nil {
+		close(c.waitCh)
+		c.waitCh = nil
+	}
+}
+
+// waitChan returns the channel notify will close (sh.mu held); nil in
+// manual mode, where waiting goes through the Runner.
+func (c *Conn) waitChan() chan struct{} {
+	if c.s.runner != nil {
+		return nil
+	}
+	if c.waitCh == nil {
+		c.waitCh = make(chan struct{})
+	}
+	return c.waitCh
+}
+
+// ready runs f under sh.mu; it is how manual-mode waits poll.
+func (c *Conn) ready(f func() bool) func() bool {
+	return func() bool {
+		c.sh.mu.Lock()
+		defer c.sh.mu.Unlock()
+		return f()
+	}
+}
+
+func (c *Conn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: wrapErrno(op, err)}
+}
+
+// Read implements net.Conn. It blocks until data, the peer's FIN (io.EOF),
+// an error or the read deadline (os.ErrDeadlineExceeded).
+func (c *Conn) Read(b []byte) (int, error) {
+	sh := c.sh
+	for {
+		sh.mu.Lock()
+		if c.closed {
+			sh.unlock()
+			return 0, c.opErr("read", net.ErrClosed)
+		}
+		if c.rdShut {
+			sh.unlock()
+			return 0, io.EOF
+		}
+		if len(b) == 0 {
+			sh.unlock()
+			return 0, nil
+		}
+		now := c.s.clock.Now()
+		dl := c.rdl
+		if !dl.IsZero() && !now.Before(dl) {
+			sh.unlock()
+			return 0, c.opErr("read", os.ErrDeadlineExceeded)
+		}
+		n, err := c.tcb.Read(b, now)
+		if n > 0 || err != nil {
+			sh.settle(c, now) // a window update may be due
+			sh.unlock()
+			if errors.Is(err, io.EOF) {
+				return n, io.EOF
+			}
+			if err != nil {
+				return n, c.opErr("read", err)
+			}
+			return n, nil
+		}
+		ch := c.waitChan()
+		sh.unlock()
+		err = c.s.block(ch, dl, nil, c.ready(func() bool {
+			return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
+		}))
+		if err != nil {
+			return 0, c.opErr("read", err)
+		}
+	}
+}
+
+// Write implements net.Conn. It blocks until all of b is queued for
+// sending, or an error or the write deadline stops it; it returns how much
+// was queued.
+func (c *Conn) Write(b []byte) (int, error) {
+	sh := c.sh
+	total := 0
+	for {
+		sh.mu.Lock()
+		if c.closed {
+			sh.unlock()
+			return total, c.opErr("write", net.ErrClosed)
+		}
+		if c.wrShut {
+			sh.unlock()
+			return total, c.opErr("write", syscall.EPIPE)
+		}
+		now := c.s.clock.Now()
+		dl := c.wdl
+		if !dl.IsZero() && !now.Before(dl) {
+			sh.unlock()
+			return total, c.opErr("write", os.ErrDeadlineExceeded)
+		}
+		if total < len(b) {
+			n, err := c.tcb.Write(b[total:], now)
+			total += n
+			if n > 0 || err != nil {
+				sh.settle(c, now)
+			}
+			if err != nil {
+				sh.unlock()
+				return total, c.opErr("write", err)
+			}
+		}
+		if total == len(b) {
+			sh.unlock()
+			return total, nil
+		}
+		ch := c.waitChan()
+		sh.unlock()
+		err := c.s.block(ch, dl, nil, c.ready(func() bool {
+			return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)
+		}))
+		if err != nil {
+			return total, c.opErr("write", err)
+		}
+	}
+}
+
+// Close implements net.Conn. By default it returns at once and the
+// connection closes in the background (FIN after the queued data, or a RST
+// if received data was left unread); see SetLinger for the other modes.
+// Blocked Reads and Writes return net.ErrClosed. Closing twice returns
+// net.ErrClosed.
+func (c *Conn) Close() error {
+	sh := c.sh
+	sh.mu.Lock()
+	if c.closed {
+		sh.unlock()
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.closed = true
+	now := c.s.clock.Now()
+	if c.linger == 0 {
+		if !c.tcb.Done() {
+			c.tcb.Abort(now)
+		}
+	} else if !c.tcb.Done() {
+		_ = c.tcb.Close(now) // its error (e.g. already reset) is no news to Close
+	}
+	sh.settle(c, now)
+	if c.linger <= 0 {
+		sh.unlock()
+		return nil
+	}
+	deadline := now.Add(c.linger)
+	finAcked := func() bool {
+		switch c.tcb.State() {
+		case tcp.StateFinWait2, tcp.StateTimeWait, tcp.StateClosed:
+			return true
+		}
+		return c.tcb.Done()
+	}
+	for !finAcked() && c.s.clock.Now().Before(deadline) {
+		ch := c.waitChan()
+		sh.unlock()
+		if err := c.s.block(ch, deadline, nil, c.ready(finAcked)); err != nil {
+			return c.opErr("close", err)
+		}
+		sh.mu.Lock()
+	}
+	sh.unlock()
+	return nil
+}
+
+// LocalAddr implements net.Conn; it returns a *net.TCPAddr.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr implements net.Conn; it returns a *net.TCPAddr.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+// LocalAddrPort returns the local address.
+func (c *Conn) LocalAddrPort() netip.AddrPort { return c.key.local }
+
+// RemoteAddrPort returns the remote address.
+func (c *Conn) RemoteAddrPort() netip.AddrPort { return c.key.remote }
+
+// SetDeadline implements net.Conn: it sets both deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.setDeadline(t, true, true) }
+
+// SetReadDeadline implements net.Conn. A Read already blocked sees the new
+// deadline at once.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(t, true, false) }
+
+// SetWriteDeadline implements net.Conn. A Write already blocked sees the
+// new deadline at once.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(t, false, true) }
+
+func (c *Conn) setDeadline(t time.Time, read, write bool) error {
+	sh := c.sh
+	sh.mu.Lock()
+	defer sh.unlock()
+	if c.closed {
+		return c.opErr("set", net.ErrClosed)
+	}
+	if read {
+		c.rdl = t
+	}
+	if write {
+		c.wdl = t
+	}
+	c.notify()
+	return nil
+}

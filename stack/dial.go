@@ -1,0 +1,270 @@
+package stack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/synack/synack/tcp"
+)
+
+// Ephemeral ports: the IANA range (RFC 6335), as RFC 6056 suggests.
+const (
+	ephemeralMin   = 49152
+	ephemeralCount = 65536 - ephemeralMin
+)
+
+// parseNetwork checks a network name; it returns the address family it
+// restricts to (4, 6, or 0 for either).
+func parseNetwork(op, network string) (int, error) {
+	switch network {
+	case "tcp":
+		return 0, nil
+	case "tcp4":
+		return 4, nil
+	case "tcp6":
+		return 6, nil
+	}
+	return 0, &net.OpError{Op: op, Net: network, Err: net.UnknownNetworkError(network)}
+}
+
+// parseAddr parses "ip:port" (host an IP literal; empty only when
+// emptyHost) for network of family fam.
+func parseAddr(op, network, address string, fam int, emptyHost bool) (netip.AddrPort, error) {
+	bad := func(why string) error {
+		return &net.OpError{Op: op, Net: network, Err: &net.AddrError{Err: why, Addr: address}}
+	}
+	host, ps, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, bad("address must be ip:port")
+	}
+	port, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, bad("invalid port")
+	}
+	if host == "" {
+		if !emptyHost {
+			return netip.AddrPort{}, bad("missing host")
+		}
+		return netip.AddrPortFrom(netip.Addr{}, uint16(port)), nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}, bad("host must be an IP literal (synack has no resolver)")
+	}
+	if a.Zone() != "" {
+		return netip.AddrPort{}, bad("zones are not supported")
+	}
+	a = a.Unmap()
+	if (fam == 4 && !a.Is4()) || (fam == 6 && a.Is4()) {
+		return netip.AddrPort{}, bad("address of the wrong family for " + network)
+	}
+	return netip.AddrPortFrom(a, uint16(port)), nil
+}
+
+// Dial connects to address ("host:port", host an IP literal) over network "tcp", "tcp4" or "tcp6".
+func (s *Stack) Dial(network, address string) (*Conn, error) {
+	return s.DialContext(context.Background(), network, address)
+}
+
+// DialContext is Dial with a context that can cancel or time out the
+// connect; the error is then ctx's error in a *net.OpError.
+func (s *Stack) DialContext(ctx context.Context, network, address string) (*Conn, error) {
+	fam, err := parseNetwork("dial", network)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := parseAddr("dial", network, address, fam, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.dial(ctx, network, netip.AddrPort{}, ap)
+}
+
+// DialTCP connects from laddr to raddr. A zero laddr, or one with an
+// unspecified address or port 0, lets the stack choose: the source
+// address of the route to raddr and an ephemeral port (RFC 6056
+// Algorithm 3).
+func (s *Stack) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (*Conn, error) {
+	return s.dial(ctx, "tcp", laddr, raddr)
+}
+
+func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*Conn, error) {
+	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
+	fail := func(local netip.AddrPort, err error) (*Conn, error) {
+		var src net.Addr
+		if local.IsValid() {
+			src = net.TCPAddrFromAddrPort(local)
+		}
+		var dst net.Addr
+		if raddr.Addr().IsValid() {
+			dst = net.TCPAddrFromAddrPort(raddr)
+		}
+		return nil, &net.OpError{Op: "dial", Net: network, Source: src, Addr: dst, Err: wrapErrno("connect", err)}
+	}
+	ra := raddr.Addr()
+	if !ra.IsValid() || ra.IsUnspecified() || ra.IsMulticast() || raddr.Port() == 0 {
+		return fail(laddr, &net.AddrError{Err: "invalid remote address", Addr: raddr.String()})
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(laddr, err)
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return fail(laddr, net.ErrClosed)
+	}
+	rt := s.routes.Load()
+	r := rt.lookup(ra)
+	if r == nil {
+		s.ctr.noRoute.Add(1)
+		return fail(laddr, syscall.ENETUNREACH)
+	}
+	src := laddr.Addr().Unmap()
+	if !src.IsValid() || src.IsUnspecified() {
+		src, _ = r.source(ra)
+	} else if !rt.local[src] || src.Is4() != ra.Is4() {
+		return fail(laddr, syscall.EADDRNOTAVAIL)
+	}
+	if !src.IsValid() {
+		s.ctr.noRoute.Add(1)
+		return fail(laddr, syscall.EHOSTUNREACH)
+	}
+
+	// Pick the port; the shard comes back locked with the tuple free.
+	var key tuple
+	var sh *shard
+	if laddr.Port() != 0 {
+		key = tuple{netip.AddrPortFrom(src, laddr.Port()), raddr}
+		sh = s.shardFor(key)
+		sh.mu.Lock()
+		if sh.conns[key] != nil {
+			sh.mu.Unlock()
+			return fail(key.local, syscall.EADDRINUSE)
+		}
+	} else {
+		key, sh = s.ephemeral(src, raddr)
+		if sh == nil {
+			return fail(netip.AddrPortFrom(src, 0), syscall.EADDRNOTAVAIL)
+		}
+	}
+	now := s.clock.Now()
+	c := s.newConn(sh, key, r)
+	cfg := s.config(r, ra)
+	c.tcb = tcp.NewActive(cfg, s.isn(key.local, key.remote, now), now)
+	c.ka = cfg.KeepAlive
+	c.watch()
+	s.report(key.local, key.remote, tcp.StateClosed, tcp.StateSynSent, now)
+	sh.insert(c)
+	s.ctr.activeOpens.Add(1)
+	sh.settle(c, now)
+
+	dl, _ := ctx.Deadline()
+	for {
+		if st := c.tcb.State(); st != tcp.StateSynSent {
+			if st == tcp.StateClosed || c.tcb.Done() {
+				err := c.tcb.Err()
+				switch {
+				case c.closed: // Stack.Close
+					err = net.ErrClosed
+				case err == nil:
+					err = syscall.ECONNREFUSED
+				}
+				sh.unlock()
+				return fail(key.local, err)
+			}
+			sh.unlock()
+			return c, nil
+		}
+		if err := ctx.Err(); err != nil {
+			c.closed = true
+			now := s.clock.Now()
+			c.tcb.Abort(now)
+			sh.settle(c, now)
+			sh.remove(c)
+			sh.unlock()
+			return fail(key.local, err)
+		}
+		ch := c.waitChan()
+		sh.unlock()
+		err := s.block(ch, dl, ctx, c.ready(func() bool { return c.tcb.State() != tcp.StateSynSent }))
+		sh.mu.Lock()
+		if err != nil {
+			c.closed = true
+			now := s.clock.Now()
+			c.tcb.Abort(now)
+			sh.settle(c, now)
+			sh.remove(c)
+			sh.unlock()
+			return fail(key.local, err)
+		}
+	}
+}
+
+// config returns the engine configuration for a connection over r to dst.
+func (s *Stack) config(r *route, dst netip.Addr) tcp.Config {
+	cfg := s.cfg
+	if mss := r.mss(dst); cfg.MSS <= 0 || cfg.MSS > mss {
+		cfg.MSS = mss
+	}
+	return cfg
+}
+
+// ephemeral picks a local port for a connection from src to raddr with RFC
+// 6056 Algorithm 3 ("simple hash-based"): a keyed hash of the addresses
+// gives each destination its own offset into the range, and a counter
+// walks it. It returns the tuple and its shard, locked; nil if every port
+// is taken.
+func (s *Stack) ephemeral(src netip.Addr, raddr netip.AddrPort) (tuple, *shard) {
+	offset := s.hash(src, netip.AddrPortFrom(raddr.Addr(), raddr.Port()), netip.AddrPort{})
+	for range ephemeralCount {
+		next := s.nextEphemeral.Add(1) - 1
+		port := uint16(ephemeralMin + (offset+next)%ephemeralCount)
+		if s.listensOn(port) {
+			continue
+		}
+		key := tuple{netip.AddrPortFrom(src, port), raddr}
+		sh := s.shardFor(key)
+		sh.mu.Lock()
+		if sh.conns[key] == nil {
+			return key, sh
+		}
+		sh.mu.Unlock()
+	}
+	return tuple{}, nil
+}
+
+func (s *Stack) listensOn(port uint16) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.listenPorts[port] != 0
+}
+
+// hash is a keyed hash of addresses (SHA-256 over them and the secret).
+func (s *Stack) hash(a netip.Addr, b, c netip.AddrPort) uint32 {
+	var buf [16 + 18 + 18]byte
+	a16 := a.As16()
+	b16 := b.Addr().As16()
+	c16 := c.Addr().As16()
+	copy(buf[0:], a16[:])
+	copy(buf[16:], b16[:])
+	binary.BigEndian.PutUint16(buf[32:], b.Port())
+	copy(buf[34:], c16[:])
+	binary.BigEndian.PutUint16(buf[50:], c.Port())
+	h := sha256.New()
+	h.Write(buf[:])
+	h.Write(s.secret)
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint32(h.Sum(sum[:0]))
+}
+
+// isn chooses an initial sequence number (RFC 6528).
+func (s *Stack) isn(local, remote netip.AddrPort, now time.Time) uint32 {
+	return tcp.ISN(s.secret, local, remote, now)
+}

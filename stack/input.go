@@ -1,0 +1,227 @@
+package stack
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/synack/synack/tcp"
+	"github.com/synack/synack/wire"
+)
+
+// inPacket is a parsed inbound packet in a buffer of its own.
+type inPacket struct {
+	buf     []byte
+	key     tuple
+	hdr     wire.TCPHeader
+	payload []byte // aliases buf
+	sh      *shard
+}
+
+var packetPool = sync.Pool{New: func() any { return &inPacket{buf: make([]byte, 0, 2048)} }}
+
+func getPacket() *inPacket { return packetPool.Get().(*inPacket) }
+
+func putPacket(p *inPacket) {
+	p.payload = nil
+	p.sh = nil
+	packetPool.Put(p)
+}
+
+// DeliverPacket implements link.Receiver. The packet is parsed and
+// checked (malformed ones, bad checksums, fragments and other protocols are
+// counted and dropped). In real-time mode it is then copied and queued for
+// its connection's event loop — DeliverPacket never blocks and takes no
+// shard lock, so a link may call it from anywhere. In manual mode it is
+// processed before DeliverPacket returns.
+func (s *Stack) DeliverPacket(pkt []byte) {
+	if s.stopped.Load() {
+		return
+	}
+	s.ctr.packetsIn.Add(1)
+	p := getPacket()
+	p.buf = append(p.buf[:0], pkt...)
+	if !s.parse(p) {
+		putPacket(p)
+		return
+	}
+	if s.runner != nil {
+		s.deliverManual(p)
+		return
+	}
+	select {
+	case p.sh.in <- p:
+	default:
+		s.ctr.inboundDrops.Add(1)
+		putPacket(p)
+	}
+}
+
+// parse fills p from p.buf; it counts and reports false for what the stack
+// drops.
+func (s *Stack) parse(p *inPacket) bool {
+	ip, hdr, payload, err := wire.ParseTCPPacket(p.buf)
+	switch {
+	case err == nil:
+	case errors.Is(err, wire.ErrChecksum):
+		s.ctr.badChecksum.Add(1)
+		return false
+	case errors.Is(err, wire.ErrNotTCP):
+		s.ctr.notTCP.Add(1)
+		return false
+	case errors.Is(err, wire.ErrFragment):
+		s.ctr.fragments.Add(1)
+		return false
+	default:
+		s.ctr.malformed.Add(1)
+		return false
+	}
+	dst, src := ip.Dst.Unmap(), ip.Src.Unmap()
+	if !s.routes.Load().local[dst] {
+		s.ctr.notLocal.Add(1)
+		return false
+	}
+	p.hdr = hdr
+	p.payload = payload
+	p.key = tuple{
+		local:  netip.AddrPortFrom(dst, hdr.DstPort),
+		remote: netip.AddrPortFrom(src, hdr.SrcPort),
+	}
+	p.sh = s.shardFor(p.key)
+	return true
+}
+
+// deliverManual processes p now, unless a delivery is already being
+// processed (a link delivering synchronously from inside it): then p waits
+// in the queue and that delivery processes it before it returns.
+func (s *Stack) deliverManual(p *inPacket) {
+	s.mq.Lock()
+	s.mqueue = append(s.mqueue, p)
+	if s.draining {
+		s.mq.Unlock()
+		return
+	}
+	s.draining = true
+	for len(s.mqueue) > 0 {
+		p := s.mqueue[0]
+		s.mqueue[0] = nil
+		s.mqueue = s.mqueue[1:]
+		s.mq.Unlock()
+		if !s.stopped.Load() {
+			sh := p.sh
+			sh.mu.Lock()
+			sh.input(p, s.clock.Now())
+			sh.unlock()
+		}
+		putPacket(p)
+		s.mq.Lock()
+	}
+	s.mqueue = s.mqueue[:0]
+	s.draining = false
+	s.mq.Unlock()
+}
+
+// input demultiplexes one packet (RFC 9293 §3.10.7): to its connection, else
+// to a listener, else it is answered with a RST.
+func (sh *shard) input(p *inPacket, now time.Time) {
+	h := &p.hdr
+	seg := tcp.Segment{
+		Seq:     h.Seq,
+		Ack:     h.Ack,
+		Flags:   h.Flags,
+		Window:  h.Window,
+		Urgent:  h.Urgent,
+		Options: h.Options,
+		Payload: p.payload,
+	}
+	if c := sh.conns[p.key]; c != nil {
+		c.tcb.HandleSegment(&seg, now)
+		sh.settle(c, now)
+		return
+	}
+	if l := sh.s.listenerFor(p.key.local); l != nil {
+		sh.listenInput(l, p.key, &seg, now)
+		return
+	}
+	sh.reset(p.key, &seg)
+}
+
+// reset answers seg, which reached nothing, with a RST.
+func (sh *shard) reset(key tuple, seg *tcp.Segment) {
+	if rst, ok := tcp.ResetFor(seg); ok {
+		// Counted first: the peer may see the RST before emit returns.
+		sh.s.ctr.resetsSent.Add(1)
+		sh.emit(sh.s.routes.Load().lookup(key.remote.Addr()), key.local, key.remote, &rst)
+	}
+}
+
+// listenInput handles a segment for listener l (RFC 9293 §3.10.7.2).
+func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.Time) {
+	act, reply := tcp.HandleListen(seg)
+	switch act {
+	case tcp.ListenDrop:
+		return
+	case tcp.ListenReset:
+		sh.s.ctr.resetsSent.Add(1)
+		sh.emit(sh.s.routes.Load().lookup(key.remote.Addr()), key.local, key.remote, &reply)
+		return
+	case tcp.ListenAccept:
+	default:
+		return
+	}
+	s := sh.s
+	r := s.routes.Load().lookup(key.remote.Addr())
+	if r == nil {
+		s.ctr.noRoute.Add(1)
+		return
+	}
+	c := s.newConn(sh, key, r)
+	switch l.admit(c) {
+	case admitClosed:
+		sh.reset(key, seg)
+		return
+	case admitFull:
+		s.ctr.synQueueDrops.Add(1)
+		return
+	}
+	cfg := s.config(r, key.remote.Addr())
+	c.tcb = tcp.NewPassive(cfg, s.isn(key.local, key.remote, now), seg, now)
+	c.ka = cfg.KeepAlive
+	c.watch()
+	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)
+	c.halfOpen = true
+	c.lst = l
+	sh.insert(c)
+	s.ctr.passiveOpens.Add(1)
+	sh.settle(c, now)
+}
+
+// settleHalfOpen moves a half-open connection on: to the accept queue once
+// it is synchronized, or out of the stack if it died before.
+func (sh *shard) settleHalfOpen(c *Conn, now time.Time) {
+	switch st := c.tcb.State(); {
+	case st == tcp.StateSynReceived && !c.tcb.Done():
+		return
+	case c.tcb.Done() || st == tcp.StateListen || st == tcp.StateClosed:
+		// Reset in SYN-RECEIVED or SYN-ACK retries exhausted: the
+		// application never hears of it.
+		if !c.tcb.Done() {
+			c.tcb.Abort(now)
+			c.tcb.DrainOutput(c.emit)
+		}
+		sh.remove(c)
+		return
+	}
+	l := c.lst
+	c.halfOpen = false
+	switch l.promote(c) {
+	case admitOK:
+		return
+	case admitFull:
+		sh.s.ctr.acceptQueueDrops.Add(1)
+	}
+	c.tcb.Abort(now)
+	c.tcb.DrainOutput(c.emit)
+	sh.remove(c)
+}

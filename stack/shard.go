@@ -1,0 +1,348 @@
+package stack
+
+import (
+	"bytes"
+	"cmp"
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/synack/synack/link"
+	"github.com/synack/synack/tcp"
+	"github.com/synack/synack/wire"
+)
+
+// ttl is the TTL (hop limit) of every packet the stack sends.
+const ttl = 64
+
+// tuple is a connection's 4-tuple, the demultiplexing key.
+type tuple struct {
+	local, remote netip.AddrPort
+}
+
+func compareAddrPort(a, b netip.AddrPort) int { return a.Compare(b) }
+
+func compareTuple(a, b tuple) int {
+	return cmp.Or(a.local.Compare(b.local), a.remote.Compare(b.remote))
+}
+
+// shardFor returns the shard that owns key.
+func (s *Stack) shardFor(key tuple) *shard {
+	if len(s.shards) == 1 {
+		return s.shards[0]
+	}
+	return s.shards[maphash.Comparable(s.seed, key)%uint64(len(s.shards))]
+}
+
+// shard is one event loop with the connections it owns. mu guards
+// everything below it and every TCB in conns.
+type shard struct {
+	s    *Stack
+	in   chan *inPacket // real-time mode: inbound packets for this shard
+	kick chan struct{}  // real-time mode: the timer must be re-armed
+
+	mu     sync.Mutex
+	conns  map[tuple]*Conn
+	timers timerHeap
+	armed  time.Time // when the loop's timer fires; zero: not armed
+	buf    []byte    // the packet being built
+	// Manual mode: packets built under mu, written once it is released.
+	pending []outPacket
+}
+
+type outPacket struct {
+	l   link.Link
+	pkt []byte
+}
+
+func newShard(s *Stack, qlen int) *shard {
+	sh := &shard{s: s, conns: make(map[tuple]*Conn), buf: make([]byte, 0, 2048)}
+	if s.runner == nil {
+		sh.in = make(chan *inPacket, qlen)
+		sh.kick = make(chan struct{}, 1)
+	}
+	return sh
+}
+
+// loop is a real-time shard's goroutine.
+func (sh *shard) loop() {
+	defer sh.s.loops.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case p := <-sh.in:
+			sh.mu.Lock()
+			now := sh.s.clock.Now()
+			sh.input(p, now)
+			putPacket(p)
+			// Take what else is waiting under the same lock, a bounded batch.
+			for range 63 {
+				select {
+				case p = <-sh.in:
+				default:
+					p = nil
+				}
+				if p == nil {
+					break
+				}
+				sh.input(p, now)
+				putPacket(p)
+			}
+			sh.runTimers(now)
+			sh.rearm(timer, now)
+			sh.mu.Unlock()
+		case <-timer.C:
+			sh.mu.Lock()
+			now := sh.s.clock.Now()
+			sh.runTimers(now)
+			sh.rearm(timer, now)
+			sh.mu.Unlock()
+		case <-sh.kick:
+			sh.mu.Lock()
+			sh.rearm(timer, sh.s.clock.Now())
+			sh.mu.Unlock()
+		case <-sh.s.stop:
+			return
+		}
+	}
+}
+
+// rearm sets the loop's timer to the earliest live deadline.
+func (sh *shard) rearm(timer *time.Timer, now time.Time) {
+	d := sh.timers.next()
+	sh.armed = d
+	if d.IsZero() {
+		timer.Stop()
+		return
+	}
+	timer.Reset(max(d.Sub(now), 0))
+}
+
+// unlock releases mu; in manual mode it then writes the packets built
+// under it.
+func (sh *shard) unlock() {
+	if len(sh.pending) == 0 {
+		sh.mu.Unlock()
+		return
+	}
+	out := sh.pending
+	sh.pending = nil
+	sh.mu.Unlock()
+	for _, p := range out {
+		sh.s.write(p.l, p.pkt)
+	}
+}
+
+func (s *Stack) write(l link.Link, pkt []byte) {
+	if err := l.WritePacket(pkt); err != nil {
+		s.ctr.linkErrors.Add(1)
+		return
+	}
+	s.ctr.packetsOut.Add(1)
+}
+
+// emit builds the packet carrying seg from local to remote and sends it on
+// r (under mu: in real-time mode at once, in manual mode after unlock).
+func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) {
+	if r == nil {
+		sh.s.ctr.noRoute.Add(1)
+		return
+	}
+	h := wire.TCPHeader{
+		SrcPort: local.Port(),
+		DstPort: remote.Port(),
+		Seq:     seg.Seq,
+		Ack:     seg.Ack,
+		Flags:   seg.Flags,
+		Window:  seg.Window,
+		Urgent:  seg.Urgent,
+		Options: seg.Options,
+	}
+	ep := wire.Endpoints{Src: local.Addr(), Dst: remote.Addr()}
+	sh.buf = wire.AppendTCPPacket(sh.buf[:0], ep, ttl, &h, seg.Payload)
+	if sh.s.runner != nil {
+		sh.pending = append(sh.pending, outPacket{r.l, bytes.Clone(sh.buf)})
+		return
+	}
+	sh.s.write(r.l, sh.buf)
+}
+
+// settle does what follows every engine call on c: send its output,
+// promote or forget it if it is a half-open connection of a listener,
+// forget it if it is done, re-arm its timer and wake its waiters.
+func (sh *shard) settle(c *Conn, now time.Time) {
+	c.tcb.DrainOutput(c.emit)
+	if c.halfOpen {
+		sh.settleHalfOpen(c, now)
+	}
+	if c.tcb.Done() {
+		sh.remove(c)
+	} else {
+		sh.schedule(c)
+	}
+	c.notify()
+}
+
+// insert adds c to the demultiplexing table.
+func (sh *shard) insert(c *Conn) {
+	sh.conns[c.key] = c
+	c.inTable = true
+	sh.s.ctr.conns.Add(1)
+}
+
+// remove forgets c: its tuple is free again and its timers are dead.
+func (sh *shard) remove(c *Conn) {
+	if !c.inTable {
+		return
+	}
+	if sh.conns[c.key] == c {
+		delete(sh.conns, c.key)
+	}
+	c.inTable = false
+	c.timerAt = time.Time{}
+	sh.s.ctr.conns.Add(^uint64(0))
+	if c.halfOpen {
+		c.halfOpen = false
+		c.lst.forget(c)
+	}
+}
+
+// schedule makes the shard's timers agree with c's engine deadline.
+func (sh *shard) schedule(c *Conn) {
+	d := c.tcb.Deadline()
+	if d.Equal(c.timerAt) {
+		return
+	}
+	c.timerAt = d
+	if d.IsZero() {
+		return
+	}
+	sh.timers.push(timerEntry{at: d, c: c})
+	if len(sh.timers) > 2*len(sh.conns)+64 {
+		sh.timers.compact()
+	}
+	if sh.kick != nil && (sh.armed.IsZero() || d.Before(sh.armed)) {
+		sh.armed = d
+		select {
+		case sh.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// runTimers runs the engine timers due at now. Entries re-armed at or
+// before now by the engine wait for the next call, so a buggy deadline
+// cannot spin here.
+func (sh *shard) runTimers(now time.Time) {
+	var due []*Conn
+	for {
+		d := sh.timers.next()
+		if d.IsZero() || d.After(now) {
+			break
+		}
+		e := sh.timers.pop()
+		e.c.timerAt = time.Time{}
+		due = append(due, e.c)
+	}
+	for _, c := range due {
+		if !c.inTable {
+			continue
+		}
+		c.tcb.HandleTimer(now)
+		sh.settle(c, now)
+	}
+}
+
+// timerEntry asks for c's timer to run at at. It is stale (lazily deleted)
+// once c's deadline has moved or c has left the table.
+type timerEntry struct {
+	at time.Time
+	c  *Conn
+}
+
+func (e timerEntry) live() bool { return e.c.inTable && e.at.Equal(e.c.timerAt) }
+
+// timerHeap is a min-heap of timer entries by deadline.
+type timerHeap []timerEntry
+
+// next drops stale entries from the top and returns the earliest live
+// deadline, or zero.
+func (h *timerHeap) next() time.Time {
+	for len(*h) > 0 {
+		if e := (*h)[0]; e.live() {
+			return e.at
+		}
+		h.pop()
+	}
+	return time.Time{}
+}
+
+func (h *timerHeap) push(e timerEntry) {
+	*h = append(*h, e)
+	h.up(len(*h) - 1)
+}
+
+func (h *timerHeap) pop() timerEntry {
+	old := *h
+	e := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	old[n] = timerEntry{}
+	*h = old[:n]
+	if n > 0 {
+		h.down(0)
+	}
+	return e
+}
+
+// compact drops every stale entry and restores the heap order.
+func (h *timerHeap) compact() {
+	old := *h
+	n := 0
+	for _, e := range old {
+		if e.live() {
+			old[n] = e
+			n++
+		}
+	}
+	clear(old[n:])
+	*h = old[:n]
+	for i := n/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h timerHeap) less(i, j int) bool { return h[i].at.Before(h[j].at) }
+
+func (h timerHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (h timerHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}

@@ -1,0 +1,163 @@
+package stack
+
+import (
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/synack/synack/tcp"
+)
+
+// The methods of *net.TCPConn.
+
+// do runs f on c's TCB under the shard lock, then settles c.
+func (c *Conn) do(op string, f func(now time.Time) error) error {
+	sh := c.sh
+	sh.mu.Lock()
+	defer sh.unlock()
+	if c.closed {
+		return c.opErr(op, net.ErrClosed)
+	}
+	now := c.s.clock.Now()
+	err := f(now)
+	sh.settle(c, now)
+	if err != nil {
+		return c.opErr(op, err)
+	}
+	return nil
+}
+
+// CloseWrite shuts down the sending side: a FIN follows the queued data.
+// Later Writes fail with EPIPE. Reading goes on until the peer's FIN.
+func (c *Conn) CloseWrite() error {
+	return c.do("close", func(now time.Time) error {
+		if c.wrShut {
+			return nil
+		}
+		c.wrShut = true
+		return c.tcb.CloseWrite(now)
+	})
+}
+
+// CloseRead shuts down the receiving side: received data is discarded
+// from now on and Read returns io.EOF.
+func (c *Conn) CloseRead() error {
+	return c.do("close", func(now time.Time) error {
+		if c.rdShut {
+			return nil
+		}
+		c.rdShut = true
+		err := c.tcb.CloseRead(now)
+		c.notify()
+		return err
+	})
+}
+
+// SetNoDelay turns Nagle's algorithm off (true) or on (false). Unlike a
+// *net.TCPConn, which starts with no delay, a connection starts with
+// Options.TCP.NoDelay: Nagle on unless that is set.
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	return c.do("set", func(time.Time) error {
+		c.tcb.SetNoDelay(noDelay)
+		return nil
+	})
+}
+
+// SetKeepAlive turns keepalive probes on or off.
+func (c *Conn) SetKeepAlive(keepalive bool) error {
+	return c.do("set", func(now time.Time) error {
+		c.ka.Enable = keepalive
+		c.tcb.SetKeepAlive(c.ka, now)
+		return nil
+	})
+}
+
+// SetKeepAlivePeriod sets both the idle time before the first probe and
+// the interval between probes, as *net.TCPConn does.
+func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
+	if d <= 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	return c.do("set", func(now time.Time) error {
+		c.ka.Idle, c.ka.Interval = d, d
+		c.tcb.SetKeepAlive(c.ka, now)
+		return nil
+	})
+}
+
+// SetKeepAliveConfig configures keepalive as *net.TCPConn does: a zero
+// Idle or Interval means 15s, a zero Count means 9, and a negative value
+// leaves the setting unchanged.
+func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
+	return c.do("set", func(now time.Time) error {
+		ka := c.ka
+		ka.Enable = config.Enable
+		pick := func(v, def time.Duration, cur *time.Duration) {
+			switch {
+			case v == 0:
+				*cur = def
+			case v > 0:
+				*cur = v
+			}
+		}
+		pick(config.Idle, 15*time.Second, &ka.Idle)
+		pick(config.Interval, 15*time.Second, &ka.Interval)
+		switch {
+		case config.Count == 0:
+			ka.Count = 9
+		case config.Count > 0:
+			ka.Count = config.Count
+		}
+		c.ka = ka
+		c.tcb.SetKeepAlive(ka, now)
+		return nil
+	})
+}
+
+// SetLinger sets how Close behaves. sec < 0 (the default): Close returns at
+// once and the connection closes in the background. sec == 0: Close aborts
+// the connection with a RST, discarding unsent data. sec > 0: Close blocks
+// until the peer has acknowledged the FIN or sec seconds have passed.
+func (c *Conn) SetLinger(sec int) error {
+	return c.do("set", func(time.Time) error {
+		if sec < 0 {
+			c.linger = -1
+		} else {
+			c.linger = time.Duration(sec) * time.Second
+		}
+		return nil
+	})
+}
+
+// SetReadBuffer exists for compatibility with *net.TCPConn. The engine
+// fixes buffer sizes when a connection is created (Options.TCP), so it
+// only checks its argument and has no effect.
+func (c *Conn) SetReadBuffer(bytes int) error {
+	if bytes < 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	return c.do("set", func(time.Time) error { return nil })
+}
+
+// SetWriteBuffer exists for compatibility with *net.TCPConn; like
+// SetReadBuffer it has no effect on an existing connection.
+func (c *Conn) SetWriteBuffer(bytes int) error {
+	if bytes < 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	return c.do("set", func(time.Time) error { return nil })
+}
+
+// State returns the connection's RFC 9293 state.
+func (c *Conn) State() tcp.State {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	return c.tcb.State()
+}
+
+// Info returns a snapshot of the connection's TCB variables.
+func (c *Conn) Info() tcp.Info {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	return c.tcb.Info()
+}
