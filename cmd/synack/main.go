@@ -31,6 +31,11 @@ type command struct {
 var commands = []command{
 	{"demo", "run a TCP connection between two simulated hosts and draw its ladder", runDemo},
 	{"ladder", "draw the ladder diagrams of the TCP connections in a pcap file", runLadder},
+	{"pkt", "run packetdrill-language scripts against synack (pkt run FILE...)", runPkt},
+	{"transfer", "move data between two simulated stacks over an impaired link", runTransfer},
+	{"serve", "serve TCP (echo, discard, http, source) on a TUN device", runServe},
+	{"dial", "connect over a TUN device, netcat-style", runDial},
+	{"get", "fetch an HTTP(S) URL over a TUN device", runGet},
 }
 
 func usage(w io.Writer) {
