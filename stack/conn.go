@@ -40,6 +40,22 @@ type Conn struct {
 	wrShut   bool          // CloseWrite was called
 	linger   time.Duration // < 0: close in the background
 	ka       tcp.KeepAliveConfig
+	hardErr  error // an ICMP error that failed the connect (SYN-SENT)
+	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
+}
+
+// failure turns the error the engine ended the connection with into the
+// one the application sees (sh.mu held): a hard ICMP error that aborted
+// the connect, or, for a timeout, the last soft ICMP error, which says
+// more than ETIMEDOUT (RFC 1122 §4.2.3.9, as Linux reports it).
+func (c *Conn) failure(err error) error {
+	switch {
+	case c.hardErr != nil:
+		return c.hardErr
+	case c.softErr != nil && errors.Is(err, syscall.ETIMEDOUT):
+		return c.softErr
+	}
+	return err
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -126,6 +142,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
 		n, err := c.tcb.Read(b, now)
+		if err != nil && !errors.Is(err, io.EOF) {
+			err = c.failure(err)
+		}
 		if n > 0 || err != nil {
 			sh.settle(c, now) // a window update may be due
 			sh.unlock()
@@ -172,6 +191,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		if total < len(b) {
 			n, err := c.tcb.Write(b[total:], now)
+			if err != nil {
+				err = c.failure(err)
+			}
 			total += n
 			if n > 0 || err != nil {
 				sh.settle(c, now)

@@ -169,7 +169,7 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	for {
 		if st := c.tcb.State(); st != tcp.StateSynSent {
 			if st == tcp.StateClosed || c.tcb.Done() {
-				err := c.tcb.Err()
+				err := c.failure(c.tcb.Err())
 				switch {
 				case c.closed: // Stack.Close
 					err = net.ErrClosed
@@ -207,10 +207,15 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	}
 }
 
-// config returns the engine configuration for a connection over r to dst.
+// config returns the engine configuration for a connection over r to dst:
+// its MSS fits the path MTU.
 func (s *Stack) config(r *route, dst netip.Addr) tcp.Config {
 	cfg := s.cfg
-	if mss := r.mss(dst); cfg.MSS <= 0 || cfg.MSS > mss {
+	mss := r.mss(dst)
+	if pm := s.pathMTU(r, dst); pm < r.mtu {
+		mss -= r.mtu - pm
+	}
+	if cfg.MSS <= 0 || cfg.MSS > mss {
 		cfg.MSS = mss
 	}
 	return cfg

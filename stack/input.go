@@ -10,11 +10,29 @@ import (
 	"github.com/synack/synack/wire"
 )
 
+// pktKind says what an inbound packet is, and so what its shard does
+// with it.
+type pktKind uint8
+
+const (
+	pktTCP      pktKind = iota // a TCP segment
+	pktUDP                     // a UDP datagram
+	pktEcho                    // an ICMP or ICMPv6 echo request
+	pktTCPError                // an ICMP error quoting a TCP segment
+	pktUDPError                // an ICMP error quoting a UDP datagram
+)
+
 // inPacket is a parsed inbound packet in a buffer of its own.
 type inPacket struct {
 	buf     []byte
-	key     tuple
+	kind    pktKind
+	key     tuple // the demultiplexing key (for errors: the quoted packet's)
+	ip      wire.IPPacket
+	raw     []byte // the whole IP packet (aliases buf); nil if reassembled
 	hdr     wire.TCPHeader
+	udp     wire.UDPHeader
+	icmp    wire.ICMPMessage
+	qerr    icmpErr
 	payload []byte // aliases buf
 	sh      *shard
 }
@@ -24,17 +42,20 @@ var packetPool = sync.Pool{New: func() any { return &inPacket{buf: make([]byte, 
 func getPacket() *inPacket { return packetPool.Get().(*inPacket) }
 
 func putPacket(p *inPacket) {
-	p.payload = nil
-	p.sh = nil
+	buf := p.buf[:0]
+	if cap(buf) > 16<<10 { // a reassembled datagram: do not pool it
+		buf = make([]byte, 0, 2048)
+	}
+	*p = inPacket{buf: buf}
 	packetPool.Put(p)
 }
 
 // DeliverPacket implements link.Receiver. The packet is parsed and
-// checked (malformed ones, bad checksums, fragments and other protocols are
-// counted and dropped). In real-time mode it is then copied and queued for
-// its connection's event loop — DeliverPacket never blocks and takes no
-// shard lock, so a link may call it from anywhere. In manual mode it is
-// processed before DeliverPacket returns.
+// checked (malformed ones, bad checksums and unknown protocols are counted
+// and dropped; fragments are reassembled). In real-time mode it is then
+// copied and queued for its event loop — DeliverPacket never blocks and
+// takes no shard lock, so a link may call it from anywhere. In manual mode
+// it is processed before DeliverPacket returns.
 func (s *Stack) DeliverPacket(pkt []byte) {
 	if s.stopped.Load() {
 		return
@@ -58,35 +79,84 @@ func (s *Stack) DeliverPacket(pkt []byte) {
 	}
 }
 
-// parse fills p from p.buf; it counts and reports false for what the stack
-// drops.
-func (s *Stack) parse(p *inPacket) bool {
-	ip, hdr, payload, err := wire.ParseTCPPacket(p.buf)
-	switch {
-	case err == nil:
-	case errors.Is(err, wire.ErrChecksum):
+// countBad counts a packet a parser rejected.
+func (s *Stack) countBad(err error) {
+	if errors.Is(err, wire.ErrChecksum) {
 		s.ctr.badChecksum.Add(1)
-		return false
-	case errors.Is(err, wire.ErrNotTCP):
-		s.ctr.notTCP.Add(1)
-		return false
-	case errors.Is(err, wire.ErrFragment):
-		s.ctr.fragments.Add(1)
-		return false
-	default:
+	} else {
 		s.ctr.malformed.Add(1)
+	}
+}
+
+// parse fills p from p.buf and picks its shard; it counts and reports
+// false for what the stack drops or has fully handled.
+func (s *Stack) parse(p *inPacket) bool {
+	ip, err := wire.ParseIP(p.buf)
+	if err != nil {
+		s.countBad(err)
 		return false
 	}
-	dst, src := ip.Dst.Unmap(), ip.Src.Unmap()
-	if !s.routes.Load().local[dst] {
+	// Checksums cover the addresses as sent; demultiplexing uses them
+	// unmapped.
+	ep := wire.Endpoints{Src: ip.Src, Dst: ip.Dst}
+	ip.Src, ip.Dst = ip.Src.Unmap(), ip.Dst.Unmap()
+	if !s.routes.Load().local[ip.Dst] {
 		s.ctr.notLocal.Add(1)
 		return false
 	}
-	p.hdr = hdr
-	p.payload = payload
-	p.key = tuple{
-		local:  netip.AddrPortFrom(dst, hdr.DstPort),
-		remote: netip.AddrPortFrom(src, hdr.SrcPort),
+	p.raw = p.buf
+	if ip.Fragment {
+		s.ctr.fragments.Add(1)
+		whole, ok := s.addFragment(ip, p.buf, s.clock.Now())
+		if !ok {
+			return false
+		}
+		p.buf = append(p.buf[:0], whole.Payload...)
+		whole.Payload = p.buf
+		ip, p.raw = whole, nil
+	}
+	p.ip = ip
+	switch {
+	case ip.Protocol == wire.ProtocolTCP:
+		if len(ip.Payload) < wire.TCPHeaderLen {
+			s.ctr.malformed.Add(1)
+			return false
+		}
+		if !wire.TCPChecksumValid(ep, ip.Payload) {
+			s.ctr.badChecksum.Add(1)
+			return false
+		}
+		hdr, payload, err := wire.ParseTCP(ip.Payload)
+		if err != nil {
+			s.ctr.malformed.Add(1)
+			return false
+		}
+		p.kind = pktTCP
+		p.hdr = hdr
+		p.payload = payload
+		p.key = tuple{
+			local:  netip.AddrPortFrom(ip.Dst, hdr.DstPort),
+			remote: netip.AddrPortFrom(ip.Src, hdr.SrcPort),
+		}
+	case ip.Protocol == wire.ProtocolUDP:
+		h, payload, err := wire.ParseUDP(ip.Payload, ep)
+		if err != nil {
+			s.countBad(err)
+			return false
+		}
+		p.kind = pktUDP
+		p.udp = h
+		p.payload = payload
+		p.key = tuple{
+			local:  netip.AddrPortFrom(ip.Dst, h.DstPort),
+			remote: netip.AddrPortFrom(ip.Src, h.SrcPort),
+		}
+	case ip.Protocol == wire.ProtocolICMP && ip.Version == 4,
+		ip.Protocol == wire.ProtocolICMPv6 && ip.Version == 6:
+		return s.parseICMP(p) // picks the shard itself
+	default:
+		s.ctr.notTCP.Add(1)
+		return false
 	}
 	p.sh = s.shardFor(p.key)
 	return true
@@ -122,9 +192,25 @@ func (s *Stack) deliverManual(p *inPacket) {
 	s.mq.Unlock()
 }
 
-// input demultiplexes one packet (RFC 9293 §3.10.7): to its connection, else
-// to a listener, else it is answered with a RST.
+// input handles one inbound packet under sh.mu.
 func (sh *shard) input(p *inPacket, now time.Time) {
+	switch p.kind {
+	case pktTCP:
+		sh.tcpInput(p, now)
+	case pktUDP:
+		sh.udpInput(p)
+	case pktEcho:
+		sh.echo(p)
+	case pktTCPError:
+		sh.tcpError(p)
+	case pktUDPError:
+		sh.s.udpError(p)
+	}
+}
+
+// tcpInput demultiplexes one segment (RFC 9293 §3.10.7): to its
+// connection, else to a listener, else it is answered with a RST.
+func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 	h := &p.hdr
 	seg := tcp.Segment{
 		Seq:     h.Seq,

@@ -27,8 +27,8 @@ func TestMalformedPackets(t *testing.T) {
 	badSum := append([]byte(nil), good...)
 	badSum[len(badSum)-1] ^= 0xff // inside the TCP options: checksum mismatch
 	udp := append([]byte(nil), good...)
-	udp[9] = wire.ProtocolUDP
-	// Fix the IPv4 header checksum of the UDP variant.
+	udp[9] = 253 // experimental (RFC 3692): a protocol the stack does not carry
+	// Fix the IPv4 header checksum of that variant.
 	udp[10], udp[11] = 0, 0
 	sum := wire.Checksum(udp[:20])
 	udp[10], udp[11] = byte(sum>>8), byte(sum)

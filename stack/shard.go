@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"cmp"
 	"hash/maphash"
 	"net/netip"
@@ -12,9 +11,6 @@ import (
 	"github.com/synack/synack/tcp"
 	"github.com/synack/synack/wire"
 )
-
-// ttl is the TTL (hop limit) of every packet the stack sends.
-const ttl = 64
 
 // tuple is a connection's 4-tuple, the demultiplexing key.
 type tuple struct {
@@ -162,12 +158,17 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		Options: seg.Options,
 	}
 	ep := wire.Endpoints{Src: local.Addr(), Dst: remote.Addr()}
-	sh.buf = wire.AppendTCPPacket(sh.buf[:0], ep, ttl, &h, seg.Payload)
+	sh.buf = wire.AppendTCPPacket(sh.buf[:0], ep, sh.s.ttl, &h, seg.Payload)
+	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
+}
+
+// pendingQueue is where packets built under mu wait in manual mode; nil
+// in real-time mode, where they are written at once.
+func (sh *shard) pendingQueue() *[]outPacket {
 	if sh.s.runner != nil {
-		sh.pending = append(sh.pending, outPacket{r.l, bytes.Clone(sh.buf)})
-		return
+		return &sh.pending
 	}
-	sh.s.write(r.l, sh.buf)
+	return nil
 }
 
 // settle does what follows every engine call on c: send its output,

@@ -1,7 +1,19 @@
-// Package stack is synack's network stack: it owns links and addresses,
-// demultiplexes TCP segments to connections and listeners, runs the TCP
-// engines (package tcp) on a few event loops, and gives Go programs the
-// familiar net.Conn / net.Listener face (Dial, Listen, *Conn).
+// Package stack is synack's network stack: it owns links, addresses and
+// the route table, reassembles IP fragments, answers pings, demultiplexes
+// TCP segments to connections and listeners, UDP datagrams to sockets and
+// ICMP errors to whichever of them they quote, runs the TCP engines
+// (package tcp) on a few event loops, and gives Go programs the familiar
+// net.Conn / net.Listener / net.PacketConn face (Dial, Listen, *Conn,
+// ListenUDP, DialUDP, *UDPConn).
+//
+// # Packets the stack sends
+//
+// TCP segments leave with DF set and are sized for the path MTU; when an
+// ICMP fragmentation-needed or packet-too-big lowers the path MTU under a
+// live connection (whose engine keeps its MSS), its larger segments leave
+// in fragments. UDP datagrams and ICMP messages leave without DF, with a
+// fresh identification, fragmented when larger than the path MTU. ICMP
+// errors (port unreachable, reassembly time exceeded) are rate-limited.
 //
 // # Concurrency
 //
@@ -71,6 +83,28 @@ type Options struct {
 	// (real-time mode); packets arriving when it is full are dropped and
 	// counted in Stats.InboundDrops. Default 4096.
 	QueueLen int
+	// TTL is the TTL (IPv4) or hop limit (IPv6) of the packets the
+	// stack sends. Default 64.
+	TTL uint8
+	// ICMPRate bounds the ICMP error messages the stack sends (port
+	// unreachable, reassembly time exceeded) to this many per second,
+	// with bursts of ICMPBurst. Echo replies are not limited. Defaults
+	// 1000 and 50, as Linux; a negative ICMPRate means no limit.
+	ICMPRate, ICMPBurst int
+	// UDPReceiveBuffer is how many bytes of datagrams each UDP socket
+	// queues before it drops (and counts in Stats.UDPQueueDrops) what
+	// arrives. Default 256 KiB.
+	UDPReceiveBuffer int
+	// Reassembly bounds fragment reassembly; zero fields take their
+	// defaults.
+	Reassembly ReassemblyOptions
+}
+
+// ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
+type ReassemblyOptions struct {
+	Memory    int           // bytes of fragment data held at once; default 4 MiB
+	Datagrams int           // datagrams being reassembled at once; default 64
+	Timeout   time.Duration // how long an incomplete datagram is kept; default 30 s
 }
 
 // TraceEvent reports one state change of a connection or listener.
@@ -94,11 +128,33 @@ type Stats struct {
 	AcceptQueueDrops      uint64 // handshakes dropped because the accept queue was full
 	Connections           uint64 // connections currently known (all states)
 
-	NotTCP       uint64 // well-formed IP packets of another protocol (ignored)
-	Fragments    uint64 // IP fragments (dropped: synack does not reassemble)
+	NotTCP       uint64 // well-formed IP packets of a protocol the stack does not carry (not TCP, UDP, ICMP or ICMPv6)
+	Fragments    uint64 // IP fragments received
 	NotLocal     uint64 // packets whose destination is none of the stack's addresses
 	InboundDrops uint64 // packets dropped because an event loop's queue was full
 	LinkErrors   uint64 // packets a link refused to send
+
+	// Fragments (RFC 791, RFC 8200 §4.5, RFC 5722).
+	Reassembled      uint64 // datagrams reassembled from fragments
+	FragmentOverlaps uint64 // datagrams dropped because two of their fragments overlapped
+	FragmentTimeouts uint64 // datagrams dropped incomplete when the reassembly timeout passed
+	FragmentDrops    uint64 // fragments dropped: reassembly memory or slots full, bad length or offset, or their datagram already dropped
+	FragmentsOut     uint64 // fragments sent, for packets larger than the path MTU
+	PathMTUDecreases uint64 // path MTUs lowered by fragmentation-needed or packet-too-big messages
+
+	// ICMP and ICMPv6.
+	ICMPIn          uint64 // valid ICMP and ICMPv6 messages received
+	ICMPOut         uint64 // ICMP and ICMPv6 messages sent
+	EchoReplies     uint64 // echo replies sent
+	ICMPErrors      uint64 // error messages delivered to a connection or socket
+	ICMPIgnored     uint64 // error messages that quoted nothing the stack knows, or failed validation
+	ICMPRateLimited uint64 // error messages the stack did not send because of the rate limit
+
+	// UDP.
+	UDPIn         uint64 // datagrams delivered to a socket
+	UDPOut        uint64 // datagrams sent
+	UDPNoPort     uint64 // datagrams to a port no socket is bound to (answered with port unreachable)
+	UDPQueueDrops uint64 // datagrams dropped because the socket's receive queue was full
 }
 
 // counters are the live, atomic form of Stats.
@@ -106,6 +162,9 @@ type counters struct {
 	packetsIn, packetsOut, malformed, badChecksum, noRoute, resetsSent atomic.Uint64
 	activeOpens, passiveOpens, synQueueDrops, acceptQueueDrops, conns  atomic.Uint64
 	notTCP, fragments, notLocal, inboundDrops, linkErrors              atomic.Uint64
+	reassembled, fragOverlaps, fragTimeouts, fragDrops, fragsOut       atomic.Uint64
+	pmtuDecreases, icmpIn, icmpOut, echoReplies, icmpErrors            atomic.Uint64
+	icmpIgnored, icmpRateLimited, udpIn, udpOut, udpNoPort, udpDrops   atomic.Uint64
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -127,6 +186,17 @@ type Stack struct {
 	ctr    counters
 
 	nextEphemeral atomic.Uint32 // RFC 6056 Algorithm 3's next_ephemeral
+
+	ttl       uint8
+	ipID      atomic.Uint32 // identification of the next IPv4 packet or IPv6 fragment
+	pmtu      pmtuCache
+	icmpLimit rateLimiter
+	frags     reassembler
+	udpBuf    int
+
+	udpMu    sync.RWMutex
+	udp      map[udpKey]*UDPConn
+	udpPorts map[uint16]int // UDP sockets per local port
 
 	mu          sync.RWMutex
 	listeners   map[netip.AddrPort]*Listener
@@ -162,6 +232,34 @@ func New(opts Options) *Stack {
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
+	s.ttl = opts.TTL
+	if s.ttl == 0 {
+		s.ttl = 64
+	}
+	s.icmpLimit.rate, s.icmpLimit.burst = opts.ICMPRate, opts.ICMPBurst
+	if s.icmpLimit.rate == 0 {
+		s.icmpLimit.rate = 1000
+	}
+	if s.icmpLimit.burst <= 0 {
+		s.icmpLimit.burst = 50
+	}
+	s.udpBuf = opts.UDPReceiveBuffer
+	if s.udpBuf <= 0 {
+		s.udpBuf = 256 << 10
+	}
+	s.udp = make(map[udpKey]*UDPConn)
+	s.udpPorts = make(map[uint16]int)
+	ro := opts.Reassembly
+	if ro.Memory <= 0 {
+		ro.Memory = defaultReassemblyMemory
+	}
+	if ro.Datagrams <= 0 {
+		ro.Datagrams = defaultReassemblyDatagrams
+	}
+	if ro.Timeout <= 0 {
+		ro.Timeout = defaultReassemblyTimeout
+	}
+	s.frags.opts = ro
 	if s.backlog <= 0 {
 		s.backlog = 128
 	}
@@ -181,6 +279,7 @@ func New(opts Options) *Stack {
 		}
 	}
 	s.routes.Store(&routeTable{local: map[netip.Addr]bool{}})
+	s.ipID.Store(s.hash(netip.Addr{}, netip.AddrPort{}, netip.AddrPort{}))
 
 	n := 1 // manual mode: one shard, so that runs replay exactly
 	if s.runner == nil {
@@ -205,48 +304,32 @@ func New(opts Options) *Stack {
 	return s
 }
 
-// AddLink attaches l with the given addresses; their prefixes are on-link
-// routes, and the first link added is also the default route.
+// AddLink attaches l with the given host addresses (see AddAddress): each
+// address's prefix becomes an on-link route through l, and the first link
+// to get an address of a family also gets that family's default route.
 func (s *Stack) AddLink(l link.Link, addrs ...netip.Prefix) error {
 	if l == nil {
 		return fmt.Errorf("stack: AddLink: nil link")
 	}
-	r := &route{l: l, mtu: l.MTU()}
-	for _, p := range addrs {
-		if !p.IsValid() {
-			return fmt.Errorf("stack: AddLink: invalid prefix %v", p)
-		}
-		a := p.Addr().Unmap()
-		if a.IsUnspecified() || a.IsMulticast() {
-			return fmt.Errorf("stack: AddLink: %v cannot be a host address", a)
-		}
-		bits := p.Bits()
-		if a.Is4() && bits > 32 {
-			bits -= 96
-		}
-		pp, err := a.Prefix(bits)
-		if err != nil {
-			return fmt.Errorf("stack: AddLink: %w", err)
-		}
-		r.addrs = append(r.addrs, a)
-		r.prefixes = append(r.prefixes, pp)
+	if mtu := l.MTU(); mtu < minMTU {
+		return fmt.Errorf("stack: AddLink: MTU %d below the minimum of %d", mtu, minMTU)
 	}
-	if r.mtu < minMTU {
-		return fmt.Errorf("stack: AddLink: MTU %d below the minimum of %d", r.mtu, minMTU)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("stack: AddLink: %w", net.ErrClosed)
-	}
-	old := s.routes.Load()
-	rt := &routeTable{links: append(slices.Clip(old.links), r), local: make(map[netip.Addr]bool)}
-	for _, lr := range rt.links {
-		for _, a := range lr.addrs {
-			rt.local[a] = true
+	err := s.changeRoutes("AddLink", func(rt *routeTable) error {
+		if rt.find(l) != nil {
+			return fmt.Errorf("link already attached")
 		}
+		r := &route{l: l, mtu: l.MTU()}
+		rt.links = append(rt.links, r)
+		for _, p := range addrs {
+			if err := rt.addAddress(r, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	s.routes.Store(rt)
 	l.Attach(s)
 	return nil
 }
@@ -271,6 +354,22 @@ func (s *Stack) Stats() Stats {
 		NotLocal:         c.notLocal.Load(),
 		InboundDrops:     c.inboundDrops.Load(),
 		LinkErrors:       c.linkErrors.Load(),
+		Reassembled:      c.reassembled.Load(),
+		FragmentOverlaps: c.fragOverlaps.Load(),
+		FragmentTimeouts: c.fragTimeouts.Load(),
+		FragmentDrops:    c.fragDrops.Load(),
+		FragmentsOut:     c.fragsOut.Load(),
+		PathMTUDecreases: c.pmtuDecreases.Load(),
+		ICMPIn:           c.icmpIn.Load(),
+		ICMPOut:          c.icmpOut.Load(),
+		EchoReplies:      c.echoReplies.Load(),
+		ICMPErrors:       c.icmpErrors.Load(),
+		ICMPIgnored:      c.icmpIgnored.Load(),
+		ICMPRateLimited:  c.icmpRateLimited.Load(),
+		UDPIn:            c.udpIn.Load(),
+		UDPOut:           c.udpOut.Load(),
+		UDPNoPort:        c.udpNoPort.Load(),
+		UDPQueueDrops:    c.udpDrops.Load(),
 	}
 }
 
@@ -314,7 +413,13 @@ func (s *Stack) Close() error {
 		}
 		sh.unlock()
 	}
+	s.closeUDP()
 	s.stopped.Store(true)
+	s.frags.mu.Lock()
+	if s.frags.timer != nil {
+		s.frags.timer.Stop()
+	}
+	s.frags.mu.Unlock()
 	close(s.stop)
 	s.loops.Wait()
 	for _, sh := range s.shards {
@@ -331,10 +436,10 @@ func (s *Stack) Close() error {
 	return nil
 }
 
-// NextDeadline returns the earliest timer of any connection (manual mode);
-// zero when none is set.
+// NextDeadline returns the earliest timer of any connection or of
+// fragment reassembly (manual mode); zero when none is set.
 func (s *Stack) NextDeadline() time.Time {
-	var next time.Time
+	next := s.frags.next()
 	for _, sh := range s.shards {
 		sh.mu.Lock()
 		d := sh.timers.next()
@@ -349,6 +454,7 @@ func (s *Stack) NextDeadline() time.Time {
 // Tick runs every timer due at the clock's current time (manual mode).
 func (s *Stack) Tick() {
 	now := s.clock.Now()
+	s.expireFragments(now)
 	for _, sh := range s.shards {
 		sh.mu.Lock()
 		sh.runTimers(now)

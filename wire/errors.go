@@ -13,7 +13,7 @@ var ErrChecksum = errors.New("bad checksum")
 var ErrNotTCP = errors.New("not a TCP packet")
 
 // ErrFragment is wrapped by the error ParseTCPPacket returns for an IP
-// fragment: synack does not reassemble, so the caller drops it.
+// fragment: reassembly is the caller's business (package stack does it).
 var ErrFragment = errors.New("IP fragment")
 
 // The errors below are made once so that rejecting a packet does not
@@ -47,6 +47,19 @@ var (
 	errOptSACKPerm     = malformed("tcp option: sackOK length is not 2")
 	errOptSACK         = malformed("tcp option: sack length is not 2+8n with n in 1..4")
 	errOptTimestamps   = malformed("tcp option: timestamps length is not 10")
+	errICMPShort       = malformed("icmp: shorter than 8 bytes")
+	errICMPChecksum    = fmt.Errorf("wire: icmp: %w", ErrChecksum)
+	errICMPv6Checksum  = fmt.Errorf("wire: icmpv6: %w", ErrChecksum)
+	errQuoteShort      = malformed("icmp quote: shorter than an IP header")
+	errQuoteHeader     = malformed("icmp quote: bad IP header")
+	errUDPShort        = malformed("udp: shorter than 8 bytes")
+	errUDPLength       = malformed("udp: length below 8")
+	errUDPLong         = malformed("udp: length past the end of the packet")
+	errUDPChecksum     = fmt.Errorf("wire: udp: %w", ErrChecksum)
+	errUDPZeroChecksum = fmt.Errorf("wire: udp: zero checksum over IPv6: %w", ErrChecksum)
+	errFragmentMTU     = malformed("fragment: MTU leaves no room for 8 bytes of data")
+	errFragmentAgain   = malformed("ipv6: cannot fragment a fragment")
+	errFragmentNested  = malformed("ipv6: fragment header inside a reassembled packet")
 )
 
 func malformed(what string) error {

@@ -23,6 +23,12 @@ type IPPacket struct {
 	// protocol and Payload the fragment's data, which only starts with the
 	// transport header for the first fragment.
 	Fragment bool
+	// FragmentOffset (in bytes), MoreFragments and ID describe a
+	// fragment (they are zero when Fragment is false): ID is the IPv4
+	// identification or the IPv6 fragment header's identification.
+	FragmentOffset uint16
+	MoreFragments  bool
+	ID             uint32
 }
 
 // ParseIP parses an IPv4 or IPv6 packet by its version nibble.
@@ -43,15 +49,21 @@ func ParseIP(b []byte) (IPPacket, error) {
 		if err != nil {
 			return IPPacket{}, err
 		}
-		return IPPacket{
+		ip := IPPacket{
 			Version:  4,
 			Src:      h.Src,
 			Dst:      h.Dst,
 			Protocol: h.Protocol,
 			TTL:      h.TTL,
 			Payload:  payload,
-			Fragment: h.IsFragment(),
-		}, nil
+		}
+		if h.IsFragment() {
+			ip.Fragment = true
+			ip.FragmentOffset = h.FragmentOffset
+			ip.MoreFragments = h.MoreFragments
+			ip.ID = uint32(h.ID)
+		}
+		return ip, nil
 	case 6:
 		h, payload, err := ParseIPv6(b)
 		if err != nil {
@@ -62,13 +74,16 @@ func ParseIP(b []byte) (IPPacket, error) {
 			return IPPacket{}, err
 		}
 		return IPPacket{
-			Version:  6,
-			Src:      h.Src,
-			Dst:      h.Dst,
-			Protocol: proto,
-			TTL:      h.HopLimit,
-			Payload:  payload,
-			Fragment: frag,
+			Version:        6,
+			Src:            h.Src,
+			Dst:            h.Dst,
+			Protocol:       proto,
+			TTL:            h.HopLimit,
+			Payload:        payload,
+			Fragment:       frag.ok,
+			FragmentOffset: frag.offset,
+			MoreFragments:  frag.more,
+			ID:             frag.id,
 		}, nil
 	}
 	return IPPacket{}, errIPVersion

@@ -83,36 +83,45 @@ func AppendIPv6(dst []byte, h *IPv6Header, payloadLen int) []byte {
 // or M flag set) it stops too, reporting the fragment header's next header
 // and frag true: what follows is a piece of a packet, not a header chain.
 // "No next header" (59) gives an empty payload.
-func walkIPv6(next uint8, p []byte) (proto uint8, payload []byte, frag bool, err error) {
+func walkIPv6(next uint8, p []byte) (proto uint8, payload []byte, frag ipv6Frag, err error) {
 	for first := true; ; first = false {
 		switch next {
 		case ProtocolHopByHop, ProtocolRouting, ProtocolDestOptions:
 			if next == ProtocolHopByHop && !first {
-				return 0, nil, false, errIPv6HopByHop
+				return 0, nil, ipv6Frag{}, errIPv6HopByHop
 			}
 			if len(p) < 8 {
-				return 0, nil, false, errIPv6ExtShort
+				return 0, nil, ipv6Frag{}, errIPv6ExtShort
 			}
 			n := (int(p[1]) + 1) * 8
 			if n > len(p) {
-				return 0, nil, false, errIPv6ExtShort
+				return 0, nil, ipv6Frag{}, errIPv6ExtShort
 			}
 			next, p = p[0], p[n:]
 		case ProtocolFragment:
 			if len(p) < 8 {
-				return 0, nil, false, errIPv6ExtShort
+				return 0, nil, ipv6Frag{}, errIPv6ExtShort
 			}
 			offM := binary.BigEndian.Uint16(p[2:])
+			id := binary.BigEndian.Uint32(p[4:])
 			next, p = p[0], p[8:]
 			// An atomic fragment (offset 0, M clear; RFC 6946) is a whole
 			// packet: keep walking.
 			if offM&^0x6 != 0 {
-				return next, p, true, nil
+				return next, p, ipv6Frag{ok: true, offset: offM &^ 7, more: offM&1 != 0, id: id}, nil
 			}
 		case ProtocolNoNext:
-			return next, p[:0], false, nil
+			return next, p[:0], ipv6Frag{}, nil
 		default:
-			return next, p, false, nil
+			return next, p, ipv6Frag{}, nil
 		}
 	}
+}
+
+// ipv6Frag is what a fragment header says about a real fragment.
+type ipv6Frag struct {
+	ok     bool
+	offset uint16 // in bytes
+	more   bool
+	id     uint32
 }

@@ -33,6 +33,31 @@ func tsharkPackets(t *testing.T) [][]byte {
 		}
 		pkts = append(pkts, AppendTCPPacket(nil, ep, 64, &h, []byte("ab")))
 	}
+	// ICMP, ICMPv6 and UDP, whole and in fragments.
+	ip := func(ep Endpoints, proto uint8, payload []byte) []byte {
+		var b []byte
+		if ep.Src.Is4() {
+			b = AppendIPv4(nil, &IPv4Header{ID: 1, TTL: 64, Protocol: proto, Src: ep.Src, Dst: ep.Dst}, len(payload))
+		} else {
+			b = AppendIPv6(nil, &IPv6Header{NextHeader: proto, HopLimit: 64, Src: ep.Src, Dst: ep.Dst}, len(payload))
+		}
+		return append(b, payload...)
+	}
+	ptb := ICMPMessage{Type: ICMPv6PacketTooBig, Rest: 1280, Body: unhex(t, goldenSYNACK6)}
+	pkts = append(pkts,
+		ip(ep4, ProtocolICMP, unhex(t, goldenEcho4)),
+		ip(Endpoints{addrB4, addrA4}, ProtocolICMP, unhex(t, goldenFragNeeded4)),
+		ip(ep6, ProtocolICMPv6, unhex(t, goldenEcho6)),
+		ip(Endpoints{addrA6, addrB6}, ProtocolICMPv6, AppendICMPv6(nil, &ptb, Endpoints{addrA6, addrB6})),
+		ip(ep4, ProtocolUDP, unhex(t, goldenUDP4)),
+		ip(ep6, ProtocolUDP, unhex(t, goldenUDP6)),
+	)
+	for _, ep := range []Endpoints{ep4, ep6} {
+		err := Fragment(udpPacket(ep, 2000), 600, 99, func(f []byte) { pkts = append(pkts, append([]byte(nil), f...)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	return pkts
 }
 
@@ -66,8 +91,8 @@ func TestTsharkAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(tshark, "-n", "-r", path,
-		"-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
-		"-o", "tcp.analyze_sequence_numbers:FALSE",
+		"-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+		"-o", "tcp.analyze_sequence_numbers:FALSE", "--disable-protocol", "dns", "--disable-protocol", "mdns", // the UDP goldens are not DNS
 		"-T", "fields", "-e", "frame.number", "-e", "_ws.expert.severity", "-e", "_ws.expert.message").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v\n%s", err, out)

@@ -1,0 +1,344 @@
+package stack
+
+import (
+	"net/netip"
+	"syscall"
+
+	"github.com/synack/synack/tcp"
+	"github.com/synack/synack/wire"
+)
+
+// ICMP and ICMPv6: echo replies, errors delivered to the connection or
+// socket they quote (RFC 1122 §4.2.3.9, RFC 5461, RFC 5927), and the
+// errors the stack sends, rate-limited (RFC 1812 §4.3.2.8, RFC 4443 §2.4).
+
+// icmpErr is what an ICMP error means to the transport it quotes.
+type icmpErr struct {
+	errno syscall.Errno
+	// abort: the error fails a connect in SYN-SENT (destination
+	// unreachable), else it is soft: recorded and reported only if the
+	// connection later times out.
+	abort bool
+	// fatal: the error is reported to a connected UDP socket (Linux's
+	// icmp_err_convert "fatal" column).
+	fatal bool
+	mtu   int // > 0: fragmentation needed / packet too big, with this MTU
+	dst   netip.Addr
+	quote wire.Quote
+}
+
+// classifyICMPv4 maps an ICMPv4 error to its errno, as Linux does; ok is
+// false for messages a transport ignores (source quench, RFC 6633;
+// redirect).
+func classifyICMPv4(m *wire.ICMPMessage, q *wire.Quote, quoted []byte) (e icmpErr, ok bool) {
+	switch m.Type {
+	case wire.ICMPv4DestUnreachable:
+		e.abort = true
+		switch m.Code {
+		case wire.ICMPv4NetUnreachable, wire.ICMPv4NetUnreachableForTOS:
+			e.errno = syscall.ENETUNREACH
+		case wire.ICMPv4HostUnreachable, wire.ICMPv4HostUnreachableForTOS:
+			e.errno = syscall.EHOSTUNREACH
+		case wire.ICMPv4ProtocolUnreachable:
+			e.errno, e.fatal = syscall.ENOPROTOOPT, true
+		case wire.ICMPv4PortUnreachable:
+			e.errno, e.fatal = syscall.ECONNREFUSED, true
+		case wire.ICMPv4FragmentationNeeded:
+			e.errno, e.abort = syscall.EMSGSIZE, false
+			e.mtu = int(m.Rest & 0xffff)
+			if e.mtu == 0 {
+				e.mtu = plateauBelow(quoted)
+			}
+			if e.mtu == 0 {
+				return icmpErr{}, false
+			}
+		case wire.ICMPv4SourceRouteFailed:
+			e.errno = syscall.EOPNOTSUPP
+		case wire.ICMPv4NetUnknown, wire.ICMPv4NetProhibited:
+			e.errno, e.fatal = syscall.ENETUNREACH, true
+		case wire.ICMPv4HostUnknown:
+			e.errno, e.fatal = syscall.EHOSTDOWN, true
+		case wire.ICMPv4HostIsolated:
+			e.errno, e.fatal = syscall.ENONET, true
+		default: // host prohibited, admin prohibited, precedence
+			e.errno, e.fatal = syscall.EHOSTUNREACH, true
+		}
+	case wire.ICMPv4TimeExceeded:
+		e.errno = syscall.EHOSTUNREACH
+	case wire.ICMPv4ParameterProblem:
+		e.errno, e.fatal = syscall.EPROTO, true
+	default:
+		return icmpErr{}, false
+	}
+	e.dst, e.quote = q.Dst, *q
+	return e, true
+}
+
+// classifyICMPv6 maps an ICMPv6 error to its errno, as Linux does.
+func classifyICMPv6(m *wire.ICMPMessage, q *wire.Quote) (e icmpErr, ok bool) {
+	switch m.Type {
+	case wire.ICMPv6DestUnreachable:
+		e.abort = true
+		switch m.Code {
+		case wire.ICMPv6NoRoute:
+			e.errno = syscall.ENETUNREACH
+		case wire.ICMPv6AdminProhibited, wire.ICMPv6SourcePolicy, wire.ICMPv6RejectRoute:
+			e.errno, e.fatal = syscall.EACCES, true
+		case wire.ICMPv6PortUnreachable:
+			e.errno, e.fatal = syscall.ECONNREFUSED, true
+		default:
+			e.errno = syscall.EHOSTUNREACH
+		}
+	case wire.ICMPv6PacketTooBig:
+		e.errno = syscall.EMSGSIZE
+		e.mtu = int(min(m.Rest, 65535))
+		if e.mtu == 0 {
+			return icmpErr{}, false
+		}
+	case wire.ICMPv6TimeExceeded:
+		e.errno = syscall.EHOSTUNREACH
+	case wire.ICMPv6ParameterProblem:
+		e.errno, e.fatal = syscall.EPROTO, true
+	default:
+		return icmpErr{}, false
+	}
+	e.dst, e.quote = q.Dst, *q
+	return e, true
+}
+
+// plateauBelow guesses a path MTU from the quoted packet's total length
+// when an old router sends fragmentation needed without one (RFC 1191
+// §5, the plateau table); 0 when it cannot.
+func plateauBelow(quoted []byte) int {
+	if len(quoted) < 4 {
+		return 0
+	}
+	total := int(quoted[2])<<8 | int(quoted[3])
+	plateaus := [...]int{32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68}
+	for _, p := range plateaus {
+		if p < total {
+			return p
+		}
+	}
+	return 0
+}
+
+// parseICMP classifies an ICMP or ICMPv6 message for dispatch (see
+// Stack.parse); it reports false for what needs no more work.
+func (s *Stack) parseICMP(p *inPacket) bool {
+	ip := &p.ip
+	ep := wire.Endpoints{Src: ip.Src, Dst: ip.Dst}
+	var m wire.ICMPMessage
+	var err error
+	if ip.Version == 4 {
+		m, err = wire.ParseICMPv4(ip.Payload)
+	} else {
+		m, err = wire.ParseICMPv6(ip.Payload, ep)
+	}
+	if err != nil {
+		s.countBad(err)
+		return false
+	}
+	s.ctr.icmpIn.Add(1)
+	p.icmp = m
+	if (ip.Version == 4 && m.Type == wire.ICMPv4EchoRequest) || (ip.Version == 6 && m.Type == wire.ICMPv6EchoRequest) {
+		p.kind = pktEcho
+		p.key = tuple{local: netip.AddrPortFrom(ip.Dst, 0), remote: netip.AddrPortFrom(ip.Src, 0)}
+		p.sh = s.shardFor(p.key)
+		return true
+	}
+	isErr := wire.IsICMPv4Error(m.Type)
+	if ip.Version == 6 {
+		isErr = wire.IsICMPv6Error(m.Type)
+	}
+	if !isErr {
+		return false // echo replies and the rest: nothing to do
+	}
+	q, err := wire.ParseQuote(m.Body)
+	if err != nil || int(q.Version) != int(ip.Version) {
+		s.ctr.icmpIgnored.Add(1)
+		return false
+	}
+	q.Src, q.Dst = q.Src.Unmap(), q.Dst.Unmap()
+	var e icmpErr
+	var ok bool
+	if ip.Version == 4 {
+		e, ok = classifyICMPv4(&m, &q, m.Body)
+	} else {
+		e, ok = classifyICMPv6(&m, &q)
+	}
+	// The quoted packet must be one we sent.
+	if !ok || !s.routes.Load().local[q.Src] {
+		s.ctr.icmpIgnored.Add(1)
+		return false
+	}
+	sp, dp, hasPorts := q.Ports()
+	p.qerr = e
+	switch {
+	case q.Protocol == wire.ProtocolTCP && hasPorts:
+		p.kind = pktTCPError
+	case q.Protocol == wire.ProtocolUDP && hasPorts:
+		p.kind = pktUDPError
+		if e.mtu > 0 {
+			// Nothing to check a UDP quote against (RFC 8201 §4
+			// accepts that).
+			s.ctr.icmpErrors.Add(1)
+			s.lowerPMTU(e.dst, e.mtu)
+			return false
+		}
+	default:
+		if e.mtu > 0 {
+			s.ctr.icmpErrors.Add(1)
+			s.lowerPMTU(e.dst, e.mtu)
+			return false
+		}
+		s.ctr.icmpIgnored.Add(1)
+		return false
+	}
+	p.key = tuple{local: netip.AddrPortFrom(q.Src, sp), remote: netip.AddrPortFrom(q.Dst, dp)}
+	p.sh = s.shardFor(p.key)
+	return true
+}
+
+// tcpError delivers an ICMP error to the connection whose segment it
+// quotes. The quoted sequence number must lie in SND.UNA..SND.NXT
+// (RFC 5927 §4.1), which a blind attacker has to guess. In SYN-SENT a
+// destination unreachable fails the connect (the dialer gets its errno);
+// later every error is soft (RFC 5461): it is remembered and reported
+// only if the connection times out. Fragmentation needed / packet too big
+// lower the path MTU.
+func (sh *shard) tcpError(p *inPacket) {
+	s := sh.s
+	c := sh.conns[p.key]
+	seq, ok := p.qerr.quote.TCPSeq()
+	if c == nil || !ok {
+		s.ctr.icmpIgnored.Add(1)
+		return
+	}
+	info := c.tcb.Info()
+	if int32(seq-info.SndUna) < 0 || int32(info.SndNxt-seq) < 0 {
+		s.ctr.icmpIgnored.Add(1)
+		return
+	}
+	s.ctr.icmpErrors.Add(1)
+	e := &p.qerr
+	if e.mtu > 0 {
+		s.lowerPMTU(e.dst, e.mtu)
+		return
+	}
+	now := s.clock.Now()
+	switch st := c.tcb.State(); {
+	case e.abort && st == tcp.StateSynSent:
+		c.hardErr = e.errno
+		c.tcb.Abort(now)
+		sh.settle(c, now)
+	case e.abort && c.halfOpen:
+		// A half-open connection of a listener: the client is gone, so
+		// it goes silently (the engine's RST is not sent).
+		c.tcb.Abort(now)
+		c.tcb.DrainOutput(func(*tcp.Segment) {})
+		sh.settle(c, now)
+	default:
+		c.softErr = e.errno
+	}
+}
+
+// echo answers an echo request (RFC 792, RFC 4443 §4.2) from the address
+// it was sent to, with the same identifier, sequence number and data.
+func (sh *shard) echo(p *inPacket) {
+	s := sh.s
+	ip := &p.ip
+	if !unicast(ip.Src) {
+		return
+	}
+	r := s.routes.Load().lookup(ip.Src)
+	if r == nil {
+		s.ctr.noRoute.Add(1)
+		return
+	}
+	m := p.icmp
+	ep := wire.Endpoints{Src: ip.Dst, Dst: ip.Src}
+	n := wire.ICMPHeaderLen + len(m.Body)
+	sh.buf = s.appendIPHeader(sh.buf[:0], ep.Src, ep.Dst, icmpProto(ip.Version), n)
+	if ip.Version == 4 {
+		m.Type = wire.ICMPv4EchoReply
+		sh.buf = wire.AppendICMPv4(sh.buf, &m)
+	} else {
+		m.Type = wire.ICMPv6EchoReply
+		sh.buf = wire.AppendICMPv6(sh.buf, &m, ep)
+	}
+	s.ctr.echoReplies.Add(1)
+	s.ctr.icmpOut.Add(1)
+	s.transmit(r, ip.Src, sh.buf, sh.pendingQueue())
+}
+
+func icmpProto(version uint8) uint8 {
+	if version == 4 {
+		return wire.ProtocolICMP
+	}
+	return wire.ProtocolICMPv6
+}
+
+// unicast reports whether a may be the source of a packet the stack
+// answers: not unspecified, multicast or the IPv4 limited broadcast.
+func unicast(a netip.Addr) bool {
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() &&
+		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// Quote limits: an ICMPv4 error stays within 576 bytes (RFC 1812
+// §4.3.2.3), an ICMPv6 error within the minimum MTU (RFC 4443 §2.4).
+const (
+	maxICMPv4Error = 576
+	maxICMPv6Error = 1280
+)
+
+// icmpErrorPacket builds an ICMP error of the given type from src to dst
+// quoting quoted, if the rate limit allows and dst may be answered; it
+// returns the packet (a new buffer) and the route to send it on, or nil.
+func (s *Stack) icmpErrorPacket(version uint8, src, dst netip.Addr, typ, code uint8, rest uint32, quoted []byte) ([]byte, *route) {
+	if !unicast(dst) {
+		return nil, nil
+	}
+	r := s.routes.Load().lookup(dst)
+	if r == nil {
+		s.ctr.noRoute.Add(1)
+		return nil, nil
+	}
+	if !s.icmpLimit.allow(s.clock.Now()) {
+		s.ctr.icmpRateLimited.Add(1)
+		return nil, nil
+	}
+	limit := maxICMPv4Error - wire.IPv4HeaderLen - wire.ICMPHeaderLen
+	if version == 6 {
+		limit = maxICMPv6Error - wire.IPv6HeaderLen - wire.ICMPHeaderLen
+	}
+	m := wire.ICMPMessage{Type: typ, Code: code, Rest: rest, Body: quoted[:min(len(quoted), limit)]}
+	n := wire.ICMPHeaderLen + len(m.Body)
+	pkt := s.appendIPHeader(make([]byte, 0, 48+n), src, dst, icmpProto(version), n)
+	if version == 4 {
+		pkt = wire.AppendICMPv4(pkt, &m)
+	} else {
+		pkt = wire.AppendICMPv6(pkt, &m, wire.Endpoints{Src: src, Dst: dst})
+	}
+	s.ctr.icmpOut.Add(1)
+	return pkt, r
+}
+
+// portUnreachable answers a datagram to a closed UDP port (RFC 1122
+// §4.1.3.1), quoting it.
+func (sh *shard) portUnreachable(p *inPacket) {
+	ip := &p.ip
+	typ, code := uint8(wire.ICMPv4DestUnreachable), uint8(wire.ICMPv4PortUnreachable)
+	if ip.Version == 6 {
+		typ, code = wire.ICMPv6DestUnreachable, wire.ICMPv6PortUnreachable
+	}
+	quoted := p.raw
+	if quoted == nil { // reassembled: rebuild a header to quote
+		quoted = sh.s.appendIPHeader(nil, ip.Src, ip.Dst, ip.Protocol, len(ip.Payload))
+		quoted = append(quoted, ip.Payload...)
+	}
+	if pkt, r := sh.s.icmpErrorPacket(ip.Version, ip.Dst, ip.Src, typ, code, 0, quoted); pkt != nil {
+		sh.s.transmit(r, ip.Src, pkt, sh.pendingQueue())
+	}
+}
