@@ -3,8 +3,10 @@
 // call with its expected result, a shell command or a Python code block.
 //
 // Parse turns a script into a *Script; (*Script).String writes it back in
-// canonical form. The package only models the language: running a script
-// against a stack is the business of a separate runner.
+// canonical form. Run (and RunFile) runs a script against a fresh synack
+// stack under a virtual clock, the runner playing the remote peer: it
+// injects the '<' packets, checks the '>' packets and performs the system
+// calls through a small emulation of the BSD sockets API.
 package pkt
 
 import "time"

@@ -9,6 +9,17 @@
 // clock (package stack) and under a virtual clock (package sim), and every
 // run under the virtual clock replays exactly.
 //
+// Reliability: the sender keeps a record of every segment in flight
+// (txmap.go), which is both RFC 6675's SACK scoreboard and RACK's
+// per-segment send times. Losses are found by RACK-TLP (RFC 8985, the
+// default, with SACK), by RFC 6675's DupThresh rule (Config.DisableRACK),
+// or by three duplicate ACKs and NewReno partial ACKs (RFC 6582, without
+// SACK); a timeout marks everything unSACKed lost and retransmits from
+// SND.UNA as the window reopens. Retransmissions proved unnecessary by a
+// D-SACK (RFC 2883) or a timestamp (RFC 3522) are counted and their
+// window reduction undone. The congestion window comes from a
+// cc.Controller (package tcp/cc): CUBIC by default, or NewReno.
+//
 // A TCB is not safe for concurrent use; its owner serialises calls.
 package tcp
 
@@ -79,6 +90,11 @@ func itoa(n int) string {
 // Segment is the engine's view of one TCP segment: the header fields that
 // matter to a connection plus the payload. Ports and addresses are the
 // caller's business (package stack demultiplexes on them).
+//
+// ECN (RFC 3168) lives partly in the IP header, which the engine does not
+// see. The owner (package stack) maps it: on arrival it sets CE when the
+// IP header's ECN field is CE (11); on sending it puts ECT(0) (10) in the
+// IP header when ECT is set, and Not-ECT (00) otherwise.
 type Segment struct {
 	Seq, Ack uint32
 	Flags    wire.Flags
@@ -86,6 +102,8 @@ type Segment struct {
 	Urgent   uint16
 	Options  wire.TCPOptions
 	Payload  []byte
+	CE       bool // incoming: the IP header carried Congestion Experienced
+	ECT      bool // outgoing: send with ECT(0) in the IP header
 }
 
 // Len is the segment's length in sequence space: payload bytes plus one

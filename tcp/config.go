@@ -23,11 +23,29 @@ type Config struct {
 	SynAckRetries     int           // SYN-ACK retransmissions before a half-open connection is dropped; default 5
 	MaxRetries        int           // data/FIN retransmissions before ETIMEDOUT (RFC 9293 R2); default 15
 	DelayedACK        time.Duration // longest an ACK is delayed; default 40ms; negative: ACK every segment at once
-	NoDelay           bool          // disable Nagle's algorithm
-	DisableWScale     bool          // do not offer window scaling (RFC 7323)
-	DisableSACK       bool          // do not offer SACK-permitted (RFC 2018)
-	DisableTimestamps bool          // do not offer timestamps (RFC 7323)
+	// QuickAcks is how many segments are acknowledged at once, without
+	// delay, when the connection starts and after out-of-order data
+	// (quick-ACK mode, so that the sender's slow start and recovery are
+	// clocked by every segment). Default min(16, buffer/(2·MSS));
+	// negative: none.
+	QuickAcks         int
+	NoDelay           bool // disable Nagle's algorithm
+	DisableWScale     bool // do not offer window scaling (RFC 7323)
+	DisableSACK       bool // do not offer SACK-permitted (RFC 2018)
+	DisableTimestamps bool // do not offer timestamps (RFC 7323)
 	KeepAlive         KeepAliveConfig
+	// CongestionControl chooses the congestion controller: "cubic"
+	// (RFC 9438 with HyStart++, the default) or "newreno" (RFC 5681).
+	CongestionControl string
+	// DisableRACK turns RACK-TLP (RFC 8985) off: losses are then found by
+	// three duplicate ACKs (RFC 5681) or, with SACK, by RFC 6675's rule.
+	DisableRACK bool
+	// ECN offers Explicit Congestion Notification (RFC 3168) on our SYN
+	// and accepts it on a SYN that offers it.
+	ECN bool
+	// Pacing spreads a window's segments over the round trip instead of
+	// sending them in one burst (see TCB.Deadline).
+	Pacing bool
 	// FinWait2Timeout bounds FIN-WAIT-2 after a full Close (not after
 	// CloseWrite, where the application still reads): when it expires the
 	// connection is dropped silently. Default 60s.
@@ -50,6 +68,10 @@ const (
 	DefaultKeepAliveIdle   = 2 * time.Hour
 	DefaultKeepAliveIntvl  = 75 * time.Second
 	DefaultKeepAliveCount  = 9
+	// DefaultCongestionControl is CUBIC: the default of the major
+	// operating systems, standards-track since RFC 9438, and the one that
+	// fills long fat paths (its window growth does not depend on the RTT).
+	DefaultCongestionControl = "cubic"
 )
 
 // withDefaults returns c with every zero field replaced by its default.
@@ -88,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	defD(&c.FinWait2Timeout, DefaultFinWait2Timeout)
 	c.KeepAlive = c.KeepAlive.withDefaults()
+	if c.CongestionControl != "newreno" {
+		c.CongestionControl = DefaultCongestionControl
+	}
 	return c
 }
 

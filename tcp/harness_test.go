@@ -29,6 +29,7 @@ type seg struct {
 	win      uint16
 	opts     wire.TCPOptions
 	data     string
+	ce, ect  bool // ECN: CE mark on a segment in, ECT on a segment out
 }
 
 // Option helpers; o merges several into one.
@@ -36,6 +37,16 @@ func mss(n uint16) wire.TCPOptions   { return wire.TCPOptions{MSS: n, HasMSS: tr
 func sackOK() wire.TCPOptions        { return wire.TCPOptions{SACKPermitted: true} }
 func ws(s uint8) wire.TCPOptions     { return wire.TCPOptions{WindowScale: s, HasWindowScale: true} }
 func ts(v, e uint32) wire.TCPOptions { return wire.TCPOptions{TSVal: v, TSEcr: e, HasTimestamps: true} }
+
+// sack gives SACK blocks as start, end pairs.
+func sack(edges ...uint32) wire.TCPOptions {
+	var r wire.TCPOptions
+	for i := 0; i+1 < len(edges) && r.NumSACK < wire.MaxSACKBlocks; i += 2 {
+		r.SACK[r.NumSACK] = wire.SACKBlock{Start: edges[i], End: edges[i+1]}
+		r.NumSACK++
+	}
+	return r
+}
 
 func o(list ...wire.TCPOptions) wire.TCPOptions {
 	var r wire.TCPOptions
@@ -52,11 +63,14 @@ func o(list ...wire.TCPOptions) wire.TCPOptions {
 		if x.HasTimestamps {
 			r.TSVal, r.TSEcr, r.HasTimestamps = x.TSVal, x.TSEcr, true
 		}
+		if x.NumSACK > 0 {
+			r.SACK, r.NumSACK = x.SACK, x.NumSACK
+		}
 	}
 	return r
 }
 
-const flagLetters = "FSRP." // tcpdump's order
+const flagLetters = "FSRP.UEW" // tcpdump's letters, in the order of the bits
 
 func parseFlags(s string) wire.Flags {
 	var f wire.Flags
@@ -94,6 +108,13 @@ func formatOpts(o wire.TCPOptions) string {
 	if o.HasWindowScale {
 		p = append(p, fmt.Sprintf("wscale %d", o.WindowScale))
 	}
+	if o.NumSACK > 0 {
+		var b []string
+		for _, x := range o.SACK[:min(o.NumSACK, len(o.SACK))] {
+			b = append(b, fmt.Sprintf("%d:%d", x.Start, x.End))
+		}
+		p = append(p, "sack "+strings.Join(b, " "))
+	}
 	return strings.Join(p, ",")
 }
 
@@ -105,6 +126,12 @@ func (s seg) String() string {
 	r += fmt.Sprintf(" win %d", s.win)
 	if op := formatOpts(s.opts); op != "" {
 		r += " [" + op + "]"
+	}
+	if s.ce {
+		r += " CE"
+	}
+	if s.ect {
+		r += " ECT"
 	}
 	if s.data != "" {
 		d := s.data
@@ -118,12 +145,12 @@ func (s seg) String() string {
 
 func (s seg) segment() Segment {
 	return Segment{Seq: s.seq, Ack: s.ack, Flags: parseFlags(s.flags), Window: s.win,
-		Options: s.opts, Payload: []byte(s.data)}
+		Options: s.opts, Payload: []byte(s.data), CE: s.ce}
 }
 
 func fromSegment(x *Segment) seg {
 	return seg{flags: formatFlags(x.Flags), seq: x.Seq, ack: x.Ack, win: x.Window,
-		opts: x.Options, data: string(x.Payload)}
+		opts: x.Options, data: string(x.Payload), ect: x.ECT}
 }
 
 type harness struct {
@@ -172,8 +199,9 @@ func passive(t testing.TB, cfg Config, syn seg) *harness {
 	return h
 }
 
-// plain is a configuration without optional TCP options, for short ladders.
-var plain = Config{DisableSACK: true, DisableTimestamps: true, DisableWScale: true}
+// plain is a configuration without optional TCP options, for short
+// ladders, and without quick-ACK mode, so that delayed ACKs show.
+var plain = Config{DisableSACK: true, DisableTimestamps: true, DisableWScale: true, QuickAcks: -1}
 
 // established returns a TCB that did an active open to ESTABLISHED with
 // cfg's options off: SND.NXT=101, RCV.NXT=301, windows 65535.

@@ -48,9 +48,11 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 	t.irs = seg.Seq
 	t.rcvNxt = seg.Seq + 1 // data on a SYN is not taken (the peer resends it)
 	t.negotiate(&seg.Options)
+	t.negotiateECN(seg, true)
+	t.tsRecentAt = now
 	t.updateSndWnd(seg, true)
 	if hasACK {
-		t.ackAdvance(seg.Ack, now)
+		t.ackAdvance(seg, now)
 	}
 	if t.synAcked() {
 		// "If SND.UNA > ISS (our SYN has been ACKed), change the
@@ -122,8 +124,14 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// Simultaneous open (RFC 9293 Figure 7, line 6): the peer's
 		// SYN-ACK repeats its SYN and acknowledges ours.
 		t.updateSndWnd(seg, true)
-		t.ackAdvance(seg.Ack, now)
+		t.ackAdvance(seg, now)
 		t.enterEstablished(now)
+		return
+	}
+
+	// RFC 7323 §5.3 R1: PAWS before the sequence number check.
+	if t.pawsReject(seg, now) {
+		t.ackNow = true
 		return
 	}
 
@@ -135,10 +143,14 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// should be sent in reply (unless the RST bit is set ...)".
 		if !rst {
 			t.ackNow = true
+			if n := uint32(len(seg.Payload)); n > 0 && seqLT(seg.Seq, t.rcvNxt) {
+				t.noteDuplicate(seg.Seq, min32(seg.Seq+n, t.rcvNxt))
+			}
 		}
 		return
 	}
-	t.updateTSRecent(seg)
+	t.updateTSRecent(seg, now)
+	t.ecnReceive(seg)
 	t.heardFromPeer(now)
 
 	// Second, check the RST bit (RFC 5961 §3.2): reset only on an exact
@@ -180,7 +192,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 			return
 		}
 		t.updateSndWnd(seg, false)
-		t.ackAdvance(seg.Ack, now)
+		t.ackAdvance(seg, now)
 		t.enterEstablished(now)
 	}
 	// RFC 5961 §5.2: acceptable when (SND.UNA − MAX.SND.WND) =< SEG.ACK =<
@@ -190,12 +202,11 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		t.ackNow = true
 		return
 	}
-	if seqGT(seg.Ack, t.sndUna) {
-		t.ackAdvance(seg.Ack, now)
+	if t.synAcked() {
+		t.processAck(seg, now)
+	} else if seqGT(seg.Ack, t.sndUna) {
+		t.ackAdvance(seg, now)
 	}
-	// A duplicate ACK (SEG.ACK =< SND.UNA) is ignored; fast retransmit
-	// (RFC 5681) will count them here.
-	//
 	// Window update: "If SND.UNA =< SEG.ACK =< SND.NXT ... If (SND.WL1 <
 	// SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND
 	// <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
@@ -271,6 +282,7 @@ func (t *TCB) trim(seg *Segment) (seq uint32, data []byte, fin bool) {
 	seq, data, fin = seg.Seq, seg.Payload, seg.Flags&wire.FlagFIN != 0
 	if seqLT(seq, t.rcvNxt) {
 		d := t.rcvNxt - seq
+		t.noteDuplicate(seq, min32(seq+uint32(len(data)), t.rcvNxt))
 		if d > uint32(len(data)) {
 			// Everything, FIN included, was received before.
 			data, fin = nil, false
@@ -298,11 +310,18 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		// Out of order: keep it (bounded) and send a duplicate ACK at once.
 		if !t.readClosed {
 			off := int(seq - t.rcvNxt)
-			if off+len(data) <= t.rcvBuf.Free() && t.ooo.insert(seq, seq+uint32(len(data))) {
-				t.rcvBuf.WriteAt(off, data)
+			end := seq + uint32(len(data))
+			if off+len(data) <= t.rcvBuf.Free() {
+				if t.ooo.insert(seq, end) {
+					t.noteDuplicate(seq, end)
+				} else {
+					t.rcvBuf.WriteAt(off, data)
+				}
+				t.noteSACK(seq)
 			}
 		}
 		t.ackNow = true
+		t.enterQuickAck()
 		return false
 	}
 	n := len(data)
@@ -315,7 +334,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		t.ackNow = true
 	}
 	// Data held out of order may now be in order.
-	if t.ooo.n > 0 {
+	if !t.ooo.empty() {
 		if end, ok := t.ooo.take(t.rcvNxt); ok {
 			extra := end - t.rcvNxt
 			t.rcvBuf.Commit(int(extra))
@@ -325,6 +344,14 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 	}
 	t.unackedBytes += n
 	switch {
+	case t.quickAcks > 0 && n >= t.sndMSS:
+		// Quick-ACK mode: at the start of the connection and after
+		// out-of-order data, every full-sized segment is acknowledged
+		// at once so that the sender's slow start (and recovery) is
+		// clocked by every segment. Small segments (a request, typing)
+		// keep the delayed ACK, which their reply usually carries.
+		t.quickAcks--
+		t.ackNow = true
 	case t.cfg.DelayedACK < 0 || t.unackedBytes >= 2*t.sndMSS:
 		// RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every
 		// second full-sized segment.
@@ -392,16 +419,31 @@ func (t *TCB) returnToListen(now time.Time) {
 	t.setState(StateListen, now)
 }
 
-// ackAdvance moves SND.UNA to ack, releasing acknowledged data, taking an
-// RTT sample and managing the retransmission timer (RFC 6298 §5.2, §5.3).
-func (t *TCB) ackAdvance(ack uint32, now time.Time) {
+// ackAdvance moves SND.UNA to SEG.ACK, releasing acknowledged data, taking
+// an RTT sample and managing the retransmission timer (RFC 6298 §5.2, §5.3).
+// With timestamps the sample is now − TSecr (RFC 7323 §4), valid even for
+// a retransmitted segment; without, one segment per RTT is timed and
+// Karn's rule applies.
+func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
+	ack := seg.Ack
+	if seqGT(ack, t.iss) {
+		t.synAckd = true
+	}
+	var rk *rack
+	if t.useRACK && t.sackOK {
+		rk = &t.rack
+	}
+	t.tx.ackTo(ack, rk, now)
 	if seqGT(ack, t.sndBufSeq) {
 		n := min(int(ack-t.sndBufSeq), t.sndBuf.Len())
 		t.sndBuf.Discard(n)
 		t.sndBufSeq += uint32(n)
 	}
 	t.sndUna = ack
-	if t.rttTiming && seqGT(ack, t.rttSeq) {
+	if r, ok := t.tsRTT(seg, now); ok {
+		t.rttTiming = false
+		t.rttSample(r)
+	} else if t.rttTiming && seqGT(ack, t.rttSeq) {
 		t.rttTiming = false
 		t.rttSample(now.Sub(t.rttStart))
 	}
@@ -429,6 +471,7 @@ func (t *TCB) windowChanged() {
 		t.persistProbing = false
 		if seqLT(t.sndUna, t.sndNxt) {
 			t.sndNxt = t.sndUna
+			t.tx.truncate(t.sndNxt)
 			t.rttTiming = false
 		}
 	}

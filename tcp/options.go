@@ -69,6 +69,7 @@ func (t *TCB) negotiate(peer *wire.TCPOptions) {
 		mss -= tsOptionLen
 	}
 	t.sndMSS = max(mss, 1)
+	t.cc = newController(&t.cfg, t.sndMSS)
 }
 
 // synOptions fills o for our SYN (every enabled option) or SYN-ACK (only
@@ -97,12 +98,48 @@ func (t *TCB) synOptions(o *wire.TCPOptions, synAck bool, now time.Time) {
 
 // updateTSRecent applies RFC 7323 §4.3 (as in its Appendix D): "If
 // SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent then TS.Recent =
-// SEG.TSval". No PAWS check yet.
-func (t *TCB) updateTSRecent(seg *Segment) {
+// SEG.TSval".
+func (t *TCB) updateTSRecent(seg *Segment, now time.Time) {
 	if !t.tsOK || !seg.Options.HasTimestamps {
 		return
 	}
 	if seqGE(seg.Options.TSVal, t.tsRecent) && seqLE(seg.Seq, t.lastAck) {
 		t.tsRecent = seg.Options.TSVal
+		t.tsRecentAt = now
 	}
+}
+
+// pawsIdle is how long TS.Recent stays valid without an update
+// (RFC 7323 §5.5: 24 days, below 2^31 ms of the fastest allowed clock).
+const pawsIdle = 24 * 24 * time.Hour
+
+// pawsReject is PAWS (RFC 7323 §5.3 R1): a segment whose TSval is older
+// than TS.Recent is an old duplicate and is not acceptable. A RST is
+// exempt, and so is everything once TS.Recent has been idle for 24 days
+// (§5.5): TS.Recent is then invalid and the next segment resets it.
+func (t *TCB) pawsReject(seg *Segment, now time.Time) bool {
+	if !t.tsOK || !seg.Options.HasTimestamps || seg.Flags&wire.FlagRST != 0 ||
+		!seqLT(seg.Options.TSVal, t.tsRecent) {
+		return false
+	}
+	if !t.tsRecentAt.IsZero() && now.Sub(t.tsRecentAt) > pawsIdle {
+		t.tsRecent = seg.Options.TSVal
+		t.tsRecentAt = now
+		return false
+	}
+	return true
+}
+
+// tsRTT is the round-trip time a timestamp echo gives (RFC 7323 §4.2):
+// now minus TSecr, in our millisecond TSval clock; ok is false when the
+// segment carries no usable echo.
+func (t *TCB) tsRTT(seg *Segment, now time.Time) (time.Duration, bool) {
+	if !t.tsOK || !seg.Options.HasTimestamps || seg.Options.TSEcr == 0 {
+		return 0, false
+	}
+	d := int32(t.tsNow(now) - seg.Options.TSEcr)
+	if d < 0 {
+		return 0, false
+	}
+	return time.Duration(d) * time.Millisecond, true
 }

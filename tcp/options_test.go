@@ -105,7 +105,7 @@ func TestOptions_MSS(t *testing.T) {
 // follows RFC 7323 §4.3: a segment's TSval is taken when it is not older
 // and SEG.SEQ =< Last.ACK.sent.
 func TestOptions_TimestampClockAndRecent(t *testing.T) {
-	h := active(t, Config{DisableSACK: true, DisableWScale: true})
+	h := active(t, Config{DisableSACK: true, DisableWScale: true, QuickAcks: -1})
 	v := h.tsval()
 	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), ts(v, 0))})
 	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: o(mss(1460), ts(500, v))})
@@ -116,8 +116,12 @@ func TestOptions_TimestampClockAndRecent(t *testing.T) {
 	// Out of order (SEG.SEQ > Last.ACK.sent): TS.Recent stays 600.
 	h.in(seg{flags: "P.", seq: 303, ack: 101, win: 65535, opts: ts(700, v), data: "c"})
 	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65534, opts: ts(v+1500, 600)})
-	// Older TSval: TS.Recent stays.
+	// An older TSval is an old duplicate to PAWS (RFC 7323 §5.3): it is
+	// dropped and answered with an ACK.
 	h.in(seg{flags: "P.", seq: 302, ack: 101, win: 65535, opts: ts(550, v), data: "b"})
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65534, opts: ts(v+1500, 600)})
+	// TSval equal to TS.Recent passes, and TS.Recent stays.
+	h.in(seg{flags: "P.", seq: 302, ack: 101, win: 65535, opts: ts(600, v), data: "b"})
 	h.out(seg{flags: ".", seq: 101, ack: 304, win: 65532, opts: ts(v+1500, 600)})
 	h.readAll("abc")
 	// Different connections (ISS) get different offsets.

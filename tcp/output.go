@@ -48,12 +48,17 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 	case flags&wire.FlagSYN != 0:
 		t.synOptions(&s.Options, flags&wire.FlagACK != 0, now)
 		s.Window = t.synWindow()
+		s.Flags |= t.ecnSYNFlags(flags&wire.FlagACK != 0)
 	default:
 		s.Window = t.advertise()
 		if t.tsOK {
 			s.Options.HasTimestamps = true
 			s.Options.TSVal, s.Options.TSEcr = t.tsNow(now), t.tsRecent
 		}
+		if t.sackOK && flags&wire.FlagACK != 0 {
+			t.sackOptions(&s.Options, n)
+		}
+		t.ecnMark(s, n)
 	}
 	if flags&wire.FlagACK != 0 {
 		s.Ack = t.rcvNxt
@@ -131,14 +136,15 @@ func (t *TCB) advertise() uint16 {
 	return uint16(field)
 }
 
-// sendLimit is how far past SND.UNA we may send: the peer's window today.
-// A congestion controller plugs in here (a later issue): min(cwnd, SND.WND).
+// sendLimit is how far past SND.UNA the peer's window lets us send; the
+// congestion window is applied in sendData (cwnd − pipe).
 func (t *TCB) sendLimit() uint32 {
 	return t.sndWnd
 }
 
-// synAcked reports whether our SYN has been acknowledged.
-func (t *TCB) synAcked() bool { return seqGT(t.sndUna, t.iss) }
+// synAcked reports whether our SYN has been acknowledged. It is a flag,
+// not SND.UNA > ISS, which stops holding once 2^31 bytes have been sent.
+func (t *TCB) synAcked() bool { return t.synAckd }
 
 // unsent is the number of queued bytes not yet given a sequence number.
 func (t *TCB) unsent() int {
@@ -162,15 +168,41 @@ func (t *TCB) output(now time.Time) {
 	}
 }
 
-// sendData segmentizes queued data (RFC 9293 §3.8.6.2.1 and §3.10.2).
+// sendData sends what the windows allow: first the segments marked lost
+// (RFC 6675 NextSeg rule 1), then new data (rule 2), segmentized as
+// RFC 9293 §3.8.6.2.1 and §3.10.2 say. New data is limited by the peer's
+// window and by the congestion window less the pipe.
 func (t *TCB) sendData(now time.Time) {
-	for !t.finSent && !t.persistProbing {
+	for !t.persistProbing {
+		if t.paced(now) {
+			return
+		}
+		if t.synAcked() {
+			if i := t.tx.firstLost(); i >= 0 {
+				s := t.tx.at(i)
+				room := t.cwnd() - t.pipe()
+				if !t.forceRtx && room < int(min(s.len(), uint32(t.sndMSS))) {
+					return // lost data goes before new data
+				}
+				t.forceRtx = false
+				t.retransmitSeg(s, now)
+				continue
+			}
+		}
+		if t.finSent {
+			return
+		}
 		unsent := t.unsent()
 		inflight := t.sndNxt - t.sndUna
 		avail := 0
 		if lim := t.sendLimit(); lim > inflight {
 			avail = int(lim - inflight)
 		}
+		room := t.cwnd() - t.pipe()
+		if t.tlpNew {
+			room = max(room, t.sndMSS)
+		}
+		avail = max(min(avail, room), 0)
 		n := min(unsent, t.sndMSS, avail)
 		if !t.synAcked() {
 			// SYN-RECEIVED closed before the handshake ended: only a
@@ -207,10 +239,18 @@ func (t *TCB) sendData(now time.Time) {
 				t.setState(StateLastAck, now)
 			}
 		}
+		if t.synAcked() {
+			t.tx.push(seq, t.sndNxt, now, t.tsNow(now))
+			t.paceSent(n, now)
+		}
+		t.tlpNew = false
 		t.startRTT(seq, now)
 		if t.rtoAt.IsZero() {
 			// RFC 6298 §5.1: start the timer when sending data if it is off.
 			t.rtoAt = now.Add(t.rto)
+		}
+		if !t.tlpOut {
+			t.armPTO(now) // RFC 8985 §7.2: re-armed on sending new data
 		}
 	}
 }

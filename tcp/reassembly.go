@@ -1,28 +1,32 @@
 package tcp
 
-// maxOOORanges bounds how many separate out-of-order ranges are kept.
-const maxOOORanges = 4
-
 // reassembly tracks out-of-order data held in the receive ring past
-// RCV.NXT: a few disjoint, sorted sequence ranges [start, end).
+// RCV.NXT as disjoint, sorted sequence ranges [start, end). The number of
+// ranges is bounded only by the receive buffer (the caller stores only
+// what fits); the slice grows when needed and is reused afterwards.
 type reassembly struct {
-	n int
-	r [maxOOORanges]struct{ start, end uint32 }
+	r []seqRange
 }
 
-func (a *reassembly) reset() { a.n = 0 }
+func (a *reassembly) reset() { a.r = a.r[:0] }
 
-// insert records [start, end), merging with neighbours. It reports false
-// (the data is not kept) when the ranges are full.
-func (a *reassembly) insert(start, end uint32) bool {
+// empty reports whether no out-of-order data is held.
+func (a *reassembly) empty() bool { return len(a.r) == 0 }
+
+// insert records [start, end), merging with neighbours. It reports
+// whether every byte of it was already held (a duplicate).
+func (a *reassembly) insert(start, end uint32) (dup bool) {
 	// Find the first range that ends at or after start.
 	i := 0
-	for i < a.n && seqLT(a.r[i].end, start) {
+	for i < len(a.r) && seqLT(a.r[i].end, start) {
 		i++
+	}
+	if i < len(a.r) && seqLE(a.r[i].start, start) && seqGE(a.r[i].end, end) {
+		return true
 	}
 	// Merge every range that overlaps or touches [start, end).
 	j := i
-	for j < a.n && seqLE(a.r[j].start, end) {
+	for j < len(a.r) && seqLE(a.r[j].start, end) {
 		if seqLT(a.r[j].start, start) {
 			start = a.r[j].start
 		}
@@ -31,32 +35,43 @@ func (a *reassembly) insert(start, end uint32) bool {
 		}
 		j++
 	}
-	if j == i {
+	switch {
+	case j == i:
 		// No overlap: insert a new range at i.
-		if a.n == maxOOORanges {
-			return false
-		}
-		copy(a.r[i+1:a.n+1], a.r[i:a.n])
-		a.n++
-	} else if j > i+1 {
+		a.r = append(a.r, seqRange{})
+		copy(a.r[i+1:], a.r[i:len(a.r)-1])
+	case j > i+1:
 		// Ranges i..j-1 collapse into i.
-		copy(a.r[i+1:], a.r[j:a.n])
-		a.n -= j - i - 1
+		a.r = append(a.r[:i+1], a.r[j:]...)
 	}
-	a.r[i].start, a.r[i].end = start, end
-	return true
+	a.r[i] = seqRange{start, end}
+	return false
 }
 
 // take removes the ranges that RCV.NXT has reached. When the first range
 // starts at or before rcvNxt and ends after it, it returns that end.
 func (a *reassembly) take(rcvNxt uint32) (end uint32, ok bool) {
-	for a.n > 0 && seqLE(a.r[0].start, rcvNxt) {
-		if seqGT(a.r[0].end, rcvNxt) {
-			end, ok = a.r[0].end, true
+	k := 0
+	for k < len(a.r) && seqLE(a.r[k].start, rcvNxt) {
+		if seqGT(a.r[k].end, rcvNxt) {
+			end, ok = a.r[k].end, true
 			rcvNxt = end
 		}
-		copy(a.r[:], a.r[1:a.n])
-		a.n--
+		k++
+	}
+	if k > 0 {
+		n := copy(a.r, a.r[k:])
+		a.r = a.r[:n]
 	}
 	return end, ok
+}
+
+// find returns the range holding seq.
+func (a *reassembly) find(seq uint32) (seqRange, bool) {
+	for _, r := range a.r {
+		if seqInRange(seq, r.start, r.end) {
+			return r, true
+		}
+	}
+	return seqRange{}, false
 }

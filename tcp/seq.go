@@ -17,3 +17,10 @@ func minInt(a, b int) int {
 	}
 	return b
 }
+
+func min32(a, b uint32) uint32 {
+	if seqLT(a, b) {
+		return a
+	}
+	return b
+}

@@ -3,6 +3,7 @@ package tcp
 import (
 	"time"
 
+	"github.com/synack/synack/tcp/cc"
 	"github.com/synack/synack/wire"
 )
 
@@ -19,6 +20,7 @@ type TCB struct {
 
 	// Send sequence variables (RFC 9293 §3.3.1).
 	iss       uint32
+	synAckd   bool // our SYN has been acknowledged
 	sndUna    uint32
 	sndNxt    uint32
 	sndWnd    uint32 // scaled, in bytes
@@ -73,12 +75,56 @@ type TCB struct {
 	// ACK generation.
 	ackNow       bool // send an ACK before returning
 	unackedBytes int  // in-order bytes received since our last ACK
+	quickAcks    int  // segments still to be acknowledged at once
+
+	// Congestion control and loss recovery (congestion.go, recovery.go,
+	// rack.go, txmap.go).
+	cc              cc.Controller
+	tx              txMap // the segments in flight: scoreboard and RACK records
+	rack            rack
+	useRACK         bool
+	recState        recState
+	recoverPt       uint32 // RecoveryPoint (RFC 6675), "recover" (RFC 6582)
+	dupAcks         int
+	inflate         int  // window inflation of NewReno recovery without SACK
+	forceRtx        bool // the next retransmission goes regardless of cwnd
+	roundEnd        uint32
+	lastRTT         time.Duration // the sample taken by the current ACK
+	tlpOut          bool          // a tail loss probe is outstanding
+	tlpNew          bool          // the probe may send one new segment past cwnd
+	tlpEnd          uint32
+	totalRetrans    int
+	spuriousRetrans int
+	episodeRetrans  int
+	episodeUndone   bool
+	eifelOn         bool
+	eifelTS         uint32
+	eifelSeq        uint32
+	rtxLog          [32]seqRange // recent retransmissions, for D-SACK matching
+	rtxLogNext      int
+
+	// SACK generation (sack.go).
+	dsack       seqRange // a duplicate to report once (RFC 2883); empty when start == end
+	sackRecent  [wire.MaxSACKBlocks]uint32
+	sackRecentN int
+
+	// ECN (ecn.go).
+	ecnOK          bool
+	ecnEchoing     bool   // CE seen: our ACKs carry ECE until CWR arrives
+	ecnSendCWR     bool   // the next new data segment carries CWR
+	ecnRecover     uint32 // no further reduction until SND.UNA passes it
+	ecnReduced     bool
+	retransmitting bool
+
+	// PAWS (RFC 7323 §5).
+	tsRecentAt time.Time
 
 	// Keepalive.
 	kaProbes int
 
 	// Timers; zero when not armed.
 	rtoAt, persistAt, delAckAt, kaAt, timeWaitAt, finWait2At time.Time
+	rackAt, ptoAt, paceAt                                    time.Time
 
 	// Output queue, reused between DrainOutput calls.
 	outQ    []outEntry
@@ -97,7 +143,19 @@ type Info struct {
 	SACKPermitted          bool
 	Timestamps             bool
 	SRTT, RTTVar, RTO      time.Duration
-	Retransmits            int
+	Retransmits            int // consecutive timeouts of the current SND.UNA
+	// Congestion control.
+	CongestionControl string // "cubic" or "newreno"
+	Cwnd, Ssthresh    int    // bytes
+	InRecovery        bool   // fast or RTO recovery
+	// TotalRetransmits counts every retransmitted segment (timeouts, fast
+	// retransmit, SACK/RACK recovery, tail loss probes);
+	// SpuriousRetransmits those later proven unnecessary by a D-SACK
+	// (RFC 2883) or a timestamp (RFC 3522).
+	TotalRetransmits    int
+	SpuriousRetransmits int
+	MinRTT              time.Duration // RACK's min_RTT
+	ReorderingSeen      bool
 }
 
 func newTCB(cfg Config, iss uint32) *TCB {
@@ -116,6 +174,8 @@ func newTCB(cfg Config, iss uint32) *TCB {
 	}
 	t.wsOffered = wscaleFor(cfg.ReceiveBufferSize)
 	t.sndMSS = minInt(536, cfg.MSS)
+	t.useRACK = !cfg.DisableRACK
+	t.cc = newController(&t.cfg, t.sndMSS)
 	return t
 }
 
@@ -145,8 +205,10 @@ func NewPassive(cfg Config, iss uint32, syn *Segment, now time.Time) *TCB {
 	t.irs = syn.Seq
 	t.rcvNxt = syn.Seq + 1
 	t.negotiate(&syn.Options)
+	t.negotiateECN(syn, false)
 	if syn.Options.HasTimestamps && t.tsOK {
 		t.tsRecent = syn.Options.TSVal
+		t.tsRecentAt = now
 	}
 	t.updateSndWnd(syn, true)
 	t.sendSYN(now)
@@ -172,6 +234,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 	}
 	t.stopTimers()
 	t.sndBuf.Reset()
+	t.tx.reset()
 	t.ooo.reset()
 	t.setState(StateClosed, now)
 }
@@ -193,6 +256,7 @@ func (t *TCB) enterEstablished(now time.Time) {
 		t.rto = t.clampRTO(3 * time.Second)
 	}
 	t.setState(StateEstablished, now)
+	t.enterQuickAck()
 	if t.finQueued {
 		// A CloseWrite/Close issued before the handshake completed.
 		t.setState(StateFinWait1, now)
@@ -202,9 +266,25 @@ func (t *TCB) enterEstablished(now time.Time) {
 	}
 }
 
+// maxQuickAcks bounds quick-ACK mode, in segments.
+const maxQuickAcks = 16
+
+// enterQuickAck acknowledges the next segments at once: as many as half
+// the receive buffer holds in full segments, at most 16.
+func (t *TCB) enterQuickAck() {
+	switch {
+	case t.cfg.DelayedACK < 0 || t.cfg.QuickAcks < 0:
+	case t.cfg.QuickAcks > 0:
+		t.quickAcks = t.cfg.QuickAcks
+	default:
+		t.quickAcks = min(t.rcvBuf.size/(2*max(t.sndMSS, 1)), maxQuickAcks)
+	}
+}
+
 func (t *TCB) stopTimers() {
 	t.rtoAt, t.persistAt, t.delAckAt = time.Time{}, time.Time{}, time.Time{}
 	t.kaAt, t.timeWaitAt, t.finWait2At = time.Time{}, time.Time{}, time.Time{}
+	t.rackAt, t.ptoAt, t.paceAt = time.Time{}, time.Time{}, time.Time{}
 	t.rttTiming = false
 }
 
@@ -264,5 +344,14 @@ func (t *TCB) Info() Info {
 		RTTVar:        t.rttvar,
 		RTO:           t.rto,
 		Retransmits:   t.retransmits,
+
+		CongestionControl:   t.cfg.CongestionControl,
+		Cwnd:                t.cwnd(),
+		Ssthresh:            t.cc.Ssthresh(),
+		InRecovery:          t.recState != recOpen,
+		TotalRetransmits:    t.totalRetrans,
+		SpuriousRetransmits: t.spuriousRetrans,
+		MinRTT:              t.rack.minRTT,
+		ReorderingSeen:      t.rack.reorderingSeen,
 	}
 }

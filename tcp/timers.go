@@ -12,12 +12,21 @@ const clockGranularity = time.Millisecond
 // Deadline is when HandleTimer should next be called; zero when no timer runs.
 func (t *TCB) Deadline() time.Time {
 	var d time.Time
-	for _, at := range [...]time.Time{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At} {
+	if t.cfg.Pacing && !t.paceAt.IsZero() && t.paceWaiting() {
+		d = t.paceAt
+	}
+	for _, at := range [...]time.Time{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt} {
 		if !at.IsZero() && (d.IsZero() || at.Before(d)) {
 			d = at
 		}
 	}
 	return d
+}
+
+// paceWaiting reports whether something is held back by pacing (so its
+// deadline matters): lost segments or unsent data.
+func (t *TCB) paceWaiting() bool {
+	return t.tx.lostBytes > 0 || (t.unsent() > 0 && t.synAcked())
 }
 
 func due(at, now time.Time) bool { return !at.IsZero() && !at.After(now) }
@@ -40,11 +49,20 @@ func (t *TCB) HandleTimer(now time.Time) {
 	if due(t.rtoAt, now) {
 		t.onRTO(now)
 	}
+	if due(t.rackAt, now) {
+		t.onRackTimer(now)
+	}
+	if due(t.ptoAt, now) {
+		t.onPTO(now)
+	}
 	if due(t.persistAt, now) {
 		t.onPersist(now)
 	}
 	if due(t.kaAt, now) {
 		t.onKeepAlive(now)
+	}
+	if due(t.paceAt, now) {
+		t.paceAt = time.Time{} // output sends what pacing held back
 	}
 	if due(t.delAckAt, now) {
 		t.delAckAt = time.Time{}
@@ -77,6 +95,7 @@ func (t *TCB) rttSample(r time.Duration) {
 	}
 	// RTO <- SRTT + max (G, K*RTTVAR), K = 4
 	t.rto = t.clampRTO(t.srtt + max(clockGranularity, 4*t.rttvar))
+	t.lastRTT = r
 }
 
 // clampRTO applies MinRTO (RFC 6298 §2.4) and MaxRTO (§2.5).
@@ -109,9 +128,38 @@ func (t *TCB) onRTO(now time.Time) {
 	}
 	t.retransmits++
 	t.rttTiming = false // Karn's rule: no sample from a retransmission
-	t.retransmitFirst(now)
+	t.ptoAt, t.rackAt, t.tlpOut = time.Time{}, time.Time{}, false
+	if !t.synAcked() {
+		t.retransmitFirst(now)
+	} else {
+		t.goBack(now)
+	}
 	t.rto = t.clampRTO(2 * t.rto) // §5.5: back off the timer
 	t.rtoAt = now.Add(t.rto)      // §5.6
+}
+
+// goBack is the data sender's response to a timeout: the congestion
+// window collapses to one segment (RFC 5681 §3.1; ssthresh is reduced on
+// the first timeout of a loss only), every unSACKed segment in flight is
+// presumed lost (RFC 6675 §5.1), and retransmission starts at SND.UNA and
+// continues as the window opens, before any new data.
+func (t *TCB) goBack(now time.Time) {
+	if t.retransmits == 1 {
+		t.cc.OnRTO(int(t.sndNxt-t.sndUna), now)
+		t.startEpisode()
+	}
+	t.recState = recRTO
+	t.recoverPt = t.sndNxt
+	t.inflate, t.dupAcks = 0, 0
+	for i := range t.tx.n {
+		t.tx.markLost(t.tx.at(i))
+	}
+	if t.tx.n == 0 {
+		t.retransmitFirst(now) // nothing recorded: resend from SND.UNA
+		return
+	}
+	t.forceRtx = true
+	t.sendData(now)
 }
 
 // checkPersist arms the persist timer when data waits for a zero window

@@ -251,24 +251,30 @@ func TestOutOfOrder_Reassembly(t *testing.T) {
 	h.readAll("helloworld12345!")
 }
 
+// Reassembly keeps any number of ranges (the buffer bounds them), merges
+// neighbours and reports duplicates.
 func TestReassemblyRanges(t *testing.T) {
 	var a reassembly
-	a.insert(10, 20)
-	a.insert(30, 40)
-	a.insert(50, 60)
-	a.insert(70, 80)
-	if a.insert(90, 95) {
-		t.Fatal("a fifth range was kept")
+	for i := range uint32(100) {
+		if a.insert(10+20*i, 20+20*i) {
+			t.Fatalf("range %d reported as a duplicate", i)
+		}
+	}
+	if len(a.r) != 100 {
+		t.Fatalf("%d ranges, want 100", len(a.r))
+	}
+	if !a.insert(12, 18) || !a.insert(30, 40) || a.insert(25, 31) {
+		t.Fatal("duplicate detection")
 	}
 	a.insert(15, 35) // merges the first two
-	if a.n != 3 || a.r[0].start != 10 || a.r[0].end != 40 {
-		t.Fatalf("after merge: %+v", a)
+	if len(a.r) != 99 || a.r[0].start != 10 || a.r[0].end != 40 {
+		t.Fatalf("after merge: %+v", a.r[:2])
 	}
-	if end, ok := a.take(12); !ok || end != 40 || a.n != 2 {
-		t.Fatalf("take(12) = %d, %v; %+v", end, ok, a)
+	if end, ok := a.take(12); !ok || end != 40 || len(a.r) != 98 {
+		t.Fatalf("take(12) = %d, %v; %d ranges", end, ok, len(a.r))
 	}
-	if _, ok := a.take(45); ok || a.n != 2 {
-		t.Fatalf("take(45): %+v", a)
+	if _, ok := a.take(45); ok || len(a.r) != 98 {
+		t.Fatalf("take(45): %d ranges", len(a.r))
 	}
 }
 

@@ -1,0 +1,62 @@
+package pkt
+
+import "syscall"
+
+// Linux's values for the symbolic constants scripts use.
+var symbols = map[string]int64{
+	"AF_INET": 2, "AF_INET6": 10, "PF_INET": 2, "PF_INET6": 10, "AF_UNSPEC": 0,
+	"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_NONBLOCK": 0x800, "SOCK_CLOEXEC": 0x80000,
+	"IPPROTO_IP": 0, "IPPROTO_TCP": 6, "IPPROTO_UDP": 17, "IPPROTO_IPV6": 41,
+	"SOL_SOCKET": 1, "SOL_TCP": 6, "SOL_IP": 0, "SOL_IPV6": 41,
+
+	"SO_DEBUG": 1, "SO_REUSEADDR": 2, "SO_TYPE": 3, "SO_ERROR": 4, "SO_DONTROUTE": 5,
+	"SO_BROADCAST": 6, "SO_SNDBUF": 7, "SO_RCVBUF": 8, "SO_KEEPALIVE": 9, "SO_OOBINLINE": 10,
+	"SO_LINGER": 13, "SO_REUSEPORT": 15, "SO_RCVLOWAT": 18, "SO_SNDLOWAT": 19,
+	"SO_RCVTIMEO": 20, "SO_SNDTIMEO": 21, "SO_ZEROCOPY": 60,
+
+	"TCP_NODELAY": 1, "TCP_MAXSEG": 2, "TCP_CORK": 3, "TCP_KEEPIDLE": 4, "TCP_KEEPINTVL": 5,
+	"TCP_KEEPCNT": 6, "TCP_SYNCNT": 7, "TCP_LINGER2": 8, "TCP_DEFER_ACCEPT": 9,
+	"TCP_WINDOW_CLAMP": 10, "TCP_INFO": 11, "TCP_QUICKACK": 12, "TCP_CONGESTION": 13,
+	"TCP_MD5SIG": 14, "TCP_USER_TIMEOUT": 18, "TCP_FASTOPEN": 23, "TCP_NOTSENT_LOWAT": 25,
+	"TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_NO_COOKIE": 34,
+
+	"O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2, "O_NONBLOCK": 0x800, "O_NDELAY": 0x800,
+	"F_GETFD": 1, "F_SETFD": 2, "F_GETFL": 3, "F_SETFL": 4, "FD_CLOEXEC": 1,
+
+	"SHUT_RD": 0, "SHUT_WR": 1, "SHUT_RDWR": 2,
+
+	"POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,
+	"POLLNVAL": 0x20, "POLLRDNORM": 0x40, "POLLRDBAND": 0x80, "POLLWRNORM": 0x100,
+	"POLLWRBAND": 0x200, "POLLMSG": 0x400, "POLLRDHUP": 0x2000,
+
+	"MSG_OOB": 0x1, "MSG_PEEK": 0x2, "MSG_DONTROUTE": 0x4, "MSG_TRUNC": 0x20,
+	"MSG_DONTWAIT": 0x40, "MSG_EOR": 0x80, "MSG_WAITALL": 0x100, "MSG_NOSIGNAL": 0x4000,
+	"MSG_MORE": 0x8000, "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000,
+
+	"INADDR_ANY": 0,
+}
+
+// errnoNames maps the errnos the runner produces to their names, and back.
+var errnoNames = map[syscall.Errno]string{
+	syscall.EPERM: "EPERM", syscall.ENOENT: "ENOENT", syscall.EINTR: "EINTR", syscall.EBADF: "EBADF",
+	syscall.EAGAIN: "EAGAIN", syscall.ENOMEM: "ENOMEM", syscall.EFAULT: "EFAULT",
+	syscall.EINVAL: "EINVAL", syscall.EPIPE: "EPIPE", syscall.ENOTSOCK: "ENOTSOCK",
+	syscall.EDESTADDRREQ: "EDESTADDRREQ", syscall.EPROTOTYPE: "EPROTOTYPE",
+	syscall.ENOPROTOOPT: "ENOPROTOOPT", syscall.EPROTONOSUPPORT: "EPROTONOSUPPORT",
+	syscall.EOPNOTSUPP: "EOPNOTSUPP", syscall.EAFNOSUPPORT: "EAFNOSUPPORT",
+	syscall.EADDRINUSE: "EADDRINUSE", syscall.EADDRNOTAVAIL: "EADDRNOTAVAIL",
+	syscall.ENETUNREACH: "ENETUNREACH", syscall.ECONNABORTED: "ECONNABORTED",
+	syscall.ECONNRESET: "ECONNRESET", syscall.EISCONN: "EISCONN", syscall.ENOTCONN: "ENOTCONN",
+	syscall.ETIMEDOUT: "ETIMEDOUT", syscall.ECONNREFUSED: "ECONNREFUSED",
+	syscall.EHOSTUNREACH: "EHOSTUNREACH", syscall.EALREADY: "EALREADY",
+	syscall.EINPROGRESS: "EINPROGRESS", syscall.EMSGSIZE: "EMSGSIZE",
+}
+
+// errnoByName is the reverse of errnoNames ("EWOULDBLOCK" is EAGAIN).
+var errnoByName = func() map[string]syscall.Errno {
+	m := map[string]syscall.Errno{"EWOULDBLOCK": syscall.EAGAIN}
+	for e, n := range errnoNames {
+		m[n] = e
+	}
+	return m
+}()

@@ -1,0 +1,210 @@
+package pkt
+
+import (
+	"errors"
+	"io"
+	"syscall"
+
+	"github.com/synack/synack/tcp"
+)
+
+// The data calls: read, recv, recvfrom, readv, recvmsg and write, send,
+// sendto, writev, sendmsg.
+
+// length evaluates the byte count of a read or write: its last integer
+// argument (the iovec lengths for readv/writev and the msg forms).
+func (c *call) length() (int64, bool) {
+	switch c.sc.Name {
+	case "readv", "writev":
+		return c.iovLen(c.arg(1))
+	case "recvmsg", "sendmsg":
+		if st, isStruct := c.arg(1).(*StructExpr); isStruct {
+			for _, el := range st.Elems {
+				if as, isAssign := el.(*AssignExpr); isAssign {
+					if ce, isCall := as.Name.(*CallExpr); isCall && ce.Func == "msg_iov" {
+						return c.iovLen(as.Value)
+					}
+				}
+			}
+		}
+		c.r.skipf(c.ev.Line, "%s: cannot find msg_iov", c.sc.Name)
+		return 0, false
+	}
+	return c.intArg(2)
+}
+
+// iovLen sums the lengths of an iovec array [{..., n}, ...].
+func (c *call) iovLen(e Expr) (int64, bool) {
+	l, isList := e.(*ListExpr)
+	if !isList {
+		c.r.skipf(c.ev.Line, "%s: cannot evaluate the iovec %s", c.sc.Name, exprText(e))
+		return 0, false
+	}
+	var n int64
+	for _, el := range l.Elems {
+		st, isStruct := el.(*StructExpr)
+		if !isStruct || len(st.Elems) != 2 {
+			c.r.skipf(c.ev.Line, "%s: cannot evaluate the iovec %s", c.sc.Name, exprText(e))
+			return 0, false
+		}
+		v := st.Elems[1]
+		if as, isAssign := v.(*AssignExpr); isAssign {
+			v = as.Value
+		}
+		k, ok := c.r.intArg(v)
+		if !ok {
+			c.r.skipf(c.ev.Line, "%s: cannot evaluate the iovec %s", c.sc.Name, exprText(e))
+			return 0, false
+		}
+		n += k
+	}
+	return n, true
+}
+
+// flags evaluates the flags argument of send/recv forms; 0 for the others.
+func (c *call) flags() (int64, bool) {
+	i := -1
+	switch c.sc.Name {
+	case "recv", "send", "recvfrom", "sendto":
+		i = 3
+	case "recvmsg", "sendmsg":
+		i = 2
+	}
+	if i < 0 || c.arg(i) == nil {
+		return 0, true
+	}
+	return c.intArg(i)
+}
+
+func (c *call) sysRead() (sysResult, bool) {
+	sk, res, ok := c.socket(0)
+	if !ok || sk == nil {
+		return res, ok
+	}
+	n, ok := c.length()
+	if !ok {
+		return sysResult{}, false
+	}
+	fl, ok := c.flags()
+	if !ok {
+		return sysResult{}, false
+	}
+	if fl&^(0x40|0x4000|0x100) != 0 {
+		c.r.skipf(c.ev.Line, "%s: flags %#x are not supported", c.sc.Name, fl)
+		return sysResult{}, false
+	}
+	nonblock := sk.nonblock || fl&0x40 != 0
+	if sk.conn == nil {
+		return fail(syscall.ENOTCONN), true
+	}
+	conn := sk.conn
+	if conn.Readiness().State == tcp.StateSynSent {
+		if nonblock {
+			return fail(syscall.EAGAIN), true
+		}
+	}
+	buf := make([]byte, max(n, 0))
+	for {
+		got := 0
+		var err error
+		for got < len(buf) {
+			var k int
+			k, err = conn.TryRead(buf[got:])
+			got += k
+			if err != nil {
+				break
+			}
+		}
+		if got > 0 || len(buf) == 0 {
+			return retOK(int64(got)), true
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return ok0(), true
+		case errors.Is(err, syscall.EAGAIN):
+			if nonblock {
+				return fail(syscall.EAGAIN), true
+			}
+			if !c.block(func() bool { return conn.Readiness().Readable }) {
+				return sysResult{}, false
+			}
+			continue
+		}
+		if sk.errDone {
+			return ok0(), true
+		}
+		sk.errDone = true
+		return fail(errnoOf(err)), true
+	}
+}
+
+// payload is the data a write sends: the string argument, else zeros.
+func (c *call) payload(n int64) []byte {
+	b := make([]byte, max(n, 0))
+	if s, isString := c.arg(1).(*StringExpr); isString {
+		copy(b, s.Value)
+	}
+	return b
+}
+
+func (c *call) sysWrite() (sysResult, bool) {
+	sk, res, ok := c.socket(0)
+	if !ok || sk == nil {
+		return res, ok
+	}
+	n, ok := c.length()
+	if !ok {
+		return sysResult{}, false
+	}
+	fl, ok := c.flags()
+	if !ok {
+		return sysResult{}, false
+	}
+	if fl&^(0x40|0x4000|0x80) != 0 {
+		c.r.skipf(c.ev.Line, "%s: flags %#x are not supported", c.sc.Name, fl)
+		return sysResult{}, false
+	}
+	nonblock := sk.nonblock || fl&0x40 != 0
+	if sk.conn == nil {
+		return fail(syscall.EPIPE), true
+	}
+	conn := sk.conn
+	if conn.Readiness().State == tcp.StateSynSent {
+		if nonblock {
+			return fail(syscall.EAGAIN), true
+		}
+		if !c.block(func() bool { return conn.Readiness().State != tcp.StateSynSent }) {
+			return sysResult{}, false
+		}
+	}
+	data := c.payload(n)
+	total := 0
+	for {
+		k, err := conn.TryWrite(data[total:])
+		total += k
+		if err == nil && total == len(data) {
+			return retOK(int64(total)), true
+		}
+		if err == nil || errors.Is(err, syscall.EAGAIN) {
+			if nonblock {
+				if total > 0 {
+					return retOK(int64(total)), true
+				}
+				return fail(syscall.EAGAIN), true
+			}
+			if !c.block(func() bool { return conn.Readiness().Writable }) {
+				return sysResult{}, false
+			}
+			continue
+		}
+		if total > 0 {
+			return retOK(int64(total)), true
+		}
+		e := errnoOf(err)
+		if e != syscall.EPIPE && sk.errDone {
+			e = syscall.EPIPE
+		}
+		sk.errDone = true
+		return fail(e), true
+	}
+}

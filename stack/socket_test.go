@@ -1,0 +1,30 @@
+package stack
+
+import (
+	"errors"
+	"net/netip"
+	"syscall"
+	"testing"
+
+	"github.com/synack/synack/tcp"
+	"github.com/synack/synack/wire"
+)
+
+// A non-blocking connect that an ICMP port-unreachable refuses reports
+// ECONNREFUSED through Err and Readiness (what SO_ERROR and poll see), not
+// nil: the error came from the ICMP layer, not from the engine.
+func TestDialStartICMPError(t *testing.T) {
+	p := newProbe(t, Options{})
+	p.reply = unreachableFor(peerAddr, wire.ICMPv4DestUnreachable, wire.ICMPv4PortUnreachable, nil)
+	c, err := p.s.DialStart(netip.AddrPort{}, netip.MustParseAddrPort("198.18.0.9:80"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Err(); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Err() = %v, want ECONNREFUSED", err)
+	}
+	r := c.Readiness()
+	if !errors.Is(r.Err, syscall.ECONNREFUSED) || r.State != tcp.StateClosed {
+		t.Errorf("Readiness() = %+v, want CLOSED with ECONNREFUSED", r)
+	}
+}

@@ -1,0 +1,268 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack/synack/tcp/cc"
+	"github.com/synack/synack/wire"
+)
+
+// seqRange is [start, end) in sequence space.
+type seqRange struct{ start, end uint32 }
+
+// processAck handles the acknowledgment of an acceptable segment
+// (RFC 9293 §3.10.7.4, fifth, "ESTABLISHED STATE"): SACK information,
+// cumulative acknowledgment, loss detection and recovery, congestion
+// window growth.
+func (t *TCB) processAck(seg *Segment, now time.Time) {
+	ack := seg.Ack
+	t.rack.tsecr, t.rack.hasTSecr = seg.Options.TSEcr, t.tsOK && seg.Options.HasTimestamps
+	t.lastRTT = 0
+	flight := int(t.sndNxt - t.sndUna)
+	cwndBefore := t.cwnd()
+	if t.sackOK && seg.Options.NumSACK > 0 {
+		t.processSACK(seg, now)
+	}
+	advanced := seqGT(ack, t.sndUna)
+	acked := 0
+	roundStart := false
+	switch {
+	case advanced:
+		acked = int(ack - t.sndUna)
+		if t.eifelOn && seqGT(ack, t.eifelSeq) {
+			// RFC 3522: the ACK of the first retransmission echoes a
+			// TSval older than it: the original arrived; it was spurious.
+			t.eifelOn = false
+			if t.rack.hasTSecr && seg.Options.TSEcr != 0 && seqLT(seg.Options.TSEcr, t.eifelTS) {
+				t.spurious(t.eifelSeq, t.eifelSeq+1)
+			}
+		}
+		t.ackAdvance(seg, now)
+		t.dupAcks = 0
+		if seqGE(ack, t.roundEnd) {
+			roundStart = true
+			t.roundEnd = t.sndNxt
+		}
+	case t.isDupAck(seg):
+		t.dupAcks++
+	}
+
+	// Loss detection.
+	lost := false
+	switch {
+	case t.useRACK && t.sackOK:
+		var timeout time.Duration
+		lost, timeout = t.rackDetectLoss(now)
+		t.rackAt = time.Time{}
+		if timeout > 0 {
+			t.rackAt = now.Add(timeout)
+		}
+	case t.sackOK:
+		lost = t.sackDetectLoss()
+		if !lost && t.dupAcks >= dupThresh && t.recState == recOpen && t.tx.n > 0 {
+			t.tx.markLost(t.tx.at(0))
+			lost = true
+		}
+	default:
+		if t.dupAcks == dupThresh && t.recState == recOpen && t.tx.n > 0 {
+			// RFC 5681 §3.2 step 2: the third duplicate ACK.
+			t.tx.markLost(t.tx.at(0))
+			lost = true
+		}
+	}
+	if lost && t.recState == recOpen {
+		t.enterRecovery(now)
+	} else if t.ecnOK && seg.Flags&wire.FlagECE != 0 {
+		t.ecnEcho(now)
+	}
+	growing := t.recState != recFast // no growth in fast recovery, nor on the ACK that ends it
+
+	switch {
+	case t.recState != recOpen && advanced && seqGE(ack, t.recoverPt):
+		t.exitRecovery(now)
+	case t.recState == recFast && !t.sackOK && advanced:
+		// RFC 6582 §3.2 step 5, a partial ACK: retransmit the first
+		// unacknowledged segment, deflate the window by the amount
+		// acknowledged and add back one SMSS if that was at least one.
+		t.inflate -= acked
+		if acked >= t.sndMSS {
+			t.inflate += t.sndMSS
+		}
+		if t.tx.n > 0 {
+			t.tx.markLost(t.tx.at(0))
+			t.forceRtx = true
+		}
+	case t.recState == recFast && !t.sackOK && t.dupAcks > dupThresh:
+		// Step 4: each further duplicate ACK inflates the window.
+		t.inflate += t.sndMSS
+	}
+	// The window grows by what the cumulative ACK covers (RFC 5681 §3.1);
+	// SACKed data counts when the ACK reaches it.
+	if growing && acked > 0 {
+		t.cc.OnAck(cc.Ack{Acked: acked, RTT: t.lastRTT, RoundStart: roundStart,
+			CwndLimited: 2*flight >= cwndBefore, Now: now})
+	}
+	if t.tlpOut && seqGE(t.sndUna, t.tlpEnd) {
+		t.tlpOut = false
+	}
+	t.armPTO(now)
+}
+
+// isDupAck is the duplicate ACK of RFC 5681 §2: it acknowledges SND.UNA
+// with data outstanding, carries no data, SYN or FIN, and does not change
+// the window.
+func (t *TCB) isDupAck(seg *Segment) bool {
+	return seg.Ack == t.sndUna && t.sndNxt != t.sndUna && len(seg.Payload) == 0 &&
+		seg.Flags&(wire.FlagSYN|wire.FlagFIN) == 0 &&
+		uint32(seg.Window)<<t.sndWScale == t.sndWnd
+}
+
+// processSACK applies the SACK blocks of seg to the scoreboard
+// (RFC 2018, RFC 6675 §5 "update the scoreboard") and notes D-SACKs
+// (RFC 2883 §4). It returns the bytes newly SACKed.
+func (t *TCB) processSACK(seg *Segment, now time.Time) (newly uint32) {
+	o := &seg.Options
+	n := min(max(o.NumSACK, 0), wire.MaxSACKBlocks)
+	var rk *rack
+	if t.useRACK {
+		rk = &t.rack
+	}
+	for i := range n {
+		b := o.SACK[i]
+		if !seqLT(b.Start, b.End) {
+			continue
+		}
+		if i == 0 && (seqLE(b.End, seg.Ack) ||
+			(n > 1 && seqGE(b.Start, o.SACK[1].Start) && seqLE(b.End, o.SACK[1].End))) {
+			// "the first SACK block ... reports a duplicate": below the
+			// cumulative ACK, or inside the second block.
+			t.rack.onDSACK(t.sndUna, t.sndNxt)
+			t.spurious(b.Start, b.End)
+			continue
+		}
+		// Blocks outside (SND.UNA, SND.NXT] are bogus.
+		if seqLE(b.End, t.sndUna) || seqGT(b.End, t.sndNxt) {
+			continue
+		}
+		newly += t.tx.sack(b.Start, b.End, rk, now)
+	}
+	return newly
+}
+
+// sackDetectLoss is IsLost of RFC 6675 §4: a segment is lost when
+// DupThresh segments, or more than (DupThresh−1)·SMSS bytes, above it
+// were SACKed.
+func (t *TCB) sackDetectLoss() bool {
+	if t.tx.sackedBytes == 0 {
+		return false
+	}
+	lost := false
+	segs, bytes := 0, uint32(0)
+	for i := t.tx.n - 1; i >= 0; i-- {
+		s := t.tx.at(i)
+		if s.flags&txSACKed != 0 {
+			segs++
+			bytes += s.len()
+			continue
+		}
+		if s.flags&txLost == 0 && s.flags&txRetrans == 0 &&
+			(segs >= dupThresh || bytes > uint32((dupThresh-1)*t.sndMSS)) {
+			t.tx.markLost(s)
+			lost = true
+		}
+	}
+	return lost
+}
+
+// armPTO arms the tail loss probe (RFC 8985 §7.2): with data in flight,
+// no probe outstanding and no recovery, a probe goes out after 2·SRTT
+// (plus the worst-case delayed ACK when one segment is in flight) unless
+// the RTO comes first.
+func (t *TCB) armPTO(now time.Time) {
+	t.ptoAt = time.Time{}
+	if !t.useRACK || !t.sackOK || t.tlpOut || t.recState != recOpen ||
+		t.sndUna == t.sndNxt || !t.synAcked() || t.persistProbing {
+		return
+	}
+	pto := time.Second
+	if t.hasRTT {
+		pto = 2 * t.srtt
+		if int(t.sndNxt-t.sndUna) <= t.sndMSS {
+			pto += wcDelAckT
+		}
+		pto = max(pto, clockGranularity)
+	}
+	at := now.Add(pto)
+	if !t.rtoAt.IsZero() && !at.Before(t.rtoAt) {
+		return
+	}
+	t.ptoAt = at
+}
+
+// wcDelAckT is WCDelAckT of RFC 8985 §7.2, the worst-case delayed ACK.
+const wcDelAckT = 200 * time.Millisecond
+
+// onPTO sends the tail loss probe (RFC 8985 §7.3): new data if the
+// windows allow, else the last segment again.
+func (t *TCB) onPTO(now time.Time) {
+	t.ptoAt = time.Time{}
+	if t.sndUna == t.sndNxt || t.recState != recOpen {
+		return
+	}
+	t.tlpOut = true
+	before := t.sndNxt
+	if t.unsent() > 0 {
+		t.tlpNew = true
+		t.sendData(now)
+		t.tlpNew = false
+	}
+	if t.sndNxt == before && t.tx.n > 0 {
+		t.retransmitSeg(t.tx.at(t.tx.n-1), now)
+	}
+	t.tlpEnd = t.sndNxt
+	t.rtoAt = now.Add(t.rto)
+}
+
+// onRackTimer is the reordering timer (RFC 8985 §6.3): segments whose
+// reordering window has passed are lost.
+func (t *TCB) onRackTimer(now time.Time) {
+	t.rackAt = time.Time{}
+	lost, timeout := t.rackDetectLoss(now)
+	if timeout > 0 {
+		t.rackAt = now.Add(timeout)
+	}
+	if lost && t.recState == recOpen {
+		t.enterRecovery(now)
+	}
+}
+
+// retransmitSeg sends s again: the same sequence range, with the FIN if
+// it carried one.
+func (t *TCB) retransmitSeg(s *txSeg, now time.Time) {
+	end := s.end
+	fin := t.finSent && end == t.sndFinSeq+1
+	if fin {
+		end--
+	}
+	n := int(end - s.start)
+	flags := wire.FlagACK
+	if n > 0 {
+		flags = t.dataFlags(s.start, n)
+	}
+	if fin {
+		flags |= wire.FlagFIN
+	}
+	t.retransmitting = true
+	t.queue(flags, s.start, n, now)
+	t.retransmitting = false
+	t.tx.clearFlag(s, txLost)
+	s.flags |= txRetrans
+	s.sent = now
+	s.tsval = t.tsNow(now)
+	t.rttTiming = false // Karn's rule
+	t.retransmitted(s.start, s.end, s.tsval)
+	t.paceSent(n, now)
+	if t.rtoAt.IsZero() {
+		t.rtoAt = now.Add(t.rto)
+	}
+}

@@ -1,0 +1,156 @@
+package tcp
+
+import (
+	"testing"
+	"time"
+
+	"github.com/synack/synack/tcp/cc"
+)
+
+// SACK (RFC 2018, D-SACK RFC 2883), SACK-based recovery (RFC 6675),
+// RACK-TLP (RFC 8985) and spurious-retransmission undo.
+
+var sackReno = Config{DisableTimestamps: true, DisableWScale: true, CongestionControl: "newreno"}
+
+// establishedSACK opens a connection with SACK permitted; the SYN-ACK
+// comes after rtt, so SRTT = rtt.
+func establishedSACK(t *testing.T, cfg Config, rtt time.Duration) *harness {
+	h := active(t, cfg)
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), sackOK())})
+	h.at(rtt)
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: o(mss(1460), sackOK())})
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 65535})
+	h.state(StateEstablished)
+	return h
+}
+
+func sackAck(n uint32, blocks ...uint32) seg {
+	return seg{flags: ".", seq: 301, ack: n, win: 65535, opts: sack(blocks...)}
+}
+
+// Out-of-order data is acknowledged at once with SACK blocks, the block
+// of the latest segment first; a duplicate is reported in a D-SACK block
+// first (followed by the block that holds it), also below the ACK.
+func TestSACK_ReceiverBlocksAndDSACK(t *testing.T) {
+	h := establishedSACK(t, sackReno, 0)
+	h.in(seg{flags: ".", seq: 311, ack: 101, win: 65535, data: "BBBBBBBBBB"})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, opts: sack(311, 321)})
+	h.in(seg{flags: ".", seq: 331, ack: 101, win: 65535, data: "DDDDDDDDDD"})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, opts: sack(331, 341, 311, 321)})
+	h.in(seg{flags: ".", seq: 351, ack: 101, win: 65535, data: "FFFFFFFFFF"})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, opts: sack(351, 361, 331, 341, 311, 321)})
+	// A duplicate of the first block.
+	h.in(seg{flags: ".", seq: 311, ack: 101, win: 65535, data: "BBBBBBBBBB"})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, opts: sack(311, 321, 311, 321, 351, 361, 331, 341)})
+	// The hole fills: RCV.NXT jumps to 321.
+	h.in(seg{flags: ".", seq: 301, ack: 101, win: 65535, data: "AAAAAAAAAA"})
+	h.out(seg{flags: ".", seq: 101, ack: 321, win: 65515, opts: sack(351, 361, 331, 341)})
+	// A duplicate below RCV.NXT.
+	h.in(seg{flags: ".", seq: 301, ack: 101, win: 65535, data: "AAAAAAAAAA"})
+	h.out(seg{flags: ".", seq: 101, ack: 321, win: 65515, opts: sack(301, 311, 351, 361, 331, 341)})
+	h.none()
+	h.readAll("AAAAAAAAAABBBBBBBBBB")
+}
+
+// RFC 6675 without RACK: a segment is lost once DupThresh segments above
+// it are SACKed; then cwnd = ssthresh = FlightSize/2 and pipe decides
+// what may go. Before that, each SACK lets one new segment out as pipe
+// falls (limited transmit, RFC 3042). The retransmission goes first, new
+// data when pipe allows.
+func TestSACK_RFC6675Recovery(t *testing.T) {
+	cfg := sackReno
+	cfg.DisableRACK = true
+	h := establishedSACK(t, cfg, 0)
+	data := full(20)
+	h.write(data)
+	for k := range 10 {
+		h.out(dataSeg(data, k*1460, "."))
+	}
+	h.at(50 * time.Millisecond)
+	h.in(sackAck(101, 1561, 3021))
+	h.out(dataSeg(data, 10*1460, "."))
+	h.in(sackAck(101, 1561, 4481))
+	h.out(dataSeg(data, 11*1460, "."))
+	h.none()
+	h.in(sackAck(101, 1561, 5941)) // three segments above the first: lost
+	h.out(dataSeg(data, 0, "."))
+	h.none()
+	i := h.info()
+	h.check(i.InRecovery && i.Ssthresh == 8760 && i.Cwnd == 8760, "%+v", i)
+	h.in(sackAck(101, 1561, 7401))  // pipe 11680
+	h.in(sackAck(101, 1561, 8861))  // pipe 10220
+	h.in(sackAck(101, 1561, 10321)) // pipe 8760
+	h.none()
+	h.in(sackAck(101, 1561, 11781)) // pipe 7300: one new segment
+	h.out(dataSeg(data, 12*1460, "."))
+	h.none()
+	h.at(100 * time.Millisecond)
+	h.in(ack(101 + 12*1460)) // RecoveryPoint: cwnd = ssthresh, 1 segment in flight
+	for k := 13; k < 18; k++ {
+		h.out(dataSeg(data, k*1460, "."))
+	}
+	h.none()
+	i = h.info()
+	h.check(!i.InRecovery && i.Cwnd == 8760 && i.TotalRetransmits == 1 && i.SpuriousRetransmits == 0, "%+v", i)
+}
+
+// RACK: a segment sent before one that was delivered is lost once
+// RACK.rtt + reo_wnd (min_RTT/4 = 25 ms) has passed since it was sent; the
+// reordering timer fires at that instant. The D-SACK that shows it only
+// was late counts the retransmission as spurious and undoes the window
+// reduction.
+func TestRACK_ReorderTimerAndDSACKUndo(t *testing.T) {
+	h := establishedSACK(t, sackReno, 100*time.Millisecond)
+	data := full(5)
+	h.write(data)
+	for k := range 4 {
+		h.out(dataSeg(data, k*1460, "."))
+	}
+	h.out(dataSeg(data, 4*1460, "P."))
+	h.none()
+	h.deadline(300 * time.Millisecond) // the probe (2·SRTT) before the RTO (400 ms)
+	h.at(200 * time.Millisecond)
+	h.in(sackAck(101, 1561, 3021))
+	h.none()
+	h.deadline(225 * time.Millisecond)
+	h.at(224 * time.Millisecond)
+	h.none()
+	h.at(225 * time.Millisecond)
+	h.out(dataSeg(data, 0, "."))
+	h.none()
+	i := h.info()
+	h.check(i.InRecovery && i.Cwnd == 3650 && i.Ssthresh == 3650 && i.MinRTT == 100*time.Millisecond, "%+v", i)
+	// The original arrives after all: everything is acknowledged and the
+	// retransmission is reported as a duplicate.
+	h.at(300 * time.Millisecond)
+	h.in(sackAck(101+5*1460, 101, 1561))
+	h.none()
+	i = h.info()
+	h.check(!i.InRecovery && i.TotalRetransmits == 1 && i.SpuriousRetransmits == 1 &&
+		i.Ssthresh == cc.InfiniteSsthresh && i.Cwnd == 14600+2920, "%+v", i)
+}
+
+// The tail loss probe (RFC 8985 §7): 2·SRTT after the last send, with no
+// new data to send, the last segment goes again; the RTO is re-armed.
+func TestTLP_ProbeRetransmitsLastSegment(t *testing.T) {
+	h := establishedSACK(t, sackReno, 100*time.Millisecond)
+	data := full(3)
+	h.write(data)
+	h.out(dataSeg(data, 0, "."))
+	h.out(dataSeg(data, 1460, "."))
+	h.out(dataSeg(data, 2920, "P."))
+	h.none()
+	h.deadline(300 * time.Millisecond)
+	h.at(299 * time.Millisecond)
+	h.none()
+	h.at(300 * time.Millisecond)
+	h.out(dataSeg(data, 2920, "P."))
+	h.none()
+	h.deadline(600 * time.Millisecond)
+	h.check(h.info().TotalRetransmits == 1, "%+v", h.info())
+	// It was not needed: the D-SACK says so.
+	h.at(350 * time.Millisecond)
+	h.in(sackAck(101+3*1460, 2921, 4481))
+	h.deadline(0)
+	h.check(h.info().SpuriousRetransmits == 1, "%+v", h.info())
+}
