@@ -220,6 +220,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		Urgent:  h.Urgent,
 		Options: h.Options,
 		Payload: p.payload,
+		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
 	}
 	if c := sh.conns[p.key]; c != nil {
 		c.tcb.HandleSegment(&seg, now)

@@ -158,7 +158,11 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		Options: seg.Options,
 	}
 	ep := wire.Endpoints{Src: local.Addr(), Dst: remote.Addr()}
-	sh.buf = wire.AppendTCPPacket(sh.buf[:0], ep, sh.s.ttl, &h, seg.Payload)
+	ecn := wire.ECNNotECT
+	if seg.ECT {
+		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
+	}
+	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
 	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
 }
 

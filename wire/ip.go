@@ -29,7 +29,18 @@ type IPPacket struct {
 	FragmentOffset uint16
 	MoreFragments  bool
 	ID             uint32
+	// ECN is the packet's ECN field (RFC 3168 §5): the low two bits of
+	// the IPv4 TOS or IPv6 traffic class byte, one of the ECN* constants.
+	ECN uint8
 }
+
+// The values of the ECN field of the IP header (RFC 3168 §5).
+const (
+	ECNNotECT uint8 = 0 // not ECN-capable transport
+	ECNECT1   uint8 = 1 // ECN-capable transport, ECT(1)
+	ECNECT0   uint8 = 2 // ECN-capable transport, ECT(0)
+	ECNCE     uint8 = 3 // congestion experienced
+)
 
 // ParseIP parses an IPv4 or IPv6 packet by its version nibble.
 //
@@ -56,6 +67,7 @@ func ParseIP(b []byte) (IPPacket, error) {
 			Protocol: h.Protocol,
 			TTL:      h.TTL,
 			Payload:  payload,
+			ECN:      h.TOS & 3,
 		}
 		if h.IsFragment() {
 			ip.Fragment = true
@@ -84,6 +96,7 @@ func ParseIP(b []byte) (IPPacket, error) {
 			FragmentOffset: frag.offset,
 			MoreFragments:  frag.more,
 			ID:             frag.id,
+			ECN:            h.TrafficClass & 3,
 		}, nil
 	}
 	return IPPacket{}, errIPVersion

@@ -1,16 +1,18 @@
 package wire
 
 // AppendTCPPacket appends a whole IP packet (IPv4 or IPv6 by ep's address
-// family) carrying the TCP segment h+payload.
-//
-// The packet is IPv4, with DF set and ID 0, when both addresses of ep are
-// IPv4, and IPv6 (traffic class and flow label 0) otherwise, IPv4 addresses
-// then being written IPv4-mapped. ttl is the TTL or hop limit. It does not
-// allocate when dst has room for the packet.
+// family) carrying the TCP segment h+payload, with the ECN field Not-ECT.
 func AppendTCPPacket(dst []byte, ep Endpoints, ttl uint8, h *TCPHeader, payload []byte) []byte {
+	return AppendTCPPacketECN(dst, ep, ttl, ECNNotECT, h, payload)
+}
+
+// AppendTCPPacketECN is AppendTCPPacket with the IP header's ECN field set
+// to ecn (one of the ECN* constants; only its low two bits are used).
+func AppendTCPPacketECN(dst []byte, ep Endpoints, ttl, ecn uint8, h *TCPHeader, payload []byte) []byte {
 	segLen := h.Len() + len(payload)
 	if ep.Src.Is4() && ep.Dst.Is4() {
 		ip := IPv4Header{
+			TOS:          ecn & 3,
 			DontFragment: true,
 			TTL:          ttl,
 			Protocol:     ProtocolTCP,
@@ -20,10 +22,11 @@ func AppendTCPPacket(dst []byte, ep Endpoints, ttl uint8, h *TCPHeader, payload 
 		dst = AppendIPv4(dst, &ip, segLen)
 	} else {
 		ip := IPv6Header{
-			NextHeader: ProtocolTCP,
-			HopLimit:   ttl,
-			Src:        ep.Src,
-			Dst:        ep.Dst,
+			TrafficClass: ecn & 3,
+			NextHeader:   ProtocolTCP,
+			HopLimit:     ttl,
+			Src:          ep.Src,
+			Dst:          ep.Dst,
 		}
 		dst = AppendIPv6(dst, &ip, segLen)
 	}
