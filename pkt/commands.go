@@ -132,6 +132,17 @@ func (r *runner) sysctl(args []string, apply bool) string {
 			continue
 		}
 		set, known := sysctlSetters[name]
+		if known && strings.HasPrefix(name, "net.inet.") && !r.freeBSD {
+			// A FreeBSD script: its socket buffers start at FreeBSD's
+			// defaults (recvspace 65536, sendspace 32768), not Linux's.
+			r.freeBSD = true
+			if r.base.ReceiveBufferSize == DefaultTCP().ReceiveBufferSize {
+				r.base.ReceiveBufferSize = 65536
+			}
+			if r.base.SendBufferSize == 0 {
+				r.base.SendBufferSize = 32768
+			}
+		}
 		if !known || !set(r, n) {
 			return "sysctl " + name + "=" + val + " has no synack equivalent"
 		}
@@ -168,6 +179,10 @@ var sysctlSetters = map[string]func(r *runner, n int) bool{
 	"net.inet.tcp.sack.enable": func(r *runner, n int) bool { r.base.DisableSACK = n == 0; return true },
 	"net.inet.tcp.recvspace":   func(r *runner, n int) bool { r.base.ReceiveBufferSize = n; return n > 0 },
 	"net.inet.tcp.sendspace":   func(r *runner, n int) bool { r.base.SendBufferSize = n; return n > 0 },
+	"net.inet.tcp.rexmit_initial": func(r *runner, n int) bool {
+		r.base.InitialRTO = time.Duration(n) * time.Millisecond
+		return n > 0
+	},
 }
 
 // prescan looks for what the runner cannot honour before running: shell

@@ -19,6 +19,8 @@ type runner struct {
 	script *Script
 	cfg    Config
 	base   tcp.Config // engine configuration after the script's sysctls
+	// freeBSD is set once a FreeBSD sysctl (net.inet.*) was applied.
+	freeBSD bool
 
 	clk *clock.Virtual
 	st  *stack.Stack // created on first use, with the first socket's options

@@ -52,7 +52,7 @@ func TestKeepAlive(t *testing.T) {
 			fmt.Sprintf("%v server>client . seq 1 ack 1 len 0 (filtered)", at+time.Millisecond))
 	}
 	dead := answered + 2*time.Hour + 9*75*time.Second
-	want = append(want, fmt.Sprintf("%v client>server R seq 1 len 0", dead))
+	want = append(want, fmt.Sprintf("%v client>server R. seq 1 ack 1 len 0", dead))
 	expectLines(t, "unanswered probes", packets(n)[quiet:], want)
 	if got := n.Elapsed(); got != dead {
 		t.Errorf("Read failed at %v, want %v", got, dead)

@@ -303,8 +303,10 @@ func (l *Listener) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Addr: l.addr, Err: err}
 }
 
-// Close implements net.Listener: the listener stops accepting and its
-// half-open and not yet accepted connections are reset. A blocked Accept
+// Close implements net.Listener: the listener stops accepting, its
+// established but not yet accepted connections are reset and its
+// half-open (SYN-RECEIVED) ones are dropped silently, as Linux does: a
+// later segment of theirs reaches no connection and is answered by a RST. A blocked Accept
 // returns net.ErrClosed (in a *net.OpError), as does a second Close.
 func (l *Listener) Close() error {
 	if !l.close() {
@@ -322,6 +324,7 @@ func (l *Listener) close() bool {
 	}
 	l.closed = true
 	doomed := append([]*Conn(nil), l.queue...)
+	nReset := len(doomed)
 	for c := range l.half {
 		doomed = append(doomed, c)
 	}
@@ -341,12 +344,16 @@ func (l *Listener) close() bool {
 	s.mu.Unlock()
 
 	now := s.clock.Now()
-	for _, c := range doomed {
+	for i, c := range doomed {
 		sh := c.sh
 		sh.mu.Lock()
 		c.halfOpen = false
 		if c.inTable && !c.tcb.Done() {
-			c.tcb.Abort(now)
+			if i < nReset {
+				c.tcb.Abort(now)
+			} else {
+				c.tcb.Discard(now)
+			}
 			sh.settle(c, now)
 		}
 		sh.unlock()

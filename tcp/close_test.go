@@ -225,13 +225,14 @@ func TestHalfClose_WriteInCloseWait(t *testing.T) {
 	h.state(StateLastAck)
 }
 
-// RFC 2525 §2.17: closing with unread data resets the connection.
+// RFC 2525 §2.17: closing with unread data resets the connection. The
+// RST carries ACK=RCV.NXT (the unread data counted), as Linux's does.
 func TestClose_UnreadData_Reset(t *testing.T) {
 	h := established(t, plain)
 	h.in(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: "unread"})
 	h.trans = nil
 	h.close()
-	h.out(seg{flags: "R", seq: 101})
+	h.out(seg{flags: "R.", seq: 101, ack: 307, win: 65529})
 	h.none()
 	h.transitions("ESTABLISHED -> CLOSED")
 	h.deadline(0)
@@ -246,6 +247,7 @@ func TestClose_DataAfterClose_Reset(t *testing.T) {
 	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
 	h.state(StateFinWait2)
 	h.in(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: "late"})
+	// This RST answers a segment, so it is <SEQ=SEG.ACK><CTL=RST>, no ACK.
 	h.out(seg{flags: "R", seq: 102})
 	h.none()
 	h.state(StateClosed)
@@ -286,7 +288,7 @@ func TestAbort(t *testing.T) {
 	h.write("data")
 	h.out(seg{flags: "P.", seq: 101, ack: 301, win: 65535, data: "data"})
 	h.abort()
-	h.out(seg{flags: "R", seq: 105})
+	h.out(seg{flags: "R.", seq: 105, ack: 301, win: 65535})
 	h.none()
 	h.state(StateClosed)
 	h.err(nil)
@@ -307,4 +309,37 @@ func TestCloseWriteInSynSent(t *testing.T) {
 	h.transitions("SYN-SENT -> ESTABLISHED", "ESTABLISHED -> FIN-WAIT-1")
 	h.out(seg{flags: "FP.", seq: 101, ack: 301, win: 65535, data: "early"})
 	h.none()
+}
+
+// An abort's RST is sent as Linux sends it (tcp_send_active_reset): RST|ACK
+// with ACK=RCV.NXT, our window and, once negotiated, timestamps — but no
+// SACK blocks, even with out-of-order data held.
+func TestAbort_RSTAckWithTimestamps(t *testing.T) {
+	cfg := Config{DisableWScale: true}
+	h := active(t, cfg)
+	v := h.tsval()
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), sackOK(), ts(v, 0))})
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: o(mss(1460), sackOK(), ts(500, v))})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, opts: ts(v, 500)})
+	// Out-of-order data: the duplicate ACK carries a SACK block.
+	h.in(seg{flags: "P.", seq: 311, ack: 101, win: 65535, opts: ts(501, v), data: "later"})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, opts: o(ts(v, 500), sack(311, 316))})
+	h.abort()
+	h.out(seg{flags: "R.", seq: 101, ack: 301, win: 65535, opts: ts(v, 500)})
+	h.none()
+	h.state(StateClosed)
+}
+
+// A RST that answers a segment keeps RFC 9293's form even when the
+// connection is reset by it: data for a fully closed connection in
+// FIN-WAIT-1 is answered <SEQ=SEG.ACK><CTL=RST>, like Linux's
+// tcp_v4_send_reset does.
+func TestClose_DataAfterClose_ResetHasNoAck(t *testing.T) {
+	h := established(t, plain)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	h.in(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: "late"})
+	h.out(seg{flags: "R", seq: 101})
+	h.none()
+	h.state(StateClosed)
 }

@@ -48,6 +48,42 @@ func TestNagle(t *testing.T) {
 	h.none()
 }
 
+// Nagle in Minshall's variant, as Linux applies it (tcp_nagle_check,
+// tcp_minshall_check): the small tail of a write goes at once behind
+// full-sized segments still in flight; only a later small segment waits,
+// and only until the earlier small one is acknowledged.
+func TestNagle_Minshall(t *testing.T) {
+	h := established(t, plain)
+	data := strings.Repeat("m", 1460*2+200)
+	h.write(data)
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, data: data[:1460]})
+	h.out(seg{flags: ".", seq: 1561, ack: 301, win: 65535, data: data[1460:2920]})
+	h.out(seg{flags: "P.", seq: 3021, ack: 301, win: 65535, data: data[2920:]})
+	h.none()
+	// The 200-byte segment (ending at 3221) is unacknowledged: "x" waits,
+	// also after an ACK of the full-sized segments only.
+	h.write("x")
+	h.none()
+	h.in(seg{flags: ".", seq: 301, ack: 3021, win: 65535})
+	h.none()
+	h.in(seg{flags: ".", seq: 301, ack: 3221, win: 65535})
+	h.out(seg{flags: "P.", seq: 3221, ack: 301, win: 65535, data: "x"})
+	h.none()
+	// A full-sized segment in flight does not hold a small one back.
+	h.in(seg{flags: ".", seq: 301, ack: 3222, win: 65535})
+	full := strings.Repeat("f", 1460)
+	h.write(full)
+	h.out(seg{flags: "P.", seq: 3222, ack: 301, win: 65535, data: full})
+	h.write("y")
+	h.out(seg{flags: "P.", seq: 4682, ack: 301, win: 65535, data: "y"})
+	h.write("z")
+	h.none()
+	// A segment that ends the data with the FIN is not held.
+	h.close()
+	h.out(seg{flags: "FP.", seq: 4683, ack: 301, win: 65535, data: "z"})
+	h.none()
+}
+
 func TestNoDelay(t *testing.T) {
 	h := established(t, plain)
 	h.tcb.SetNoDelay(true)

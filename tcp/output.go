@@ -43,8 +43,16 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 		t.sndBuf.Peek(int(seq-t.sndBufSeq), t.outData[e.off:e.off+n])
 	}
 	switch {
+	case flags&wire.FlagRST != 0 && flags&wire.FlagACK == 0:
+		// A RST answering a segment carries no window and no options.
 	case flags&wire.FlagRST != 0:
-		// A RST carries no window and no options.
+		// An abort's RST|ACK is sent as Linux's tcp_send_active_reset
+		// sends it: with our window and timestamps, without SACK blocks.
+		s.Window = t.advertise()
+		if t.tsOK {
+			s.Options.HasTimestamps = true
+			s.Options.TSVal, s.Options.TSEcr = t.tsNow(now), t.tsRecent
+		}
 	case flags&wire.FlagSYN != 0:
 		t.synOptions(&s.Options, flags&wire.FlagACK != 0, now)
 		s.Window = t.synWindow()
@@ -78,6 +86,16 @@ func (t *TCB) sendAck(now time.Time) {
 // sendRST queues <SEQ=seq><CTL=RST>.
 func (t *TCB) sendRST(seq uint32, now time.Time) {
 	t.queue(wire.FlagRST, seq, 0, now)
+}
+
+// sendAbortRST queues the RST of a connection we abort (user ABORT,
+// close with unread data, keepalive timeout):
+// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>. RFC 9293 §3.10.5 writes
+// <SEQ=SND.NXT><CTL=RST>; the ACK is allowed (a receiver validates a RST
+// by its sequence number, §3.10.7.4) and is what Linux sends, so
+// Linux-written scripts and captures match.
+func (t *TCB) sendAbortRST(now time.Time) {
+	t.queue(wire.FlagRST|wire.FlagACK, t.sndNxt, 0, now)
 }
 
 // sendSYN queues our SYN (in SYN-SENT) or SYN-ACK (otherwise), with
@@ -229,6 +247,9 @@ func (t *TCB) sendData(now time.Time) {
 		seq := t.sndNxt
 		t.queue(flags, seq, n, now)
 		t.sndNxt += uint32(n)
+		if n < t.sndMSS {
+			t.sndSml = t.sndNxt
+		}
 		if fin {
 			t.finSent = true
 			t.sndFinSeq = t.sndNxt
@@ -257,19 +278,27 @@ func (t *TCB) sendData(now time.Time) {
 
 // sendSmall decides whether a segment shorter than the MSS goes now: the
 // sender's SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle's algorithm
-// (RFC 1122 §4.2.3.4): with unacknowledged data outstanding, small
-// segments wait until it is acknowledged unless NoDelay is set.
+// (RFC 1122 §4.2.3.4) in Minshall's variant, as Linux applies it: a small
+// segment that empties the send buffer waits only while an earlier small
+// segment is unacknowledged, and never when it carries the FIN or
+// NoDelay is set.
 func (t *TCB) sendSmall(n, unsent int, fin bool) bool {
 	idle := t.sndNxt == t.sndUna
 	if n == unsent {
 		// Everything queued fits: the "pushed" case.
-		return fin || idle || t.cfg.NoDelay
+		return fin || t.cfg.NoDelay || !t.smallInFlight()
 	}
 	// Limited by the window.
 	if idle {
 		return true // stands in for the override timeout
 	}
 	return t.cfg.NoDelay && uint32(n) >= t.maxSndWnd/2
+}
+
+// smallInFlight reports whether a segment shorter than the MSS is sent and
+// not yet acknowledged: SND.UNA < sndSml =< SND.NXT.
+func (t *TCB) smallInFlight() bool {
+	return seqGT(t.sndSml, t.sndUna) && seqLE(t.sndSml, t.sndNxt)
 }
 
 // startRTT times the segment starting at seq unless one is being timed

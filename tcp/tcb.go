@@ -27,6 +27,7 @@ type TCB struct {
 	sndWL1    uint32
 	sndWL2    uint32
 	maxSndWnd uint32 // MAX.SND.WND of RFC 5961 §5 and RFC 9293 §3.8.6.2.1
+	sndSml    uint32 // end of the last segment sent shorter than the MSS (Nagle, Minshall)
 
 	// Receive sequence variables.
 	irs    uint32
@@ -165,6 +166,7 @@ func newTCB(cfg Config, iss uint32) *TCB {
 		iss:       iss,
 		sndUna:    iss,
 		sndNxt:    iss,
+		sndSml:    iss,
 		sndBufSeq: iss + 1,
 		sndBuf:    newRing(cfg.SendBufferSize),
 		rcvBuf:    newRing(cfg.ReceiveBufferSize),

@@ -246,7 +246,7 @@ func (t *TCB) onKeepAlive(now time.Time) {
 		return
 	}
 	if t.kaProbes >= ka.Count {
-		t.sendRST(t.sndNxt, now)
+		t.sendAbortRST(now)
 		t.enterClosed(errTimedOut, now)
 		return
 	}

@@ -155,7 +155,7 @@ func TestKeepAlive_ProbesAndTimeout(t *testing.T) {
 	h.none()
 	h.deadline(27 * time.Second)
 	h.at(27 * time.Second)
-	h.out(seg{flags: "R", seq: 101})
+	h.out(seg{flags: "R.", seq: 101, ack: 301, win: 65535})
 	h.none()
 	h.state(StateClosed)
 	h.err(syscall.ETIMEDOUT)

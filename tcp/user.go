@@ -150,7 +150,7 @@ func (t *TCB) Close(now time.Time) error {
 		switch t.state {
 		case StateSynReceived, StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
 			t.finQueued = true
-			t.sendRST(t.sndNxt, now)
+			t.sendAbortRST(now)
 			t.enterClosed(nil, now)
 			return nil
 		}
@@ -170,9 +170,21 @@ func (t *TCB) Close(now time.Time) error {
 func (t *TCB) Abort(now time.Time) {
 	switch t.state {
 	case StateSynReceived, StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
-		// "Send a reset segment: <SEQ=SND.NXT><CTL=RST>"
-		t.sendRST(t.sndNxt, now)
+		// "Send a reset segment: <SEQ=SND.NXT><CTL=RST>", with the ACK
+		// bit and ACK=RCV.NXT as Linux sends it (sendAbortRST).
+		t.sendAbortRST(now)
 	}
 	t.finQueued, t.fullClose = true, true
+	t.enterClosed(nil, now)
+}
+
+// Discard deletes the TCB without sending anything: it enters CLOSED
+// silently. A listener that closes drops its half-open connections so,
+// as Linux does; the peer's next segment then reaches no connection and
+// is answered by the RST of RFC 9293 §3.10.7.1.
+func (t *TCB) Discard(now time.Time) {
+	t.finQueued, t.fullClose = true, true
+	t.outQ = t.outQ[:0]
+	t.outData = t.outData[:0]
 	t.enterClosed(nil, now)
 }
