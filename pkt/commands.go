@@ -14,12 +14,11 @@ import (
 
 // harmlessSysctls are settings accepted with any value: they tune
 // features synack does not have or does not let scripts observe here
-// (congestion control, pacing, Fast Open keys, metrics, MPTCP, ...).
+// (pacing, Fast Open keys, metrics, MPTCP, ...).
 var harmlessSysctls = map[string]bool{
 	"net.ipv4.tcp_rmem": true, "net.ipv4.tcp_wmem": true, "net.ipv4.tcp_frto": true,
 	"net.ipv4.tcp_dsack": true, "net.ipv4.tcp_fack": true, "net.ipv4.tcp_reordering": true,
-	"net.ipv4.tcp_congestion_control": true, "net.ipv4.tcp_slow_start_after_idle": true,
-	"net.ipv4.tcp_early_retrans": true, "net.ipv4.tcp_recovery": true,
+	"net.ipv4.tcp_slow_start_after_idle": true, "net.ipv4.tcp_early_retrans": true,
 	"net.ipv4.tcp_tso_win_divisor": true, "net.ipv4.tcp_pacing_ss_ratio": true,
 	"net.ipv4.tcp_pacing_ca_ratio": true, "net.ipv4.tcp_notsent_lowat": true,
 	"net.ipv4.tcp_fastopen_key": true, "net.ipv4.tcp_syncookies": true,
@@ -34,9 +33,7 @@ var harmlessSysctls = map[string]bool{
 // zeroSysctls are accepted only with the value 0 (a feature synack does
 // not have, turned off).
 var zeroSysctls = map[string]bool{
-	"net.ipv4.tcp_ecn": true, "net.ipv4.tcp_fastopen": true, "net.ipv4.tcp_thin_linear_timeouts": true,
-	// FreeBSD: 2 only accepts ECN from peers; scripts using ECN SKIP.
-	"net.inet.tcp.ecn.enable": true,
+	"net.ipv4.tcp_fastopen": true, "net.ipv4.tcp_thin_linear_timeouts": true,
 }
 
 // command handles a back-quoted command: init reports whether it is the
@@ -116,8 +113,21 @@ func (r *runner) sysctl(args []string, apply bool) string {
 			continue
 		}
 		if zeroSysctls[name] {
-			if val != "0" && !(name == "net.inet.tcp.ecn.enable" && val == "2") {
+			if val != "0" {
 				return "sysctl " + name + "=" + val + " has no synack equivalent"
+			}
+			continue
+		}
+		if name == "net.ipv4.tcp_congestion_control" {
+			// Linux's reno is NewReno (RFC 6582); other controllers
+			// synack lacks (bbr, dctcp, ...) are ignored, as before.
+			if apply {
+				switch val {
+				case "reno", "newreno":
+					r.base.CongestionControl = "newreno"
+				case "cubic":
+					r.base.CongestionControl = "cubic"
+				}
 			}
 			continue
 		}
@@ -171,12 +181,17 @@ var sysctlSetters = map[string]func(r *runner, n int) bool{
 		return n > 0
 	},
 	"net.ipv4.tcp_keepalive_probes": func(r *runner, n int) bool { r.base.KeepAlive.Count = n; return n > 0 },
+	"net.ipv4.tcp_ecn":              (*runner).setECN,
+	// Bit 0 of tcp_recovery is RACK loss detection; without it Linux
+	// falls back to duplicate-ACK counting (RFC 6675 with SACK).
+	"net.ipv4.tcp_recovery": func(r *runner, n int) bool { r.base.DisableRACK = n&1 == 0; return n >= 0 },
 	// FreeBSD.
 	"net.inet.tcp.rfc1323": func(r *runner, n int) bool {
 		r.base.DisableTimestamps, r.base.DisableWScale = n == 0 || n == 2, n == 0 || n == 3
 		return n >= 0 && n <= 3
 	},
 	"net.inet.tcp.sack.enable": func(r *runner, n int) bool { r.base.DisableSACK = n == 0; return true },
+	"net.inet.tcp.ecn.enable":  (*runner).setECN,
 	"net.inet.tcp.recvspace":   func(r *runner, n int) bool { r.base.ReceiveBufferSize = n; return n > 0 },
 	"net.inet.tcp.sendspace":   func(r *runner, n int) bool { r.base.SendBufferSize = n; return n > 0 },
 	"net.inet.tcp.rexmit_initial": func(r *runner, n int) bool {
@@ -185,11 +200,37 @@ var sysctlSetters = map[string]func(r *runner, n int) bool{
 	},
 }
 
+// setECN applies net.ipv4.tcp_ecn (or FreeBSD's net.inet.tcp.ecn.enable):
+// 0 off, 1 requested on our SYNs and accepted on the peer's, 2 (both
+// systems' default) accepted but not requested. synack's tcp.Config.ECN
+// does both or neither, so 2 is ECN on in a script that never connects
+// (it only accepts: the same behaviour) and off in one that does (where
+// our SYNs must not ask for it).
+func (r *runner) setECN(n int) bool {
+	switch n {
+	case 0, 1:
+		r.base.ECN = n == 1
+	case 2:
+		r.base.ECN = !r.connects
+	default:
+		return false
+	}
+	return true
+}
+
 // prescan looks for what the runner cannot honour before running: shell
 // commands it does not know, Python code, UDP and ICMP lines, system calls
 // it does not emulate, TCP options it cannot send. It applies the init
 // command.
 func (r *runner) prescan() *Result {
+	for _, ev := range r.script.Events {
+		if sc, ok := ev.Action.(*Syscall); ok && sc.Name == "connect" {
+			r.connects = true
+		}
+	}
+	if !r.cfg.TCP.ECN {
+		r.setECN(2) // the default of net.ipv4.tcp_ecn
+	}
 	if r.script.Init != nil {
 		if why := r.applyCommand(r.script.Init.Text, true); why != "" {
 			return &Result{Status: Skip, Line: r.script.Init.Line, Reason: "command `" + strings.TrimSpace(r.script.Init.Text) + "`: " + why}
@@ -225,12 +266,6 @@ func (r *runner) prescan() *Result {
 				case OptUnsupported:
 					return skip("TCP option " + o.Text + " is not supported")
 				}
-			}
-			if a.Dir == Inbound && (a.Flags&(FlagECE|FlagCWR) != 0 || (a.IP.ECN != ECNUnset && a.IP.ECN != ECNNone)) {
-				return skip("ECN is not supported")
-			}
-			if a.Dir == Outbound && a.IP.ECN != ECNUnset && a.IP.ECN != ECNNone {
-				return skip("ECN is not supported")
 			}
 		}
 	}

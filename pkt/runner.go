@@ -21,6 +21,8 @@ type runner struct {
 	base   tcp.Config // engine configuration after the script's sysctls
 	// freeBSD is set once a FreeBSD sysctl (net.inet.*) was applied.
 	freeBSD bool
+	// connects is set when the script calls connect (see setECN).
+	connects bool
 
 	clk *clock.Virtual
 	st  *stack.Stack // created on first use, with the first socket's options

@@ -11,6 +11,12 @@ const listenPrefix = `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
 `
 
+const ecnPrefix = `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < [ect0] SEW 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+`
+
 // TestRunOutcomes checks how the runner reports scripts it passes, fails
 // and skips.
 func TestRunOutcomes(t *testing.T) {
@@ -41,6 +47,13 @@ func TestRunOutcomes(t *testing.T) {
 		{"udp socket", "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n", Skip, 1, "only SOCK_STREAM"},
 		{"unknown call", "0 epoll_create(1) = 3\n", Skip, 1, "system call epoll_create is not supported"},
 		{"unknown option", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_CORK, [1], 4) = 0\n", Skip, 2, "TCP_CORK is not supported"},
+		{"ecn on", "`sysctl -q net.ipv4.tcp_ecn=1`\n" + ecnPrefix + "+0 > [noecn] SE. 0:0(0) ack 1 <...>\n", Pass, 0, ""},
+		{"ecn default accepts", ecnPrefix + "+0 > SE. 0:0(0) ack 1 <...>\n", Pass, 0, ""},
+		{"ecn off", "`sysctl -q net.ipv4.tcp_ecn=0`\n" + ecnPrefix + "+0 > S. 0:0(0) ack 1 <...>\n", Pass, 0, ""},
+		{"ecn codepoint", "`sysctl -q net.ipv4.tcp_ecn=1`\n" + ecnPrefix + "+0 > [ect0] SE. 0:0(0) ack 1 <...>\n", Fail, 6, "bad ECN codepoint: expected ect0"},
+		{"ecn bad value", "`sysctl -q net.ipv4.tcp_ecn=3`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", Skip, 1, "tcp_ecn=3 has no synack equivalent"},
+		{"ecn active default", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0 connect(3, ..., ...) = -1 EINPROGRESS\n+0 > S 0:0(0) <...>\n", Pass, 0, ""},
+		{"accecn", listenPrefix + "+0 > S.A 0:0(0) ack 1 <...>\n", Skip, 5, "AccECN"},
 		{"fast open", listenPrefix + "+0 > S. 0:0(0) ack 1 <mss 1460,FO 0102030405060708,nop,nop>\n", Skip, 5, "TCP Fast Open"},
 	}
 	for _, tt := range tests {

@@ -32,14 +32,20 @@ func TestSuite(t *testing.T) {
 }
 
 // mutate returns a copy of s with its i-th event, an outbound packet,
-// changed: its ack number when it has one, else its flags.
-func mutate(s *Script, i int) *Script {
+// changed: its ack number when it has one, else its flags; with ecn, its
+// ECN codepoint instead (noecn for any ECT or CE, ect0 for noecn).
+func mutate(s *Script, i int, ecn bool) *Script {
 	m := *s
 	m.Events = append([]Event(nil), s.Events...)
 	p := *m.Events[i].Action.(*Packet)
-	if p.Ack != nil {
+	switch {
+	case ecn && p.IP.ECN == ECNNone:
+		p.IP.ECN = ECNECT0
+	case ecn:
+		p.IP.ECN = ECNNone
+	case p.Ack != nil:
 		p.Ack = new(*p.Ack + 1)
-	} else {
+	default:
 		p.Flags ^= FlagPSH
 	}
 	m.Events[i].Action = &p
@@ -47,7 +53,8 @@ func mutate(s *Script, i int) *Script {
 }
 
 // TestSuiteMutations proves the runner can fail: every outbound line of
-// every script, changed in its ack or flags, makes the script fail.
+// every script, changed in its ack or flags, makes the script fail, and so
+// does every ECN codepoint an outbound line names, changed.
 func TestSuiteMutations(t *testing.T) {
 	for _, f := range suiteFiles(t) {
 		s, err := ParseFile(f)
@@ -61,9 +68,14 @@ func TestSuiteMutations(t *testing.T) {
 				continue
 			}
 			n++
-			res := Run(mutate(s, i), Config{})
-			if res.Status != Fail {
-				t.Errorf("%s: line %d mutated (%s): %s, want FAIL", f, ev.Line, FormatAction(mutate(s, i).Events[i].Action), res.Status)
+			for _, ecn := range []bool{false, true} {
+				if ecn && p.IP.ECN == ECNUnset {
+					continue
+				}
+				m := mutate(s, i, ecn)
+				if res := Run(m, Config{}); res.Status != Fail {
+					t.Errorf("%s: line %d mutated (%s): %s, want FAIL", f, ev.Line, FormatAction(m.Events[i].Action), res.Status)
+				}
 			}
 		}
 		if n == 0 {

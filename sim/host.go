@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -9,8 +8,10 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/synack/synack/link"
+	"github.com/synack/synack/link/impair"
 	"github.com/synack/synack/stack"
 	"github.com/synack/synack/tcp"
 )
@@ -22,6 +23,9 @@ type Host struct {
 	index int
 	stack *stack.Stack
 	link  *simLink
+	// paths holds the impairment of the path to each host, by the
+	// host's position (nil: none); guarded by the network's mu.
+	paths map[int]*impair.Model
 }
 
 // Name returns the host's name.
@@ -89,7 +93,7 @@ func (n *Network) AddHost(name string, addr netip.Addr, opts ...HostOption) *Hos
 		n.mu.Unlock()
 		panic(fmt.Sprintf("sim: AddHost: address %v already taken", addr))
 	}
-	h := &Host{name: name, addr: addr, index: len(n.hosts)}
+	h := &Host{name: name, addr: addr, index: len(n.hosts), paths: map[int]*impair.Model{}}
 	h.link = &simLink{net: n, host: h, mtu: cfg.mtu}
 	n.hosts = append(n.hosts, h)
 	n.byAddr[keyOf(addr)] = h
@@ -169,14 +173,13 @@ func (l *simLink) Close() error {
 	return nil
 }
 
-// WritePacket sends a copy of pkt: it is recorded, captured, filtered and
-// queued for delivery after the network's delay.
+// WritePacket sends a copy of pkt: it is recorded, captured, filtered,
+// impaired and queued for delivery after the path's delay.
 func (l *simLink) WritePacket(pkt []byte) error {
 	if len(pkt) > l.mtu {
 		return fmt.Errorf("sim: packet of %d bytes exceeds the MTU of %d", len(pkt), l.mtu)
 	}
 	n := l.net
-	data := append([]byte(nil), pkt...)
 	now := n.clock.Now()
 
 	n.mu.Lock()
@@ -185,6 +188,7 @@ func (l *simLink) WritePacket(pkt []byte) error {
 		return errLinkClosed
 	}
 	n.stats.Sent++
+	data := n.buffer(pkt)
 	p := Packet{Time: now, From: l.host, Data: data}
 	if dst, ok := destination(data); ok {
 		p.To = n.byAddr[keyOf(dst)]
@@ -201,17 +205,86 @@ func (l *simLink) WritePacket(pkt []byte) error {
 		drop = DropNoRoute
 		n.stats.NoRoute++
 	}
-	n.trace = append(n.trace, Record{Kind: RecordPacket, Time: now, Host: l.host, Packet: p, Drop: drop})
+	fate := impair.Fate{Copies: 1, At: [2]time.Time{now.Add(n.cfg.delay)}, Flip: [2]int{-1, -1}}
+	if drop == DropNone {
+		if m := n.model(l.host, p.To); m != nil {
+			fate = m.Judge(now, len(data))
+			drop = n.count(&fate)
+		}
+	}
+	traced := !n.cfg.noPacketTrace
+	if traced {
+		n.trace = append(n.trace, Record{Kind: RecordPacket, Time: now, Host: l.host, Packet: p, Drop: drop})
+	}
 	if n.pcap != nil {
 		if err := n.pcap.WritePacket(now, data); err != nil {
 			n.setErr(err)
 		}
 	}
-	if drop == DropNone {
-		heap.Push(&n.queue, delivery{at: now.Add(n.cfg.delay), seq: n.nextSeq, to: p.To, data: data})
+	if drop != DropNone {
+		if !traced {
+			n.free = append(n.free, data)
+		}
+		return nil
+	}
+	// The trace keeps the packet as sent: corrupted copies and the
+	// second copy of a duplicate get buffers of their own.
+	bufs := [2][]byte{data, nil}
+	if fate.Copies > 1 {
+		bufs[1] = n.buffer(data)
+	}
+	if traced && fate.Flip[0] >= 0 {
+		bufs[0] = n.buffer(data)
+	}
+	for i := range fate.Copies {
+		corrupted := fate.Corrupt(i, bufs[i])
+		if corrupted {
+			n.stats.Corrupted++
+		}
+		n.queue.push(delivery{
+			at: fate.At[i], seq: n.nextSeq, sent: now, from: l.host, to: p.To, data: bufs[i],
+			dup: i > 0, corrupted: corrupted, recycle: !traced || &bufs[i][0] != &data[0],
+		})
 		n.nextSeq++
 	}
 	return nil
+}
+
+// buffer returns a copy of pkt, in a recycled buffer when packets are not
+// traced (n.mu held).
+func (n *Network) buffer(pkt []byte) []byte {
+	if k := len(n.free); k > 0 && n.cfg.noPacketTrace {
+		b := n.free[k-1]
+		n.free = n.free[:k-1]
+		return append(b[:0], pkt...)
+	}
+	if n.cfg.noPacketTrace {
+		return append(make([]byte, 0, max(len(pkt), 2048)), pkt...)
+	}
+	return append([]byte(nil), pkt...)
+}
+
+// count adds an impairment's fate to the stats and says how the trace
+// records it (n.mu held).
+func (n *Network) count(f *impair.Fate) Drop {
+	if f.Reordered {
+		n.stats.Reordered++
+	}
+	if f.Copies > 1 {
+		n.stats.Duplicated++
+	}
+	switch f.Drop {
+	case impair.Lost, impair.BurstLost:
+		n.stats.Lost++
+		return DropLoss
+	case impair.QueueFull:
+		n.stats.QueueFull++
+		return DropQueue
+	case impair.TooBig:
+		n.stats.TooBig++
+		return DropTooBig
+	}
+	return DropNone
 }
 
 // destination reads the destination address of an IPv4 or IPv6 packet.

@@ -2,7 +2,9 @@
 //
 // A Network holds hosts, each a stack.Stack in manual mode on a virtual
 // clock, joined by links that deliver every packet after a fixed one-way
-// delay. Nothing runs by itself: RunUntil (which the stacks also call from
+// delay, or through a seeded impairment (WithImpairment, Impair: loss,
+// jitter, reordering, duplication, corruption, a rate-limited queue, an
+// MTU; see package link/impair) that runs in virtual time. Nothing runs by itself: RunUntil (which the stacks also call from
 // their blocking methods, as their stack.Runner) delivers packets and runs
 // timers in time order, and jumps the clock straight to the next thing that
 // happens. A two-minute SYN backoff therefore takes milliseconds, and a run
@@ -14,7 +16,6 @@
 package sim
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/synack/synack/clock"
 	"github.com/synack/synack/link"
+	"github.com/synack/synack/link/impair"
 	"github.com/synack/synack/pcap"
 	"github.com/synack/synack/stack"
 	"github.com/synack/synack/tcp"
@@ -48,6 +50,10 @@ type config struct {
 	maxEvents int
 	loss      float64
 	tcp       tcp.Config
+
+	impair        impair.Config
+	hasImpair     bool
+	noPacketTrace bool
 }
 
 // WithDelay sets the one-way delay of every link; default 1ms.
@@ -88,7 +94,9 @@ type Network struct {
 	trace   []Record
 	stats   Stats
 	filter  func(Packet) bool
+	arrival func(*Arrival)
 	pcap    *pcap.Writer
+	free    [][]byte // packet buffers to reuse (when packets are not traced)
 	err     error
 	stopped bool
 }
@@ -98,9 +106,16 @@ type Stats struct {
 	Sent      int // packets written by the hosts
 	Delivered int // packets handed to their destination
 	Filtered  int // dropped by the filter (SetFilter)
-	Lost      int // dropped by the random loss (WithLoss)
+	Lost      int // dropped by random loss (WithLoss, or an impairment's random or bursty loss)
 	NoRoute   int // dropped because no host owns the destination address
 	LinkDown  int // dropped because the destination's link was closed
+
+	// Impairments (WithImpairment, Impair).
+	QueueFull  int // tail drops at a rate limiter's queue
+	TooBig     int // larger than a path's MTU
+	Duplicated int // packets delivered twice
+	Corrupted  int // copies delivered with a bit flipped
+	Reordered  int // packets held back to arrive out of order
 }
 
 // New returns an empty network whose randomness all comes from seed.
@@ -226,10 +241,12 @@ func (n *Network) RunUntil(cond func() bool, deadline time.Time) bool {
 // whose timer is due.
 func (n *Network) step(hosts []*Host) {
 	now := n.clock.Now()
+	var a Arrival
 	for {
 		n.mu.Lock()
 		d, ok := n.queue.popDue(now)
 		var recv link.Receiver
+		hook := n.arrival
 		if ok {
 			if d.to.link.closed || d.to.link.recv == nil {
 				n.stats.LinkDown++
@@ -243,7 +260,16 @@ func (n *Network) step(hosts []*Host) {
 			break
 		}
 		if recv != nil {
+			if hook != nil {
+				a = Arrival{Time: now, Sent: d.sent, From: d.from, To: d.to, Data: d.data, Duplicate: d.dup, Corrupted: d.corrupted}
+				hook(&a)
+			}
 			recv.DeliverPacket(d.data)
+		}
+		if d.recycle {
+			n.mu.Lock()
+			n.free = append(n.free, d.data)
+			n.mu.Unlock()
 		}
 	}
 	for _, h := range hosts {
@@ -263,30 +289,40 @@ func (n *Network) RunFor(d time.Duration) {
 
 // delivery is a packet on its way.
 type delivery struct {
-	at   time.Time
-	seq  uint64 // order of sending, which breaks ties
-	to   *Host
-	data []byte
+	at        time.Time
+	seq       uint64 // order of sending, which breaks ties
+	sent      time.Time
+	from, to  *Host
+	data      []byte
+	dup       bool // the second copy of a duplicated packet
+	corrupted bool
+	recycle   bool // data goes back to Network.free once delivered
 }
 
 // deliveries is a min-heap of packets by arrival time, then sending order.
+// It is written out rather than built on container/heap, whose interface
+// would allocate for every packet.
 type deliveries []delivery
 
-func (q deliveries) Len() int { return len(q) }
-func (q deliveries) Less(i, j int) bool {
+func (q deliveries) less(i, j int) bool {
 	if !q[i].at.Equal(q[j].at) {
 		return q[i].at.Before(q[j].at)
 	}
 	return q[i].seq < q[j].seq
 }
-func (q deliveries) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *deliveries) Push(x any)   { *q = append(*q, x.(delivery)) }
-func (q *deliveries) Pop() any {
-	old := *q
-	d := old[len(old)-1]
-	old[len(old)-1] = delivery{}
-	*q = old[:len(old)-1]
-	return d
+
+// push adds d.
+func (q *deliveries) push(d delivery) {
+	*q = append(*q, d)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
 }
 
 // next returns the arrival time of the first packet, if any.
@@ -299,10 +335,32 @@ func (q deliveries) next() (time.Time, bool) {
 
 // popDue removes and returns the first packet if it is due by now.
 func (q *deliveries) popDue(now time.Time) (delivery, bool) {
-	if len(*q) == 0 || (*q)[0].at.After(now) {
+	h := *q
+	if len(h) == 0 || h[0].at.After(now) {
 		return delivery{}, false
 	}
-	return heap.Pop(q).(delivery), true
+	d := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h[n] = delivery{}
+	h = h[:n]
+	*q = h
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	return d, true
 }
 
 var _ stack.Runner = (*Network)(nil)

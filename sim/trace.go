@@ -39,8 +39,10 @@ type Drop uint8
 const (
 	DropNone    Drop = iota // delivered (or on its way)
 	DropFilter              // the filter dropped it
-	DropLoss                // random loss
+	DropLoss                // random or bursty loss
 	DropNoRoute             // no host owns the destination address
+	DropQueue               // tail drop at a rate limiter's queue (impairment)
+	DropTooBig              // larger than the path's MTU (impairment)
 )
 
 // String names the reason.
@@ -54,6 +56,10 @@ func (d Drop) String() string {
 		return "lost"
 	case DropNoRoute:
 		return "no route"
+	case DropQueue:
+		return "queue full"
+	case DropTooBig:
+		return "too big"
 	}
 	return fmt.Sprintf("Drop(%d)", uint8(d))
 }

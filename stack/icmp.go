@@ -59,7 +59,7 @@ func classifyICMPv4(m *wire.ICMPMessage, q *wire.Quote, quoted []byte) (e icmpEr
 		case wire.ICMPv4HostUnknown:
 			e.errno, e.fatal = syscall.EHOSTDOWN, true
 		case wire.ICMPv4HostIsolated:
-			e.errno, e.fatal = syscall.ENONET, true
+			e.errno, e.fatal = errHostIsolated, true
 		default: // host prohibited, admin prohibited, precedence
 			e.errno, e.fatal = syscall.EHOSTUNREACH, true
 		}

@@ -4,10 +4,18 @@
 //
 //	synack demo [--seed N] [--delay D] [--pcap FILE] [--ascii] [--width N]
 //	synack ladder [--ascii] [--width N] [--absolute] FILE.pcap
+//	synack pkt run [flags] FILE...
+//	synack transfer [--bytes N] [--loss P] [--delay D] [--rate R] ... [--json]
+//	synack serve --tun NAME --addr ADDR/PREFIX --port P (--echo|--discard|--http DIR|--source N)
+//	synack dial --tun NAME HOST:PORT
+//	synack get --tun NAME URL [--sha256]
 //
 // demo runs one TCP connection between two simulated hosts on a virtual
 // clock and draws its ladder diagram; ladder draws the ladder diagrams of
-// the TCP connections in a capture.
+// the TCP connections in a capture; pkt runs packetdrill-language scripts
+// against a synack stack; transfer moves data over an impaired simulated
+// path and checks it; serve, dial and get put synack on a Linux TUN device
+// to talk to real hosts. "synack COMMAND --help" lists a command's flags.
 package main
 
 import (
