@@ -44,12 +44,21 @@ func (t *TCB) pipe() int {
 	return int(t.sndNxt-t.sndUna) - int(t.tx.sackedBytes) - int(t.tx.lostBytes)
 }
 
+// flightSize is the FlightSize a congestion event reduces from
+// (RFC 5681 §3.1 equation 4): the data outstanding, but never more than
+// the congestion window. After a recovery that left holes behind,
+// SND.NXT − SND.UNA can be several windows (most of it SACKed or lost);
+// a threshold computed from that would grow the window on every loss.
+func (t *TCB) flightSize() int {
+	return min(int(t.sndNxt-t.sndUna), t.cwnd())
+}
+
 // enterRecovery starts fast recovery after a loss was detected
 // (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4, RFC 8985 §6.3).
 func (t *TCB) enterRecovery(now time.Time) {
 	t.recState = recFast
 	t.recoverPt = t.sndNxt
-	t.cc.OnCongestionEvent(int(t.sndNxt-t.sndUna), now)
+	t.cc.OnCongestionEvent(t.flightSize(), now)
 	if !t.sackOK {
 		t.inflate = dupThresh * t.sndMSS
 	}
@@ -60,6 +69,10 @@ func (t *TCB) enterRecovery(now time.Time) {
 // startEpisode begins counting the retransmissions of a recovery episode,
 // which D-SACKs or timestamps may prove spurious (undo).
 func (t *TCB) startEpisode() {
+	t.episode++
+	if t.episode == 0 {
+		t.episode = 1 // 0 marks retransmissions outside any episode
+	}
 	t.episodeRetrans = 0
 	t.episodeUndone = false
 	t.eifelOn = false
@@ -79,27 +92,44 @@ func (t *TCB) exitRecovery(now time.Time) {
 
 // retransmitted records one retransmission of [start, end) for
 // spurious-retransmission detection.
+//
+// Only retransmissions made in fast or RTO recovery belong to the
+// episode; a tail loss probe sent while no recovery runs (RFC 8985 §7)
+// reduced no window, so proving it spurious undoes nothing.
 func (t *TCB) retransmitted(start, end, tsval uint32) {
 	t.totalRetrans++
-	if t.episodeRetrans == 0 && t.tsOK {
-		// Eifel (RFC 3522): remember the first retransmission's TSval.
-		t.eifelOn, t.eifelTS, t.eifelSeq = true, tsval, start
+	ep := uint32(0)
+	if t.recState != recOpen {
+		ep = t.episode
+		if t.episodeRetrans == 0 && t.tsOK {
+			// Eifel (RFC 3522): remember the first retransmission's TSval.
+			t.eifelOn, t.eifelTS, t.eifelSeq = true, tsval, start
+		}
+		t.episodeRetrans++
 	}
-	t.episodeRetrans++
-	t.rtxLog[t.rtxLogNext] = seqRange{start, end}
+	t.rtxLog[t.rtxLogNext] = rtxRecord{seqRange{start, end}, ep}
 	t.rtxLogNext = (t.rtxLogNext + 1) % len(t.rtxLog)
+}
+
+// rtxRecord is one retransmission and the episode it belongs to (0: none).
+type rtxRecord struct {
+	r       seqRange
+	episode uint32
 }
 
 // spurious reports a retransmission of data in [start, end) that the
 // peer already had, found by a D-SACK (RFC 2883 §5) or by Eifel. It is
-// counted once; when every retransmission of the episode was spurious,
-// the congestion response is undone.
+// counted once; when every retransmission of the current episode was
+// spurious (RFC 3522 §3, RFC 2883 §5), the congestion response is undone.
+// A retransmission of an earlier episode, or a tail loss probe, proves
+// nothing about the current one.
 func (t *TCB) spurious(start, end uint32) {
-	found := false
+	ep, found := uint32(0), false
 	for i := range t.rtxLog {
-		r := &t.rtxLog[i]
-		if r.start != r.end && seqLT(r.start, end) && seqLT(start, r.end) {
-			*r = seqRange{}
+		x := &t.rtxLog[i]
+		if x.r.start != x.r.end && seqLT(x.r.start, end) && seqLT(start, x.r.end) {
+			ep = x.episode
+			*x = rtxRecord{}
 			found = true
 			break
 		}
@@ -108,9 +138,10 @@ func (t *TCB) spurious(start, end uint32) {
 		return // a duplicate the network made, not one we sent
 	}
 	t.spuriousRetrans++
-	if t.episodeRetrans > 0 {
-		t.episodeRetrans--
+	if ep == 0 || ep != t.episode || t.episodeRetrans == 0 {
+		return
 	}
+	t.episodeRetrans--
 	if t.episodeRetrans == 0 && !t.episodeUndone {
 		t.undo()
 	}
@@ -121,9 +152,7 @@ func (t *TCB) spurious(start, end uint32) {
 func (t *TCB) undo() {
 	t.episodeUndone = true
 	t.cc.Undo()
-	for i := range t.tx.n {
-		t.tx.clearFlag(t.tx.at(i), txLost)
-	}
+	t.tx.clearLost()
 	if t.recState != recOpen {
 		t.recState = recOpen
 		t.inflate = 0

@@ -75,8 +75,11 @@ func (t *TCB) ecnEcho(now time.Time) {
 	if t.recState != recOpen || (t.ecnReduced && seqLT(t.sndUna, t.ecnRecover)) {
 		return
 	}
-	t.cc.OnCongestionEvent(int(t.sndNxt-t.sndUna), now)
+	t.cc.OnCongestionEvent(t.flightSize(), now)
 	t.cc.OnRecoveryEnd(now)
+	// The controller's saved state is now from before this reduction,
+	// which no D-SACK can prove spurious: no undo past it.
+	t.episodeUndone = true
 	t.ecnReduced = true
 	t.ecnRecover = t.sndNxt
 	t.ecnSendCWR = true

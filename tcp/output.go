@@ -203,7 +203,7 @@ func (t *TCB) sendData(now time.Time) {
 					return // lost data goes before new data
 				}
 				t.forceRtx = false
-				t.retransmitSeg(s, now)
+				t.retransmitSeg(i, now)
 				continue
 			}
 		}

@@ -101,33 +101,33 @@ func (r *rack) reoWnd(srtt time.Duration) time.Duration {
 // most recently delivered one, by more than the reordering window, is
 // lost. It returns when the next one would be (the reordering timer), or
 // 0.
+//
+// It walks the segments in the order they were sent, oldest first, and
+// stops at the first one sent after RACK's: the work per ACK is the
+// segments it marks lost plus those still inside the reordering window,
+// not the whole flight. Segments SACKed or already marked lost are not on
+// that list.
 func (t *TCB) rackDetectLoss(now time.Time) (lost bool, timeout time.Duration) {
 	r := &t.rack
-	if r.xmitTS.IsZero() {
+	if r.xmitTS.IsZero() || t.tx.n == 0 {
 		return false, 0
 	}
 	reo := r.reoWnd(t.srtt)
-	for i := range t.tx.n {
-		s := t.tx.at(i)
-		if s.flags&(txSACKed|txLost) != 0 {
-			continue
-		}
+	m := &t.tx
+	for sl := m.tsHead; sl >= 0; {
+		s := &m.segs[sl]
+		next := s.next
 		if !sentAfter(r.xmitTS, r.endSeq, s.sent, s.end) {
-			if s.flags&txRetrans == 0 {
-				// New data goes out in sequence order, and a
-				// retransmission after its original: every later
-				// segment was sent after RACK's too.
-				break
-			}
-			continue
+			break
 		}
 		remaining := s.sent.Add(r.rtt + reo).Sub(now)
 		if remaining <= 0 {
-			t.tx.markLost(s)
+			m.markLostSlot(sl)
 			lost = true
 		} else {
 			timeout = max(timeout, remaining)
 		}
+		sl = next
 	}
 	return lost, timeout
 }

@@ -60,13 +60,13 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	case t.sackOK:
 		lost = t.sackDetectLoss()
 		if !lost && t.dupAcks >= dupThresh && t.recState == recOpen && t.tx.n > 0 {
-			t.tx.markLost(t.tx.at(0))
+			t.tx.markLost(0)
 			lost = true
 		}
 	default:
 		if t.dupAcks == dupThresh && t.recState == recOpen && t.tx.n > 0 {
 			// RFC 5681 §3.2 step 2: the third duplicate ACK.
-			t.tx.markLost(t.tx.at(0))
+			t.tx.markLost(0)
 			lost = true
 		}
 	}
@@ -89,7 +89,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 			t.inflate += t.sndMSS
 		}
 		if t.tx.n > 0 {
-			t.tx.markLost(t.tx.at(0))
+			t.tx.markLost(0)
 			t.forceRtx = true
 		}
 	case t.recState == recFast && !t.sackOK && t.dupAcks > dupThresh:
@@ -167,7 +167,7 @@ func (t *TCB) sackDetectLoss() bool {
 		}
 		if s.flags&txLost == 0 && s.flags&txRetrans == 0 &&
 			(segs >= dupThresh || bytes > uint32((dupThresh-1)*t.sndMSS)) {
-			t.tx.markLost(s)
+			t.tx.markLost(i)
 			lost = true
 		}
 	}
@@ -217,7 +217,7 @@ func (t *TCB) onPTO(now time.Time) {
 		t.tlpNew = false
 	}
 	if t.sndNxt == before && t.tx.n > 0 {
-		t.retransmitSeg(t.tx.at(t.tx.n-1), now)
+		t.retransmitSeg(t.tx.n-1, now)
 	}
 	t.tlpEnd = t.sndNxt
 	t.rtoAt = now.Add(t.rto)
@@ -238,7 +238,8 @@ func (t *TCB) onRackTimer(now time.Time) {
 
 // retransmitSeg sends s again: the same sequence range, with the FIN if
 // it carried one.
-func (t *TCB) retransmitSeg(s *txSeg, now time.Time) {
+func (t *TCB) retransmitSeg(i int, now time.Time) {
+	s := t.tx.at(i)
 	end := s.end
 	fin := t.finSent && end == t.sndFinSeq+1
 	if fin {
@@ -255,10 +256,7 @@ func (t *TCB) retransmitSeg(s *txSeg, now time.Time) {
 	t.retransmitting = true
 	t.queue(flags, s.start, n, now)
 	t.retransmitting = false
-	t.tx.clearFlag(s, txLost)
-	s.flags |= txRetrans
-	s.sent = now
-	s.tsval = t.tsNow(now)
+	t.tx.resent(i, now, t.tsNow(now))
 	t.rttTiming = false // Karn's rule
 	t.retransmitted(s.start, s.end, s.tsval)
 	t.paceSent(n, now)

@@ -55,7 +55,9 @@ func TestSACK_ReceiverBlocksAndDSACK(t *testing.T) {
 // RFC 6675 without RACK: a segment is lost once DupThresh segments above
 // it are SACKed; then cwnd = ssthresh = FlightSize/2 and pipe decides
 // what may go. Before that, each SACK lets one new segment out as pipe
-// falls (limited transmit, RFC 3042). The retransmission goes first, new
+// falls (limited transmit, RFC 3042). FlightSize is capped at cwnd (10
+// segments here, not the 12 outstanding): the two limited-transmit
+// segments do not raise the threshold. The retransmission goes first, new
 // data when pipe allows.
 func TestSACK_RFC6675Recovery(t *testing.T) {
 	cfg := sackReno
@@ -76,22 +78,23 @@ func TestSACK_RFC6675Recovery(t *testing.T) {
 	h.out(dataSeg(data, 0, "."))
 	h.none()
 	i := h.info()
-	h.check(i.InRecovery && i.Ssthresh == 8760 && i.Cwnd == 8760, "%+v", i)
+	h.check(i.InRecovery && i.Ssthresh == 7300 && i.Cwnd == 7300, "%+v", i)
 	h.in(sackAck(101, 1561, 7401))  // pipe 11680
 	h.in(sackAck(101, 1561, 8861))  // pipe 10220
 	h.in(sackAck(101, 1561, 10321)) // pipe 8760
+	h.in(sackAck(101, 1561, 11781)) // pipe 7300
 	h.none()
-	h.in(sackAck(101, 1561, 11781)) // pipe 7300: one new segment
+	h.in(sackAck(101, 1561, 13241)) // pipe 5840: one new segment
 	h.out(dataSeg(data, 12*1460, "."))
 	h.none()
 	h.at(100 * time.Millisecond)
 	h.in(ack(101 + 12*1460)) // RecoveryPoint: cwnd = ssthresh, 1 segment in flight
-	for k := 13; k < 18; k++ {
+	for k := 13; k < 17; k++ {
 		h.out(dataSeg(data, k*1460, "."))
 	}
 	h.none()
 	i = h.info()
-	h.check(!i.InRecovery && i.Cwnd == 8760 && i.TotalRetransmits == 1 && i.SpuriousRetransmits == 0, "%+v", i)
+	h.check(!i.InRecovery && i.Cwnd == 7300 && i.TotalRetransmits == 1 && i.SpuriousRetransmits == 0, "%+v", i)
 }
 
 // RACK: a segment sent before one that was delivered is lost once

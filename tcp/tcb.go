@@ -101,7 +101,8 @@ type TCB struct {
 	eifelOn         bool
 	eifelTS         uint32
 	eifelSeq        uint32
-	rtxLog          [32]seqRange // recent retransmissions, for D-SACK matching
+	episode         uint32        // number of the current recovery episode (0: none yet)
+	rtxLog          [32]rtxRecord // recent retransmissions, for D-SACK matching
 	rtxLogNext      int
 
 	// SACK generation (sack.go).

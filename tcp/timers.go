@@ -145,14 +145,19 @@ func (t *TCB) onRTO(now time.Time) {
 // continues as the window opens, before any new data.
 func (t *TCB) goBack(now time.Time) {
 	if t.retransmits == 1 {
-		t.cc.OnRTO(int(t.sndNxt-t.sndUna), now)
-		t.startEpisode()
+		t.cc.OnRTO(t.flightSize(), now)
+		if t.recState != recFast {
+			t.startEpisode()
+		}
+		// A timeout during fast recovery continues its episode: it can
+		// be undone only if every retransmission of the recovery, not
+		// just the timeout's, proves spurious.
 	}
 	t.recState = recRTO
 	t.recoverPt = t.sndNxt
 	t.inflate, t.dupAcks = 0, 0
 	for i := range t.tx.n {
-		t.tx.markLost(t.tx.at(i))
+		t.tx.markLost(i)
 	}
 	if t.tx.n == 0 {
 		t.retransmitFirst(now) // nothing recorded: resend from SND.UNA
