@@ -123,48 +123,54 @@ func (c *Conn) Read(b []byte) (int, error) {
 	sh := c.sh
 	for {
 		sh.mu.Lock()
-		if c.closed {
-			sh.unlock()
-			return 0, c.opErr("read", net.ErrClosed)
-		}
-		if c.rdShut {
-			sh.unlock()
-			return 0, io.EOF
-		}
-		if len(b) == 0 {
-			sh.unlock()
-			return 0, nil
-		}
-		now := c.s.clock.Now()
 		dl := c.rdl
-		if !dl.IsZero() && !now.Before(dl) {
+		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
 			sh.unlock()
-			return 0, c.opErr("read", os.ErrDeadlineExceeded)
-		}
-		n, err := c.tcb.Read(b, now)
-		if err != nil && !errors.Is(err, io.EOF) {
-			err = c.failure(err)
-		}
-		if n > 0 || err != nil {
-			sh.settle(c, now) // a window update may be due
-			sh.unlock()
-			if errors.Is(err, io.EOF) {
-				return n, io.EOF
-			}
-			if err != nil {
-				return n, c.opErr("read", err)
-			}
-			return n, nil
+			return n, err
 		}
 		ch := c.waitChan()
 		sh.unlock()
-		err = c.s.block(ch, dl, nil, c.ready(func() bool {
+		err := c.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
 		}))
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
 	}
+}
+
+// readLocked is one attempt at a read, made with the shard locked: what
+// Read and TryRead share. done is false when nothing was ready, so the
+// caller waits (Read) or reports EAGAIN (TryRead). A zero dl is no
+// deadline.
+func (c *Conn) readLocked(b []byte, now, dl time.Time) (n int, err error, done bool) {
+	switch {
+	case c.closed:
+		return 0, c.opErr("read", net.ErrClosed), true
+	case c.rdShut:
+		return 0, io.EOF, true
+	case len(b) == 0:
+		return 0, nil, true
+	case !dl.IsZero() && !now.Before(dl):
+		return 0, c.opErr("read", os.ErrDeadlineExceeded), true
+	}
+	n, err = c.tcb.Read(b, now)
+	if n == 0 && err == nil {
+		return 0, nil, false
+	}
+	c.sh.settle(c, now) // a window update may be due
+	if err != nil {
+		// An ICMP error that ended the connection outranks the
+		// engine's view (io.EOF from a CLOSED TCB, or ETIMEDOUT).
+		err = c.failure(err)
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return n, io.EOF, true
+	case err != nil:
+		return n, c.opErr("read", err), true
+	}
+	return n, nil, true
 }
 
 // Write implements net.Conn. It blocks until all of b is queued for
@@ -175,47 +181,47 @@ func (c *Conn) Write(b []byte) (int, error) {
 	total := 0
 	for {
 		sh.mu.Lock()
-		if c.closed {
-			sh.unlock()
-			return total, c.opErr("write", net.ErrClosed)
-		}
-		if c.wrShut {
-			sh.unlock()
-			return total, c.opErr("write", syscall.EPIPE)
-		}
-		now := c.s.clock.Now()
 		dl := c.wdl
-		if !dl.IsZero() && !now.Before(dl) {
+		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
+		total += n
+		if err != nil || total == len(b) {
 			sh.unlock()
-			return total, c.opErr("write", os.ErrDeadlineExceeded)
-		}
-		if total < len(b) {
-			n, err := c.tcb.Write(b[total:], now)
-			if err != nil {
-				err = c.failure(err)
-			}
-			total += n
-			if n > 0 || err != nil {
-				sh.settle(c, now)
-			}
-			if err != nil {
-				sh.unlock()
-				return total, c.opErr("write", err)
-			}
-		}
-		if total == len(b) {
-			sh.unlock()
-			return total, nil
+			return total, err
 		}
 		ch := c.waitChan()
 		sh.unlock()
-		err := c.s.block(ch, dl, nil, c.ready(func() bool {
+		err = c.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)
 		}))
 		if err != nil {
 			return total, c.opErr("write", err)
 		}
 	}
+}
+
+// writeLocked is one attempt at a write, made with the shard locked: what
+// Write and TryWrite share. It queues what fits in the send buffer and
+// returns how much that was (0 and no error when nothing fits). A zero dl
+// is no deadline.
+func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
+	switch {
+	case c.closed:
+		return 0, c.opErr("write", net.ErrClosed)
+	case c.wrShut:
+		return 0, c.opErr("write", syscall.EPIPE)
+	case !dl.IsZero() && !now.Before(dl):
+		return 0, c.opErr("write", os.ErrDeadlineExceeded)
+	case len(b) == 0:
+		return 0, nil
+	}
+	n, err := c.tcb.Write(b, now)
+	if n > 0 || err != nil {
+		c.sh.settle(c, now)
+	}
+	if err != nil {
+		return n, c.opErr("write", c.failure(err))
+	}
+	return n, nil
 }
 
 // Close implements net.Conn. By default it returns at once and the

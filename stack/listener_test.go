@@ -122,9 +122,17 @@ func TestAcceptQueueOverflow(t *testing.T) {
 	}
 	defer ln.Close()
 	for i := range 3 {
+		if i == 2 {
+			// Dial returns when the client sends the third ACK; the
+			// server may not have queued the connection yet, and the
+			// shards run in parallel. Only once both are queued is the
+			// third connection sure to be the one past the backlog.
+			eventually(t, "two queued connections", func() bool { return ln.Pending() == 2 })
+		}
 		c, err := cl.Dial("tcp", "198.18.0.2:80")
 		if i == 2 && err == nil {
 			// The RST may also beat the dialer's wakeup and fail the Dial.
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			_, err = c.Read(make([]byte, 1))
 		}
 		if i < 2 {

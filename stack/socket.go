@@ -1,11 +1,10 @@
 package stack
 
 import (
-	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 
 	"github.com/synack/synack/tcp"
 )
@@ -129,68 +128,26 @@ func (c *Conn) Readiness() Readiness {
 // TryRead is Read that never waits: when nothing is ready it returns an
 // error wrapping syscall.EAGAIN. The read deadline is not consulted.
 func (c *Conn) TryRead(b []byte) (int, error) {
-	sh := c.sh
-	sh.mu.Lock()
-	if c.closed {
-		sh.unlock()
-		return 0, c.opErr("read", net.ErrClosed)
-	}
-	if c.rdShut {
-		sh.unlock()
-		return 0, io.EOF
-	}
-	if len(b) == 0 {
-		sh.unlock()
-		return 0, nil
-	}
-	now := c.s.clock.Now()
-	n, err := c.tcb.Read(b, now)
-	if n > 0 || err != nil {
-		sh.settle(c, now)
-	}
-	sh.unlock()
-	switch {
-	case errors.Is(err, io.EOF):
-		return n, io.EOF
-	case err != nil:
-		return n, c.opErr("read", err)
-	case n == 0:
+	c.sh.mu.Lock()
+	n, err, done := c.readLocked(b, c.s.clock.Now(), time.Time{})
+	c.sh.unlock()
+	if !done {
 		return 0, c.opErr("read", syscall.EAGAIN)
 	}
-	return n, nil
+	return n, err
 }
 
 // TryWrite is Write that never waits: it queues what fits in the send
 // buffer and returns how much that was; when nothing fits it returns an
 // error wrapping syscall.EAGAIN. The write deadline is not consulted.
 func (c *Conn) TryWrite(b []byte) (int, error) {
-	sh := c.sh
-	sh.mu.Lock()
-	if c.closed {
-		sh.unlock()
-		return 0, c.opErr("write", net.ErrClosed)
-	}
-	if c.wrShut {
-		sh.unlock()
-		return 0, c.opErr("write", syscall.EPIPE)
-	}
-	if len(b) == 0 {
-		sh.unlock()
-		return 0, nil
-	}
-	now := c.s.clock.Now()
-	n, err := c.tcb.Write(b, now)
-	if n > 0 || err != nil {
-		sh.settle(c, now)
-	}
-	sh.unlock()
-	switch {
-	case err != nil:
-		return n, c.opErr("write", err)
-	case n == 0:
+	c.sh.mu.Lock()
+	n, err := c.writeLocked(b, c.s.clock.Now(), time.Time{})
+	c.sh.unlock()
+	if err == nil && n == 0 && len(b) > 0 {
 		return 0, c.opErr("write", syscall.EAGAIN)
 	}
-	return n, nil
+	return n, err
 }
 
 // Pending returns the number of connections in the accept queue: an
