@@ -23,6 +23,16 @@ func TestDialStartICMPError(t *testing.T) {
 	if err := c.Err(); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("Err() = %v, want ECONNREFUSED", err)
 	}
+	// A read and a write see it too, as on Linux (sk_err), not io.EOF.
+	if _, err := c.TryRead(make([]byte, 1)); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("TryRead: %v, want ECONNREFUSED", err)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Read: %v, want ECONNREFUSED", err)
+	}
+	if _, err := c.TryWrite([]byte("x")); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("TryWrite: %v, want ECONNREFUSED", err)
+	}
 	r := c.Readiness()
 	if !errors.Is(r.Err, syscall.ECONNREFUSED) || r.State != tcp.StateClosed {
 		t.Errorf("Readiness() = %+v, want CLOSED with ECONNREFUSED", r)
