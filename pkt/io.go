@@ -76,24 +76,36 @@ func (c *call) flags() (int64, bool) {
 	return c.intArg(i)
 }
 
-func (c *call) sysRead() (sysResult, bool) {
-	sk, res, ok := c.socket(0)
+// ioArgs decodes what the read-like and write-like calls share: the
+// socket, the length, and the MSG_* flags; MSG_DONTWAIT (0x40) and
+// MSG_NOSIGNAL (0x4000) are always honoured, extra are the others the call
+// allows (MSG_WAITALL for reads, MSG_EOR for writes), and any other flag
+// makes the script SKIP. When sk is nil the call is already over: return
+// res, ok.
+func (c *call) ioArgs(extra int64) (sk *socket, n int64, nonblock bool, res sysResult, ok bool) {
+	sk, res, ok = c.socket(0)
 	if !ok || sk == nil {
-		return res, ok
+		return nil, 0, false, res, ok
 	}
-	n, ok := c.length()
-	if !ok {
-		return sysResult{}, false
+	if n, ok = c.length(); !ok {
+		return nil, 0, false, sysResult{}, false
 	}
 	fl, ok := c.flags()
 	if !ok {
-		return sysResult{}, false
+		return nil, 0, false, sysResult{}, false
 	}
-	if fl&^(0x40|0x4000|0x100) != 0 {
+	if fl&^(0x40|0x4000|extra) != 0 {
 		c.r.skipf(c.ev.Line, "%s: flags %#x are not supported", c.sc.Name, fl)
-		return sysResult{}, false
+		return nil, 0, false, sysResult{}, false
 	}
-	nonblock := sk.nonblock || fl&0x40 != 0
+	return sk, n, sk.nonblock || fl&0x40 != 0, sysResult{}, true
+}
+
+func (c *call) sysRead() (sysResult, bool) {
+	sk, n, nonblock, res, ok := c.ioArgs(0x100)
+	if sk == nil {
+		return res, ok
+	}
 	if sk.conn == nil {
 		return fail(syscall.ENOTCONN), true
 	}
@@ -148,23 +160,10 @@ func (c *call) payload(n int64) []byte {
 }
 
 func (c *call) sysWrite() (sysResult, bool) {
-	sk, res, ok := c.socket(0)
-	if !ok || sk == nil {
+	sk, n, nonblock, res, ok := c.ioArgs(0x80)
+	if sk == nil {
 		return res, ok
 	}
-	n, ok := c.length()
-	if !ok {
-		return sysResult{}, false
-	}
-	fl, ok := c.flags()
-	if !ok {
-		return sysResult{}, false
-	}
-	if fl&^(0x40|0x4000|0x80) != 0 {
-		c.r.skipf(c.ev.Line, "%s: flags %#x are not supported", c.sc.Name, fl)
-		return sysResult{}, false
-	}
-	nonblock := sk.nonblock || fl&0x40 != 0
 	if sk.conn == nil {
 		return fail(syscall.EPIPE), true
 	}

@@ -56,18 +56,8 @@ func (s *Stack) ListenBacklog(network, address string, backlog int) (*Listener, 
 	if err != nil {
 		return nil, err
 	}
-	a := ap.Addr()
-	switch {
-	case !a.IsValid() || (a.IsUnspecified() && a.Is6() && fam == 0):
-		switch fam {
-		case 4:
-			a = netip.IPv4Unspecified()
-		case 6:
-			a = netip.IPv6Unspecified()
-		default:
-			a = netip.Addr{}
-		}
-	case !a.IsUnspecified() && !s.routes.Load().local[a]:
+	a, ok := s.bindAddr(ap.Addr(), fam)
+	if !ok {
 		return nil, listenErr(network, ap, syscall.EADDRNOTAVAIL)
 	}
 	if backlog <= 0 {

@@ -283,3 +283,24 @@ func (s *Stack) changeRoutes(op string, f func(rt *routeTable) error) error {
 	s.routes.Store(rt)
 	return nil
 }
+
+// bindAddr is the local address a listening socket binds to, given the
+// address it was asked for and the network's family (4, 6, or 0 for both).
+// No address, or "::" with a dual-stack network, is the invalid Addr: any
+// local address of either family. ok is false when a is a specific address
+// that is not one of the stack's own (EADDRNOTAVAIL).
+func (s *Stack) bindAddr(a netip.Addr, fam int) (_ netip.Addr, ok bool) {
+	switch {
+	case !a.IsValid() || (a.IsUnspecified() && a.Is6() && fam == 0):
+		switch fam {
+		case 4:
+			return netip.IPv4Unspecified(), true
+		case 6:
+			return netip.IPv6Unspecified(), true
+		}
+		return netip.Addr{}, true
+	case !a.IsUnspecified() && !s.routes.Load().local[a]:
+		return a, false
+	}
+	return a, true
+}
