@@ -249,11 +249,17 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 			return fail(syscall.EINVAL), true
 		}
 		o.rcvBuf = int(v)
+		if sk.conn != nil && v > 0 {
+			sk.conn.SetReadBuffer(int(v))
+		}
 	case level == solSocket && opt == 7:
 		if v < 0 {
 			return fail(syscall.EINVAL), true
 		}
 		o.sndBuf = int(v)
+		if sk.conn != nil && v > 0 {
+			sk.conn.SetWriteBuffer(int(v))
+		}
 	case level == solTCP && opt == 1:
 		o.noDelay = v != 0
 		if sk.conn != nil {

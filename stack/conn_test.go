@@ -424,3 +424,32 @@ func TestBadAddresses(t *testing.T) {
 		t.Errorf("second Listen on :80: %v; want EADDRINUSE", err)
 	}
 }
+
+// Buffers auto-tune by default; SetReadBuffer and SetWriteBuffer fix them
+// on a live connection (SO_RCVBUF, SO_SNDBUF), and a negative size is
+// EINVAL.
+func TestSetBuffersOnLiveConn(t *testing.T) {
+	cl, sv := pair(t, Options{}, Options{})
+	c, s := connected(t, cl, sv)
+	if i := c.Info(); i.SendBufferSize != 256<<10 || i.ReceiveBufferSize != 256<<10 || i.RcvWScale != 7 {
+		t.Fatalf("defaults: send %d, receive %d, scale %d", i.SendBufferSize, i.ReceiveBufferSize, i.RcvWScale)
+	}
+	if err := c.SetReadBuffer(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetWriteBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if i := c.Info(); i.SendBufferSize != 64<<10 || i.ReceiveBufferSize != 1<<20 {
+		t.Fatalf("after Set: send %d, receive %d", i.SendBufferSize, i.ReceiveBufferSize)
+	}
+	// The larger window reaches the peer with the next segment.
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the peer to see a 1 MiB window", func() bool { return s.Info().SndWnd > 256<<10 })
+	err := c.SetWriteBuffer(-1)
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("SetWriteBuffer(-1): %v, want EINVAL", err)
+	}
+}

@@ -129,23 +129,31 @@ func (c *Conn) SetLinger(sec int) error {
 	})
 }
 
-// SetReadBuffer exists for compatibility with *net.TCPConn. The engine
-// fixes buffer sizes when a connection is created (Options.TCP), so it
-// only checks its argument and has no effect.
+// SetReadBuffer fixes the receive buffer at bytes, like SO_RCVBUF: the
+// buffer stops auto-tuning. It never drops below what it holds plus the
+// window already offered, which is not withdrawn. The window scale was
+// chosen at the handshake from Options.TCP (MaxReceiveBufferSize), so a
+// window above 65535 << scale cannot be offered.
 func (c *Conn) SetReadBuffer(bytes int) error {
 	if bytes < 0 {
 		return c.opErr("set", syscall.EINVAL)
 	}
-	return c.do("set", func(time.Time) error { return nil })
+	return c.do("set", func(now time.Time) error {
+		c.tcb.SetReceiveBufferSize(bytes, now)
+		return nil
+	})
 }
 
-// SetWriteBuffer exists for compatibility with *net.TCPConn; like
-// SetReadBuffer it has no effect on an existing connection.
+// SetWriteBuffer fixes the send buffer at bytes, like SO_SNDBUF: the
+// buffer stops auto-tuning. It never drops below the bytes it holds.
 func (c *Conn) SetWriteBuffer(bytes int) error {
 	if bytes < 0 {
 		return c.opErr("set", syscall.EINVAL)
 	}
-	return c.do("set", func(time.Time) error { return nil })
+	return c.do("set", func(time.Time) error {
+		c.tcb.SetSendBufferSize(bytes)
+		return nil
+	})
 }
 
 // State returns the connection's RFC 9293 state.

@@ -82,3 +82,22 @@ func (r *ring) Discard(n int) {
 
 // Reset empties the ring.
 func (r *ring) Reset() { r.head, r.n = 0, 0 }
+
+// resize changes the capacity to size, keeping the first min(size,
+// capacity) bytes from the head: the buffered ones and, past them,
+// out-of-order bytes stored with WriteAt. The caller makes sure size
+// is at least Len.
+func (r *ring) resize(size int) {
+	if size == r.size {
+		return
+	}
+	if r.buf != nil {
+		nb := make([]byte, size)
+		keep := min(size, r.size)
+		c := copy(nb[:keep], r.buf[r.head:])
+		copy(nb[c:keep], r.buf)
+		r.buf = nb
+	}
+	r.head = 0
+	r.size = size
+}

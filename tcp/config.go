@@ -12,17 +12,28 @@ type KeepAliveConfig struct {
 
 // Config holds a connection's tunables. A zero field means its default.
 type Config struct {
-	MSS               int           // MSS we advertise (link MTU − IP and TCP headers); default 1460
-	SendBufferSize    int           // bytes; default 256 KiB
-	ReceiveBufferSize int           // bytes; default 256 KiB
-	MSL               time.Duration // maximum segment lifetime; TIME-WAIT lasts 2·MSL; default 30s
-	InitialRTO        time.Duration // default 1s (RFC 6298)
-	MinRTO            time.Duration // default 200ms
-	MaxRTO            time.Duration // default 120s
-	SynRetries        int           // SYN retransmissions before connect fails with ETIMEDOUT; default 6
-	SynAckRetries     int           // SYN-ACK retransmissions before a half-open connection is dropped; default 5
-	MaxRetries        int           // data/FIN retransmissions before ETIMEDOUT (RFC 9293 R2); default 15
-	DelayedACK        time.Duration // longest an ACK is delayed; default 40ms; negative: ACK every segment at once
+	MSS int // MSS we advertise (link MTU − IP and TCP headers); default 1460
+	// SendBufferSize and ReceiveBufferSize are the buffers' sizes in
+	// bytes. Left zero, a buffer starts at 256 KiB and auto-tunes
+	// (autotune.go) up to MaxSendBufferSize or MaxReceiveBufferSize; given
+	// a size, it keeps it, as SO_SNDBUF and SO_RCVBUF fix it on Linux.
+	SendBufferSize    int
+	ReceiveBufferSize int
+	// MaxSendBufferSize and MaxReceiveBufferSize bound auto-tuning.
+	// Defaults 4 MiB and 6 MiB (Linux's tcp_wmem and tcp_rmem maxima; the
+	// receive maximum also sets the window scale we offer: 7). A maximum
+	// above an explicit size auto-tunes from that size; negative: no
+	// auto-tuning.
+	MaxSendBufferSize    int
+	MaxReceiveBufferSize int
+	MSL                  time.Duration // maximum segment lifetime; TIME-WAIT lasts 2·MSL; default 30s
+	InitialRTO           time.Duration // default 1s (RFC 6298)
+	MinRTO               time.Duration // default 200ms
+	MaxRTO               time.Duration // default 120s
+	SynRetries           int           // SYN retransmissions before connect fails with ETIMEDOUT; default 6
+	SynAckRetries        int           // SYN-ACK retransmissions before a half-open connection is dropped; default 5
+	MaxRetries           int           // data/FIN retransmissions before ETIMEDOUT (RFC 9293 R2); default 15
+	DelayedACK           time.Duration // longest an ACK is delayed; default 40ms; negative: ACK every segment at once
 	// QuickAcks is how many segments are acknowledged at once, without
 	// delay, when the connection starts and after out-of-order data
 	// (quick-ACK mode, so that the sender's slow start and recovery are
@@ -56,6 +67,8 @@ type Config struct {
 const (
 	DefaultMSS             = 1460
 	DefaultBufferSize      = 256 << 10
+	DefaultMaxSendBuffer   = 4 << 20
+	DefaultMaxRecvBuffer   = 6 << 20
 	DefaultMSL             = 30 * time.Second
 	DefaultInitialRTO      = time.Second
 	DefaultMinRTO          = 200 * time.Millisecond
@@ -73,6 +86,9 @@ const (
 	// fills long fat paths (its window growth does not depend on the RTT).
 	DefaultCongestionControl = "cubic"
 )
+
+// maxBufferSize is the largest buffer: the largest window RFC 7323 allows.
+const maxBufferSize = 65535 << 14
 
 // withDefaults returns c with every zero field replaced by its default.
 func (c Config) withDefaults() Config {
@@ -93,11 +109,21 @@ func (c Config) withDefaults() Config {
 	if c.MSS < 64 {
 		c.MSS = 64
 	}
-	def(&c.SendBufferSize, DefaultBufferSize)
-	def(&c.ReceiveBufferSize, DefaultBufferSize)
-	if c.ReceiveBufferSize > 65535<<14 {
-		c.ReceiveBufferSize = 65535 << 14
+	// A buffer given a size, without a larger maximum, is fixed; one
+	// left zero auto-tunes up to the default maximum.
+	bufMax := func(size, maxSize *int, d int) {
+		switch {
+		case *maxSize < 0 || *maxSize == 0 && *size > 0:
+			*maxSize = 0
+		case *maxSize == 0:
+			*maxSize = d
+		}
+		def(size, DefaultBufferSize)
+		*size = min(*size, maxBufferSize)
+		*maxSize = min(max(*maxSize, *size), maxBufferSize)
 	}
+	bufMax(&c.SendBufferSize, &c.MaxSendBufferSize, DefaultMaxSendBuffer)
+	bufMax(&c.ReceiveBufferSize, &c.MaxReceiveBufferSize, DefaultMaxRecvBuffer)
 	defD(&c.MSL, DefaultMSL)
 	defD(&c.InitialRTO, DefaultInitialRTO)
 	defD(&c.MinRTO, DefaultMinRTO)

@@ -195,7 +195,7 @@ func TestWindowUpdate_RidesOnReply(t *testing.T) {
 	cfg := plain
 	cfg.DisableWScale = false
 	h := passive(t, cfg, seg{flags: "S", seq: peer, win: 65535, opts: o(mss(1460), ws(7))})
-	h.out(seg{flags: "S.", seq: iss, ack: peer + 1, win: 65535, opts: o(mss(1460), ws(3))})
+	h.out(seg{flags: "S.", seq: iss, ack: peer + 1, win: 65535, opts: o(mss(1460), ws(7))})
 	h.in(seg{flags: ".", seq: peer + 1, ack: iss + 1, win: 512})
 	h.in(seg{flags: "P.", seq: peer + 1, ack: iss + 1, win: 512, data: "request"})
 	h.none()
@@ -203,6 +203,6 @@ func TestWindowUpdate_RidesOnReply(t *testing.T) {
 	h.none() // 65528 still offered: far from stalled
 	h.deadline(40 * time.Millisecond)
 	h.write("reply")
-	h.out(seg{flags: "P.", seq: iss + 1, ack: peer + 8, win: 32768, data: "reply"})
+	h.out(seg{flags: "P.", seq: iss + 1, ack: peer + 8, win: 2048, data: "reply"})
 	h.none()
 }

@@ -83,7 +83,7 @@ func (t *TCB) updateSndWnd(seg *Segment, syn bool) {
 // acceptable is the segment acceptability test of RFC 9293 §3.10.7.4
 // (the four cases of segment length and receive window).
 func (t *TCB) acceptable(seq, segLen uint32) bool {
-	wnd := t.rcvWnd
+	wnd := t.rcvWnd + t.rcvSlack
 	end := t.rcvNxt + wnd
 	switch {
 	case segLen == 0 && wnd == 0:
@@ -264,6 +264,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		if !t.receive(seq, data, now) {
 			fin = false
 		}
+		t.rcvRTTMeasure(seg, len(data), now)
 	}
 
 	// Eighth, check the FIN bit: only when everything before it arrived.
@@ -292,8 +293,9 @@ func (t *TCB) trim(seg *Segment) (seq uint32, data []byte, fin bool) {
 		seq = t.rcvNxt
 		t.ackNow = true
 	}
-	room := int(t.rcvNxt + t.rcvWnd - seq)
-	if seqGT(seq, t.rcvNxt+t.rcvWnd) {
+	edge := t.rcvNxt + t.rcvWnd + t.rcvSlack
+	room := int(edge - seq)
+	if seqGT(seq, edge) {
 		room = 0
 	}
 	if len(data) > room {
@@ -367,6 +369,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 func (t *TCB) advanceRcvNxt(n uint32) {
 	t.rcvNxt += n
 	if n > t.rcvWnd {
+		t.rcvSlack -= min(n-t.rcvWnd, t.rcvSlack)
 		n = t.rcvWnd
 	}
 	t.rcvWnd -= n
@@ -440,6 +443,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 		t.sndBufSeq += uint32(n)
 	}
 	t.sndUna = ack
+	t.sndBufExpand()
 	if r, ok := t.tsRTT(seg, now); ok {
 		t.rttTiming = false
 		t.rttSample(r)

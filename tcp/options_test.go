@@ -14,15 +14,16 @@ import (
 func TestOptions_ActiveNegotiatesAll(t *testing.T) {
 	h := active(t, Config{})
 	v := h.tsval()
-	// Receive buffer 256 KiB: the smallest shift with 262144>>s <= 65535 is 3.
-	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), sackOK(), ts(v, 0), ws(3))})
+	// The receive buffer may grow to 6 MiB (auto-tuning): the smallest shift
+	// with 6291456>>s <= 65535 is 7. It starts at 256 KiB.
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), sackOK(), ts(v, 0), ws(7))})
 	h.after(10 * time.Millisecond)
 	// The SYN-ACK's window is not scaled even though it carries wscale.
 	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 1000, opts: o(mss(1400), sackOK(), ts(7000, v), ws(7))})
-	h.out(seg{flags: ".", seq: 101, ack: 301, win: 262144 >> 3, opts: ts(v+10, 7000)})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 262144 >> 7, opts: ts(v+10, 7000)})
 	h.none()
 	i := h.info()
-	h.check(i.SndWScale == 7 && i.RcvWScale == 3 && i.SACKPermitted && i.Timestamps &&
+	h.check(i.SndWScale == 7 && i.RcvWScale == 7 && i.SACKPermitted && i.Timestamps &&
 		i.SndMSS == 1400-12 && i.SndWnd == 1000, "%+v", i)
 	// From now on the peer's window is scaled by 2^7.
 	h.in(seg{flags: ".", seq: 301, ack: 101, win: 100, opts: ts(7001, v+10)})
@@ -31,10 +32,10 @@ func TestOptions_ActiveNegotiatesAll(t *testing.T) {
 	// carries TSecr = TS.Recent (7001 now).
 	data := strings.Repeat("x", 3000)
 	h.write(data)
-	h.out(seg{flags: ".", seq: 101, ack: 301, win: 32768, opts: ts(v+10, 7001), data: data[:1388]})
-	h.out(seg{flags: ".", seq: 1489, ack: 301, win: 32768, opts: ts(v+10, 7001), data: data[1388:2776]})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 2048, opts: ts(v+10, 7001), data: data[:1388]})
+	h.out(seg{flags: ".", seq: 1489, ack: 301, win: 2048, opts: ts(v+10, 7001), data: data[1388:2776]})
 	// The small rest goes too: no earlier small segment is in flight.
-	h.out(seg{flags: "P.", seq: 2877, ack: 301, win: 32768, opts: ts(v+10, 7001), data: data[2776:]})
+	h.out(seg{flags: "P.", seq: 2877, ack: 301, win: 2048, opts: ts(v+10, 7001), data: data[2776:]})
 	h.none()
 }
 
@@ -42,7 +43,7 @@ func TestOptions_ActiveNegotiatesAll(t *testing.T) {
 func TestOptions_PeerOffersNothing(t *testing.T) {
 	h := active(t, Config{})
 	v := h.tsval()
-	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), sackOK(), ts(v, 0), ws(3))})
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), sackOK(), ts(v, 0), ws(7))})
 	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 8192})
 	// Our window is not scaled either, so it is capped at 65535.
 	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535})
@@ -54,10 +55,10 @@ func TestOptions_PeerOffersNothing(t *testing.T) {
 // The SYN-ACK answers only what the SYN offered.
 func TestOptions_PassiveAnswersOnlyOffers(t *testing.T) {
 	h := passive(t, Config{}, seg{flags: "S", seq: peer, win: 65535, opts: o(mss(1460), ws(2))})
-	h.out(seg{flags: "S.", seq: iss, ack: peer + 1, win: 65535, opts: o(mss(1460), ws(3))})
+	h.out(seg{flags: "S.", seq: iss, ack: peer + 1, win: 65535, opts: o(mss(1460), ws(7))})
 	h.in(seg{flags: ".", seq: peer + 1, ack: iss + 1, win: 1000})
 	i := h.info()
-	h.check(i.SndWScale == 2 && i.RcvWScale == 3 && !i.SACKPermitted && !i.Timestamps &&
+	h.check(i.SndWScale == 2 && i.RcvWScale == 7 && !i.SACKPermitted && !i.Timestamps &&
 		i.SndWnd == 4000 && i.SndMSS == 1460, "%+v", i)
 
 	h = passive(t, Config{}, seg{flags: "S", seq: peer, win: 65535, opts: o(mss(1200), sackOK(), ts(42, 0))})

@@ -119,6 +119,7 @@ func (t *TCB) sendSYN(now time.Time) {
 func (t *TCB) synWindow() uint16 {
 	w := uint32(min(t.rcvBuf.Free(), 65535))
 	t.rcvWnd = max(t.rcvWnd, w)
+	t.rcvSlack = 0
 	return uint16(w)
 }
 
@@ -142,15 +143,27 @@ func (t *TCB) offerableWindow() uint32 {
 
 // advertise returns the window field for an outgoing segment and records
 // the window offered. Rounding to the scale never shrinks the window
-// (RFC 7323 §2.4).
+// (RFC 7323 §2.4) when the buffer has room for the rounded-up window. When
+// it has not, the right edge moves left by less than one unit of the scale
+// instead (RFC 7323 Appendix F): promising bytes the buffer cannot hold
+// would let every later ACK promise a little more, until the peer sends
+// into space that does not exist. Bytes up to the old edge are still
+// taken when they fit (rcvSlack).
 func (t *TCB) advertise() uint16 {
 	shift := t.rcvWScale
 	field := t.offerableWindow() >> shift
 	if field<<shift < t.rcvWnd {
-		field = (t.rcvWnd + 1<<shift - 1) >> shift
+		if up := (t.rcvWnd + 1<<shift - 1) >> shift; up<<shift <= uint32(t.rcvBuf.Free()) {
+			field = up
+		}
 	}
 	field = min(field, 65535)
+	oldEdge := t.rcvWnd + t.rcvSlack
 	t.rcvWnd = field << shift
+	t.rcvSlack = 0
+	if oldEdge > t.rcvWnd {
+		t.rcvSlack = oldEdge - t.rcvWnd
+	}
 	return uint16(field)
 }
 

@@ -33,6 +33,10 @@ type TCB struct {
 	irs    uint32
 	rcvNxt uint32
 	rcvWnd uint32 // what remains of the window we last advertised
+	// rcvSlack is how far past RCV.NXT+RCV.WND an earlier window reached
+	// when rounding to the scale pulled the right edge back (advertise);
+	// data there is still taken if the buffer holds it.
+	rcvSlack uint32
 
 	// Negotiated options (options.go).
 	sndMSS    int // payload bytes per segment (Eff.snd.MSS)
@@ -52,6 +56,10 @@ type TCB struct {
 	sndBufSeq uint32
 	rcvBuf    ring
 	ooo       reassembly
+	// Auto-tuning (autotune.go): the buffers may grow up to these sizes.
+	sndMax, rcvMax int
+	sndFull        bool // a Write filled the send buffer
+	rtune          rcvTune
 
 	// Close bookkeeping.
 	finQueued  bool   // the user asked for a FIN (CloseWrite or Close)
@@ -158,6 +166,11 @@ type Info struct {
 	SpuriousRetransmits int
 	MinRTT              time.Duration // RACK's min_RTT
 	ReorderingSeen      bool
+	// The buffers' current sizes: auto-tuning grows them (autotune.go).
+	SendBufferSize, ReceiveBufferSize int
+	// ReceiverRTT is the receiver's round-trip estimate that drives
+	// receive-buffer auto-tuning; 0 until measured.
+	ReceiverRTT time.Duration
 }
 
 func newTCB(cfg Config, iss uint32) *TCB {
@@ -171,11 +184,13 @@ func newTCB(cfg Config, iss uint32) *TCB {
 		sndBufSeq: iss + 1,
 		sndBuf:    newRing(cfg.SendBufferSize),
 		rcvBuf:    newRing(cfg.ReceiveBufferSize),
+		sndMax:    cfg.MaxSendBufferSize,
+		rcvMax:    cfg.MaxReceiveBufferSize,
 		rto:       cfg.InitialRTO,
 		tsOffset:  tsOffsetFor(iss),
 		outQ:      make([]outEntry, 0, 8),
 	}
-	t.wsOffered = wscaleFor(cfg.ReceiveBufferSize)
+	t.wsOffered = wscaleFor(cfg.MaxReceiveBufferSize)
 	t.sndMSS = minInt(536, cfg.MSS)
 	t.useRACK = !cfg.DisableRACK
 	t.cc = newController(&t.cfg, t.sndMSS)
@@ -356,5 +371,8 @@ func (t *TCB) Info() Info {
 		SpuriousRetransmits: t.spuriousRetrans,
 		MinRTT:              t.rack.minRTT,
 		ReorderingSeen:      t.rack.reorderingSeen,
+		SendBufferSize:      t.sndBuf.size,
+		ReceiveBufferSize:   t.rcvBuf.size,
+		ReceiverRTT:         t.rtune.rtt,
 	}
 }

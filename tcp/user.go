@@ -20,6 +20,9 @@ func (t *TCB) Write(p []byte, now time.Time) (int, error) {
 		return 0, errPipe
 	}
 	n := t.sndBuf.Write(p)
+	if t.sndBuf.Free() == 0 {
+		t.sndFull = true // the application fills the buffer: let it grow
+	}
 	if t.state != StateSynSent {
 		t.output(now)
 	}
@@ -34,6 +37,7 @@ func (t *TCB) Read(p []byte, now time.Time) (int, error) {
 		return 0, io.EOF
 	}
 	if n := t.rcvBuf.Read(p); n > 0 {
+		t.rcvSpaceAdjust(n, now)
 		t.windowUpdate(now)
 		return n, nil
 	}

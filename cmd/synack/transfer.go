@@ -35,7 +35,7 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.mtu, "mtu", 1500, "MTU of the hosts' links and of the path")
 	fs.StringVar(&o.cc, "cc", o.cc, "congestion control: newreno or cubic")
 	fs.StringVar(&sackFlag, "sack", sackFlag, "SACK: on or off")
-	fs.Var(bytesFlag{&o.buffer}, "buffer", "send and receive buffer of each end (default: twice BDP+queue, at least 256KiB; 4MiB without --rate)")
+	fs.Var(bytesFlag{&o.buffer}, "buffer", "fixed send and receive buffer of each end (default: auto-tuned by the engine from 256KiB up to 4MiB send, 6MiB receive)")
 	fs.DurationVar(&o.stall, "stall", o.stall, "give up after this long (virtual time, or wall time with --realtime) without progress")
 	impairReturn := true
 	fs.BoolVar(&impairReturn, "impair-return", true, "impair the ACKs' direction too (false: only delay, rate and MTU there)")
@@ -102,9 +102,6 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	if queue < 0 && o.path.Rate > 0 {
 		o.path.Queue = int(pathBDP(o.path))
 	}
-	if o.buffer == 0 {
-		o.buffer = autoBuffer(o.path)
-	}
 
 	run := simTransfer
 	if o.realtime {
@@ -153,7 +150,14 @@ func printTransfer(w io.Writer, o transferOptions, r *transferResult) {
 			sack += " (not negotiated)"
 		}
 	}
-	fmt.Fprintf(w, "tcp       cc %s, SACK %s, buffers %s\n", cc, sack, fmtBytes(r.BufferSize))
+	bufs := "buffers " + fmtBytes(r.BufferSize)
+	if r.BufferSize == 0 {
+		bufs = "buffers auto-tuned"
+		if r.ReceiveBufferEnd > 0 {
+			bufs += fmt.Sprintf(" (at the end: send %s, receive %s)", fmtBytes(int64(r.SendBufferEnd)), fmtBytes(int64(r.ReceiveBufferEnd)))
+		}
+	}
+	fmt.Fprintf(w, "tcp       cc %s, SACK %s, %s\n", cc, sack, bufs)
 	verdict := "intact"
 	if !r.Intact {
 		verdict = "DAMAGED"

@@ -65,10 +65,11 @@ func realTransfer(o transferOptions) (*transferResult, error) {
 	defer ln.Close()
 
 	type readResult struct {
-		n   int64
-		sum string
-		end time.Time
-		err error
+		n      int64
+		sum    string
+		rcvBuf int
+		end    time.Time
+		err    error
 	}
 	done := make(chan readResult, 1)
 	go func() {
@@ -80,7 +81,11 @@ func realTransfer(o transferOptions) (*transferResult, error) {
 		defer c.Close()
 		h := sha256.New()
 		k, err := io.Copy(h, c)
-		done <- readResult{n: k, sum: hexSum(h), end: time.Now(), err: err}
+		rb := 0
+		if sc, ok := c.(*stack.Conn); ok {
+			rb = sc.Info().ReceiveBufferSize
+		}
+		done <- readResult{n: k, sum: hexSum(h), rcvBuf: rb, end: time.Now(), err: err}
 	}()
 
 	snd, err := cli.Dial("tcp", netip.AddrPortFrom(transferServer, transferPort).String())
@@ -136,6 +141,7 @@ func realTransfer(o transferOptions) (*transferResult, error) {
 	}
 	info := snd.Info()
 	r.SACKAgree = info.SACKPermitted
+	r.SendBufferEnd, r.ReceiveBufferEnd = info.SendBufferSize, rr.rcvBuf
 	ec := countersOf(&info)
 	r.EngineRetrans, r.EngineSpurious = &ec.retransmits, &ec.spurious
 	if cwnd.N > 0 {

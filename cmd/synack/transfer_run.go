@@ -87,7 +87,11 @@ type transferResult struct {
 
 	Net        sim.Stats `json:"network"`            // both directions
 	Rejected   uint64    `json:"rejected_by_stacks"` // packets the stacks refused as damaged (checksum, malformed)
-	BufferSize int64     `json:"buffer_bytes"`
+	BufferSize int64     `json:"buffer_bytes"`       // as configured; 0: auto-tuned
+	// The buffers' sizes at the end (auto-tuning grows them): the
+	// sender's send buffer and the receiver's receive buffer.
+	SendBufferEnd    int `json:"send_buffer_end_bytes"`
+	ReceiveBufferEnd int `json:"receive_buffer_end_bytes"`
 }
 
 // transferConfig is the TCP configuration of both ends.
@@ -98,18 +102,6 @@ func transferConfig(o transferOptions) tcp.Config {
 		DisableSACK:       !o.sack,
 		CongestionControl: o.cc,
 	}
-}
-
-// autoBuffer picks buffers that let the window cover the path: twice the
-// bandwidth-delay product plus the queue, at least 256 KiB; 4 MiB without
-// a rate limit.
-func autoBuffer(p impair.Config) int64 {
-	if p.Rate <= 0 {
-		return 4 << 20
-	}
-	rtt := 2*p.Delay + p.Jitter + p.ReorderDelay
-	bdp := int64(float64(p.Rate) / 8 * rtt.Seconds())
-	return min(max(2*(bdp+int64(p.Queue)), 256<<10), 1<<30)
 }
 
 var (
@@ -225,11 +217,11 @@ type pump struct {
 	src      *dataSource
 	got      hash.Hash
 	buf      []byte
-	bufSize  int64
 
 	written, acked, received, read int64
 	lastUna, lastRcv               uint32
 	finQueued                      bool
+	filling                        bool // writing until the send buffer is full
 	sndInfo, rcvInfo               tcp.Info
 	lastSample                     time.Time
 	halfAt                         time.Time // when half the data had been read
@@ -248,7 +240,6 @@ func newPump(o transferOptions, n *sim.Network, snd, rcv *stack.Conn) *pump {
 		src:     newDataSource(o.seed),
 		got:     sha256.New(),
 		buf:     make([]byte, 256<<10),
-		bufSize: o.buffer,
 		lastUna: si.ISS + 1,
 		lastRcv: ri.IRS + 1,
 		sackOK:  si.SACKPermitted,
@@ -270,17 +261,22 @@ func (p *pump) poll() {
 	}
 }
 
-// canWrite is how much may be written without blocking; only worth doing
-// once a quarter of the buffer (or the rest of the data) fits.
+// canWrite is how much may be written without blocking. Writing starts
+// once a quarter of the buffer (or the rest of the data) fits and goes on
+// until the buffer is full, as a blocking writer's would: the engine lets
+// a send buffer that the application fills grow.
 func (p *pump) canWrite() int64 {
 	left := p.o.bytes - p.written
 	if left <= 0 {
 		return 0
 	}
-	free := p.bufSize - (p.written - min(p.acked, p.written))
-	if free < min(p.bufSize/4, left) {
+	size := int64(p.sndInfo.SendBufferSize)
+	free := size - (p.written - min(p.acked, p.written))
+	if !p.filling && free < min(size/4, left) || free <= 0 {
+		p.filling = false
 		return 0
 	}
+	p.filling = true
 	return min(free, left, int64(len(p.buf)))
 }
 
@@ -363,10 +359,11 @@ func (p *pump) result() *transferResult {
 		SACK:           p.o.sack,
 		SACKAgree:      p.sackOK,
 		RTTms:          p.rtt,
-		BufferSize:     p.bufSize,
+		BufferSize:     p.o.buffer,
 	}
 	r.Intact = p.read == p.o.bytes && r.SentSHA256 == r.ReceivedSHA256
 	info := p.snd.Info()
+	r.SendBufferEnd, r.ReceiveBufferEnd = info.SendBufferSize, p.rcv.Info().ReceiveBufferSize
 	ec := countersOf(&info)
 	r.EngineRetrans, r.EngineSpurious = &ec.retransmits, &ec.spurious
 	if p.hasCwnd {

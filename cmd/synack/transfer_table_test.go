@@ -36,7 +36,7 @@ func TestGoodputTable(t *testing.T) {
 			path := impair.Config{Delay: rtt / 2, Loss: loss, Rate: linkRate, MTU: 1500}
 			path.Queue = int(pathBDP(path))
 			o := transferOptions{bytes: size, seed: 1, cc: "cubic", sack: true, stall: time.Hour,
-				path: path, buffer: autoBuffer(path), mtu: 1500, cleanReturn: true}
+				path: path, mtu: 1500, cleanReturn: true} // buffers auto-tuned
 			start := time.Now()
 			r, err := simTransfer(o)
 			if err != nil {

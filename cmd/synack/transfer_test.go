@@ -184,3 +184,22 @@ func TestReorderingIsNotLoss(t *testing.T) {
 			r.Intact, r.Net.Reordered, r.Retransmits, r.Needless)
 	}
 }
+
+// TestAutoTunedBuffersFillALongPath checks that the default, auto-tuned
+// buffers let one connection fill a 100 Mbit/s path of 200 ms RTT (a
+// bandwidth-delay product of 2.5 MB, ten times the initial 256 KiB) once
+// past slow start, and that they stop at their maxima.
+func TestAutoTunedBuffersFillALongPath(t *testing.T) {
+	path := impair.Config{Delay: 100 * time.Millisecond, Rate: 100_000_000, MTU: 1500}
+	path.Queue = int(pathBDP(path))
+	o := transferOptions{bytes: 32 << 20, seed: 1, cc: "cubic", sack: true, stall: time.Minute, path: path, mtu: 1500}
+	r, err := simTransfer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := r.SecondHalfGoodput * 8 / float64(path.Rate)
+	if !r.Intact || half < 0.9 || r.SendBufferEnd != 4<<20 || r.ReceiveBufferEnd != 6<<20 {
+		t.Errorf("intact %v, second half at %.1f%% of the link, buffers at the end: send %d, receive %d",
+			r.Intact, 100*half, r.SendBufferEnd, r.ReceiveBufferEnd)
+	}
+}

@@ -1,0 +1,149 @@
+package tcp
+
+import "time"
+
+// Buffer auto-tuning. A buffer left at its default size grows with the
+// connection, up to Config.MaxReceiveBufferSize or MaxSendBufferSize:
+//
+//   - The receive buffer follows the application (dynamic right-sizing):
+//     once per receiver round trip it compares what the application read
+//     in that round trip with the round trip before. When the rate grew,
+//     the buffer becomes twice the bytes read per round trip plus sixteen
+//     segments, and as much again as the rate grew, so that the window
+//     stays ahead of a sender in slow start. An application that does not
+//     read never makes it grow.
+//   - The send buffer follows the congestion window: once the application
+//     has filled it, the next acknowledgment lets it grow to twice the
+//     congestion window (one window in flight, one queued behind it), at
+//     least doubling, since growing copies the buffer.
+//
+// Buffers grow and never shrink; the ring's storage is reallocated only
+// on growth. A buffer given a size (Config, SetReceiveBufferSize,
+// SetSendBufferSize) keeps it, as SO_RCVBUF and SO_SNDBUF fix it on
+// Linux.
+
+// rcvTune is the receiver's state for dynamic right-sizing.
+type rcvTune struct {
+	rtt      time.Duration // the receiver's round-trip estimate; 0: none yet
+	markSeq  uint32        // window-based sample: RCV.NXT to reach
+	markAt   time.Time     // when markSeq was set; zero: no sample running
+	lastTSEc uint32        // TSecr of the last timestamp sample
+	space    int           // bytes read in the last round trip that grew
+	copied   int           // bytes read since periodAt
+	periodAt time.Time     // start of the current measuring period
+}
+
+// rcvRTTMeasure takes a receiver round-trip sample from an in-window
+// segment carrying n bytes of data. With timestamps, a full-sized segment
+// echoing one of our TSvals gives now − TSecr (smoothed by 1/8, as for
+// SRTT). Without, the time it takes RCV.NXT to pass the right edge of the
+// window offered when the previous sample ended is an upper bound of the
+// round trip, and the smallest such bound is kept.
+func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
+	r := &t.rtune
+	if t.rcvMax <= t.rcvBuf.size {
+		return
+	}
+	if t.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0 {
+		if n < t.sndMSS || seg.Options.TSEcr == r.lastTSEc {
+			return
+		}
+		r.lastTSEc = seg.Options.TSEcr
+		d := int32(t.tsNow(now) - seg.Options.TSEcr)
+		if d < 0 {
+			return
+		}
+		s := max(time.Duration(d)*time.Millisecond, time.Millisecond)
+		if r.rtt == 0 {
+			r.rtt = s
+		} else {
+			r.rtt += (s - r.rtt) / 8
+		}
+		return
+	}
+	if !r.markAt.IsZero() {
+		if seqLT(t.rcvNxt, r.markSeq) {
+			return
+		}
+		s := max(now.Sub(r.markAt), time.Millisecond)
+		if r.rtt == 0 || s < r.rtt {
+			r.rtt = s
+		}
+	}
+	r.markSeq, r.markAt = t.rcvNxt+t.rcvWnd, now
+}
+
+// rcvSpaceAdjust counts n bytes read by the application and, once a
+// receiver round trip has passed, grows the receive buffer to keep up
+// with the rate at which the application reads.
+func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
+	r := &t.rtune
+	if t.rcvMax <= t.rcvBuf.size {
+		return
+	}
+	r.copied += n
+	if r.periodAt.IsZero() {
+		r.periodAt = now
+		return
+	}
+	if r.rtt == 0 || now.Sub(r.periodAt) < r.rtt {
+		return
+	}
+	if r.copied > r.space {
+		target := 2*r.copied + 16*t.cfg.MSS
+		if r.space > 0 {
+			// The sender doubled its rate in this round trip (slow
+			// start): leave room for it to do so again.
+			target += 2 * target * (r.copied - r.space) / r.space
+		}
+		r.space = r.copied
+		if size := min(target, t.rcvMax); size > t.rcvBuf.size {
+			t.rcvBuf.resize(size)
+			t.windowUpdate(now)
+		}
+	}
+	r.copied, r.periodAt = 0, now
+}
+
+// sndBufExpand grows the send buffer to twice the congestion window after
+// an acknowledgment, when the application has filled the buffer.
+func (t *TCB) sndBufExpand() {
+	if !t.sndFull || t.sndMax <= t.sndBuf.size {
+		return
+	}
+	t.sndFull = false
+	want := 2 * max(t.cwnd(), 10*t.sndMSS)
+	if want > t.sndBuf.size {
+		// At least doubling: the ring's storage is copied on growth, and
+		// the window grows a little with every ACK.
+		t.sndBuf.resize(min(max(want, 2*t.sndBuf.size), t.sndMax))
+	}
+}
+
+// SetReceiveBufferSize fixes the receive buffer at n bytes and ends its
+// auto-tuning (SO_RCVBUF). The buffer never drops below what it holds
+// plus the window already offered, since a window once offered is not
+// withdrawn (RFC 9293 §3.8.6.2.2); the window offered from now on
+// follows the new size.
+func (t *TCB) SetReceiveBufferSize(n int, now time.Time) {
+	n = min(max(n, t.rcvBuf.Len()+int(t.rcvWnd), 1), maxBufferSize)
+	t.rcvBuf.resize(n)
+	t.rcvMax = n
+	t.cfg.ReceiveBufferSize, t.cfg.MaxReceiveBufferSize = n, n
+	t.windowUpdate(now)
+}
+
+// SetSendBufferSize fixes the send buffer at n bytes and ends its
+// auto-tuning (SO_SNDBUF). It never drops below the bytes it holds.
+func (t *TCB) SetSendBufferSize(n int) {
+	n = min(max(n, t.sndBuf.Len(), 1), maxBufferSize)
+	t.sndBuf.resize(n)
+	t.sndMax = n
+	t.cfg.SendBufferSize, t.cfg.MaxSendBufferSize = n, n
+}
+
+// ReceiveBufferSize is the receive buffer's current size.
+func (t *TCB) ReceiveBufferSize() int { return t.rcvBuf.size }
+
+// SendBufferSize is the send buffer's current size.
+func (t *TCB) SendBufferSize() int { return t.sndBuf.size }
