@@ -49,7 +49,7 @@ func stopServe(t *testing.T, p *proc, capFile string) string {
 	if p.err != nil {
 		t.Errorf("serve: %v\n%s", p.err, p.stderr.String())
 	}
-	checkCapture(t, needTool(t, "tshark"), capFile, false)
+	checkCapture(t, needTool(t, "tshark"), capFile)
 	return p.stderr.String()
 }
 
@@ -183,7 +183,7 @@ func TestCLIDial(t *testing.T) {
 		if got := nc.stdout.String(); got != fromSynack {
 			t.Errorf("nc printed %q, want %q", got, fromSynack)
 		}
-		checkCapture(t, needTool(t, "tshark"), capFile, false)
+		checkCapture(t, needTool(t, "tshark"), capFile)
 	})
 }
 
@@ -216,7 +216,7 @@ func TestCLIGet(t *testing.T) {
 		if got := strings.TrimSpace(g.stdout.String()); got != want {
 			t.Errorf("get printed %q, want %q", got, want)
 		}
-		checkCapture(t, needTool(t, "tshark"), capFile, false)
+		checkCapture(t, needTool(t, "tshark"), capFile)
 	})
 }
 
@@ -242,7 +242,7 @@ func TestCLIGetHTTPS(t *testing.T) {
 	if got, want := strings.TrimSpace(g.stdout.String()), payloadSum(t, size); got != want {
 		t.Errorf("get printed %q, want %q", got, want)
 	}
-	checkCapture(t, needTool(t, "tshark"), capFile, false)
+	checkCapture(t, needTool(t, "tshark"), capFile)
 }
 
 // TestCLIServeEcho: a Go client on the kernel's sockets sends 256 KiB to

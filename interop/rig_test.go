@@ -246,7 +246,7 @@ func (r *rig) startCapture(dev string, snaplen int) string {
 		if t.Failed() {
 			t.Logf("capture kept at %s", keep(t, path))
 		}
-		checkCapture(t, tshark, path, snaplen < fullSnap)
+		checkCapture(t, tshark, path)
 	})
 	return path
 }
@@ -312,10 +312,10 @@ func keep(t testing.TB, path string) string {
 const tsharkFilter = `_ws.malformed || _ws.expert.severity == "Error" || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad"`
 
 // checkCapture runs tshark over the capture with checksum validation on and
-// fails t for every bad frame. truncated says the capture has headers
-// only, where tshark cannot verify TCP checksums (the kernel and synack
-// still do: each drops a segment whose checksum is wrong).
-func checkCapture(t testing.TB, tshark, path string, truncated bool) {
+// fails t for every bad frame. In a headers-only capture tshark cannot
+// verify TCP checksums (the kernel and synack still do: each drops a
+// segment whose checksum is wrong).
+func checkCapture(t testing.TB, tshark, path string) {
 	t.Helper()
 	// A pcap file is a 24-byte header, then 16 bytes and the data per packet.
 	if fi, err := os.Stat(path); err != nil || fi.Size() <= 24 {
@@ -331,13 +331,12 @@ func checkCapture(t testing.TB, tshark, path string, truncated bool) {
 		"-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "_ws.expert.message",
 		"-e", "ip.src", "-e", "ipv6.src", "-e", "_ws.col.Info",
 		"-Y", tsharkFilter}
-	if truncated {
-		// The few payload bytes of a headers-only capture are random data:
-		// tshark's heuristic dissectors would take some for RPC, TLS, ...
-		// and call them malformed. Only IP and TCP are under test here.
-		for _, p := range tcpHeuristics(tshark) {
-			args = append(args, "--disable-protocol", p)
-		}
+	// Payloads are often random data (and only a few bytes of each in a
+	// headers-only capture): tshark's heuristic dissectors would take
+	// some for Thrift, RPC, TLS, ... and call them malformed. Only IP and
+	// TCP (and the protocols on their well-known ports) are under test.
+	for _, p := range tcpHeuristics(tshark) {
+		args = append(args, "--disable-protocol", p)
 	}
 	out, err := exec.CommandContext(ctx, tshark, args...).Output()
 	if err != nil {

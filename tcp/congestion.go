@@ -64,6 +64,7 @@ func (t *TCB) enterRecovery(now time.Time) {
 	}
 	t.forceRtx = true
 	t.startEpisode()
+	t.tlpOut = false // RFC 8985 §7.1: recovery ends the probe's episode
 }
 
 // startEpisode begins counting the retransmissions of a recovery episode,

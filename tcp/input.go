@@ -129,10 +129,15 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 
-	// RFC 7323 §5.3 R1: PAWS before the sequence number check.
-	if t.pawsReject(seg, now) {
+	// RFC 7323 §5.3 R1: PAWS before the sequence number check. A late
+	// segment is taken, but its window is older than the one we have.
+	late := false
+	switch t.paws(seg, now) {
+	case pawsStale:
 		t.ackNow = true
 		return
+	case pawsLate:
+		late = true
 	}
 
 	// First, check the sequence number. A zero window still accepts a
@@ -210,7 +215,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	// Window update: "If SND.UNA =< SEG.ACK =< SND.NXT ... If (SND.WL1 <
 	// SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND
 	// <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
-	if seqLE(t.sndUna, seg.Ack) &&
+	if !late && seqLE(t.sndUna, seg.Ack) &&
 		(seqLT(t.sndWL1, seg.Seq) || (t.sndWL1 == seg.Seq && seqLE(t.sndWL2, seg.Ack))) {
 		t.updateSndWnd(seg, false)
 	}
@@ -314,6 +319,9 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 			off := int(seq - t.rcvNxt)
 			end := seq + uint32(len(data))
 			if off+len(data) <= t.rcvBuf.Free() {
+				if t.ooo.empty() {
+					t.pawsHoleOpened()
+				}
 				if t.ooo.insert(seq, end) {
 					t.noteDuplicate(seq, end)
 				} else {
@@ -444,6 +452,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	}
 	t.sndUna = ack
 	t.sndBufExpand()
+	t.pawsEchoAdvance(now)
 	if r, ok := t.tsRTT(seg, now); ok {
 		t.rttTiming = false
 		t.rttSample(r)

@@ -19,7 +19,16 @@ type impair struct {
 	extra    time.Duration // extra delay of a reordered segment
 	dup      float64       // probability a segment is delivered twice
 	dataOnly bool          // impair only segments carrying data (a→b)
+	// A bottleneck before the path: rate in bits per second (0: none)
+	// and a FIFO queue of at most queue bytes; what does not fit is
+	// dropped (tail drop). Reordering holds a segment back after it.
+	rate  int64
+	queue int
 }
+
+// segWireSize is what a segment occupies on the bottleneck: its payload
+// and 52 bytes of IPv4 and TCP headers with timestamps.
+func segWireSize(s *Segment) int { return len(s.Payload) + 52 }
 
 type flight struct {
 	at  time.Time
@@ -36,6 +45,13 @@ type netPair struct {
 	q       []flight
 	n       int
 	dropped int
+	// The bottleneck of each direction: when it has sent all it holds;
+	// and the data segments its queue dropped.
+	busyAB, busyBA time.Time
+	queueDrops     int
+	// Data segments that reached b carrying only bytes b already had:
+	// one per needless (spurious) retransmission.
+	needless int
 }
 
 func newNetPair(tb testing.TB, cfgA, cfgB Config, ab, ba impair, seed uint64) *netPair {
@@ -58,6 +74,24 @@ func (p *netPair) send(s *Segment, toB bool) {
 	c := *s
 	c.Payload = slices.Clone(s.Payload)
 	d := im.delay
+	if im.rate > 0 {
+		busy := &p.busyBA
+		if toB {
+			busy = &p.busyAB
+		}
+		if busy.Before(p.now) {
+			*busy = p.now
+		}
+		size := segWireSize(s)
+		if int64(busy.Sub(p.now))*im.rate/(8*int64(time.Second))+int64(size) > int64(im.queue) {
+			if len(s.Payload) > 0 {
+				p.queueDrops++
+			}
+			return
+		}
+		*busy = busy.Add(time.Duration(int64(size) * 8 * int64(time.Second) / im.rate))
+		d += busy.Sub(p.now)
+	}
 	if !im.dataOnly || len(s.Payload) > 0 {
 		if p.rng.Float64() < im.loss {
 			p.dropped++
@@ -115,6 +149,9 @@ func (p *netPair) step(cfgB Config) bool {
 				p.b = NewPassive(cfgB, 5000, &f.seg, p.now)
 			}
 		default:
+			if p.b.holds(f.seg.Seq, uint32(len(f.seg.Payload))) {
+				p.needless++
+			}
 			p.b.HandleSegment(&f.seg, p.now)
 		}
 	} else {
@@ -160,6 +197,24 @@ func (p *netPair) run(tb testing.TB, data []byte) []byte {
 	return got.Bytes()
 }
 
+// holds reports whether the receiver already has all n bytes at seq
+// (n > 0): below RCV.NXT or held out of order.
+func (t *TCB) holds(seq, n uint32) bool {
+	if n == 0 {
+		return false
+	}
+	end := seq + n
+	if seqLE(end, t.rcvNxt) {
+		return true
+	}
+	for _, r := range t.ooo.r {
+		if seqLE(r.start, seq) && seqLE(end, r.end) {
+			return true
+		}
+	}
+	return false
+}
+
 func testData(n int, seed uint32) []byte {
 	data := make([]byte, n)
 	x := seed
@@ -190,6 +245,43 @@ func TestNetPair_ReorderingWithinRACKWindow_NoSpurious(t *testing.T) {
 				t.Fatalf("%s seed %d: %d retransmits (%d spurious), reordering seen %v",
 					ccName, seed, i.TotalRetransmits, i.SpuriousRetransmits, i.ReorderingSeen)
 			}
+		}
+	}
+}
+
+// Reordering of data and ACKs alike over a rate-limited bottleneck whose
+// queue (half the bandwidth-delay product) overflows: the tail drops are
+// real losses and must be repaired, but the reordering (each direction
+// holds 5% of its segments back by 6.25 ms, half of RACK's min_RTT/4)
+// must cost no retransmission beyond them, and none of data the receiver
+// already had. Before late segments were let past PAWS and RACK waited a
+// reordering window after the first evidence, cubic made 227
+// retransmissions for 139 drops here: reordered ACKs were thrown away
+// with their SACK blocks, so RACK took the data they reported for lost;
+// reordered originals arriving behind a retransmission that had moved
+// TS.Recent on were thrown away and had to be sent again; and when the
+// queue drained, RACK.rtt understated how long earlier segments took.
+func TestNetPair_ReorderingBothWaysWithTailDrops(t *testing.T) {
+	type result struct{ queueDrops, retrans, needless, spurious int }
+	want := map[string]result{
+		"cubic":   {56, 56, 0, 0},
+		"newreno": {98, 98, 0, 0},
+	}
+	for _, ccName := range []string{"cubic", "newreno"} {
+		cfg := Config{CongestionControl: ccName, SendBufferSize: 5 << 19, ReceiveBufferSize: 5 << 19}
+		// 100 Mbit/s, 25 ms each way: the BDP is 625 kB.
+		path := impair{delay: 25 * time.Millisecond, reorder: 0.05, extra: 6250 * time.Microsecond,
+			rate: 100_000_000, queue: 312_500}
+		p := newNetPair(t, cfg, cfg, path, path, 1)
+		data := testData(16<<20, 3)
+		got := p.run(t, data)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%s: data corrupted", ccName)
+		}
+		i := p.a.Info()
+		r := result{p.queueDrops, i.TotalRetransmits, p.needless, i.SpuriousRetransmits}
+		if r != want[ccName] || r.retrans != r.queueDrops {
+			t.Errorf("%s: got %+v, want %+v", ccName, r, want[ccName])
 		}
 	}
 }

@@ -109,27 +109,6 @@ func (t *TCB) updateTSRecent(seg *Segment, now time.Time) {
 	}
 }
 
-// pawsIdle is how long TS.Recent stays valid without an update
-// (RFC 7323 §5.5: 24 days, below 2^31 ms of the fastest allowed clock).
-const pawsIdle = 24 * 24 * time.Hour
-
-// pawsReject is PAWS (RFC 7323 §5.3 R1): a segment whose TSval is older
-// than TS.Recent is an old duplicate and is not acceptable. A RST is
-// exempt, and so is everything once TS.Recent has been idle for 24 days
-// (§5.5): TS.Recent is then invalid and the next segment resets it.
-func (t *TCB) pawsReject(seg *Segment, now time.Time) bool {
-	if !t.tsOK || !seg.Options.HasTimestamps || seg.Flags&wire.FlagRST != 0 ||
-		!seqLT(seg.Options.TSVal, t.tsRecent) {
-		return false
-	}
-	if !t.tsRecentAt.IsZero() && now.Sub(t.tsRecentAt) > pawsIdle {
-		t.tsRecent = seg.Options.TSVal
-		t.tsRecentAt = now
-		return false
-	}
-	return true
-}
-
 // tsRTT is the round-trip time a timestamp echo gives (RFC 7323 §4.2):
 // now minus TSecr, in our millisecond TSval clock; ok is false when the
 // segment carries no usable echo.

@@ -18,6 +18,22 @@ type rack struct {
 	// Per ACK: the echoed timestamp, for step 2's retransmission check.
 	tsecr    uint32
 	hasTSecr bool
+	// marks records when RACK.xmit_ts moved on, oldest first, from
+	// marksHead: what was known delivered, and since when (see
+	// rackDetectLoss). It grows to the ACKs of one reordering window and
+	// is then reused.
+	marks     []rackMark
+	marksHead int
+	// maxRTT is the longest round trip of a segment delivered in this
+	// round of the flight and in the one before ([0] and [1]).
+	maxRTT [2]time.Duration
+}
+
+// rackMark is one advance of RACK's most recently sent delivered segment.
+type rackMark struct {
+	xmitTS time.Time // its RACK.xmit_ts
+	endSeq uint32    // its RACK.end_seq
+	at     time.Time // when the ACK that delivered it arrived
 }
 
 // sentAfter is RACK_sent_after (RFC 8985 §6.2 step 2).
@@ -42,9 +58,11 @@ func (r *rack) delivered(s *txSeg, now time.Time) {
 	} else if r.minRTT == 0 || rtt < r.minRTT {
 		r.minRTT = max(rtt, time.Microsecond)
 	}
+	r.maxRTT[0] = max(r.maxRTT[0], rtt)
 	if sentAfter(s.sent, s.end, r.xmitTS, r.endSeq) {
 		r.rtt = rtt
 		r.xmitTS, r.endSeq = s.sent, s.end
+		r.mark(now)
 	}
 	// Step 3: a segment delivered below one delivered before it, that
 	// was never retransmitted, was reordered.
@@ -57,6 +75,28 @@ func (r *rack) delivered(s *txSeg, now time.Time) {
 	}
 }
 
+// newRound starts a round of the flight for maxRTT.
+func (r *rack) newRound() {
+	r.maxRTT[1], r.maxRTT[0] = r.maxRTT[0], 0
+}
+
+// recentMaxRTT is the longest round trip of the last one or two rounds.
+func (r *rack) recentMaxRTT() time.Duration { return max(r.maxRTT[0], r.maxRTT[1]) }
+
+// mark records that RACK.xmit_ts moved on at now; several advances on
+// one ACK make one mark.
+func (r *rack) mark(now time.Time) {
+	if n := len(r.marks); n > r.marksHead && r.marks[n-1].at.Equal(now) {
+		r.marks[n-1].xmitTS, r.marks[n-1].endSeq = r.xmitTS, r.endSeq
+		return
+	}
+	if r.marksHead > 0 && r.marksHead >= len(r.marks)/2 {
+		n := copy(r.marks, r.marks[r.marksHead:])
+		r.marks, r.marksHead = r.marks[:n], 0
+	}
+	r.marks = append(r.marks, rackMark{r.xmitTS, r.endSeq, now})
+}
+
 // onDSACK is RFC 8985 §6.2 step 4: a D-SACK widens the reordering window,
 // at most once per round trip, for 16 recoveries.
 func (r *rack) onDSACK(sndUna, sndNxt uint32) {
@@ -66,7 +106,9 @@ func (r *rack) onDSACK(sndUna, sndNxt uint32) {
 	if !r.dsackRoundOn {
 		r.dsackRoundOn = true
 		r.dsackRound = sndNxt
-		r.reoWndMult++
+		// RACK.reo_wnd_mult starts at 1 (0 here reads as 1): the first
+		// D-SACK must make it 2, or it would widen nothing.
+		r.reoWndMult = max(r.reoWndMult, 1) + 1
 		r.reoWndPersist = 16
 	}
 }
@@ -102,6 +144,28 @@ func (r *rack) reoWnd(srtt time.Duration) time.Duration {
 // lost. It returns when the next one would be (the reordering timer), or
 // 0.
 //
+// The RFC's test, Segment.xmit_ts + RACK.rtt + RACK.reo_wnd <= now,
+// takes RACK.rtt, the round trip of the most recently sent segment
+// delivered, for the round trip of every segment sent before it. When a
+// queue drains between the two sends (after a window reduction, or when
+// the sender pauses), the earlier segment's round trip was longer by the
+// queueing it met, and a segment merely held back on the path, less than
+// the reordering window, would be taken for lost. So synack also asks
+// one of two things more:
+//
+//   - that a segment sent after it have been known delivered for a
+//     reordering window: on a FIFO path, a segment held back by less
+//     than reo_wnd is then always delivered in time; or
+//   - that it was sent longer ago than the longest round trip of the
+//     last two rounds, plus the reordering window: no queue it met can
+//     explain the wait (a tail loss probe's SACK, sent long after the
+//     segments it shows lost, is acted on at once).
+//
+// With a steady queue these agree with the RFC's test (a segment's
+// delivery is learned RACK.rtt after its send); with a draining one, a
+// loss is found at most reo_wnd after the first evidence, as it is with
+// a steady queue.
+//
 // It walks the segments in the order they were sent, oldest first, and
 // stops at the first one sent after RACK's: the work per ACK is the
 // segments it marks lost plus those still inside the reordering window,
@@ -109,10 +173,22 @@ func (r *rack) reoWnd(srtt time.Duration) time.Duration {
 // that list.
 func (t *TCB) rackDetectLoss(now time.Time) (lost bool, timeout time.Duration) {
 	r := &t.rack
-	if r.xmitTS.IsZero() || t.tx.n == 0 {
+	if t.tx.n == 0 {
+		// Whatever is sent next is sent after every mark.
+		r.marks, r.marksHead = r.marks[:0], 0
+		return false, 0
+	}
+	if r.xmitTS.IsZero() {
 		return false, 0
 	}
 	reo := r.reoWnd(t.srtt)
+	maxRTT := r.recentMaxRTT()
+	// Marks older than a reordering window but the newest of them are
+	// no longer needed: that one proves more.
+	for r.marksHead+1 < len(r.marks) && !r.marks[r.marksHead+1].at.Add(reo).After(now) {
+		r.marksHead++
+	}
+	mi := r.marksHead
 	m := &t.tx
 	for sl := m.tsHead; sl >= 0; {
 		s := &m.segs[sl]
@@ -120,7 +196,17 @@ func (t *TCB) rackDetectLoss(now time.Time) (lost bool, timeout time.Duration) {
 		if !sentAfter(r.xmitTS, r.endSeq, s.sent, s.end) {
 			break
 		}
+		// The first mark of a segment sent after this one: the marks and
+		// the walk are both in send order.
+		for mi < len(r.marks) && !sentAfter(r.marks[mi].xmitTS, r.marks[mi].endSeq, s.sent, s.end) {
+			mi++
+		}
 		remaining := s.sent.Add(r.rtt + reo).Sub(now)
+		if mi < len(r.marks) {
+			lag := r.marks[mi].at.Add(reo).Sub(now)
+			longest := s.sent.Add(maxRTT + reo).Sub(now)
+			remaining = max(remaining, min(lag, longest))
+		}
 		if remaining <= 0 {
 			m.markLostSlot(sl)
 			lost = true

@@ -20,8 +20,10 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	t.lastRTT = 0
 	flight := int(t.sndNxt - t.sndUna)
 	cwndBefore := t.cwnd()
+	t.ackDSACK = seqRange{}
+	newlySACKed := uint32(0)
 	if t.sackOK && seg.Options.NumSACK > 0 {
-		t.processSACK(seg, now)
+		newlySACKed = t.processSACK(seg, now)
 	}
 	advanced := seqGT(ack, t.sndUna)
 	acked := 0
@@ -42,6 +44,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 		if seqGE(ack, t.roundEnd) {
 			roundStart = true
 			t.roundEnd = t.sndNxt
+			t.rack.newRound()
 		}
 	case t.isDupAck(seg):
 		t.dupAcks++
@@ -102,10 +105,57 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 		t.cc.OnAck(cc.Ack{Acked: acked, RTT: t.lastRTT, RoundStart: roundStart,
 			CwndLimited: 2*flight >= cwndBefore, Now: now})
 	}
-	if t.tlpOut && seqGE(t.sndUna, t.tlpEnd) {
-		t.tlpOut = false
+	if t.tlpOut {
+		t.tlpAck(seg, advanced, newlySACKed, now)
 	}
 	t.armPTO(now)
+}
+
+// tlpAck is RFC 8985 §7.4.2 for an ACK during a tail loss probe episode
+// (from the probe until TLP.end_seq, SND.NXT when it went out, is
+// resolved). A probe of new data ends when it is acknowledged: any loss
+// it revealed is RACK's. A retransmitted probe may have repaired a loss
+// that no recovery responded to; the episode ends
+//
+//   - with a D-SACK for the probe: the original arrived, nothing was lost;
+//   - with a pure duplicate ACK of TLP.end_seq that SACKs nothing new:
+//     the probe arrived as a duplicate at a receiver without D-SACK;
+//   - with an ACK beyond TLP.end_seq and neither of those before it: the
+//     original, or its ACK, was lost and the probe repaired it — "for
+//     congestion control purposes" a loss, answered like any other.
+//
+// An ACK of exactly TLP.end_seq waits: the D-SACK, if the probe was a
+// duplicate, comes on the ACK after it.
+func (t *TCB) tlpAck(seg *Segment, advanced bool, newlySACKed uint32, now time.Time) {
+	ack := seg.Ack
+	switch {
+	case !t.tlpRetrans:
+		if seqGE(ack, t.tlpEnd) {
+			t.tlpOut = false
+		}
+	case t.ackDSACK.start != t.ackDSACK.end &&
+		seqLT(t.ackDSACK.start, t.tlpProbe.end) && seqLT(t.tlpProbe.start, t.ackDSACK.end):
+		t.tlpOut = false
+	case seqGT(ack, t.tlpEnd):
+		t.tlpOut = false
+		t.tlpLossResponse(now)
+	case ack == t.tlpEnd && !advanced && newlySACKed == 0 && len(seg.Payload) == 0 &&
+		seg.Flags&(wire.FlagSYN|wire.FlagFIN) == 0 && uint32(seg.Window)<<t.sndWScale == t.sndWnd:
+		t.tlpOut = false
+	}
+}
+
+// tlpLossResponse is the congestion response to a loss that a tail loss
+// probe repaired (RFC 8985 §7.4.2): the one fast recovery would have
+// made, reducing from the flight the probe was sent into, and ended at
+// once, since the loss is already repaired. It starts a new undo episode
+// with no retransmissions, so that no D-SACK of an earlier episode undoes
+// this reduction.
+func (t *TCB) tlpLossResponse(now time.Time) {
+	t.cc.OnCongestionEvent(t.tlpFlight, now)
+	t.cc.OnRecoveryEnd(now)
+	t.startEpisode()
+	t.tlpResponses++
 }
 
 // isDupAck is the duplicate ACK of RFC 5681 §2: it acknowledges SND.UNA
@@ -137,6 +187,7 @@ func (t *TCB) processSACK(seg *Segment, now time.Time) (newly uint32) {
 			// "the first SACK block ... reports a duplicate": below the
 			// cumulative ACK, or inside the second block.
 			t.rack.onDSACK(t.sndUna, t.sndNxt)
+			t.ackDSACK = seqRange{b.Start, b.End}
 			t.spurious(b.Start, b.End)
 			continue
 		}
@@ -175,12 +226,14 @@ func (t *TCB) sackDetectLoss() bool {
 }
 
 // armPTO arms the tail loss probe (RFC 8985 §7.2): with data in flight,
-// no probe outstanding and no recovery, a probe goes out after 2·SRTT
+// no probe outstanding, an RTT sample taken since the last probe (§7.3:
+// else probes answered only by D-SACKs could go on forever, pushing the
+// RTO back each time) and no recovery, a probe goes out after 2·SRTT
 // (plus the worst-case delayed ACK when one segment is in flight) unless
 // the RTO comes first.
 func (t *TCB) armPTO(now time.Time) {
 	t.ptoAt = time.Time{}
-	if !t.useRACK || !t.sackOK || t.tlpOut || t.recState != recOpen ||
+	if !t.useRACK || !t.sackOK || t.tlpOut || !t.tlpSampled || t.recState != recOpen ||
 		t.sndUna == t.sndNxt || !t.synAcked() || t.persistProbing {
 		return
 	}
@@ -209,7 +262,9 @@ func (t *TCB) onPTO(now time.Time) {
 	if t.sndUna == t.sndNxt || t.recState != recOpen {
 		return
 	}
-	t.tlpOut = true
+	t.tlpOut, t.tlpSampled = true, false
+	t.tlpFlight = t.flightSize()
+	t.tlpRetrans = false
 	before := t.sndNxt
 	if t.unsent() > 0 {
 		t.tlpNew = true
@@ -217,6 +272,8 @@ func (t *TCB) onPTO(now time.Time) {
 		t.tlpNew = false
 	}
 	if t.sndNxt == before && t.tx.n > 0 {
+		s := t.tx.at(t.tx.n - 1)
+		t.tlpRetrans, t.tlpProbe = true, seqRange{s.start, s.end}
 		t.retransmitSeg(t.tx.n-1, now)
 	}
 	t.tlpEnd = t.sndNxt

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +157,78 @@ func TestTLP_ProbeRetransmitsLastSegment(t *testing.T) {
 	h.in(sackAck(101+3*1460, 2921, 4481))
 	h.deadline(0)
 	h.check(h.info().SpuriousRetransmits == 1, "%+v", h.info())
+}
+
+// tlpEpisode sends eight segments 100 ms after the handshake (SRTT 100
+// ms), lets the tail loss probe resend the last at 300 ms, and has every
+// byte up to TLP.end_seq acknowledged at 350 ms: whether the original
+// or the probe delivered the last segment is not known yet.
+func tlpEpisode(t *testing.T) *harness {
+	h := establishedSACK(t, sackReno, 100*time.Millisecond)
+	data := full(8)
+	h.write(data)
+	for i := range 7 {
+		h.out(dataSeg(data, i*1460, "."))
+	}
+	h.out(dataSeg(data, 7*1460, "P."))
+	h.none()
+	h.at(300 * time.Millisecond)
+	h.out(dataSeg(data, 7*1460, "P."))
+	h.none()
+	h.at(350 * time.Millisecond)
+	h.in(sackAck(101 + 8*1460))
+	h.none()
+	// Slow start grew the window by 2·SMSS (RFC 3465); no reduction yet.
+	i := h.info()
+	h.check(i.Cwnd == 14600+2920 && i.Ssthresh == cc.InfiniteSsthresh && i.TLPRepairs == 0, "%+v", i)
+	return h
+}
+
+// tlpNewData sends one more segment and has it acknowledged: an ACK
+// beyond TLP.end_seq (11781).
+func tlpNewData(h *harness) {
+	more := strings.Repeat("z", 1460)
+	h.write(more)
+	h.out(seg{flags: "P.", seq: 11781, ack: 301, win: 65535, data: more})
+	h.none()
+	h.at(450 * time.Millisecond)
+	h.in(sackAck(11781 + 1460))
+	h.none()
+}
+
+// RFC 8985 §7.4: when no D-SACK says the probe was a duplicate by the
+// time an ACK goes beyond TLP.end_seq, the probe repaired a loss (of the
+// last segment, or of its ACK) that no recovery answered, and congestion
+// control answers it as it would any loss: here NewReno's ssthresh =
+// cwnd = FlightSize/2, from the eight segments the probe was sent after.
+func TestTLP_RepairedLossReducesWindow(t *testing.T) {
+	h := tlpEpisode(t)
+	tlpNewData(h)
+	i := h.info()
+	h.check(i.Cwnd == 4*1460 && i.Ssthresh == 4*1460 && i.TLPRepairs == 1 && !i.InRecovery &&
+		i.TotalRetransmits == 1 && i.SpuriousRetransmits == 0, "%+v", i)
+}
+
+// The original arrived after all: the receiver reports the probe in a
+// D-SACK on the ACK after the one that reached TLP.end_seq. Nothing was
+// lost, and the window stays.
+func TestTLP_DSACKedProbeKeepsWindow(t *testing.T) {
+	h := tlpEpisode(t)
+	h.in(sackAck(101+8*1460, 101+7*1460, 101+8*1460))
+	h.none()
+	tlpNewData(h)
+	i := h.info()
+	h.check(i.Cwnd == 14600+2920 && i.Ssthresh == cc.InfiniteSsthresh && i.TLPRepairs == 0 &&
+		i.SpuriousRetransmits == 1, "%+v", i)
+}
+
+// A receiver without D-SACK answers the duplicate probe with a pure
+// duplicate ACK of TLP.end_seq: nothing was lost either.
+func TestTLP_DuplicateAckKeepsWindow(t *testing.T) {
+	h := tlpEpisode(t)
+	h.in(sackAck(101 + 8*1460))
+	h.none()
+	tlpNewData(h)
+	i := h.info()
+	h.check(i.Cwnd == 14600+2920 && i.Ssthresh == cc.InfiniteSsthresh && i.TLPRepairs == 0, "%+v", i)
 }

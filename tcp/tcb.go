@@ -99,9 +99,15 @@ type TCB struct {
 	forceRtx        bool // the next retransmission goes regardless of cwnd
 	roundEnd        uint32
 	lastRTT         time.Duration // the sample taken by the current ACK
-	tlpOut          bool          // a tail loss probe is outstanding
+	tlpOut          bool          // a tail loss probe episode is open (TLP.end_seq is set)
 	tlpNew          bool          // the probe may send one new segment past cwnd
-	tlpEnd          uint32
+	tlpEnd          uint32        // TLP.end_seq
+	tlpSampled      bool          // an RTT sample came since the last probe
+	tlpRetrans      bool          // TLP.is_retrans: the probe resent tlpProbe
+	tlpProbe        seqRange      // what a retransmitted probe resent
+	tlpFlight       int           // the flight size when the probe went out
+	tlpResponses    int           // congestion responses to losses probes repaired
+	ackDSACK        seqRange      // the D-SACK block of the ACK being processed
 	totalRetrans    int
 	spuriousRetrans int
 	episodeRetrans  int
@@ -126,8 +132,10 @@ type TCB struct {
 	ecnReduced     bool
 	retransmitting bool
 
-	// PAWS (RFC 7323 §5).
+	// PAWS (RFC 7323 §5, paws.go).
 	tsRecentAt time.Time
+	pawsHole   pawsFloor    // TS.Recent when the latest hole opened
+	pawsEcho   [2]pawsFloor // echoes of our clock: the floor, and the next one
 
 	// Keepalive.
 	kaProbes int
@@ -171,6 +179,9 @@ type Info struct {
 	// ReceiverRTT is the receiver's round-trip estimate that drives
 	// receive-buffer auto-tuning; 0 until measured.
 	ReceiverRTT time.Duration
+	// TLPRepairs counts the tail loss probes found to have repaired a
+	// loss, each answered with a window reduction (RFC 8985 §7.4).
+	TLPRepairs int
 }
 
 func newTCB(cfg Config, iss uint32) *TCB {
@@ -374,5 +385,6 @@ func (t *TCB) Info() Info {
 		SendBufferSize:      t.sndBuf.size,
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
+		TLPRepairs:          t.tlpResponses,
 	}
 }

@@ -96,6 +96,7 @@ func (t *TCB) rttSample(r time.Duration) {
 	// RTO <- SRTT + max (G, K*RTTVAR), K = 4
 	t.rto = t.clampRTO(t.srtt + max(clockGranularity, 4*t.rttvar))
 	t.lastRTT = r
+	t.tlpSampled = true
 }
 
 // clampRTO applies MinRTO (RFC 6298 §2.4) and MaxRTO (§2.5).
