@@ -9,8 +9,8 @@ import "time"
 //     once per receiver round trip it compares what the application read
 //     in that round trip with the round trip before. When the rate grew,
 //     the buffer becomes twice the bytes read per round trip plus sixteen
-//     segments, and as much again as the rate grew, so that the window
-//     stays ahead of a sender in slow start. An application that does not
+//     segments, and twice as much again as the rate grew (at most
+//     doubled), so that the window stays ahead of a sender in slow start. An application that does not
 //     read never makes it grow.
 //   - The send buffer follows the congestion window: once the application
 //     has filled it, the next acknowledgment lets it grow to twice the
@@ -92,9 +92,12 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 	if r.copied > r.space {
 		target := 2*r.copied + 16*t.cfg.MSS
 		if r.space > 0 {
-			// The sender doubled its rate in this round trip (slow
-			// start): leave room for it to do so again.
-			target += 2 * target * (r.copied - r.space) / r.space
+			// The rate grew (a sender in slow start doubles it every
+			// round trip): leave room for it to grow as much again. A
+			// sender cannot more than double its rate in a round trip;
+			// a bigger jump is the measurement's granularity (reads
+			// and round trips do not line up), and is not trusted.
+			target += 2 * target * min(r.copied-r.space, r.space) / r.space
 		}
 		r.space = r.copied
 		if size := min(target, t.rcvMax); size > t.rcvBuf.size {
