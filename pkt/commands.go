@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/synack/synack/stack"
 )
 
 // The shell commands the runner understands. Linux test scripts set sysctls
@@ -21,11 +23,11 @@ var harmlessSysctls = map[string]bool{
 	"net.ipv4.tcp_slow_start_after_idle": true, "net.ipv4.tcp_early_retrans": true,
 	"net.ipv4.tcp_tso_win_divisor": true, "net.ipv4.tcp_pacing_ss_ratio": true,
 	"net.ipv4.tcp_pacing_ca_ratio": true, "net.ipv4.tcp_notsent_lowat": true,
-	"net.ipv4.tcp_fastopen_key": true, "net.ipv4.tcp_syncookies": true,
-	"net.mptcp.enabled": true, "net.ipv4.tcp_min_tso_segs": true, "net.core.default_qdisc": true,
+	"net.ipv4.tcp_fastopen_key": true,
+	"net.mptcp.enabled":         true, "net.ipv4.tcp_min_tso_segs": true, "net.core.default_qdisc": true,
 	"net.ipv4.tcp_autocorking": true, "net.ipv4.tcp_moderate_rcvbuf": true,
 	"net.ipv4.tcp_no_metrics_save": true, "net.ipv4.tcp_mtu_probing": true,
-	"net.ipv4.tcp_abort_on_overflow": true, "net.ipv4.tcp_tw_reuse": true,
+	"net.ipv4.tcp_tw_reuse": true,
 	// FreeBSD's test suite resets these to their defaults.
 	"kern.ipc.maxsockbuf": true, "net.inet.tcp.hostcache.purgenow": true,
 }
@@ -160,7 +162,8 @@ func (r *runner) sysctl(args []string, apply bool) string {
 	return ""
 }
 
-// sysctlSetters map the sysctls with a tcp.Config equivalent.
+// sysctlSetters map the sysctls with a tcp.Config or stack.Options
+// equivalent.
 var sysctlSetters = map[string]func(r *runner, n int) bool{
 	"net.ipv4.tcp_timestamps":     func(r *runner, n int) bool { r.base.DisableTimestamps = n == 0; return true },
 	"net.ipv4.tcp_sack":           func(r *runner, n int) bool { r.base.DisableSACK = n == 0; return true },
@@ -168,6 +171,17 @@ var sysctlSetters = map[string]func(r *runner, n int) bool{
 	"net.ipv4.tcp_syn_retries":    func(r *runner, n int) bool { r.base.SynRetries = n; return n > 0 },
 	"net.ipv4.tcp_synack_retries": func(r *runner, n int) bool { r.base.SynAckRetries = n; return n > 0 },
 	"net.ipv4.tcp_retries2":       func(r *runner, n int) bool { r.base.MaxRetries = n; return n > 0 },
+	// 0 off, 1 when the SYN queue is full (Linux's default and ours), 2
+	// always.
+	"net.ipv4.tcp_syncookies": func(r *runner, n int) bool {
+		modes := [...]stack.SynCookieMode{stack.SynCookiesOff, stack.SynCookiesAuto, stack.SynCookiesAlways}
+		if n < 0 || n >= len(modes) {
+			return false
+		}
+		r.synCookies = modes[n]
+		return true
+	},
+	"net.ipv4.tcp_abort_on_overflow": func(r *runner, n int) bool { r.abortOnOverflow = n != 0; return true },
 	"net.ipv4.tcp_fin_timeout": func(r *runner, n int) bool {
 		r.base.FinWait2Timeout = time.Duration(n) * time.Second
 		return n > 0

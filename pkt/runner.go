@@ -23,6 +23,9 @@ type runner struct {
 	freeBSD bool
 	// connects is set when the script calls connect (see setECN).
 	connects bool
+	// Listener settings from the script's sysctls.
+	synCookies      stack.SynCookieMode
+	abortOnOverflow bool
 
 	clk *clock.Virtual
 	st  *stack.Stack // created on first use, with the first socket's options
@@ -102,6 +105,9 @@ func (r *runner) stack(cfg *tcp.Config) *stack.Stack {
 		Runner: r,
 		TCP:    c,
 		Secret: []byte("synack pkt runner"),
+
+		SynCookies:      r.synCookies,
+		AbortOnOverflow: r.abortOnOverflow,
 	})
 	bits := 24
 	if r.cfg.IPv6 {

@@ -223,6 +223,15 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
 	}
 	if c := sh.conns[p.key]; c != nil {
+		if c.halfOpen && !sh.s.abortOnOverflow && completesHandshake(&seg) && c.lst.acceptQueueFull() {
+			// Linux's tcp_abort_on_overflow=0: the final ACK of a
+			// handshake the accept queue has no room for is ignored.
+			// The connection stays half-open and retransmits its
+			// SYN-ACK; the peer's answer to it, or its data, completes
+			// the handshake once Accept has made room.
+			sh.s.ctr.acceptQueueDrops.Add(1)
+			return
+		}
 		c.tcb.HandleSegment(&seg, now)
 		sh.settle(c, now)
 		return
@@ -250,6 +259,9 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	case tcp.ListenDrop:
 		return
 	case tcp.ListenReset:
+		if sh.cookieACK(l, key, seg, now) {
+			return
+		}
 		sh.s.ctr.resetsSent.Add(1)
 		sh.emit(sh.s.routes.Load().lookup(key.remote.Addr()), key.local, key.remote, &reply)
 		return
@@ -263,13 +275,16 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 		s.ctr.noRoute.Add(1)
 		return
 	}
-	c := s.newConn(sh, key, r)
-	switch l.admit(c) {
+	c, res := l.admit(s.synCookies, now, func() *Conn { return s.newConn(sh, key, r) })
+	switch res {
 	case admitClosed:
 		sh.reset(key, seg)
 		return
 	case admitFull:
 		s.ctr.synQueueDrops.Add(1)
+		return
+	case admitCookie:
+		sh.sendCookie(key, seg, now)
 		return
 	}
 	cfg := s.config(r, key.remote.Addr())
@@ -302,7 +317,7 @@ func (sh *shard) settleHalfOpen(c *Conn, now time.Time) {
 	}
 	l := c.lst
 	c.halfOpen = false
-	switch l.promote(c) {
+	switch l.promote(c, sh.s.abortOnOverflow) {
 	case admitOK:
 		return
 	case admitFull:
@@ -311,4 +326,11 @@ func (sh *shard) settleHalfOpen(c *Conn, now time.Time) {
 	c.tcb.Abort(now)
 	c.tcb.DrainOutput(c.emit)
 	sh.remove(c)
+}
+
+// completesHandshake reports whether seg, reaching a connection in
+// SYN-RECEIVED, would complete its handshake if acceptable: an ACK with
+// neither SYN nor RST (data and FIN included).
+func completesHandshake(seg *tcp.Segment) bool {
+	return seg.Flags&(wire.FlagACK|wire.FlagSYN|wire.FlagRST) == wire.FlagACK
 }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"io"
 	"net/netip"
 	"testing"
@@ -53,12 +54,12 @@ func TestMalformedPackets(t *testing.T) {
 	}
 }
 
+// A SYN flood fills the SYN queue; the SYNs past it are answered with SYN
+// cookies, and a real client arriving during the flood connects through
+// one, its options intact (it sent timestamps), and moves data both ways.
 func TestSynQueue(t *testing.T) {
 	const backlog = 8
-	cl, sv := pair(t, Options{}, Options{
-		SynBacklog: backlog,
-		TCP:        tcp.Config{InitialRTO: 50 * time.Millisecond, SynAckRetries: 1},
-	})
+	cl, sv := pair(t, Options{}, Options{SynBacklog: backlog})
 	// The fake clients live behind a link that swallows the SYN-ACKs.
 	if err := sv.AddLink(blackHole(1500), netip.MustParsePrefix("198.19.0.1/16")); err != nil {
 		t.Fatal(err)
@@ -75,29 +76,65 @@ func TestSynQueue(t *testing.T) {
 	}
 	eventually(t, "the flood to be processed", func() bool {
 		st := sv.Stats()
-		return st.PassiveOpens+st.SynQueueDrops == flood
+		return st.PassiveOpens+st.SynCookiesSent == flood
 	})
-	if st := sv.Stats(); st.SynQueueDrops != flood-backlog || st.PassiveOpens != backlog {
-		t.Fatalf("SynQueueDrops = %d, PassiveOpens = %d; want %d, %d", st.SynQueueDrops, st.PassiveOpens, flood-backlog, backlog)
+	if st := sv.Stats(); st.PassiveOpens != backlog || st.SynCookiesSent != flood-backlog ||
+		st.SynQueueDrops != 0 || st.Connections != backlog {
+		t.Fatalf("PassiveOpens %d, SynCookiesSent %d, SynQueueDrops %d, Connections %d; want %d, %d, 0, %d",
+			st.PassiveOpens, st.SynCookiesSent, st.SynQueueDrops, st.Connections, backlog, flood-backlog, backlog)
 	}
-	// While the queue is full, a real client's SYN is dropped too; once
-	// the half-open connections time out it gets through.
-	eventually(t, "the half-open connections to time out", func() bool { return sv.Stats().Connections == 0 })
+
+	// The SYN queue is still full (its SYN-ACKs retry for a minute): the
+	// real client's SYN gets a cookie, and its ACK makes the connection.
+	accepted := make(chan *Conn, 1)
 	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			c.Write([]byte("ok"))
-			c.Close()
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			t.Error(err)
 		}
+		accepted <- c
 	}()
-	c, err := cl.Dial("tcp", "198.18.0.2:80")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	c, err := cl.DialContext(ctx, "tcp", "198.18.0.2:80")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("dial during the flood: %v", err)
 	}
 	defer c.Close()
-	got, err := io.ReadAll(c)
-	if err != nil || string(got) != "ok" {
-		t.Fatalf("read %q, %v; want \"ok\"", got, err)
+	s := <-accepted
+	if s == nil {
+		t.FailNow()
+	}
+	defer s.Close()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	s.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("server read %q, %v; want \"ping\"", buf, err)
+	}
+	if _, err := s.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("client read %q, %v; want \"pong\"", buf, err)
+	}
+	st := sv.Stats()
+	if st.SynCookiesSent != flood-backlog+1 || st.SynCookiesValid != 1 || st.SynCookiesInvalid != 0 ||
+		st.PassiveOpens != backlog+1 || st.Connections != backlog+1 {
+		t.Errorf("SynCookiesSent %d, Valid %d, Invalid %d, PassiveOpens %d, Connections %d; want %d, 1, 0, %d, %d",
+			st.SynCookiesSent, st.SynCookiesValid, st.SynCookiesInvalid, st.PassiveOpens, st.Connections,
+			flood-backlog+1, backlog+1, backlog+1)
+	}
+	// Timestamps carried the options through the cookie: window scale
+	// 7, SACK, and the MSS (1460 minus the timestamps option).
+	in := s.Info()
+	if in.State != tcp.StateEstablished || in.SndMSS != 1448 || in.SndWScale != 7 || in.RcvWScale != 7 ||
+		!in.SACKPermitted || !in.Timestamps {
+		t.Errorf("server side: %v MSS %d wscale %d/%d SACK %v TS %v; want ESTABLISHED MSS 1448 wscale 7/7 SACK true TS true",
+			in.State, in.SndMSS, in.SndWScale, in.RcvWScale, in.SACKPermitted, in.Timestamps)
 	}
 }
 

@@ -15,11 +15,22 @@ import (
 
 // Listener is a TCP listener; it implements net.Listener.
 //
-// Each listener keeps a SYN queue (its half-open connections, at most
-// synBacklog; more SYNs are dropped and counted in Stats.SynQueueDrops) and
-// an accept queue (connections that completed the handshake, at most
-// backlog; a connection that completes when it is full is reset and counted
-// in Stats.AcceptQueueDrops).
+// Each listener keeps two queues, as Linux does:
+//
+//   - the SYN queue: half-open (SYN-RECEIVED) connections, at most
+//     Options.SynBacklog. A SYN that finds it full is answered with a SYN
+//     cookie (Options.SynCookies, Stats.SynCookiesSent): the listener
+//     keeps nothing, and the peer's ACK, if its cookie is valid, creates
+//     the connection straight into the accept queue. With cookies off, the
+//     SYN is dropped and counted in Stats.SynQueueDrops. A SYN flood
+//     therefore fills the SYN queue but does not keep real clients out.
+//   - the accept queue: connections that completed the handshake, waiting
+//     for Accept, at most the backlog. A handshake that completes while it
+//     is full is refused and counted in Stats.AcceptQueueDrops: its final
+//     ACK is ignored, so that the connection stays half-open, its SYN-ACK
+//     is retransmitted and the peer's next ACK or data completes it once
+//     Accept has made room (Linux's tcp_abort_on_overflow=0); with
+//     Options.AbortOnOverflow the connection is reset instead.
 type Listener struct {
 	s          *Stack
 	key        netip.AddrPort // the address listened on; an invalid Addr means any
@@ -30,6 +41,7 @@ type Listener struct {
 	mu       sync.Mutex
 	half     map[*Conn]struct{} // the SYN queue
 	queue    []*Conn            // the accept queue
+	cookieAt time.Time          // when the last SYN cookie was sent
 	closed   bool
 	deadline time.Time     // for Accept
 	waitCh   chan struct{} // closed when the accept queue, closed or deadline changes
@@ -183,32 +195,70 @@ const (
 	admitOK admitResult = iota
 	admitFull
 	admitClosed
+	admitCookie // answer with a SYN cookie
 )
 
-// admit adds c to the SYN queue if there is room.
-func (l *Listener) admit(c *Conn) admitResult {
+// admit decides what becomes of a SYN under cookie mode mode: with room
+// in the SYN queue (and cookies not always on) it adds the connection mk
+// makes; otherwise it says to send a cookie or, with cookies off, to drop
+// the SYN.
+func (l *Listener) admit(mode SynCookieMode, now time.Time, mk func() *Conn) (*Conn, admitResult) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return admitClosed
+		return nil, admitClosed
 	}
-	if len(l.half) >= l.synBacklog {
-		return admitFull
+	if mode == SynCookiesAlways || len(l.half) >= l.synBacklog {
+		if mode == SynCookiesOff {
+			return nil, admitFull
+		}
+		l.cookieAt = now
+		return nil, admitCookie
 	}
+	c := mk()
 	l.half[c] = struct{}{}
-	return admitOK
+	return c, admitOK
 }
 
-// promote moves c from the SYN queue to the accept queue if there is room.
-func (l *Listener) promote(c *Conn) admitResult {
+// cookiesSentSince reports whether l sent a SYN cookie at t or later.
+func (l *Listener) cookiesSentSince(t time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.cookieAt.IsZero() && !l.cookieAt.Before(t)
+}
+
+// acceptQueueFull reports whether the accept queue has no room.
+func (l *Listener) acceptQueueFull() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue) >= l.backlog
+}
+
+// promote moves c from the SYN queue to the accept queue. If the queue is
+// full it refuses (admitFull) when strict is set; otherwise c goes in all
+// the same (a handshake the caller let complete a moment before another
+// shard filled the queue).
+func (l *Listener) promote(c *Conn, strict bool) admitResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.half, c)
 	if l.closed {
 		return admitClosed
 	}
-	if len(l.queue) >= l.backlog {
+	if strict && len(l.queue) >= l.backlog {
 		return admitFull
+	}
+	l.queue = append(l.queue, c)
+	l.notifyLocked()
+	return admitOK
+}
+
+// enqueue puts c, made from a SYN cookie, in the accept queue.
+func (l *Listener) enqueue(c *Conn) admitResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return admitClosed
 	}
 	l.queue = append(l.queue, c)
 	l.notifyLocked()

@@ -114,8 +114,10 @@ func TestStackClose(t *testing.T) {
 	}
 }
 
-func TestAcceptQueueOverflow(t *testing.T) {
-	cl, sv := pair(t, Options{}, Options{})
+// With Options.AbortOnOverflow, a handshake that completes when the accept
+// queue is full is reset (Linux's tcp_abort_on_overflow=1).
+func TestAcceptQueueOverflowAbort(t *testing.T) {
+	cl, sv := pair(t, Options{}, Options{AbortOnOverflow: true})
 	ln, err := sv.ListenBacklog("tcp", ":80", 2)
 	if err != nil {
 		t.Fatal(err)

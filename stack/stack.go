@@ -79,6 +79,16 @@ type Options struct {
 	Backlog    int              // default accept-queue length when Listen is given none; default 128
 	SynBacklog int              // default SYN-queue (half-open) length; default 256
 	Trace      func(TraceEvent) // called on every connection state change, if set
+	// SynCookies says when listeners answer SYNs with SYN cookies:
+	// SynCookiesAuto (the zero value) when the SYN queue is full,
+	// SynCookiesOff never, SynCookiesAlways always. See Listener.
+	SynCookies SynCookieMode
+	// AbortOnOverflow resets a connection whose handshake completes when
+	// its listener's accept queue is full, as Linux does with
+	// net.ipv4.tcp_abort_on_overflow=1. By default (false) its final ACK
+	// is ignored instead, and the connection completes later, once there
+	// is room. See Listener.
+	AbortOnOverflow bool
 	// QueueLen is the capacity of each event loop's inbound packet queue
 	// (real-time mode); packets arriving when it is full are dropped and
 	// counted in Stats.InboundDrops. Default 4096.
@@ -124,9 +134,14 @@ type Stats struct {
 	ResetsSent            uint64 // RSTs sent for segments that reached no connection
 	ActiveOpens           uint64
 	PassiveOpens          uint64
-	SynQueueDrops         uint64 // SYNs dropped because the SYN queue was full
-	AcceptQueueDrops      uint64 // handshakes dropped because the accept queue was full
+	SynQueueDrops         uint64 // SYNs dropped because the SYN queue was full (Options.SynCookies off)
+	AcceptQueueDrops      uint64 // handshake ACKs ignored (or, with Options.AbortOnOverflow, reset) because the accept queue was full
 	Connections           uint64 // connections currently known (all states)
+
+	// SYN cookies (RFC 4987 §3.6; Options.SynCookies).
+	SynCookiesSent    uint64 // SYNs answered with a cookie SYN-ACK
+	SynCookiesValid   uint64 // ACKs whose cookie was valid (each made a connection, unless the accept queue was full)
+	SynCookiesInvalid uint64 // ACKs checked as cookies (their listener sent cookies in the last 128 s) that failed; answered with a RST
 
 	NotTCP       uint64 // well-formed IP packets of a protocol the stack does not carry (not TCP, UDP, ICMP or ICMPv6)
 	Fragments    uint64 // IP fragments received
@@ -165,6 +180,7 @@ type counters struct {
 	reassembled, fragOverlaps, fragTimeouts, fragDrops, fragsOut       atomic.Uint64
 	pmtuDecreases, icmpIn, icmpOut, echoReplies, icmpErrors            atomic.Uint64
 	icmpIgnored, icmpRateLimited, udpIn, udpOut, udpNoPort, udpDrops   atomic.Uint64
+	synCookiesSent, synCookiesValid, synCookiesInvalid                 atomic.Uint64
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -179,6 +195,9 @@ type Stack struct {
 	trace  func(TraceEvent)
 
 	backlog, synBacklog int
+	synCookies          SynCookieMode
+	abortOnOverflow     bool
+	cookieKey           tcp.CookieKey
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
@@ -278,6 +297,8 @@ func New(opts Options) *Stack {
 			clear(s.secret)
 		}
 	}
+	s.synCookies, s.abortOnOverflow = opts.SynCookies, opts.AbortOnOverflow
+	s.cookieKey = tcp.NewCookieKey(s.secret)
 	s.routes.Store(&routeTable{local: map[netip.Addr]bool{}})
 	s.ipID.Store(s.hash(netip.Addr{}, netip.AddrPort{}, netip.AddrPort{}))
 
@@ -370,6 +391,10 @@ func (s *Stack) Stats() Stats {
 		UDPOut:           c.udpOut.Load(),
 		UDPNoPort:        c.udpNoPort.Load(),
 		UDPQueueDrops:    c.udpDrops.Load(),
+
+		SynCookiesSent:    c.synCookiesSent.Load(),
+		SynCookiesValid:   c.synCookiesValid.Load(),
+		SynCookiesInvalid: c.synCookiesInvalid.Load(),
 	}
 }
 
