@@ -14,11 +14,15 @@
 // per-segment send times. Losses are found by RACK-TLP (RFC 8985, the
 // default, with SACK), by RFC 6675's DupThresh rule (Config.DisableRACK),
 // or by three duplicate ACKs and NewReno partial ACKs (RFC 6582, without
-// SACK); a timeout marks everything unSACKed lost and retransmits from
-// SND.UNA as the window reopens. Retransmissions proved unnecessary by a
-// D-SACK (RFC 2883) or a timestamp (RFC 3522) are counted and their
-// window reduction undone. The congestion window comes from a
-// cc.Controller (package tcp/cc): CUBIC by default, or NewReno.
+// SACK). Fast recovery with SACK sends by Proportional Rate Reduction
+// (RFC 6937, prr.go; Config.DisablePRR). A timeout marks everything
+// unSACKed lost and retransmits from SND.UNA as the window reopens; on a
+// connection without timestamps F-RTO (RFC 5682, frto.go) first resends
+// one segment and new data, to tell a delay spike from a loss.
+// Retransmissions proved unnecessary by a D-SACK (RFC 2883), a timestamp
+// (RFC 3522) or F-RTO are counted and their window reduction undone. The
+// congestion window comes from a cc.Controller (package tcp/cc): CUBIC by
+// default, or NewReno.
 //
 // A TCB is not safe for concurrent use; its owner serialises calls.
 package tcp

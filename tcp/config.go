@@ -51,6 +51,15 @@ type Config struct {
 	// DisableRACK turns RACK-TLP (RFC 8985) off: losses are then found by
 	// three duplicate ACKs (RFC 5681) or, with SACK, by RFC 6675's rule.
 	DisableRACK bool
+	// DisablePRR turns Proportional Rate Reduction (RFC 6937) off: fast
+	// recovery with SACK then sends whenever cwnd − pipe allows (RFC
+	// 6675), in a burst right after the window is cut.
+	DisablePRR bool
+	// DisableFRTO turns F-RTO (RFC 5682) off. F-RTO finds spurious
+	// retransmission timeouts on connections without timestamps (with
+	// them, Eifel, RFC 3522, does); without it only a D-SACK can prove
+	// such a timeout spurious.
+	DisableFRTO bool
 	// ECN offers Explicit Congestion Notification (RFC 3168) on our SYN
 	// and accepts it on a SYN that offers it.
 	ECN bool

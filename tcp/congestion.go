@@ -28,11 +28,15 @@ const (
 // dupThresh is DupThresh of RFC 5681 and RFC 6675.
 const dupThresh = 3
 
-// cwnd is the congestion window in bytes. During fast recovery without
-// SACK it is inflated by one segment per duplicate ACK (RFC 6582 §3.2).
+// cwnd is the congestion window in bytes. During fast recovery with SACK
+// it is PRR's pipe + sndcnt (prr.go); without SACK it is inflated by one
+// segment per duplicate ACK (RFC 6582 §3.2).
 func (t *TCB) cwnd() int {
 	w := t.cc.Window()
-	if t.recState == recFast && !t.sackOK {
+	switch {
+	case t.prrActive():
+		w = t.prr.cwnd
+	case t.recState == recFast && !t.sackOK:
 		w += t.inflate
 	}
 	return max(w, t.sndMSS)
@@ -54,11 +58,13 @@ func (t *TCB) flightSize() int {
 }
 
 // enterRecovery starts fast recovery after a loss was detected
-// (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4, RFC 8985 §6.3).
-func (t *TCB) enterRecovery(now time.Time) {
+// (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4, RFC 8985 §6.3). newlySACKed
+// is what the ACK that found the loss SACKed (0 on a timer), for PRR.
+func (t *TCB) enterRecovery(newlySACKed uint32, now time.Time) {
+	t.cc.OnCongestionEvent(t.flightSize(), now)
 	t.recState = recFast
 	t.recoverPt = t.sndNxt
-	t.cc.OnCongestionEvent(t.flightSize(), now)
+	t.prrStart(newlySACKed)
 	if !t.sackOK {
 		t.inflate = dupThresh * t.sndMSS
 	}
@@ -88,6 +94,7 @@ func (t *TCB) exitRecovery(now time.Time) {
 	t.recState = recOpen
 	t.inflate = 0
 	t.dupAcks = 0
+	t.frto = frtoState{}
 	t.rack.onRecoveryEnd()
 }
 
@@ -158,5 +165,6 @@ func (t *TCB) undo() {
 		t.recState = recOpen
 		t.inflate = 0
 		t.dupAcks = 0
+		t.frto = frtoState{}
 	}
 }

@@ -205,10 +205,10 @@ func (t *TCB) output(now time.Time) {
 // window and by the congestion window less the pipe.
 func (t *TCB) sendData(now time.Time) {
 	for !t.persistProbing {
-		if t.paced(now) {
+		if t.paced(now) || t.frtoHolds() {
 			return
 		}
-		if t.synAcked() {
+		if t.synAcked() && t.frto.newSegs == 0 {
 			if i := t.tx.firstLost(); i >= 0 {
 				s := t.tx.at(i)
 				room := t.cwnd() - t.pipe()
@@ -230,7 +230,7 @@ func (t *TCB) sendData(now time.Time) {
 			avail = int(lim - inflight)
 		}
 		room := t.cwnd() - t.pipe()
-		if t.tlpNew {
+		if t.tlpNew || t.frto.newSegs > 0 {
 			room = max(room, t.sndMSS)
 		}
 		avail = max(min(avail, room), 0)
@@ -258,6 +258,7 @@ func (t *TCB) sendData(now time.Time) {
 			flags |= wire.FlagFIN
 		}
 		seq := t.sndNxt
+		t.prrSent(n)
 		t.queue(flags, seq, n, now)
 		t.sndNxt += uint32(n)
 		if n < t.sndMSS {
@@ -278,6 +279,7 @@ func (t *TCB) sendData(now time.Time) {
 			t.paceSent(n, now)
 		}
 		t.tlpNew = false
+		t.frto.newSegs = max(t.frto.newSegs-1, 0)
 		t.startRTT(seq, now)
 		if t.rtoAt.IsZero() {
 			// RFC 6298 §5.1: start the timer when sending data if it is off.

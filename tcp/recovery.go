@@ -21,13 +21,14 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	flight := int(t.sndNxt - t.sndUna)
 	cwndBefore := t.cwnd()
 	t.ackDSACK = seqRange{}
+	sackedBefore := t.tx.sackedBytes
 	newlySACKed := uint32(0)
 	if t.sackOK && seg.Options.NumSACK > 0 {
 		newlySACKed = t.processSACK(seg, now)
 	}
 	advanced := seqGT(ack, t.sndUna)
 	acked := 0
-	roundStart := false
+	roundStart, dup := false, false
 	switch {
 	case advanced:
 		acked = int(ack - t.sndUna)
@@ -48,6 +49,10 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 		}
 	case t.isDupAck(seg):
 		t.dupAcks++
+		dup = true
+	}
+	if t.frto.step != 0 {
+		t.frtoAck(ack, advanced, dup, newlySACKed, now)
 	}
 
 	// Loss detection.
@@ -74,7 +79,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 		}
 	}
 	if lost && t.recState == recOpen {
-		t.enterRecovery(now)
+		t.enterRecovery(newlySACKed, now)
 	} else if t.ecnOK && seg.Flags&wire.FlagECE != 0 {
 		t.ecnEcho(now)
 	}
@@ -98,6 +103,11 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	case t.recState == recFast && !t.sackOK && t.dupAcks > dupThresh:
 		// Step 4: each further duplicate ACK inflates the window.
 		t.inflate += t.sndMSS
+	}
+	if t.prrActive() {
+		// DeliveredData: the advance of SND.UNA plus the change in
+		// SACKed bytes (RFC 6937 §3).
+		t.prrAck(acked+int(t.tx.sackedBytes)-int(sackedBefore), advanced && !lost)
 	}
 	// The window grows by what the cumulative ACK covers (RFC 5681 §3.1);
 	// SACKed data counts when the ACK reaches it.
@@ -289,7 +299,7 @@ func (t *TCB) onRackTimer(now time.Time) {
 		t.rackAt = now.Add(timeout)
 	}
 	if lost && t.recState == recOpen {
-		t.enterRecovery(now)
+		t.enterRecovery(0, now)
 	}
 }
 
@@ -310,6 +320,7 @@ func (t *TCB) retransmitSeg(i int, now time.Time) {
 	if fin {
 		flags |= wire.FlagFIN
 	}
+	t.prrSent(int(s.len()))
 	t.retransmitting = true
 	t.queue(flags, s.start, n, now)
 	t.retransmitting = false

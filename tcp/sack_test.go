@@ -63,6 +63,7 @@ func TestSACK_ReceiverBlocksAndDSACK(t *testing.T) {
 func TestSACK_RFC6675Recovery(t *testing.T) {
 	cfg := sackReno
 	cfg.DisableRACK = true
+	cfg.DisablePRR = true // RFC 6675's own cwnd − pipe rule (PRR: prr_test.go)
 	h := establishedSACK(t, cfg, 0)
 	data := full(20)
 	h.write(data)
@@ -123,7 +124,9 @@ func TestRACK_ReorderTimerAndDSACKUndo(t *testing.T) {
 	h.out(dataSeg(data, 0, "."))
 	h.none()
 	i := h.info()
-	h.check(i.InRecovery && i.Cwnd == 3650 && i.Ssthresh == 3650 && i.MinRTT == 100*time.Millisecond, "%+v", i)
+	// PRR's window on entering recovery by the timer: pipe (5 segments
+	// less the SACKed and the lost one) plus the fast retransmit.
+	h.check(i.InRecovery && i.Cwnd == 4*1460 && i.Ssthresh == 3650 && i.MinRTT == 100*time.Millisecond, "%+v", i)
 	// The original arrives after all: everything is acknowledged and the
 	// retransmission is reported as a duplicate.
 	h.at(300 * time.Millisecond)

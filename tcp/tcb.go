@@ -92,6 +92,10 @@ type TCB struct {
 	tx              txMap // the segments in flight: scoreboard and RACK records
 	rack            rack
 	useRACK         bool
+	usePRR          bool
+	useFRTO         bool
+	prr             prrState
+	frto            frtoState
 	recState        recState
 	recoverPt       uint32 // RecoveryPoint (RFC 6675), "recover" (RFC 6582)
 	dupAcks         int
@@ -204,6 +208,8 @@ func newTCB(cfg Config, iss uint32) *TCB {
 	t.wsOffered = wscaleFor(cfg.MaxReceiveBufferSize)
 	t.sndMSS = minInt(536, cfg.MSS)
 	t.useRACK = !cfg.DisableRACK
+	t.usePRR = !cfg.DisablePRR
+	t.useFRTO = !cfg.DisableFRTO
 	t.cc = newController(&t.cfg, t.sndMSS)
 	return t
 }

@@ -143,8 +143,11 @@ func (t *TCB) onRTO(now time.Time) {
 // window collapses to one segment (RFC 5681 §3.1; ssthresh is reduced on
 // the first timeout of a loss only), every unSACKed segment in flight is
 // presumed lost (RFC 6675 §5.1), and retransmission starts at SND.UNA and
-// continues as the window opens, before any new data.
+// continues as the window opens, before any new data. With F-RTO
+// (frto.go) only the first segment is resent until the ACKs tell whether
+// the timeout was spurious.
 func (t *TCB) goBack(now time.Time) {
+	open := t.recState == recOpen
 	if t.retransmits == 1 {
 		t.cc.OnRTO(t.flightSize(), now)
 		if t.recState != recFast {
@@ -157,8 +160,10 @@ func (t *TCB) goBack(now time.Time) {
 	t.recState = recRTO
 	t.recoverPt = t.sndNxt
 	t.inflate, t.dupAcks = 0, 0
-	for i := range t.tx.n {
-		t.tx.markLost(i)
+	if !t.frtoStart(open) {
+		for i := range t.tx.n {
+			t.tx.markLost(i)
+		}
 	}
 	if t.tx.n == 0 {
 		t.retransmitFirst(now) // nothing recorded: resend from SND.UNA
