@@ -59,40 +59,17 @@ func autotuneRun(t *testing.T, cfg Config, n int) (p *netPair, took time.Duratio
 	p = newNetPair(t, cfg, cfg, path, path, 1)
 	data := testData(n, 7)
 	start := p.now
-	var got bytes.Buffer
-	buf := make([]byte, 64<<10)
 	rcvSizes = []int{p.b.ReceiveBufferSize()}
 	sndSizes = []int{p.a.SendBufferSize()}
-	for sent, steps := 0, 0; got.Len() < n; steps++ {
-		if steps > 5_000_000 {
-			t.Fatalf("stuck at %d of %d bytes", got.Len(), n)
-		}
-		if sent < n {
-			w, err := p.a.Write(data[sent:], p.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sent += w
-		}
-		for {
-			r, _ := p.b.Read(buf, p.now)
-			if r == 0 {
-				break
-			}
-			got.Write(buf[:r])
-		}
+	got := p.runEach(t, data, func() {
 		if s := p.b.ReceiveBufferSize(); s != rcvSizes[len(rcvSizes)-1] {
 			rcvSizes = append(rcvSizes, s)
 		}
 		if s := p.a.SendBufferSize(); s != sndSizes[len(sndSizes)-1] {
 			sndSizes = append(sndSizes, s)
 		}
-		p.collect()
-		if got.Len() < n && !p.step(Config{}) {
-			t.Fatalf("idle at %d of %d bytes", got.Len(), n)
-		}
-	}
-	if !bytes.Equal(got.Bytes(), data) {
+	})
+	if !bytes.Equal(got, data) {
 		t.Fatal("data corrupted")
 	}
 	return p, p.now.Sub(start), rcvSizes, sndSizes

@@ -168,6 +168,12 @@ func (p *netPair) step(cfgB Config) bool {
 // run moves data from a to b, b reading as it arrives, and returns what
 // b read and the virtual time it took.
 func (p *netPair) run(tb testing.TB, data []byte) []byte {
+	return p.runEach(tb, data, nil)
+}
+
+// runEach is run calling each (when not nil) after every read, before the
+// next event.
+func (p *netPair) runEach(tb testing.TB, data []byte, each func()) []byte {
 	var got bytes.Buffer
 	buf := make([]byte, 64<<10)
 	sent := 0
@@ -188,6 +194,9 @@ func (p *netPair) run(tb testing.TB, data []byte) []byte {
 				break
 			}
 			got.Write(buf[:n])
+		}
+		if each != nil {
+			each()
 		}
 		p.collect()
 		if got.Len() < len(data) && !p.step(Config{}) {
