@@ -41,7 +41,7 @@ type rcvTune struct {
 // round trip, and the smallest such bound is kept.
 func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
 	r := &t.rtune
-	if t.rcvMax <= t.rcvBuf.size {
+	if t.cfg.MaxReceiveBufferSize <= t.rcvBuf.size {
 		return
 	}
 	if t.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0 {
@@ -78,7 +78,7 @@ func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
 // with the rate at which the application reads.
 func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 	r := &t.rtune
-	if t.rcvMax <= t.rcvBuf.size {
+	if t.cfg.MaxReceiveBufferSize <= t.rcvBuf.size {
 		return
 	}
 	r.copied += n
@@ -100,7 +100,7 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 			target += 2 * target * min(r.copied-r.space, r.space) / r.space
 		}
 		r.space = r.copied
-		if size := min(target, t.rcvMax); size > t.rcvBuf.size {
+		if size := min(target, t.cfg.MaxReceiveBufferSize); size > t.rcvBuf.size {
 			t.rcvBuf.resize(size)
 			t.windowUpdate(now)
 		}
@@ -111,7 +111,7 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 // sndBufExpand grows the send buffer to twice the congestion window after
 // an acknowledgment, when the application has filled the buffer.
 func (t *TCB) sndBufExpand() {
-	if !t.sndFull || t.sndMax <= t.sndBuf.size {
+	if !t.sndFull || t.cfg.MaxSendBufferSize <= t.sndBuf.size {
 		return
 	}
 	t.sndFull = false
@@ -119,7 +119,7 @@ func (t *TCB) sndBufExpand() {
 	if want > t.sndBuf.size {
 		// At least doubling: the ring's storage is copied on growth, and
 		// the window grows a little with every ACK.
-		t.sndBuf.resize(min(max(want, 2*t.sndBuf.size), t.sndMax))
+		t.sndBuf.resize(min(max(want, 2*t.sndBuf.size), t.cfg.MaxSendBufferSize))
 	}
 }
 
@@ -131,7 +131,6 @@ func (t *TCB) sndBufExpand() {
 func (t *TCB) SetReceiveBufferSize(n int, now time.Time) {
 	n = min(max(n, t.rcvBuf.Len()+int(t.rcvWnd), 1), maxBufferSize)
 	t.rcvBuf.resize(n)
-	t.rcvMax = n
 	t.cfg.ReceiveBufferSize, t.cfg.MaxReceiveBufferSize = n, n
 	t.windowUpdate(now)
 }
@@ -141,7 +140,6 @@ func (t *TCB) SetReceiveBufferSize(n int, now time.Time) {
 func (t *TCB) SetSendBufferSize(n int) {
 	n = min(max(n, t.sndBuf.Len(), 1), maxBufferSize)
 	t.sndBuf.resize(n)
-	t.sndMax = n
 	t.cfg.SendBufferSize, t.cfg.MaxSendBufferSize = n, n
 }
 

@@ -56,10 +56,10 @@ type TCB struct {
 	sndBufSeq uint32
 	rcvBuf    ring
 	ooo       reassembly
-	// Auto-tuning (autotune.go): the buffers may grow up to these sizes.
-	sndMax, rcvMax int
-	sndFull        bool // a Write filled the send buffer
-	rtune          rcvTune
+	// Auto-tuning (autotune.go): the buffers may grow up to
+	// cfg.MaxSendBufferSize and cfg.MaxReceiveBufferSize.
+	sndFull bool // a Write filled the send buffer
+	rtune   rcvTune
 
 	// Close bookkeeping.
 	finQueued  bool   // the user asked for a FIN (CloseWrite or Close)
@@ -199,8 +199,6 @@ func newTCB(cfg Config, iss uint32) *TCB {
 		sndBufSeq: iss + 1,
 		sndBuf:    newRing(cfg.SendBufferSize),
 		rcvBuf:    newRing(cfg.ReceiveBufferSize),
-		sndMax:    cfg.MaxSendBufferSize,
-		rcvMax:    cfg.MaxReceiveBufferSize,
 		rto:       cfg.InitialRTO,
 		tsOffset:  tsOffsetFor(iss),
 		outQ:      make([]outEntry, 0, 8),
