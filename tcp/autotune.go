@@ -10,8 +10,8 @@ import "time"
 //     in that round trip with the round trip before. When the rate grew,
 //     the buffer becomes twice the bytes read per round trip plus sixteen
 //     segments, and twice as much again as the rate grew (at most
-//     doubled), so that the window stays ahead of a sender in slow start. An application that does not
-//     read never makes it grow.
+//     doubled), so that the window stays ahead of a sender in slow start.
+//     An application that does not read never makes it grow.
 //   - The send buffer follows the congestion window: once the application
 //     has filled it, the next acknowledgment lets it grow to twice the
 //     congestion window (one window in flight, one queued behind it), at
@@ -49,11 +49,11 @@ func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
 			return
 		}
 		r.lastTSEc = seg.Options.TSEcr
-		d := int32(t.tsNow(now) - seg.Options.TSEcr)
-		if d < 0 {
+		d, ok := t.tsRTT(seg, now)
+		if !ok {
 			return
 		}
-		s := max(time.Duration(d)*time.Millisecond, time.Millisecond)
+		s := max(d, time.Millisecond)
 		if r.rtt == 0 {
 			r.rtt = s
 		} else {
