@@ -168,7 +168,7 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 		e, ok = classifyICMPv6(&m, &q)
 	}
 	// The quoted packet must be one we sent.
-	if !ok || !s.routes.Load().local[q.Src] {
+	if !ok || !s.forwardsTo(q.Src, s.routes.Load().local) {
 		s.ctr.icmpIgnored.Add(1)
 		return false
 	}

@@ -100,7 +100,7 @@ func (s *Stack) parse(p *inPacket) bool {
 	// unmapped.
 	ep := wire.Endpoints{Src: ip.Src, Dst: ip.Dst}
 	ip.Src, ip.Dst = ip.Src.Unmap(), ip.Dst.Unmap()
-	if !s.routes.Load().local[ip.Dst] {
+	if !s.forwardsTo(ip.Dst, s.routes.Load().local) {
 		s.ctr.notLocal.Add(1)
 		return false
 	}
@@ -236,8 +236,11 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		sh.settle(c, now)
 		return
 	}
-	if l := sh.s.listenerFor(p.key.local); l != nil {
+	if l := sh.s.listenerFor(p.key.local); l != nil && sh.s.ownsOrExact(l.key.Addr(), p.key.local.Addr()) {
 		sh.listenInput(l, p.key, &seg, now)
+		return
+	}
+	if sh.forwardSYN(p, &seg, now) {
 		return
 	}
 	sh.reset(p.key, &seg)

@@ -170,6 +170,9 @@ type Stats struct {
 	UDPOut        uint64 // datagrams sent
 	UDPNoPort     uint64 // datagrams to a port no socket is bound to (answered with port unreachable)
 	UDPQueueDrops uint64 // datagrams dropped because the socket's receive queue was full
+
+	// Forwarding (ForwardTCP, ForwardUDP).
+	Forward ForwardStats
 }
 
 // counters are the live, atomic form of Stats.
@@ -203,6 +206,7 @@ type Stack struct {
 	shards []*shard
 	seed   maphash.Seed
 	ctr    counters
+	fwd    forwarding // forwarders and promiscuous mode (forward.go)
 
 	nextEphemeral atomic.Uint32 // RFC 6056 Algorithm 3's next_ephemeral
 
@@ -395,6 +399,8 @@ func (s *Stack) Stats() Stats {
 		SynCookiesSent:    c.synCookiesSent.Load(),
 		SynCookiesValid:   c.synCookiesValid.Load(),
 		SynCookiesInvalid: c.synCookiesInvalid.Load(),
+
+		Forward: s.fwd.stats(),
 	}
 }
 
