@@ -79,7 +79,7 @@ type forwarding struct {
 
 	// Counters.
 	tcpRequests, tcpDropped, tcpAccepted, tcpRefused atomic.Uint64
-	udpFlows, udpDropped                              atomic.Uint64
+	udpFlows, udpDropped                             atomic.Uint64
 }
 
 // ForwardStats counts what the forwarders did (Stats.Forward).
