@@ -9,6 +9,7 @@
 //	synack serve --tun NAME --addr ADDR/PREFIX --port P (--echo|--discard|--http DIR|--source N)
 //	synack dial --tun NAME HOST:PORT
 //	synack get --tun NAME URL [--sha256]
+//	synack gateway --tun NAME --addr ADDR/PREFIX [--route PREFIX] [--socks5 HOST:PORT]
 //
 // demo runs one TCP connection between two simulated hosts on a virtual
 // clock and draws its ladder diagram; ladder draws the ladder diagrams of
@@ -44,6 +45,7 @@ var commands = []command{
 	{"serve", "serve TCP (echo, discard, http, source) on a TUN device", runServe},
 	{"dial", "connect over a TUN device, netcat-style", runDial},
 	{"get", "fetch an HTTP(S) URL over a TUN device", runGet},
+	{"gateway", "relay every TCP connection and UDP flow entering a TUN to its destination", runGateway},
 }
 
 func usage(w io.Writer) {

@@ -33,6 +33,8 @@ type tunFlags struct {
 	addrs prefixList
 	peers addrList
 	pcap  string
+	// routes are added on the kernel side through the device (gateway).
+	routes prefixList
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
@@ -88,7 +90,7 @@ func (f *tunFlags) open() (*netStack, error) {
 		pp, _ := f.prefixFor(p)
 		kernel = append(kernel, netip.PrefixFrom(p, pp.Bits()))
 	}
-	dev, err := tun.Open(tun.Options{Name: f.name, NetNS: f.netns, MTU: f.mtu, Addrs: kernel, Up: true})
+	dev, err := tun.Open(tun.Options{Name: f.name, NetNS: f.netns, MTU: f.mtu, Addrs: kernel, Up: true, Routes: f.routes})
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrPermission):
