@@ -243,68 +243,49 @@ func (g *Gateway) handleTCP(req *stack.TCPRequest) {
 // relayTCP copies both ways until both directions have ended; a FIN is
 // passed on with CloseWrite, a reset as a reset.
 func (g *Gateway) relayTCP(c *stack.Conn, up net.Conn, f *Flow) {
-	type result struct {
-		n        int64
-		srcReset bool // the source reset
-		dstErr   bool // the destination failed (reset, gone)
-	}
-	copyDir := func(dst, src net.Conn, counter *atomic.Uint64) result {
+	// The first failure decides how the flow ended; what it does to the
+	// other direction (whose copy then fails too) is its consequence.
+	var end atomic.Pointer[string]
+	decide := func(s string) bool { return end.CompareAndSwap(nil, &s) }
+	// copyDir copies src to dst; on src's EOF it half-closes dst. A reset
+	// (or any failure) of src resets dst, a failure of dst resets src.
+	copyDir := func(dst, src net.Conn, counter *atomic.Uint64, srcName, dstName string) int64 {
 		buf := make([]byte, 32<<10)
-		var r result
+		var n int64
 		for {
-			n, rerr := src.Read(buf)
-			if n > 0 {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					r.dstErr = true
-					return r
+			m, rerr := src.Read(buf)
+			if m > 0 {
+				if _, werr := dst.Write(buf[:m]); werr != nil {
+					if decide("reset by " + dstName) {
+						abort(src)
+						dst.Close()
+					}
+					return n
 				}
-				r.n += int64(n)
-				counter.Add(uint64(n))
+				n += int64(m)
+				counter.Add(uint64(m))
+			}
+			if rerr == io.EOF {
+				closeWrite(dst)
+				return n
 			}
 			if rerr != nil {
-				if rerr != io.EOF {
-					r.srcReset = true
+				if decide("reset by " + srcName) {
+					abort(dst)
+					src.Close()
 				}
-				return r
+				return n
 			}
 		}
 	}
-	upc := make(chan result, 1)
-	go func() {
-		r := copyDir(up, c, &g.bytesUp)
-		switch {
-		case r.srcReset: // the client reset: reset the destination
-			abort(up)
-			c.Close()
-		case r.dstErr:
-			abort(c)
-			up.Close()
-		default:
-			closeWrite(up)
-		}
-		upc <- r
-	}()
-	down := copyDir(c, up, &g.bytesDown)
-	switch {
-	case down.srcReset:
-		abort(c)
-		up.Close()
-	case down.dstErr:
-		abort(up)
-		c.Close()
-	default:
-		c.CloseWrite()
-	}
-	upr := <-upc
-	f.BytesUp, f.BytesDown = upr.n, down.n
-	switch {
-	case upr.srcReset || down.dstErr:
-		f.End = "reset by client"
+	upc := make(chan int64, 1)
+	go func() { upc <- copyDir(up, c, &g.bytesUp, "client", "destination") }()
+	f.BytesDown = copyDir(c, up, &g.bytesDown, "destination", "client")
+	f.BytesUp = <-upc
+	if e := end.Load(); e != nil {
+		f.End = *e
 		g.resets.Add(1)
-	case down.srcReset || upr.dstErr:
-		f.End = "reset by destination"
-		g.resets.Add(1)
-	default:
+	} else {
 		f.End = "closed"
 	}
 	c.Close()

@@ -143,11 +143,10 @@ func runGatewayLoop(ctx context.Context, o *gatewayOptions, stderr io.Writer) er
 	if o.upNetns != "" {
 		how += ", upstream sockets in netns " + o.upNetns
 	}
-	logger.Printf("relaying %s; %s", how, n.describe(&o.tunFlags))
-
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
+	logger.Printf("relaying %s; %s", how, n.describe(&o.tunFlags))
 	for {
 		select {
 		case <-ctx.Done():
