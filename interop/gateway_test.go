@@ -360,6 +360,11 @@ func gatewaySuite(t *testing.T, socks bool) {
 	})
 
 	t.Run("reset", func(t *testing.T) {
+		if socks {
+			// SOCKS5 has no way to say "reset": Dante ends the relayed
+			// connection with a FIN whichever side reset.
+			t.Skip("a SOCKS5 proxy turns resets into closes (RFC 1928 carries no reset)")
+		}
 		// The server resets: the client's read fails with ECONNRESET.
 		c, err := r.cli.DialContext(context.Background(), "tcp4", gwServer+":7003")
 		if err != nil {
