@@ -40,7 +40,7 @@ const queueLen = 1024
 type Device struct {
 	mtu    int
 	stk    *stack.Stack
-	out    chan []byte // packets from the stack, for Read
+	out    chan *[]byte // packets from the stack, for Read
 	events chan tun.Event
 	closed chan struct{}
 	once   sync.Once
@@ -51,7 +51,7 @@ type Device struct {
 var _ tun.Device = (*Device)(nil)
 
 // pool recycles packet buffers between the stack's writes and Read.
-var pool = sync.Pool{New: func() any { return make([]byte, 0, 2048) }}
+var pool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // CreateNetTUN makes a synack stack with localAddresses (each as a host
 // address; the stack's default routes point into the device) and returns
@@ -69,7 +69,7 @@ func CreateNetTUNWithOptions(localAddresses, dnsServers []netip.Addr, mtu int, o
 	}
 	dev := &Device{
 		mtu:    mtu,
-		out:    make(chan []byte, queueLen),
+		out:    make(chan *[]byte, queueLen),
 		events: make(chan tun.Event, 10),
 		closed: make(chan struct{}),
 	}
@@ -117,27 +117,27 @@ func (d *Device) BatchSize() int { return BatchSize }
 // Read implements tun.Device: it waits for one packet the stack sent, then
 // takes as many more as are waiting, up to len(bufs).
 func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	var p []byte
+	var bp *[]byte
 	select {
-	case p = <-d.out:
+	case bp = <-d.out:
 	case <-d.closed:
 		return 0, os.ErrClosed
 	}
 	n := 0
 	for {
-		if len(p) > len(bufs[n])-offset {
+		if p := *bp; len(p) > len(bufs[n])-offset {
 			// Larger than the caller's buffer: dropped, as a TUN drops it.
 			d.drops.Add(1)
 		} else {
 			sizes[n] = copy(bufs[n][offset:], p)
 			n++
 		}
-		pool.Put(p[:0]) //nolint:staticcheck // slices are the pooled values
+		pool.Put(bp)
 		if n == len(bufs) {
 			return n, nil
 		}
 		select {
-		case p = <-d.out:
+		case bp = <-d.out:
 		default:
 			return n, nil
 		}
@@ -198,13 +198,15 @@ func (l deviceLink) WritePacket(pkt []byte) error {
 	if len(pkt) > d.mtu {
 		return fmt.Errorf("wgnet: %d-byte packet: %w", len(pkt), link.ErrTooBig)
 	}
-	b := append(pool.Get().([]byte)[:0], pkt...)
+	bp := pool.Get().(*[]byte)
+	*bp = append((*bp)[:0], pkt...)
 	select {
-	case d.out <- b:
+	case d.out <- bp:
 	case <-d.closed:
 		return os.ErrClosed
 	default:
 		d.drops.Add(1)
+		pool.Put(bp)
 	}
 	return nil
 }
