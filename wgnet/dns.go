@@ -15,8 +15,13 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// dnsTimeout bounds one query to one server.
-const dnsTimeout = 3 * time.Second
+// A query to one server is sent up to dnsAttempts times, each waiting
+// dnsTimeout for the answer (the first may wait for the tunnel's
+// handshake).
+const (
+	dnsTimeout  = 2 * time.Second
+	dnsAttempts = 3
+)
 
 // LookupHost resolves host through the tunnel's DNS servers and returns
 // its addresses (IPv4 first). A literal address is returned as it is.
@@ -88,6 +93,24 @@ func (n *Net) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 
 var errNXDomain = errors.New("no such domain")
 
+// exchangeUDP sends req on u and waits until deadline for the answer with
+// ID id.
+func (n *Net) exchangeUDP(u net.Conn, req []byte, id uint16, buf []byte, resp *dnsmessage.Message, deadline time.Time) error {
+	u.SetDeadline(deadline)
+	if _, err := u.Write(req); err != nil {
+		return err
+	}
+	for {
+		m, err := u.Read(buf)
+		if err != nil {
+			return err
+		}
+		if resp.Unpack(buf[:m]) == nil && resp.ID == id && resp.Response {
+			return nil
+		}
+	}
+}
+
 // query asks server for name's records of type qt, over UDP, and over TCP
 // when the answer is truncated.
 func (n *Net) query(ctx context.Context, server netip.Addr, name dnsmessage.Name, qt dnsmessage.Type) ([]netip.Addr, error) {
@@ -102,7 +125,7 @@ func (n *Net) query(ctx context.Context, server netip.Addr, name dnsmessage.Name
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, dnsTimeout)
+	ctx, cancel := context.WithTimeout(ctx, dnsAttempts*dnsTimeout)
 	defer cancel()
 	dl, _ := ctx.Deadline()
 	ap := netip.AddrPortFrom(server, 53)
@@ -112,19 +135,19 @@ func (n *Net) query(ctx context.Context, server netip.Addr, name dnsmessage.Name
 		return nil, err
 	}
 	defer u.Close()
-	u.SetDeadline(dl)
-	if _, err := u.Write(req); err != nil {
-		return nil, err
-	}
 	buf := make([]byte, 1232)
 	var resp dnsmessage.Message
-	for {
-		m, err := u.Read(buf)
-		if err != nil {
-			return nil, err
+	for attempt := 1; ; attempt++ {
+		wait := time.Now().Add(dnsTimeout)
+		if dl.Before(wait) {
+			wait = dl
 		}
-		if resp.Unpack(buf[:m]) == nil && resp.ID == id && resp.Response {
+		err := n.exchangeUDP(u, req, id, buf, &resp, wait)
+		if err == nil {
 			break
+		}
+		if attempt == dnsAttempts || ctx.Err() != nil {
+			return nil, err
 		}
 	}
 	if resp.Truncated {
