@@ -67,6 +67,7 @@ var errForwardDone = errors.New("stack: forward request already decided")
 // forwarding is a stack's forwarder state.
 type forwarding struct {
 	promiscuous atomic.Bool // take packets for any destination
+	noEcho      atomic.Bool // do not answer echo requests for addresses not the stack's own
 
 	mu         sync.Mutex
 	tcpHandler func(*TCPRequest)
@@ -117,6 +118,12 @@ func (f *forwarding) stats() ForwardStats {
 // the stack answer ICMP echo requests for any address (a gateway that
 // answers pings itself).
 func (s *Stack) SetPromiscuous(on bool) { s.fwd.promiscuous.Store(on) }
+
+// SetPromiscuousEcho says whether a promiscuous stack answers ICMP and
+// ICMPv6 echo requests addressed to destinations it does not own (the
+// default) or drops them, as a gateway that should not pretend every
+// address is alive does.
+func (s *Stack) SetPromiscuousEcho(answer bool) { s.fwd.noEcho.Store(!answer) }
 
 // ForwardTCP installs handler as the stack's TCP forwarder (nil removes
 // it): every SYN that reaches no connection or listener becomes a

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"github.com/synack/synack/wire"
 	"io"
 	"net"
 	"net/netip"
@@ -255,5 +256,26 @@ func TestForwardUDPFlowEchoesAndIdlesOut(t *testing.T) {
 	_, err = f.Read(buf)
 	if err == nil || !errors.Is(err, net.ErrClosed) && !errors.Is(err, ErrFlowIdle) {
 		t.Fatalf("read on an idle flow: %v", err)
+	}
+}
+
+// A promiscuous stack answers pings for any address, unless told not to.
+func TestPromiscuousEcho(t *testing.T) {
+	_, gw := pair(t, Options{}, Options{})
+	far := netip.MustParseAddr("198.19.7.7")
+	ping := func() { gw.DeliverPacket(icmpPacket(clientAddr, far, wire.NewICMPEcho(wire.ICMPv4EchoRequest, 1, 1, nil))) }
+	ping()
+	eventually(t, "the ping dropped as not local", func() bool { return gw.Stats().NotLocal == 1 })
+	gw.SetPromiscuous(true)
+	ping()
+	eventually(t, "an echo reply", func() bool { return gw.Stats().EchoReplies == 1 })
+	gw.SetPromiscuousEcho(false)
+	ping() // dropped
+	gw.SetPromiscuousEcho(true)
+	ping() // answered, after the one before (same loop, in order)
+	eventually(t, "the fourth request answered", func() bool { return gw.Stats().EchoReplies >= 2 })
+	time.Sleep(10 * time.Millisecond)
+	if n := gw.Stats().EchoReplies; n != 2 {
+		t.Fatalf("%d echo replies, want 2: the one sent with SetPromiscuousEcho(false) unanswered", n)
 	}
 }

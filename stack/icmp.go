@@ -251,6 +251,9 @@ func (sh *shard) echo(p *inPacket) {
 	if !unicast(ip.Src) {
 		return
 	}
+	if s.fwd.noEcho.Load() && !s.routes.Load().local[ip.Dst] {
+		return // a promiscuous stack told not to answer for others
+	}
 	r := s.routes.Load().lookup(ip.Src)
 	if r == nil {
 		s.ctr.noRoute.Add(1)

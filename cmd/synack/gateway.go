@@ -30,6 +30,7 @@ type gatewayOptions struct {
 	udpIdle    time.Duration
 	dialTimout time.Duration
 	quiet      bool
+	icmp       string
 }
 
 func runGateway(args []string, stdout, stderr io.Writer) int {
@@ -47,6 +48,7 @@ func runGateway(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.udpIdle, "udp-idle", time.Minute, "close a UDP flow idle for `D`")
 	fs.DurationVar(&o.dialTimout, "dial-timeout", 20*time.Second, "give up an upstream dial after `D` (the client then times out too)")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not log each flow")
+	fs.StringVar(&o.icmp, "icmp", "answer", "ICMP echo requests to any address: `answer` them from the gateway, or drop them")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack gateway --tun NAME --addr ADDR/PREFIX [--peer KERNEL_ADDR] [--netns NS]")
@@ -57,7 +59,7 @@ func runGateway(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, "to any address and port, to its destination: directly through this host's sockets,")
 		fmt.Fprintln(w, "or through a SOCKS5 proxy. A refused destination refuses the client (RST), an")
 		fmt.Fprintln(w, "unreachable one answers it with ICMP unreachable; half-close and reset pass through.")
-		fmt.Fprintln(w, "ICMP echo requests to any address are answered by the gateway itself. Each flow is")
+		fmt.Fprintln(w, "ICMP echo requests to any address are answered by the gateway itself (--icmp). Each flow is")
 		fmt.Fprintln(w, "logged to stderr when it ends; SIGUSR1 prints the counters. Runs until interrupted.")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Example (as root): clients in namespace \"cli\" reach 198.19.0.0/16 through the")
@@ -97,6 +99,9 @@ func (o *gatewayOptions) check(fs *flag.FlagSet) error {
 		if _, _, err := net.SplitHostPort(hp); err != nil {
 			return fmt.Errorf("--socks5 %q: want HOST:PORT", o.socks5)
 		}
+	}
+	if o.icmp != "answer" && o.icmp != "drop" {
+		return fmt.Errorf("--icmp %q: want answer or drop", o.icmp)
 	}
 	if o.fwmark < 0 {
 		return errors.New("--fwmark must not be negative")
@@ -139,6 +144,7 @@ func runGatewayLoop(ctx context.Context, o *gatewayOptions, stderr io.Writer) er
 		cfg.Log = func(f gateway.Flow) { logger.Print(describeFlow(f)) }
 	}
 	g := gateway.New(n.Stack, cfg)
+	n.SetPromiscuousEcho(o.icmp == "answer")
 	defer g.Close()
 	if o.upNetns != "" {
 		how += ", upstream sockets in netns " + o.upNetns
