@@ -108,6 +108,12 @@ type Options struct {
 	// Reassembly bounds fragment reassembly; zero fields take their
 	// defaults.
 	Reassembly ReassemblyOptions
+
+	// Introspection (introspect.go). SegmentTrace, if set, is called
+	// with every TCP segment the stack receives (once valid) or sends,
+	// under a shard lock like Trace: it must be quick and must not call
+	// into the stack.
+	SegmentTrace func(SegmentEvent)
 }
 
 // ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
@@ -170,6 +176,20 @@ type Stats struct {
 	UDPOut        uint64 // datagrams sent
 	UDPNoPort     uint64 // datagrams to a port no socket is bound to (answered with port unreachable)
 	UDPQueueDrops uint64 // datagrams dropped because the socket's receive queue was full
+
+	// TCP totals, as netstat -s reports the kernel's (introspect.go).
+	// Opened connections are ActiveOpens and PassiveOpens above.
+	SegmentsIn      uint64 // valid TCP segments received (to connections, listeners or nothing)
+	SegmentsOut     uint64 // TCP segments sent, retransmissions and RSTs included
+	Retransmits     uint64 // segments retransmitted: the sum of the three below
+	RetransTimeout  uint64 // … after a retransmission timeout (until the data then outstanding is acknowledged)
+	RetransRecovery uint64 // … in fast recovery (fast retransmit, SACK and RACK loss detection)
+	RetransProbe    uint64 // … outside recovery: tail loss probes
+	ResetsIn        uint64 // segments with RST received
+	ResetsOut       uint64 // segments with RST sent (by connections and by the stack; ResetsSent counts the latter)
+	AttemptFails    uint64 // connections that went from SYN-SENT or SYN-RECEIVED to CLOSED (or back to LISTEN)
+	EstabResets     uint64 // connections that went from ESTABLISHED or CLOSE-WAIT straight to CLOSED (reset, or aborted)
+	CurrEstab       uint64 // connections now in ESTABLISHED or CLOSE-WAIT
 }
 
 // counters are the live, atomic form of Stats.
@@ -181,6 +201,8 @@ type counters struct {
 	pmtuDecreases, icmpIn, icmpOut, echoReplies, icmpErrors            atomic.Uint64
 	icmpIgnored, icmpRateLimited, udpIn, udpOut, udpNoPort, udpDrops   atomic.Uint64
 	synCookiesSent, synCookiesValid, synCookiesInvalid                 atomic.Uint64
+
+	tcp tcpTotals // introspect.go
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -193,6 +215,8 @@ type Stack struct {
 	cfg    tcp.Config
 	secret []byte
 	trace  func(TraceEvent)
+	// segTrace is Options.SegmentTrace (introspect.go).
+	segTrace func(SegmentEvent)
 
 	backlog, synBacklog int
 	synCookies          SynCookieMode
@@ -241,6 +265,7 @@ func New(opts Options) *Stack {
 		runner:      opts.Runner,
 		cfg:         opts.TCP,
 		trace:       opts.Trace,
+		segTrace:    opts.SegmentTrace,
 		backlog:     opts.Backlog,
 		synBacklog:  opts.SynBacklog,
 		seed:        maphash.MakeSeed(),
@@ -358,7 +383,7 @@ func (s *Stack) AddLink(l link.Link, addrs ...netip.Prefix) error {
 // Stats returns a snapshot of the counters.
 func (s *Stack) Stats() Stats {
 	c := &s.ctr
-	return Stats{
+	st := Stats{
 		PacketsIn:        c.packetsIn.Load(),
 		PacketsOut:       c.packetsOut.Load(),
 		Malformed:        c.malformed.Load(),
@@ -396,6 +421,8 @@ func (s *Stack) Stats() Stats {
 		SynCookiesValid:   c.synCookiesValid.Load(),
 		SynCookiesInvalid: c.synCookiesInvalid.Load(),
 	}
+	s.tcpStats(&st)
+	return st
 }
 
 // Close aborts every connection (peers get a RST), closes every listener

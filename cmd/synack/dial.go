@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,8 +26,7 @@ func runDial(args []string, stdout, stderr io.Writer) int {
 // dialMain is runDial with its standard input.
 func dialMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o dialOptions
-	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dial", stderr)
 	o.tunFlags.register(fs)
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up connecting after this long")
 	fs.Usage = func() {
@@ -50,15 +49,17 @@ func dialMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return status
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "synack dial: want one HOST:PORT argument")
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "dial", "want one HOST:PORT argument, got %d", fs.NArg())
 	}
 	o.target = fs.Arg(0)
+	if _, err := netip.ParseAddrPort(o.target); err != nil {
+		return badUsage(stderr, "dial", "%q is not HOST:PORT with an IP literal host (IPv6 in brackets)", o.target)
+	}
+	if o.timeout <= 0 {
+		return badUsage(stderr, "dial", "--timeout must be positive")
+	}
 	if err := o.check(defaultAddrs); err != nil {
-		fmt.Fprintf(stderr, "synack dial: %v\n", err)
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "dial", "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

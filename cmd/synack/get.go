@@ -7,11 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -33,8 +33,7 @@ type getOptions struct {
 
 func runGet(args []string, stdout, stderr io.Writer) int {
 	var o getOptions
-	fs := flag.NewFlagSet("get", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("get", stderr)
 	o.tunFlags.register(fs)
 	fs.BoolVar(&o.sha, "sha256", false, "print the body's SHA-256 (hex) instead of the body")
 	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM `file` for HTTPS")
@@ -59,15 +58,17 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		return status
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "synack get: want one URL argument")
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "get", "want one URL argument, got %d", fs.NArg())
 	}
 	o.url = fs.Arg(0)
+	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return badUsage(stderr, "get", "%q is not an http:// or https:// URL", o.url)
+	}
+	if o.timeout <= 0 {
+		return badUsage(stderr, "get", "--timeout must be positive")
+	}
 	if err := o.check(defaultAddrs); err != nil {
-		fmt.Fprintf(stderr, "synack get: %v\n", err)
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "get", "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -40,8 +41,7 @@ type serveOptions struct {
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	var o serveOptions
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", stderr)
 	o.tunFlags.register(fs)
 	fs.IntVar(&o.port, "port", 0, "TCP `port` to listen on, on every synack address (required)")
 	fs.BoolVar(&o.echo, "echo", false, "echo what each connection sends")
@@ -71,9 +71,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return status
 	}
 	if err := o.check(fs); err != nil {
-		fmt.Fprintf(stderr, "synack serve: %v\n", err)
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "serve", "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -113,6 +111,15 @@ func (o *serveOptions) check(fs *flag.FlagSet) error {
 	}
 	if o.tls != "" && len(strings.Split(o.tls, ",")) != 2 {
 		return errors.New("--tls wants CERT,KEY")
+	}
+	if o.http != "" {
+		st, err := os.Stat(o.http)
+		switch {
+		case err != nil:
+			return fmt.Errorf("--http %s: %w", o.http, unwrapPath(err))
+		case !st.IsDir():
+			return fmt.Errorf("--http %s is not a directory", o.http)
+		}
 	}
 	return nil
 }
@@ -364,4 +371,13 @@ func (l *connLog) closed() []*stack.Conn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.closing
+}
+
+// unwrapPath drops the path an *fs.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

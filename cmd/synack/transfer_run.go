@@ -42,9 +42,11 @@ const transferPort = 5001
 
 // sampleStats is the min, mean and max of samples.
 type sampleStats struct {
-	Min, Avg, Max float64
-	N             int64 `json:"-"`
-	sum           float64
+	Min float64 `json:"min"`
+	Avg float64 `json:"avg"`
+	Max float64 `json:"max"`
+	N   int64   `json:"-"`
+	sum float64
 }
 
 func (s *sampleStats) add(v float64) {

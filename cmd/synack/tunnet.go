@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/synack/synack/link"
@@ -44,6 +45,16 @@ func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pcap, "pcap", "", "write every packet on the device to this pcap `file`")
 }
 
+// minMTU4 is the smallest --mtu that carries TCP over IPv4: a 20-byte
+// IPv4 header, a 20-byte TCP header and the 64 bytes of the smallest MSS
+// synack uses (tcp.Config raises a smaller one to 64), so that no segment
+// has to be fragmented. IPv6 needs its own minimum link MTU, 1280 (RFC
+// 8200 §5).
+const (
+	minMTU4 = 20 + 20 + 64
+	minMTU6 = 1280
+)
+
 // check validates the flags; defaults fills in --addr when it is optional.
 func (f *tunFlags) check(defaults []netip.Prefix) error {
 	if f.name == "" {
@@ -56,8 +67,30 @@ func (f *tunFlags) check(defaults []netip.Prefix) error {
 		f.addrs = defaults
 	}
 	for _, p := range f.peers {
-		if _, ok := f.prefixFor(p); !ok {
+		pp, ok := f.prefixFor(p)
+		switch {
+		case !ok:
 			return fmt.Errorf("--peer %v: no --addr of its family", p)
+		case p == pp.Addr():
+			return fmt.Errorf("--peer %v is synack's own address (--addr %v); give the kernel another address of %v", p, pp, pp.Masked())
+		case !pp.Contains(p):
+			return fmt.Errorf("--peer %v is outside synack's prefix %v (--addr %v); the kernel would not reach synack on the device", p, pp.Masked(), pp)
+		}
+	}
+	if f.mtu != 0 {
+		lo := minMTU4
+		for _, p := range f.addrs {
+			if p.Addr().Is6() {
+				lo = minMTU6
+			}
+		}
+		switch {
+		case f.mtu < 0 || f.mtu > 65535:
+			return fmt.Errorf("--mtu %d: want 0 (keep the device's) or %d to 65535", f.mtu, lo)
+		case f.mtu < lo && lo == minMTU6:
+			return fmt.Errorf("--mtu %d is below IPv6's minimum of %d (RFC 8200); with an IPv6 --addr give at least %d", f.mtu, minMTU6, minMTU6)
+		case f.mtu < lo:
+			return fmt.Errorf("--mtu %d is too small: TCP over IPv4 needs %d (20-byte IPv4 header, 20-byte TCP header, 64-byte smallest MSS)", f.mtu, minMTU4)
 		}
 	}
 	return nil
@@ -95,6 +128,8 @@ func (f *tunFlags) open() (*netStack, error) {
 			return nil, fmt.Errorf("%w (run as root, or grant CAP_NET_ADMIN)", err)
 		case errors.Is(err, fs.ErrNotExist) && f.netns == "":
 			return nil, fmt.Errorf("%w (is the tun module loaded? modprobe tun)", err)
+		case errors.Is(err, syscall.EBUSY):
+			return nil, fmt.Errorf("TUN device %q is taken (another synack serve, dial or get holds it?): give this one another name with --tun NAME (%w)", f.name, err)
 		}
 		return nil, err
 	}
