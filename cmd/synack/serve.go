@@ -35,6 +35,7 @@ type serveOptions struct {
 	http    string
 	source  string
 	tls     string
+	admin   string
 
 	sourceBytes int64
 }
@@ -49,16 +50,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.http, "http", "", "serve the files under `DIR` over HTTP (net/http)")
 	fs.StringVar(&o.source, "source", "", "send `BYTES` bytes (suffixes K, M, G: KiB, MiB, GiB) of ChaCha8 output (all-zero seed) to each connection, then close; log their SHA-256")
 	fs.StringVar(&o.tls, "tls", "", "serve over TLS with the certificate and key in `CERT,KEY` (PEM files)")
+	fs.StringVar(&o.admin, "admin", "", "serve the connection table and counters over HTTP on this loopback `ADDR` (HOST:PORT; read them with synack ss and synack stat)")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack serve --tun NAME --addr ADDR/PREFIX [--peer KERNEL_ADDR] [--netns NS]")
 		fmt.Fprintln(w, "                    --port P (--echo | --discard | --http DIR | --source BYTES)")
-		fmt.Fprintln(w, "                    [--tls CERT,KEY] [--pcap FILE]")
+		fmt.Fprintln(w, "                    [--tls CERT,KEY] [--pcap FILE] [--trace FILE] [--admin ADDR]")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Creates (or opens) TUN device NAME, puts a synack stack with ADDR on it and")
 		fmt.Fprintln(w, "serves TCP port P until interrupted (SIGINT, SIGTERM). The kernel reaches synack")
 		fmt.Fprintln(w, "through the device: with --peer, serve gives the kernel side that address and")
 		fmt.Fprintln(w, "brings the device up. Each connection's open and close is logged to stderr.")
+		fmt.Fprintln(w, "SIGUSR1 prints the connection table and the counters to stderr; --admin")
+		fmt.Fprintln(w, "serves them over HTTP for synack ss and synack stat.")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Example (as root):")
 		fmt.Fprintln(w, "  ip netns add demo")
@@ -108,6 +112,11 @@ func (o *serveOptions) check(fs *flag.FlagSet) error {
 			return fmt.Errorf("--source: %w", err)
 		}
 		o.sourceBytes = n
+	}
+	if o.admin != "" {
+		if err := checkAdminAddr(o.admin); err != nil {
+			return err
+		}
 	}
 	if o.tls != "" && len(strings.Split(o.tls, ",")) != 2 {
 		return errors.New("--tls wants CERT,KEY")
@@ -181,6 +190,16 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		mode += " over TLS"
 	}
 	logger.Printf("listening on port %d (%s): %s", o.port, mode, n.describe(&o.tunFlags))
+	actx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	dumpOnSignal(actx, stderr, n)
+	if o.admin != "" {
+		a, err := startAdmin(actx, o.admin, n)
+		if err != nil {
+			return err
+		}
+		logger.Printf("admin interface on http://%v/ (synack ss --admin %v)", a, a)
+	}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)

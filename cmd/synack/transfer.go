@@ -38,7 +38,9 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	impairReturn := true
 	fs.BoolVar(&impairReturn, "impair-return", true, "impair the ACKs' direction too (false: only delay, rate and MTU there)")
 	fs.BoolVar(&o.realtime, "realtime", false, "run on the wall clock: real-time stacks over an impaired in-memory pipe")
-	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (snake_case keys; see the README)")
+	var trace traceFlag
+	trace.register(fs)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack transfer [flags]")
@@ -112,10 +114,22 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	}
 
 	run := simTransfer
+	start := simStart
 	if o.realtime {
 		run = realTransfer
+		start = time.Now()
 	}
+	tw, err := trace.open(start)
+	if err != nil {
+		fmt.Fprintf(stderr, "synack transfer: %v\n", err)
+		return 1
+	}
+	o.trace = tw
+	o.progress = newProgress(stdout, stderr, "transfer", false)
 	r, err := run(o)
+	if cerr := tw.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "synack transfer: %v\n", err)
 		return 1

@@ -34,6 +34,7 @@ type tunFlags struct {
 	addrs prefixList
 	peers addrList
 	pcap  string
+	trace traceFlag
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
@@ -43,6 +44,7 @@ func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.addrs, "addr", "synack's own `ADDR/PREFIX` on the device (repeatable, IPv4 and IPv6)")
 	fs.Var(&f.peers, "peer", "give the kernel side of the device `KERNEL_ADDR` (repeatable), with the prefix of synack's --addr of the same family, and bring it up")
 	fs.StringVar(&f.pcap, "pcap", "", "write every packet on the device to this pcap `file`")
+	f.trace.register(fs)
 }
 
 // minMTU4 is the smallest --mtu that carries TCP over IPv4: a 20-byte
@@ -111,6 +113,7 @@ type netStack struct {
 	*stack.Stack
 	dev     *tun.Device
 	capture *os.File
+	trace   *traceWriter
 }
 
 // open opens the device, configures its kernel side and attaches a new
@@ -148,7 +151,13 @@ func (f *tunFlags) open() (*netStack, error) {
 		}
 		l = link.Sniff(dev, func(_ link.Direction, pkt []byte) { w.WritePacket(time.Now(), pkt) })
 	}
-	n.Stack = stack.New(stack.Options{})
+	if n.trace, err = f.trace.open(time.Now()); err != nil {
+		n.Close()
+		return nil, err
+	}
+	var opts stack.Options
+	n.trace.hook("synack", &opts)
+	n.Stack = stack.New(opts)
 	if err := n.AddLink(l, f.addrs...); err != nil {
 		n.Close()
 		return nil, err
@@ -186,6 +195,9 @@ func (n *netStack) Close() error {
 		if cerr := n.capture.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if cerr := n.trace.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
