@@ -78,9 +78,9 @@ var scenarios = []*scenario{
 		},
 	},
 	{
-		name:   "old-duplicate-syn",
-		notice: "an old SYN from an earlier connection reaches the server; the client, whose SYN it is not, answers the SYN-ACK with RST, the server goes back to LISTEN: why a third segment is needed",
-		intro:  "An old duplicate SYN (sequence number 1000, from a connection long gone on the same ports) is still in the network when the client opens a new connection; the client's own SYN is delayed and arrives a retransmission later (RFC 9293 §3.5, Figure 8). The server cannot tell the two SYNs apart: only the client can, when it sees a SYN-ACK that acknowledges a SYN it never sent.",
+		name:     "old-duplicate-syn",
+		notice:   "an old SYN from an earlier connection reaches the server; the client, whose SYN it is not, answers the SYN-ACK with RST, the server goes back to LISTEN: why a third segment is needed",
+		intro:    "An old duplicate SYN (sequence number 1000, from a connection long gone on the same ports) is still in the network when the client opens a new connection; the client's own SYN is delayed and arrives a retransmission later (RFC 9293 §3.5, Figure 8). The server cannot tell the two SYNs apart: only the client can, when it sees a SYN-ACK that acknowledges a SYN it never sent.",
 		run:      runOldDuplicateSYN,
 		absolute: true,
 	},
