@@ -83,7 +83,7 @@ func badUsage(w io.Writer, name, format string, a ...any) int {
 var (
 	reUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
 	reNeedsArg  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-	reInvalid   = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for flag -+([^:]*): (.*)$`)
+	reInvalid   = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-+([^:]*): (.*)$`)
 	reBadSyntax = regexp.MustCompile(`^bad flag syntax: (.*)$`)
 )
 
