@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -130,7 +131,23 @@ func get(ctx context.Context, o *getOptions, stdout, stderr io.Writer) error {
 	if o.sha {
 		body = h
 	}
-	size, err := io.Copy(body, resp.Body)
+	var got atomic.Int64
+	prog := newProgress(stdout, stderr, "get", !o.sha)
+	stopProg, progDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(progDone)
+		mu.Lock()
+		cs := conns
+		mu.Unlock()
+		if len(cs) == 0 {
+			return
+		}
+		c := cs[len(cs)-1]
+		prog.watchConn(stopProg, c.Info, func() (int64, int64) { return got.Load(), max(resp.ContentLength, 0) })
+	}()
+	size, err := io.Copy(countingWriter{body, &got}, resp.Body)
+	close(stopProg)
+	<-progDone
 	resp.Body.Close()
 	tr.CloseIdleConnections()
 	mu.Lock()
