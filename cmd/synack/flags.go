@@ -17,11 +17,6 @@ import (
 // wrong and where to look, and exits 2. After parse, fs.Usage prints that
 // one line too, so that a command's own argument checks can call it.
 
-// usageErr is a command-line mistake: exit status 2 after one line.
-type usageErr struct{ msg string }
-
-func (e *usageErr) Error() string { return e.msg }
-
 // newFlags returns the flag set of "synack NAME", writing to stderr.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -159,7 +154,7 @@ func printDefaults(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintln(w, line)
 		if !strings.Contains(usage, "(default") && !isZeroDefault(f) {
-			if name == "string" || name == "`file`" || strings.Contains(f.DefValue, " ") {
+			if name == "string" || strings.Contains(f.DefValue, " ") {
 				usage += fmt.Sprintf(" (default %q)", f.DefValue)
 			} else {
 				usage += fmt.Sprintf(" (default %s)", f.DefValue)

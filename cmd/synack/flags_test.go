@@ -106,6 +106,7 @@ func TestRefusedValues(t *testing.T) {
 		{[]string{"dial", "--tun", "t0", "--peer", "198.18.0.2", "198.18.0.1:7"},
 			"synack dial: --peer 198.18.0.2 is synack's own address (--addr 198.18.0.2/24); give the kernel another address of 198.18.0.0/24"},
 		{[]string{"dial", "--tun", "t0", "--timeout", "0s", "198.18.0.1:7"}, "synack dial: --timeout must be positive"},
+		{append(tun[:len(tun):len(tun)], "--tls", "/nonexistent.pem,key.pem"), "synack serve: --tls /nonexistent.pem: no such file or directory"},
 		{[]string{"transfer", "--burst", "-3"}, "synack transfer: --burst -3: a mean burst length is at least 1 packet (0: independent losses)"},
 		{[]string{"transfer", "--burst", "4"}, "synack transfer: --burst needs --loss (the average loss the bursts make up)"},
 		{[]string{"transfer", "--buffer", "1"}, "synack transfer: --buffer 1 is smaller than one segment (1460 bytes at --mtu 1500)"},

@@ -37,7 +37,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("get", stderr)
 	o.tunFlags.register(fs)
 	fs.BoolVar(&o.sha, "sha256", false, "print the body's SHA-256 (hex) instead of the body")
-	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM `file` for HTTPS")
+	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM `FILE` for HTTPS")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "give up after this long")
 	fs.Usage = func() {

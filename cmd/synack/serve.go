@@ -44,7 +44,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var o serveOptions
 	fs := newFlags("serve", stderr)
 	o.tunFlags.register(fs)
-	fs.IntVar(&o.port, "port", 0, "TCP `port` to listen on, on every synack address (required)")
+	fs.IntVar(&o.port, "port", 0, "TCP `PORT` to listen on, on every synack address (required)")
 	fs.BoolVar(&o.echo, "echo", false, "echo what each connection sends")
 	fs.BoolVar(&o.discard, "discard", false, "read and discard what each connection sends; log its SHA-256")
 	fs.StringVar(&o.http, "http", "", "serve the files under `DIR` over HTTP (net/http)")
@@ -118,8 +118,16 @@ func (o *serveOptions) check(fs *flag.FlagSet) error {
 			return err
 		}
 	}
-	if o.tls != "" && len(strings.Split(o.tls, ",")) != 2 {
-		return errors.New("--tls wants CERT,KEY")
+	if o.tls != "" {
+		files := strings.Split(o.tls, ",")
+		if len(files) != 2 {
+			return errors.New("--tls wants CERT,KEY")
+		}
+		for _, f := range files {
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("--tls %s: %w", f, unwrapPath(err))
+			}
+		}
 	}
 	if o.http != "" {
 		st, err := os.Stat(o.http)

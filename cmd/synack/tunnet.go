@@ -38,12 +38,12 @@ type tunFlags struct {
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.name, "tun", "", "TUN device `name` to create or open (required)")
+	fs.StringVar(&f.name, "tun", "", "TUN device `NAME` to create or open (required)")
 	fs.StringVar(&f.netns, "netns", "", "create the TUN device in network namespace `NS` (a name from \"ip netns\" or a path)")
 	fs.IntVar(&f.mtu, "mtu", 0, "set the device's `MTU` (default: keep it, 1500 for a new device)")
 	fs.Var(&f.addrs, "addr", "synack's own `ADDR/PREFIX` on the device (repeatable, IPv4 and IPv6)")
-	fs.Var(&f.peers, "peer", "give the kernel side of the device `KERNEL_ADDR` (repeatable), with the prefix of synack's --addr of the same family, and bring it up")
-	fs.StringVar(&f.pcap, "pcap", "", "write every packet on the device to this pcap `file`")
+	fs.Var(&f.peers, "peer", "give the kernel side of the device `KERNEL_ADDR` (repeatable; inside the prefix of synack's --addr of the same family, not that address), and bring it up")
+	fs.StringVar(&f.pcap, "pcap", "", "write every packet on the device to this pcap `FILE`")
 	f.trace.register(fs)
 }
 
