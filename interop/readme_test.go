@@ -200,3 +200,18 @@ func waitListeningIn(t *testing.T, ns, port string, d time.Duration, p *proc) {
 		}
 	}
 }
+
+// TestCLIBusyTUN: a second synack on a device name another process holds
+// is told which name is taken and to pick another with --tun.
+func TestCLIBusyTUN(t *testing.T) {
+	bin := synackBinary(t)
+	r := newRig(t, rigOptions{noCap: true}) // the rig holds device tunName
+	cmd := exec.Command(bin, "dial", "--netns", r.ns.Name, "--tun", tunName, "--timeout", "1s", hostPort(kern4, 9))
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	want := fmt.Sprintf("synack dial: TUN device %q is taken (another synack serve, dial or get holds it?): give this one another name with --tun NAME (tun: TUNSETIFF %q: device or resource busy)\n", tunName, tunName)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || stderr.String() != want {
+		t.Errorf("dial on a busy device: %v, stderr\n%q\nwant exit status 1 and\n%q", err, stderr.String(), want)
+	}
+}
