@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,5 +132,39 @@ func TestRefusedValues(t *testing.T) {
 	status, out, stderr = synack(t, "transfer", "--bytes", "16KiB", "--delay", "1ms", "--rate", "1Mbit")
 	if status != 0 || !strings.Contains(out, "rate 1Mbit/s, queue 1.46KiB") {
 		t.Errorf("--rate 1Mbit: status %d\n%s%s", status, out, stderr)
+	}
+}
+
+// TestTransferJSONKeys checks that every key of transfer --json is
+// snake_case, nested ones included.
+func TestTransferJSONKeys(t *testing.T) {
+	status, out, stderr := synack(t, "transfer", "--bytes", "64KiB", "--delay", "1ms", "--json")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+	var walk func(prefix string, v any)
+	n := 0
+	walk = func(prefix string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for k, x := range m {
+			n++
+			if !snake.MatchString(k) {
+				t.Errorf("key %s%s is not snake_case", prefix, k)
+			}
+			walk(prefix+k+".", x)
+		}
+	}
+	walk("", v)
+	srtt, _ := v["srtt_ms"].(map[string]any)
+	if n < 30 || srtt["min"] == nil || v["network"].(map[string]any)["queue_full"] == nil {
+		t.Errorf("%d keys; srtt_ms %v:\n%s", n, srtt, out)
 	}
 }
