@@ -100,31 +100,38 @@ func (s *Stack) Connections() []ConnEntry {
 	return out
 }
 
-// tcpTotals are the live, atomic TCP totals of Stats (see Stats).
+// tcpTotals are the live, atomic TCP totals of Stats (see Stats) that
+// are not counted per shard.
 type tcpTotals struct {
-	segsIn, segsOut, rstIn, rstOut, attemptFails, estabResets atomic.Uint64
+	attemptFails, estabResets atomic.Uint64
 	// Retransmissions of connections no longer in the table; Stats
 	// adds those of the live ones.
 	rtxTimeout, rtxRecovery, rtxProbe atomic.Uint64
 }
 
+// shardSegments are a shard's segment counts, guarded by its mutex (so
+// that the data path touches no shared cache line for them).
+type shardSegments struct {
+	in, out, rstIn, rstOut uint64
+}
+
 // countSegment counts one TCP segment in or out and shows it to
-// Options.SegmentTrace (under the shard's lock).
-func (s *Stack) countSegment(out bool, local, remote netip.AddrPort, seg *tcp.Segment, now time.Time) {
-	t := &s.ctr.tcp
+// Options.SegmentTrace (sh.mu held).
+func (sh *shard) countSegment(out bool, local, remote netip.AddrPort, seg *tcp.Segment, now time.Time) {
+	c := &sh.segs
 	rst := seg.Flags&wire.FlagRST != 0
 	if out {
-		t.segsOut.Add(1)
+		c.out++
 		if rst {
-			t.rstOut.Add(1)
+			c.rstOut++
 		}
 	} else {
-		t.segsIn.Add(1)
+		c.in++
 		if rst {
-			t.rstIn.Add(1)
+			c.rstIn++
 		}
 	}
-	if s.segTrace != nil {
+	if s := sh.s; s.segTrace != nil {
 		if now.IsZero() {
 			now = s.clock.Now()
 		}
@@ -157,12 +164,14 @@ func (s *Stack) retire(c *Conn) {
 // retransmissions and states of the connections in the table.
 func (s *Stack) tcpStats(st *Stats) {
 	t := &s.ctr.tcp
-	st.SegmentsIn, st.SegmentsOut = t.segsIn.Load(), t.segsOut.Load()
-	st.ResetsIn, st.ResetsOut = t.rstIn.Load(), t.rstOut.Load()
 	st.AttemptFails, st.EstabResets = t.attemptFails.Load(), t.estabResets.Load()
 	st.RetransTimeout, st.RetransRecovery, st.RetransProbe = t.rtxTimeout.Load(), t.rtxRecovery.Load(), t.rtxProbe.Load()
 	for _, sh := range s.shards {
 		sh.mu.Lock()
+		st.SegmentsIn += sh.segs.in
+		st.SegmentsOut += sh.segs.out
+		st.ResetsIn += sh.segs.rstIn
+		st.ResetsOut += sh.segs.rstOut
 		for _, c := range sh.conns {
 			rc := c.tcb.RetransmitCauses()
 			st.RetransTimeout += uint64(rc.Timeout)
