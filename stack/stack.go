@@ -380,7 +380,9 @@ func (s *Stack) AddLink(l link.Link, addrs ...netip.Prefix) error {
 	return nil
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters. For the TCP totals it takes
+// each event loop's lock once and adds up the live connections' counts,
+// so it costs time in proportion to the number of connections.
 func (s *Stack) Stats() Stats {
 	c := &s.ctr
 	st := Stats{
