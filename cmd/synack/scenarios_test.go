@@ -185,6 +185,12 @@ func TestScenarios(t *testing.T) {
 			if n := notes[sc.name]; !strings.Contains(strings.Join(strings.Fields(out), " "), n) {
 				t.Errorf("the report lacks %q:\n%s", n, out)
 			}
+			// The receiver's ACKs of the data above the hole carry one
+			// SACK block each (whether the ladder draws it absolute or
+			// relative).
+			if n := len(regexp.MustCompile(`sack 1 \{\d+:\d+\}`).FindAllString(out, -1)); sc.name == "lossy-transfer" && n != 9 {
+				t.Errorf("%d ACKs with a SACK block, want 9:\n%s", n, out)
+			}
 			if sc.run != nil && !strings.Contains(out, "What to notice: ") {
 				t.Errorf("no \"What to notice\" line:\n%s", out)
 			}
