@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -190,6 +191,19 @@ func TestScenarios(t *testing.T) {
 			// relative).
 			if n := len(regexp.MustCompile(`sack 1 \{\d+:\d+\}`).FindAllString(out, -1)); sc.name == "lossy-transfer" && n != 9 {
 				t.Errorf("%d ACKs with a SACK block, want 9:\n%s", n, out)
+			}
+			// --pcap writes the same run, which synack ladder reads back
+			// with as many segments as the ladder drew.
+			file := filepath.Join(t.TempDir(), sc.name+".pcap")
+			status, withPcap, _ := synack(t, "demo", "--scenario", sc.name, "--ascii", "--pcap", file)
+			if status != 0 || !strings.HasPrefix(withPcap, out[:len(out)-1]) {
+				t.Errorf("--pcap: status %d or another run:\n%s", status, withPcap)
+			}
+			status, fromPcap, stderr := synack(t, "ladder", "--ascii", file)
+			arrows := regexp.MustCompile(`(?m)^ *\d+\.\d{3} .* seq \d+ .*win \d+ len \d+`)
+			if status != 0 || len(arrows.FindAllString(fromPcap, -1)) < len(arrows.FindAllString(out, -1)) {
+				t.Errorf("synack ladder of the capture: status %d, %d segments, the demo drew %d: %s\n%s",
+					status, len(arrows.FindAllString(fromPcap, -1)), len(arrows.FindAllString(out, -1)), stderr, fromPcap)
 			}
 			if sc.run != nil && !strings.Contains(out, "What to notice: ") {
 				t.Errorf("no \"What to notice\" line:\n%s", out)
