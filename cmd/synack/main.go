@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	synack demo [--seed N] [--delay D] [--pcap FILE] [--ascii] [--width N]
+//	synack demo [--scenario NAME | --list] [--seed N] [--delay D] [--pcap FILE] [--ascii] [--width N]
 //	synack ladder [--ascii] [--width N] [--absolute] FILE.pcap
 //	synack pkt run [flags] FILE...
 //	synack transfer [--bytes N] [--loss P] [--delay D] [--rate R] ... [--json]
@@ -39,7 +39,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"demo", "run a TCP connection between two simulated hosts and draw its ladder", runDemo},
+	{"demo", "run a TCP scenario between two simulated hosts and draw its ladder (--list)", runDemo},
 	{"ladder", "draw the ladder diagrams of the TCP connections in a pcap file", runLadder},
 	{"pkt", "run packetdrill-language scripts against synack (pkt run FILE...)", runPkt},
 	{"transfer", "move data between two simulated stacks over an impaired link", runTransfer},
