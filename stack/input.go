@@ -222,6 +222,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		Payload: p.payload,
 		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
 	}
+	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
 	if c := sh.conns[p.key]; c != nil {
 		if c.halfOpen && !sh.s.abortOnOverflow && completesHandshake(&seg) && c.lst.acceptQueueFull() {
 			// Linux's tcp_abort_on_overflow=0: the final ACK of a

@@ -108,6 +108,12 @@ type Options struct {
 	// Reassembly bounds fragment reassembly; zero fields take their
 	// defaults.
 	Reassembly ReassemblyOptions
+
+	// Introspection (introspect.go). SegmentTrace, if set, is called
+	// with every TCP segment the stack receives (once valid) or sends,
+	// under a shard lock like Trace: it must be quick and must not call
+	// into the stack.
+	SegmentTrace func(SegmentEvent)
 }
 
 // ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
@@ -173,6 +179,19 @@ type Stats struct {
 
 	// Forwarding (ForwardTCP, ForwardUDP).
 	Forward ForwardStats
+	// TCP totals, as netstat -s reports the kernel's (introspect.go).
+	// Opened connections are ActiveOpens and PassiveOpens above.
+	SegmentsIn      uint64 // valid TCP segments received (to connections, listeners or nothing)
+	SegmentsOut     uint64 // TCP segments sent, retransmissions and RSTs included
+	Retransmits     uint64 // segments retransmitted: the sum of the three below
+	RetransTimeout  uint64 // … after a retransmission timeout (until the data then outstanding is acknowledged)
+	RetransRecovery uint64 // … in fast recovery (fast retransmit, SACK and RACK loss detection)
+	RetransProbe    uint64 // … outside recovery: tail loss probes
+	ResetsIn        uint64 // segments with RST received
+	ResetsOut       uint64 // segments with RST sent (by connections and by the stack; ResetsSent counts the latter)
+	AttemptFails    uint64 // connections that went from SYN-SENT or SYN-RECEIVED to CLOSED (or back to LISTEN)
+	EstabResets     uint64 // connections that went from ESTABLISHED or CLOSE-WAIT straight to CLOSED (reset, or aborted)
+	CurrEstab       uint64 // connections now in ESTABLISHED or CLOSE-WAIT
 }
 
 // counters are the live, atomic form of Stats.
@@ -184,6 +203,8 @@ type counters struct {
 	pmtuDecreases, icmpIn, icmpOut, echoReplies, icmpErrors            atomic.Uint64
 	icmpIgnored, icmpRateLimited, udpIn, udpOut, udpNoPort, udpDrops   atomic.Uint64
 	synCookiesSent, synCookiesValid, synCookiesInvalid                 atomic.Uint64
+
+	tcp tcpTotals // introspect.go
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -196,6 +217,8 @@ type Stack struct {
 	cfg    tcp.Config
 	secret []byte
 	trace  func(TraceEvent)
+	// segTrace is Options.SegmentTrace (introspect.go).
+	segTrace func(SegmentEvent)
 
 	backlog, synBacklog int
 	synCookies          SynCookieMode
@@ -245,6 +268,7 @@ func New(opts Options) *Stack {
 		runner:      opts.Runner,
 		cfg:         opts.TCP,
 		trace:       opts.Trace,
+		segTrace:    opts.SegmentTrace,
 		backlog:     opts.Backlog,
 		synBacklog:  opts.SynBacklog,
 		seed:        maphash.MakeSeed(),
@@ -359,10 +383,12 @@ func (s *Stack) AddLink(l link.Link, addrs ...netip.Prefix) error {
 	return nil
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters. For the TCP totals it takes
+// each event loop's lock once and adds up the live connections' counts,
+// so it costs time in proportion to the number of connections.
 func (s *Stack) Stats() Stats {
 	c := &s.ctr
-	return Stats{
+	st := Stats{
 		PacketsIn:        c.packetsIn.Load(),
 		PacketsOut:       c.packetsOut.Load(),
 		Malformed:        c.malformed.Load(),
@@ -402,6 +428,8 @@ func (s *Stack) Stats() Stats {
 
 		Forward: s.fwd.stats(),
 	}
+	s.tcpStats(&st)
+	return st
 }
 
 // Close aborts every connection (peers get a RST), closes every listener

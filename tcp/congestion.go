@@ -106,6 +106,7 @@ func (t *TCB) exitRecovery(now time.Time) {
 // reduced no window, so proving it spurious undoes nothing.
 func (t *TCB) retransmitted(start, end, tsval uint32) {
 	t.totalRetrans++
+	t.countRetransmit()
 	ep := uint32(0)
 	if t.recState != recOpen {
 		ep = t.episode

@@ -123,6 +123,9 @@ type TCB struct {
 	rtxLog          [32]rtxRecord // recent retransmissions, for D-SACK matching
 	rtxLogNext      int
 
+	// Introspection (introspect.go).
+	rtxCauses RetransmitCauses
+
 	// SACK generation (sack.go).
 	dsack       seqRange // a duplicate to report once (RFC 2883); empty when start == end
 	sackRecent  [wire.MaxSACKBlocks]uint32

@@ -35,8 +35,7 @@ type gatewayOptions struct {
 
 func runGateway(args []string, stdout, stderr io.Writer) int {
 	var o gatewayOptions
-	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("gateway", stderr)
 	o.tunFlags.register(fs)
 	fs.Var(&o.routes, "route", "on the kernel side, route `PREFIX` into the device (repeatable): clients reach every address in it through the gateway")
 	fs.StringVar(&o.socks5, "socks5", "", "relay through the SOCKS5 proxy at `HOST:PORT` (TCP CONNECT, UDP ASSOCIATE; USER:PASS@HOST:PORT to authenticate) instead of directly")
@@ -73,9 +72,7 @@ func runGateway(args []string, stdout, stderr io.Writer) int {
 		return status
 	}
 	if err := o.check(fs); err != nil {
-		fmt.Fprintf(stderr, "synack gateway: %v\n", err)
-		fmt.Fprintln(stderr, "see 'synack gateway --help'")
-		return 2
+		return badUsage(stderr, "gateway", "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

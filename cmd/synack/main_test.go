@@ -32,11 +32,15 @@ func TestUsage(t *testing.T) {
 		{args: []string{"help"}, status: 0, stdout: "demo"},
 		{args: []string{"frobnicate"}, status: 2, stderr: `unknown command "frobnicate"`},
 		{args: []string{"demo", "--help"}, status: 0, stderr: "Usage: synack demo"},
-		{args: []string{"demo", "--nope"}, status: 2, stderr: "flag provided but not defined"},
+		{args: []string{"demo", "--nope"}, status: 2, stderr: "synack demo: unknown flag --nope; see 'synack demo --help'\n"},
+		{args: []string{"frobnicate"}, status: 2, stderr: "synack: unknown command \"frobnicate\"; see 'synack --help'\n"},
+		{args: []string{"version"}, status: 0, stdout: "synack "},
+		{args: []string{"--version"}, status: 0, stdout: "synack "},
+		{args: []string{"version", "x"}, status: 2, stderr: "synack version: unexpected argument \"x\"; see 'synack version --help'\n"},
 		{args: []string{"demo", "extra"}, status: 2, stderr: "unexpected argument"},
 		{args: []string{"demo", "--delay", "0s"}, status: 2, stderr: "--delay must be positive"},
 		{args: []string{"ladder", "--help"}, status: 0, stderr: "Usage: synack ladder"},
-		{args: []string{"ladder"}, status: 2, stderr: "Usage: synack ladder"},
+		{args: []string{"ladder"}, status: 2, stderr: "synack ladder: usage: synack ladder [flags] FILE.pcap; see 'synack ladder --help'\n"},
 		{args: []string{"ladder", "/nonexistent.pcap"}, status: 1, stderr: "no such file"},
 	}
 	for _, tt := range tests {
