@@ -83,32 +83,18 @@ type forwarding struct {
 	udpFlows, udpDropped                             atomic.Uint64
 }
 
-// ForwardStats counts what the forwarders did (Stats.Forward).
-type ForwardStats struct {
-	TCPRequests uint64 // SYNs handed to the TCP forwarder
-	TCPDropped  uint64 // SYNs dropped because MaxPending requests were undecided
-	TCPAccepted uint64 // requests completed with Accept
-	TCPRefused  uint64 // requests refused (RST, ICMP or silence)
-	TCPPending  uint64 // requests undecided now
-	UDPFlows    uint64 // UDP flows handed to the UDP forwarder
-	UDPDropped  uint64 // first datagrams dropped because MaxFlows flows were live
-	UDPLive     uint64 // UDP flows open now
-}
-
-func (f *forwarding) stats() ForwardStats {
+func (f *forwarding) stats(st *Stats) {
 	f.mu.Lock()
 	pending, live := len(f.pending), f.flows
 	f.mu.Unlock()
-	return ForwardStats{
-		TCPRequests: f.tcpRequests.Load(),
-		TCPDropped:  f.tcpDropped.Load(),
-		TCPAccepted: f.tcpAccepted.Load(),
-		TCPRefused:  f.tcpRefused.Load(),
-		TCPPending:  uint64(pending),
-		UDPFlows:    f.udpFlows.Load(),
-		UDPDropped:  f.udpDropped.Load(),
-		UDPLive:     uint64(live),
-	}
+	st.ForwardTCPRequests = f.tcpRequests.Load()
+	st.ForwardTCPDropped = f.tcpDropped.Load()
+	st.ForwardTCPAccepted = f.tcpAccepted.Load()
+	st.ForwardTCPRefused = f.tcpRefused.Load()
+	st.ForwardTCPPending = uint64(pending)
+	st.ForwardUDPFlows = f.udpFlows.Load()
+	st.ForwardUDPDropped = f.udpDropped.Load()
+	st.ForwardUDPLive = uint64(live)
 }
 
 // SetPromiscuous makes the stack take packets addressed to any unicast

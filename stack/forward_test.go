@@ -92,8 +92,8 @@ func TestForwardTCPAcceptCarriesDataBothWays(t *testing.T) {
 	if err != nil || string(got) != "pong" {
 		t.Fatalf("client read %q, %v; want \"pong\" then EOF", got, err)
 	}
-	st := gw.Stats().Forward
-	if st.TCPRequests != 1 || st.TCPAccepted != 1 || st.TCPPending != 0 {
+	st := gw.Stats()
+	if st.ForwardTCPRequests != 1 || st.ForwardTCPAccepted != 1 || st.ForwardTCPPending != 0 {
 		t.Fatalf("forward stats %+v: want 1 request, 1 accepted, none pending", st)
 	}
 	if _, err := r.Accept(context.Background()); err == nil {
@@ -125,7 +125,7 @@ func TestForwardTCPRefusals(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("refusal %d: the dial did not fail", tc.how)
 		}
-		if st := gw.Stats().Forward; st.TCPRefused != 1 || st.TCPPending != 0 {
+		if st := gw.Stats(); st.ForwardTCPRefused != 1 || st.ForwardTCPPending != 0 {
 			t.Errorf("refusal %d: stats %+v", tc.how, st)
 		}
 	}
@@ -144,7 +144,7 @@ func TestForwardTCPSilenceAbsorbsRetransmittedSYNs(t *testing.T) {
 	}()
 	r := nextRequest(t, reqs)
 	time.Sleep(1500 * time.Millisecond) // the client's SYN is retransmitted at 1 s
-	if st := gw.Stats().Forward; st.TCPRequests != 1 || st.TCPPending != 1 {
+	if st := gw.Stats(); st.ForwardTCPRequests != 1 || st.ForwardTCPPending != 1 {
 		t.Fatalf("after a retransmitted SYN: stats %+v, want 1 request pending", st)
 	}
 	r.Refuse(RefuseSilently)
@@ -163,8 +163,8 @@ func TestForwardTCPBoundsPendingRequests(t *testing.T) {
 		}()
 	}
 	r := nextRequest(t, reqs)
-	eventually(t, "the second SYN dropped", func() bool { return gw.Stats().Forward.TCPDropped >= 1 })
-	if st := gw.Stats().Forward; st.TCPRequests != 1 || st.TCPPending != 1 {
+	eventually(t, "the second SYN dropped", func() bool { return gw.Stats().ForwardTCPDropped >= 1 })
+	if st := gw.Stats(); st.ForwardTCPRequests != 1 || st.ForwardTCPPending != 1 {
 		t.Fatalf("stats %+v, want 1 request pending", st)
 	}
 	r.Refuse(RefuseReset)
@@ -211,7 +211,7 @@ func TestForwardTCPListenersFirst(t *testing.T) {
 	} else {
 		r.Refuse(RefuseReset)
 	}
-	if st := gw.Stats().Forward; st.TCPRequests != 1 {
+	if st := gw.Stats(); st.ForwardTCPRequests != 1 {
 		t.Fatalf("stats %+v: only the far address on the wildcard's port is forwarded", st)
 	}
 }
@@ -250,10 +250,10 @@ func TestForwardUDPFlowEchoesAndIdlesOut(t *testing.T) {
 	if f.LocalAddrPort() != farUDP || f.RemoteAddrPort() != u.LocalAddrPort() {
 		t.Fatalf("flow %v ↔ %v", f.LocalAddrPort(), f.RemoteAddrPort())
 	}
-	if st := gw.Stats().Forward; st.UDPFlows != 1 || st.UDPLive != 1 {
+	if st := gw.Stats(); st.ForwardUDPFlows != 1 || st.ForwardUDPLive != 1 {
 		t.Fatalf("stats %+v: want one live flow for both datagrams", st)
 	}
-	eventually(t, "the idle flow closed", func() bool { return gw.Stats().Forward.UDPLive == 0 })
+	eventually(t, "the idle flow closed", func() bool { return gw.Stats().ForwardUDPLive == 0 })
 	_, err = f.Read(buf)
 	if err == nil || !errors.Is(err, net.ErrClosed) && !errors.Is(err, ErrFlowIdle) {
 		t.Fatalf("read on an idle flow: %v", err)

@@ -177,8 +177,15 @@ type Stats struct {
 	UDPNoPort     uint64 // datagrams to a port no socket is bound to (answered with port unreachable)
 	UDPQueueDrops uint64 // datagrams dropped because the socket's receive queue was full
 
-	// Forwarding (ForwardTCP, ForwardUDP).
-	Forward ForwardStats
+	// Forwarding (ForwardTCP, ForwardUDP; forward.go).
+	ForwardTCPRequests uint64 // SYNs handed to the TCP forwarder
+	ForwardTCPDropped  uint64 // SYNs dropped because the forwarder's maxPending requests were undecided
+	ForwardTCPAccepted uint64 // requests completed with Accept
+	ForwardTCPRefused  uint64 // requests refused (RST, ICMP or silence)
+	ForwardTCPPending  uint64 // requests undecided now
+	ForwardUDPFlows    uint64 // UDP flows handed to the UDP forwarder
+	ForwardUDPDropped  uint64 // first datagrams dropped because MaxFlows flows were live
+	ForwardUDPLive     uint64 // UDP flows open now
 	// TCP totals, as netstat -s reports the kernel's (introspect.go).
 	// Opened connections are ActiveOpens and PassiveOpens above.
 	SegmentsIn      uint64 // valid TCP segments received (to connections, listeners or nothing)
@@ -425,10 +432,9 @@ func (s *Stack) Stats() Stats {
 		SynCookiesSent:    c.synCookiesSent.Load(),
 		SynCookiesValid:   c.synCookiesValid.Load(),
 		SynCookiesInvalid: c.synCookiesInvalid.Load(),
-
-		Forward: s.fwd.stats(),
 	}
 	s.tcpStats(&st)
+	s.fwd.stats(&st)
 	return st
 }
 
