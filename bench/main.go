@@ -161,7 +161,7 @@ type report struct {
 
 func main() {
 	var (
-		quick    = flag.Bool("quick", false, "smoke run: small sizes, 1 round (under 30 s)")
+		quick    = flag.Bool("quick", false, "smoke run: small sizes, 1 round, under 30 s (flags given explicitly still count)")
 		rounds   = flag.Int("rounds", 5, "interleaved rounds (the figures are the median and range over them)")
 		bulkSize = flag.String("bulk", "1GiB", "bytes per bulk transfer (B, KiB, MiB, GiB suffixes)")
 		conns    = flag.Int("conns", 10000, "connections per connection-rate measurement")
@@ -176,6 +176,7 @@ func main() {
 		tun      = flag.Bool("tun", false, "also run the TUN benchmark of package interop (root only)")
 		repo     = flag.String("repo", "..", "the synack repository (for --tun)")
 		asJSON   = flag.Bool("json", false, "print JSON")
+		jsonOut  = flag.String("json-out", "", "also write the JSON report to this file")
 		markdown = flag.Bool("markdown", false, "print a Markdown table for BENCHMARKS.md")
 		verbose  = flag.Bool("v", false, "print every sample as it is measured (on stderr)")
 	)
@@ -188,9 +189,31 @@ func main() {
 	p := params{bulkBytes: bulkBytes, conns: *conns, pingPongs: *pings, shortConns: *short,
 		memConns: *memConns, floodSYNs: *flood, maxDuration: *maxDur, timeout: *timeout}
 	if *quick {
-		*rounds = 1
-		p = params{bulkBytes: 32 << 20, conns: 500, pingPongs: 5000, shortConns: 200, memConns: 100,
+		// Small sizes, except where a flag says otherwise.
+		explicit := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+		q := params{bulkBytes: 32 << 20, conns: 500, pingPongs: 5000, shortConns: 200, memConns: 100,
 			floodSYNs: 10000, maxDuration: 300 * time.Millisecond, timeout: 20 * time.Second}
+		pick := func(name string, dst *int, v int) {
+			if !explicit[name] {
+				*dst = v
+			}
+		}
+		pick("rounds", rounds, 1)
+		pick("conns", &p.conns, q.conns)
+		pick("pingpongs", &p.pingPongs, q.pingPongs)
+		pick("short", &p.shortConns, q.shortConns)
+		pick("memconns", &p.memConns, q.memConns)
+		pick("flood", &p.floodSYNs, q.floodSYNs)
+		if !explicit["bulk"] {
+			p.bulkBytes = q.bulkBytes
+		}
+		if !explicit["maxdur"] {
+			p.maxDuration = q.maxDuration
+		}
+		if !explicit["timeout"] {
+			p.timeout = q.timeout
+		}
 	}
 	if *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: --rounds must be at least 1")
@@ -294,6 +317,12 @@ func main() {
 	}
 	summarizeTUN(rep)
 	rep.Params["wall_seconds"] = time.Since(start).Round(time.Second).Seconds()
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: --json-out: %v\n", err)
+		}
+	}
 	switch {
 	case *asJSON:
 		enc := json.NewEncoder(os.Stdout)
@@ -415,7 +444,9 @@ func printText(w io.Writer, rep *report) {
 		}
 		fmt.Fprintln(w)
 	}
-	line("workload", "figure", "synack", "gVisor", "kernel lo", "s/gVisor", "s/kernel")
+	if len(rep.Rows) > 0 {
+		line("workload", "figure", "synack", "gVisor", "kernel lo", "s/gVisor", "s/kernel")
+	}
 	prev := ""
 	for _, r := range rep.Rows {
 		name := r.Workload
@@ -432,8 +463,10 @@ func printText(w io.Writer, rep *report) {
 func printMarkdown(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "Measured %s on %s, %s; %d interleaved rounds, median (min–max). Command, from `bench/`:\n\n```sh\n%s\n```\n\n",
 		rep.Date, rep.Machine, rep.Go, rep.Rounds, rep.Command)
-	fmt.Fprintln(w, "| workload | figure | synack | gVisor | kernel lo | synack/gVisor | synack/kernel |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
+	if len(rep.Rows) > 0 {
+		fmt.Fprintln(w, "| workload | figure | synack | gVisor | kernel lo | synack/gVisor | synack/kernel |")
+		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
+	}
 	prev := ""
 	for _, r := range rep.Rows {
 		name := r.Workload
