@@ -246,7 +246,7 @@ func main() {
 	}
 
 	rep := &report{
-		Command: "go run . " + strings.Join(os.Args[1:], " "),
+		Command: command(),
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 MST"),
 		Machine: machine(),
 		Go:      runtime.Version(),
@@ -338,6 +338,24 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// command is the command line that reproduces the figures: the flags
+// given, less those that only choose the output.
+func command() string {
+	args := []string{"go", "run", "."}
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "json", "json-out", "markdown", "v", "repo":
+			return
+		}
+		if f.Value.String() == "true" {
+			args = append(args, "--"+f.Name)
+		} else {
+			args = append(args, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	return strings.Join(args, " ")
 }
 
 func set(list string) map[string]bool {
