@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +80,8 @@ var (
 func workloads(pp *[][]byte) []workload {
 	all := []stackDef{synackDef, gvisorDef, kernelDef}
 	two := []stackDef{synackDef, gvisorDef}
-	bulkM := []metricDef{mThroughput, mCPUPerGiB, mAllocMiB}
+	bulkM := []metricDef{mThroughput, mCPUPerGiB, mAllocMiB,
+		{"retransmits", "retransmissions", "segments", false}}
 	connM := []metricDef{mConnRate, mCPUConn}
 	return []workload{
 		{"bulk1500", "bulk, MTU 1500", two, bulkM, onNetwork(1500, bulk)},
@@ -179,6 +181,7 @@ func main() {
 		jsonOut  = flag.String("json-out", "", "also write the JSON report to this file")
 		markdown = flag.Bool("markdown", false, "print a Markdown table for BENCHMARKS.md")
 		verbose  = flag.Bool("v", false, "print every sample as it is measured (on stderr)")
+		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (narrow it with --only and --stacks)")
 	)
 	flag.Parse()
 	bulkBytes, err := parseSize(*bulkSize)
@@ -245,6 +248,17 @@ func main() {
 		}
 	}
 
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: --cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep := &report{
 		Command: command(),
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 MST"),
@@ -335,6 +349,7 @@ func main() {
 	}
 	for _, r := range rep.Rows {
 		if len(r.Errors) > 0 {
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 	}
@@ -346,7 +361,7 @@ func command() string {
 	args := []string{"go", "run", "."}
 	flag.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "json", "json-out", "markdown", "v", "repo":
+		case "json", "json-out", "markdown", "v", "repo", "cpuprofile":
 			return
 		}
 		if f.Value.String() == "true" {
@@ -455,7 +470,7 @@ func better(r *row) string {
 
 func printText(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "%s\n%s, %s, %d round(s), median (min–max); ↑ higher is better, ↓ lower\n\n", rep.Command, rep.Machine, rep.Go, rep.Rounds)
-	cols := []int{46, 42, 24, 24, 24, 9, 9}
+	cols := []int{46, 44, 24, 24, 24, 9, 9}
 	line := func(f ...string) {
 		for i, s := range f {
 			fmt.Fprintf(w, "%-*s", cols[i], s)

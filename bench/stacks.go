@@ -11,6 +11,7 @@ import (
 	"github.com/synack/synack/link"
 	"github.com/synack/synack/stack"
 
+	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -31,6 +32,9 @@ type network interface {
 	// Settle waits until connections the workload closed have reached
 	// TIME-WAIT or are gone.
 	Settle(want int)
+	// Retransmits is how many segments the client end of c has
+	// retransmitted (for gVisor: its whole stack).
+	Retransmits(c net.Conn) int64
 	// Close releases both ends.
 	Close()
 }
@@ -97,6 +101,13 @@ func (n *synackNet) Settle(want int) {
 			return
 		}
 	}
+}
+
+func (n *synackNet) Retransmits(c net.Conn) int64 {
+	if sc, ok := c.(*stack.Conn); ok {
+		return int64(sc.Info().TotalRetransmits)
+	}
+	return -1
 }
 
 func (n *synackNet) Close() {
@@ -180,6 +191,10 @@ func (n *gvisorNet) Settle(int) {
 	time.Sleep(100 * time.Millisecond)
 }
 
+func (n *gvisorNet) Retransmits(net.Conn) int64 {
+	return int64(n.cl.Stats().TCP.Retransmits.Value())
+}
+
 func (n *gvisorNet) Close() {
 	n.cl.Close()
 	n.sv.Close()
@@ -210,6 +225,24 @@ func (n *kernelNet) Dial(ctx context.Context) (net.Conn, error) {
 }
 
 func (n *kernelNet) Settle(int) { time.Sleep(100 * time.Millisecond) }
+
+func (n *kernelNet) Retransmits(c net.Conn) int64 {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return -1
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	r := int64(-1)
+	rc.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			r = int64(info.Total_retrans)
+		}
+	})
+	return r
+}
 
 func (n *kernelNet) Close() {}
 

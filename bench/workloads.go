@@ -180,14 +180,16 @@ func bulk(n network, p params) (map[string]float64, error) {
 		return nil, fmt.Errorf("received %d bytes of %d", total, p.bulkBytes)
 	}
 	secs := end.wall.Sub(start.wall).Seconds()
+	res := map[string]float64{}
+	if r := n.Retransmits(c); r >= 0 {
+		res["retransmits"] = float64(r)
+	}
 	gib := float64(p.bulkBytes) / (1 << 30)
 	mib := float64(p.bulkBytes) / (1 << 20)
-	return map[string]float64{
-		"throughput":     float64(p.bulkBytes) * 8 / secs / 1e9,
-		"cpu_per_gib":    (end.cpu - start.cpu).Seconds() / gib,
-		"alloc_per_mib":  float64(end.totalAlloc-start.totalAlloc) / mib,
-		"cpu_per_second": (end.cpu - start.cpu).Seconds() / secs,
-	}, nil
+	res["throughput"] = float64(p.bulkBytes) * 8 / secs / 1e9
+	res["cpu_per_gib"] = (end.cpu - start.cpu).Seconds() / gib
+	res["alloc_per_mib"] = float64(end.totalAlloc-start.totalAlloc) / mib
+	return res, nil
 }
 
 // connRate opens and closes p.conns connections from dialers goroutines
