@@ -182,6 +182,7 @@ func main() {
 		markdown = flag.Bool("markdown", false, "print a Markdown table for BENCHMARKS.md")
 		verbose  = flag.Bool("v", false, "print every sample as it is measured (on stderr)")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (narrow it with --only and --stacks)")
+		memProf  = flag.String("memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	)
 	flag.Parse()
 	bulkBytes, err := parseSize(*bulkSize)
@@ -330,6 +331,11 @@ func main() {
 		}
 	}
 	summarizeTUN(rep)
+	if *memProf != "" {
+		if err := writeHeapProfile(*memProf); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: --memprofile: %v\n", err)
+		}
+	}
 	rep.Params["wall_seconds"] = time.Since(start).Round(time.Second).Seconds()
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
@@ -361,7 +367,7 @@ func command() string {
 	args := []string{"go", "run", "."}
 	flag.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "json", "json-out", "markdown", "v", "repo", "cpuprofile":
+		case "json", "json-out", "markdown", "v", "repo", "cpuprofile", "memprofile":
 			return
 		}
 		if f.Value.String() == "true" {
@@ -371,6 +377,18 @@ func command() string {
 		}
 	})
 	return strings.Join(args, " ")
+}
+
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func set(list string) map[string]bool {
