@@ -155,6 +155,7 @@ type report struct {
 	Machine  string         `json:"machine"`
 	Go       string         `json:"go"`
 	Rounds   int            `json:"rounds"`
+	Load     string         `json:"load_average"` // 1-minute load average at the start and the end
 	Params   map[string]any `json:"params"`
 	Rows     []*row         `json:"rows"`
 	TUN      []*tunRow      `json:"tun,omitempty"`
@@ -285,6 +286,7 @@ func main() {
 		}
 	}
 	start := time.Now()
+	loadStart := loadAverage()
 	for round := 1; round <= *rounds; round++ {
 		for _, w := range selected {
 			for _, def := range w.stacks {
@@ -331,6 +333,7 @@ func main() {
 		}
 	}
 	summarizeTUN(rep)
+	rep.Load = loadStart + " → " + loadAverage()
 	if *memProf != "" {
 		if err := writeHeapProfile(*memProf); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: --memprofile: %v\n", err)
@@ -420,6 +423,18 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
+// loadAverage is the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
 // machine describes the CPU, core count and kernel.
 func machine() string {
 	model := "unknown CPU"
@@ -487,7 +502,7 @@ func better(r *row) string {
 }
 
 func printText(w io.Writer, rep *report) {
-	fmt.Fprintf(w, "%s\n%s, %s, %d round(s), median (min–max); ↑ higher is better, ↓ lower\n\n", rep.Command, rep.Machine, rep.Go, rep.Rounds)
+	fmt.Fprintf(w, "%s\n%s, %s, load average %s, %d round(s), median (min–max); ↑ higher is better, ↓ lower\n\n", rep.Command, rep.Machine, rep.Go, rep.Load, rep.Rounds)
 	cols := []int{46, 44, 24, 24, 24, 9, 9}
 	line := func(f ...string) {
 		for i, s := range f {
@@ -512,8 +527,8 @@ func printText(w io.Writer, rep *report) {
 }
 
 func printMarkdown(w io.Writer, rep *report) {
-	fmt.Fprintf(w, "Measured %s on %s, %s; %d interleaved rounds, median (min–max). Command, from `bench/`:\n\n```sh\n%s\n```\n\n",
-		rep.Date, rep.Machine, rep.Go, rep.Rounds, rep.Command)
+	fmt.Fprintf(w, "Measured %s on %s, %s, 1-minute load average %s (start → end); %d interleaved rounds, median (min–max). Command, from `bench/`:\n\n```sh\n%s\n```\n\n",
+		rep.Date, rep.Machine, rep.Go, rep.Load, rep.Rounds, rep.Command)
 	if len(rep.Rows) > 0 {
 		fmt.Fprintln(w, "| workload | figure | synack | gVisor | kernel lo | synack/gVisor | synack/kernel |")
 		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
