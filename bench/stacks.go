@@ -94,10 +94,17 @@ func (n *synackNet) Dial(ctx context.Context) (net.Conn, error) {
 }
 
 func (n *synackNet) Settle(want int) {
-	// Connections counts every state: what is left is the client's
-	// TIME-WAIT.
+	// Connections counts the connections the stacks know (what is left
+	// is the clients' TIME-WAIT): wait until there are at most want and
+	// the count has not moved for 100 ms (in case TIME-WAIT is not
+	// counted there).
+	last, since := -1, time.Now()
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if int(n.cl.Stats().Connections+n.sv.Stats().Connections) <= want {
+		k := int(n.cl.Stats().Connections + n.sv.Stats().Connections)
+		if k != last {
+			last, since = k, time.Now()
+		}
+		if k <= want && time.Since(since) >= 100*time.Millisecond {
 			return
 		}
 	}
