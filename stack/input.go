@@ -3,7 +3,6 @@ package stack
 import (
 	"errors"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/synack/synack/tcp"
@@ -37,19 +36,6 @@ type inPacket struct {
 	sh      *shard
 }
 
-var packetPool = sync.Pool{New: func() any { return &inPacket{buf: make([]byte, 0, 2048)} }}
-
-func getPacket() *inPacket { return packetPool.Get().(*inPacket) }
-
-func putPacket(p *inPacket) {
-	buf := p.buf[:0]
-	if cap(buf) > 16<<10 { // a reassembled datagram: do not pool it
-		buf = make([]byte, 0, 2048)
-	}
-	*p = inPacket{buf: buf}
-	packetPool.Put(p)
-}
-
 // DeliverPacket implements link.Receiver. The packet is parsed and
 // checked (malformed ones, bad checksums and unknown protocols are counted
 // and dropped; fragments are reassembled). In real-time mode it is then
@@ -61,7 +47,7 @@ func (s *Stack) DeliverPacket(pkt []byte) {
 		return
 	}
 	s.ctr.packetsIn.Add(1)
-	p := getPacket()
+	p := getPacket(len(pkt))
 	p.buf = append(p.buf[:0], pkt...)
 	if !s.parse(p) {
 		putPacket(p)
