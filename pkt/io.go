@@ -101,8 +101,26 @@ func (c *call) ioArgs(extra int64) (sk *socket, n int64, nonblock bool, res sysR
 	return sk, n, sk.nonblock || fl&0x40 != 0, sysResult{}, true
 }
 
+// peekable is how many received bytes a read would return now: what the
+// connection has acknowledged (RCV.NXT less the SYN and a FIN) less what
+// the script has read. The runner's inbound payloads are zeros, so a peek
+// need not see the bytes themselves.
+func peekable(sk *socket) int64 {
+	info := sk.conn.Info()
+	switch info.State {
+	case tcp.StateSynSent, tcp.StateSynReceived, tcp.StateClosed, tcp.StateListen:
+		return 0
+	}
+	n := int64(info.RcvNxt-info.IRS-1) - sk.readTotal
+	switch info.State {
+	case tcp.StateCloseWait, tcp.StateLastAck, tcp.StateClosing, tcp.StateTimeWait:
+		n-- // the FIN
+	}
+	return max(n, 0)
+}
+
 func (c *call) sysRead() (sysResult, bool) {
-	sk, n, nonblock, res, ok := c.ioArgs(0x100)
+	sk, n, nonblock, res, ok := c.ioArgs(0x100 | 0x2)
 	if sk == nil {
 		return res, ok
 	}
@@ -113,6 +131,22 @@ func (c *call) sysRead() (sysResult, bool) {
 	if conn.Readiness().State == tcp.StateSynSent {
 		if nonblock {
 			return fail(syscall.EAGAIN), true
+		}
+	}
+	if fl, _ := c.flags(); fl&0x2 != 0 { // MSG_PEEK
+		for {
+			if k := peekable(sk); k > 0 || n <= 0 {
+				return retOK(min(k, max(n, 0))), true
+			}
+			if conn.Readiness().Readable {
+				break // end of file or an error: as a read
+			}
+			if nonblock {
+				return fail(syscall.EAGAIN), true
+			}
+			if !c.block(func() bool { return peekable(sk) > 0 || conn.Readiness().Readable }) {
+				return sysResult{}, false
+			}
 		}
 	}
 	buf := make([]byte, max(n, 0))
@@ -127,6 +161,7 @@ func (c *call) sysRead() (sysResult, bool) {
 				break
 			}
 		}
+		sk.readTotal += int64(got)
 		if got > 0 || len(buf) == 0 {
 			return retOK(int64(got)), true
 		}
@@ -181,6 +216,7 @@ func (c *call) sysWrite() (sysResult, bool) {
 	for {
 		k, err := conn.TryWrite(data[total:])
 		total += k
+		sk.writeTotal += int64(k)
 		if err == nil && total == len(data) {
 			return retOK(int64(total)), true
 		}

@@ -23,6 +23,9 @@ type runner struct {
 	freeBSD bool
 	// connects is set when the script calls connect (see setECN).
 	connects bool
+	// keepInit is FreeBSD's net.inet.tcp.keepinit: how long a connection
+	// may take to be established (0: no limit but the SYN retries).
+	keepInit time.Duration
 	// Listener settings from the script's sysctls.
 	synCookies      stack.SynCookieMode
 	abortOnOverflow bool
@@ -37,6 +40,7 @@ type runner struct {
 	stopped   *Result       // first failure or skip
 
 	socks    map[int]*socket
+	states   map[flowKey]tcp.State // every connection's state, from the stack's trace
 	flows    map[flowKey]*flow
 	cur      *flow  // where inbound packets without ports go
 	nextPort uint16 // next remote port for a new inbound connection
@@ -76,6 +80,7 @@ func newRunner(s *Script, cfg Config) *runner {
 		clk:      clock.NewVirtual(),
 		socks:    map[int]*socket{},
 		flows:    map[flowKey]*flow{},
+		states:   map[flowKey]tcp.State{},
 		nextPort: 40000,
 	}
 	// The link MTU is the IPv4 MSS plus 40 bytes of headers, whatever the
@@ -108,6 +113,7 @@ func (r *runner) stack(cfg *tcp.Config) *stack.Stack {
 
 		SynCookies:      r.synCookies,
 		AbortOnOverflow: r.abortOnOverflow,
+		Trace:           r.trace,
 	})
 	bits := 24
 	if r.cfg.IPv6 {
@@ -297,7 +303,7 @@ func (r *runner) exec(i int, start time.Duration) {
 	case *Syscall:
 		r.syscall(ev, a, start, end)
 	case *Command:
-		r.command(ev.Line, a.Text, false)
+		r.command(ev.Line, a.Text)
 	case *Code:
 		r.skipf(ev.Line, "%%{ }%% Python code is not run")
 	case *UDPPacket:

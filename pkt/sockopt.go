@@ -325,6 +325,7 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 	if !ok {
 		return sysResult{}, false
 	}
+	c.r.roundBuffer(sk)
 	o := &sk.opts
 	cfg := c.r.config(sk)
 	var v int64
@@ -396,4 +397,27 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 		}
 	}
 	return ok0(), true
+}
+
+// roundBuffer rounds the receive buffer of a FreeBSD script's connection
+// up to a multiple of the MSS once the handshake has fixed it, as FreeBSD's
+// tcp_mss does (65536 bytes become 65700 with an MSS of 1460): for real,
+// so that getsockopt(SO_RCVBUF) reports the engine's buffer.
+func (r *runner) roundBuffer(sk *socket) {
+	if !r.freeBSD || sk.rounded || sk.conn == nil {
+		return
+	}
+	info := sk.conn.Info()
+	switch info.State {
+	case tcp.StateSynSent, tcp.StateSynReceived, tcp.StateClosed, tcp.StateListen:
+		return
+	}
+	sk.rounded = true
+	size, mss := r.config(sk).ReceiveBufferSize, info.SndMSS
+	if mss <= 0 || size <= mss || size%mss == 0 {
+		return
+	}
+	size = (size + mss - 1) / mss * mss
+	sk.opts.rcvBuf = size
+	sk.conn.SetReadBuffer(size)
 }

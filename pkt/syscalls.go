@@ -32,6 +32,12 @@ type socket struct {
 	errDone bool
 	shutWr  bool
 	opts    sockOpts
+	// readTotal and writeTotal count the bytes read and written (for
+	// MSG_PEEK and the SIOCINQ/SIOCOUTQ ioctls).
+	readTotal, writeTotal int64
+	// rounded: the receive buffer was rounded up to a multiple of the
+	// MSS, as FreeBSD does once the MSS is known (FreeBSD scripts only).
+	rounded bool
 }
 
 // sockOpts are the options set with setsockopt.
@@ -478,6 +484,7 @@ func (c *call) sysAccept() (sysResult, bool) {
 	if sk.opts.lingerOn {
 		conn.SetLinger(sk.opts.linger)
 	}
+	c.r.roundBuffer(ns)
 	f := c.r.flowFor(flowKey{local: conn.LocalAddrPort(), remote: conn.RemoteAddrPort()})
 	f.passive, f.accepted = true, true
 	ns.flow = f
