@@ -3,7 +3,6 @@ package pkt
 import (
 	"strconv"
 	"strings"
-
 )
 
 // The shell commands the runner understands. Linux test scripts set sysctls
