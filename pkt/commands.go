@@ -241,8 +241,6 @@ func (r *runner) prescan() *Result {
 	for _, ev := range r.script.Events {
 		skip := func(why string) *Result { return &Result{Status: Skip, Line: ev.Line, Reason: why} }
 		switch a := ev.Action.(type) {
-		case *Code:
-			return skip("%{ }% Python code is not run")
 		case *Command:
 			if why := r.applyCommand(a.Text, false); why != "" {
 				return skip("command " + why)

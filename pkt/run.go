@@ -40,6 +40,9 @@ type Config struct {
 	// SYN options' values other than their presence (--lenient), for
 	// scripts written against another OS.
 	Lenient bool
+	// Defines are the names the nplab preprocessor's #ifdef tests true
+	// nil means DefaultDefines.
+	Defines []string
 	// TCP is the engine configuration the stack starts from; zero fields
 	// take the runner's Linux-like defaults (see DefaultTCP).
 	TCP tcp.Config
@@ -126,6 +129,14 @@ func RunFile(path string, cfg Config) Result {
 
 // RunSource parses and runs a script; name is used in the result only.
 func RunSource(name string, src []byte, cfg Config) Result {
+	defines := cfg.Defines
+	if defines == nil {
+		defines = DefaultDefines
+	}
+	src, err := preprocess(src, defines)
+	if err != nil {
+		return Result{File: name, Status: Fail, Reason: "syntax error: " + err.Error()}
+	}
 	s, err := Parse(filepath.Base(name), src)
 	if err != nil {
 		res := Result{File: name, Status: Fail, Reason: "syntax error: " + err.Error()}

@@ -41,6 +41,8 @@ type runner struct {
 
 	socks    map[int]*socket
 	states   map[flowKey]tcp.State // every connection's state, from the stack's trace
+	lastFD   int                   // the socket of the last system call (for %{ }%)
+	codeVars map[string]int64      // the variables of the %{ }% blocks
 	flows    map[flowKey]*flow
 	cur      *flow  // where inbound packets without ports go
 	nextPort uint16 // next remote port for a new inbound connection
@@ -81,6 +83,7 @@ func newRunner(s *Script, cfg Config) *runner {
 		socks:    map[int]*socket{},
 		flows:    map[flowKey]*flow{},
 		states:   map[flowKey]tcp.State{},
+		codeVars: map[string]int64{},
 		nextPort: 40000,
 	}
 	// The link MTU is the IPv4 MSS plus 40 bytes of headers, whatever the
@@ -305,7 +308,7 @@ func (r *runner) exec(i int, start time.Duration) {
 	case *Command:
 		r.command(ev.Line, a.Text)
 	case *Code:
-		r.skipf(ev.Line, "%%{ }%% Python code is not run")
+		r.runCode(ev.Line, a.Text)
 	case *UDPPacket:
 		r.skipf(ev.Line, "UDP packets are not supported")
 	case *ICMPPacket:

@@ -214,6 +214,7 @@ func (c *call) socket(i int) (*socket, sysResult, bool) {
 	if sk == nil {
 		return nil, fail(syscall.EBADF), true
 	}
+	c.r.lastFD = sk.fd
 	return sk, sysResult{}, true
 }
 
@@ -285,6 +286,7 @@ func (c *call) sysSocket() (sysResult, bool) {
 	}
 	sk := &socket{fd: c.r.newFD(), v6: dom == 10, nonblock: typ&0x800 != 0}
 	c.r.socks[sk.fd] = sk
+	c.r.lastFD = sk.fd
 	return retOK(int64(sk.fd)), true
 }
 
@@ -485,6 +487,7 @@ func (c *call) sysAccept() (sysResult, bool) {
 		conn.SetLinger(sk.opts.linger)
 	}
 	c.r.roundBuffer(ns)
+	c.r.lastFD = ns.fd
 	f := c.r.flowFor(flowKey{local: conn.LocalAddrPort(), remote: conn.RemoteAddrPort()})
 	f.passive, f.accepted = true, true
 	ns.flow = f
