@@ -248,7 +248,9 @@ func (r *runner) prescan() *Result {
 		case *UDPPacket:
 			return skip("UDP packets are not supported")
 		case *ICMPPacket:
-			return skip("ICMP packets are not supported")
+			if a.Dir != Inbound {
+				return skip("outbound ICMP lines are not checked")
+			}
 		case *Syscall:
 			if !knownSyscalls[a.Name] {
 				return skip("system call " + a.Name + " is not supported")

@@ -292,8 +292,15 @@ func (r *runner) exec(i int, start time.Duration) {
 		r.expect(i, p, start, end)
 		return
 	}
-	// Anything the stack sent before now should have been expected.
-	if len(r.out) > 0 {
+	// Anything the stack sent before now should have been expected. As in
+	// packetdrill, packets sent at the time of a system call, command or
+	// code line stay buffered for the next '>' line (a call at the same
+	// time as the send is still running when packetdrill looks).
+	_, inbound := ev.Action.(*Packet)
+	if _, icmp := ev.Action.(*ICMPPacket); icmp {
+		inbound = true
+	}
+	if len(r.out) > 0 && (inbound || r.out[0].at < start-r.cfg.Tolerance) {
 		op := r.out[0]
 		r.mismatch(ev.Line, "unexpected packet", fmt.Sprintf("%s %s", fmtTime(start), FormatAction(ev.Action)),
 			fmt.Sprintf("%s %s", fmtTime(op.at), r.describe(op.pkt)))
@@ -312,7 +319,7 @@ func (r *runner) exec(i int, start time.Duration) {
 	case *UDPPacket:
 		r.skipf(ev.Line, "UDP packets are not supported")
 	case *ICMPPacket:
-		r.skipf(ev.Line, "ICMP packets are not supported")
+		r.injectICMP(ev, a)
 	}
 }
 

@@ -261,6 +261,17 @@ func (r *runner) newFD() int {
 	return fd
 }
 
+// scriptFD returns the descriptor for a call that creates one: the number
+// the script expects when it is free (packetdrill maps the script's
+// descriptors onto live ones, so a script may start at 4 or skip numbers),
+// else the lowest free one.
+func (c *call) scriptFD() int {
+	if ie, ok := c.sc.Ret.(*IntExpr); ok && ie.Value >= 3 && ie.Value < 1<<16 && c.r.socks[int(ie.Value)] == nil {
+		return int(ie.Value)
+	}
+	return c.r.newFD()
+}
+
 func (c *call) sysSocket() (sysResult, bool) {
 	dom := int64(2)
 	if c.r.cfg.IPv6 {
@@ -284,7 +295,7 @@ func (c *call) sysSocket() (sysResult, bool) {
 	if dom != 2 && dom != 10 {
 		return fail(syscall.EAFNOSUPPORT), true
 	}
-	sk := &socket{fd: c.r.newFD(), v6: dom == 10, nonblock: typ&0x800 != 0}
+	sk := &socket{fd: c.scriptFD(), v6: dom == 10, nonblock: typ&0x800 != 0}
 	c.r.socks[sk.fd] = sk
 	c.r.lastFD = sk.fd
 	return retOK(int64(sk.fd)), true
@@ -478,7 +489,7 @@ func (c *call) sysAccept() (sysResult, bool) {
 	if err != nil {
 		return fail(errnoOf(err)), true
 	}
-	ns := &socket{fd: c.r.newFD(), v6: sk.v6, conn: conn, opts: sk.opts, isBound: true, bound: conn.LocalAddrPort()}
+	ns := &socket{fd: c.scriptFD(), v6: sk.v6, conn: conn, opts: sk.opts, isBound: true, bound: conn.LocalAddrPort()}
 	c.r.socks[ns.fd] = ns
 	if sk.opts.noDelay {
 		conn.SetNoDelay(true)
