@@ -34,6 +34,10 @@ var symbols = map[string]int64{
 	"MSG_MORE": 0x8000, "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000,
 
 	"INADDR_ANY": 0,
+
+	"SIOCINQ": 0x541b, "FIONREAD": 0x541b, "SIOCOUTQ": 0x5411, "TIOCOUTQ": 0x5411,
+	// FreeBSD's TCP_KEEPINIT (no Linux option has its number).
+	"TCP_KEEPINIT": 128,
 }
 
 // errnoNames maps the errnos the runner produces to their names, and back.

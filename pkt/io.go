@@ -2,6 +2,7 @@ package pkt
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"syscall"
 
@@ -242,4 +243,55 @@ func (c *call) sysWrite() (sysResult, bool) {
 		sk.errDone = true
 		return fail(e), true
 	}
+}
+
+// sysIoctl emulates ioctl(fd, SIOCINQ or FIONREAD, [n]): the bytes a read
+// would return; and SIOCOUTQ: the bytes written but not yet acknowledged.
+func (c *call) sysIoctl() (sysResult, bool) {
+	sk, res, ok := c.socket(0)
+	if !ok || sk == nil {
+		return res, ok
+	}
+	req, ok := c.intArg(1)
+	if !ok {
+		return sysResult{}, false
+	}
+	var v int64
+	switch req {
+	case 0x541b: // SIOCINQ, FIONREAD
+		if sk.lst != nil {
+			return fail(syscall.EINVAL), true
+		}
+		if sk.conn != nil {
+			v = peekable(sk)
+		}
+	case 0x5411: // SIOCOUTQ
+		if sk.lst != nil {
+			return fail(syscall.EINVAL), true
+		}
+		if sk.conn != nil {
+			info := sk.conn.Info()
+			acked := int64(info.SndUna - info.ISS - 1)
+			if info.State == tcp.StateSynSent || info.State == tcp.StateSynReceived {
+				acked = 0
+			}
+			v = max(sk.writeTotal-min(acked, sk.writeTotal), 0)
+		}
+	default:
+		c.r.skipf(c.ev.Line, "ioctl request %s is not supported", exprText(c.arg(1)))
+		return sysResult{}, false
+	}
+	if _, any := c.arg(2).(*EllipsisExpr); !any && c.arg(2) != nil {
+		want, ok := c.r.intArg(c.arg(2))
+		if !ok {
+			c.r.skipf(c.ev.Line, "ioctl: cannot evaluate %s", exprText(c.arg(2)))
+			return sysResult{}, false
+		}
+		if want != v {
+			c.r.mismatch(c.ev.Line, fmt.Sprintf("ioctl: value %d, expected %s", v, exprText(c.arg(2))),
+				fmt.Sprintf("%s %s", fmtTime(c.start), c.sc.String()), fmt.Sprintf("%s ioctl(...) value [%d]", fmtTime(c.r.now()), v))
+			return sysResult{}, false
+		}
+	}
+	return retOK(0), true
 }

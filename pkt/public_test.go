@@ -112,6 +112,26 @@ func TestPublicSuiteFeatures(t *testing.T) {
 		{"tcp_info unknown field", linuxListen + "+0 %{ assert tcpi_delivered == 1 }%\n", Skip, "tcpi_delivered has no synack equivalent"},
 		{"freebsd tcpi_state", freeBSDListen + "+0 %{ assert tcpi_state == TCPI_ESTABLISHED }%\n+0 close(4) = 0\n" +
 			"+0 > F. 1:1(0) ack 1 win 65535\n+0 fcntl(3, F_GETFL) = 0x2\n+0 %{ assert tcpi_state == TCPI_LISTEN }%\n", Pass, ""},
+		// ioctl(SIOCINQ/SIOCOUTQ).
+		{"siocinq", linuxListen + "+0 < P. 1:1001(1000) ack 1 win 257\n+0 ioctl(4, SIOCINQ, [1000]) = 0\n+0 read(4, ..., 600) = 600\n" +
+			"+0 ioctl(4, SIOCINQ, [400]) = 0\n+0 write(4, ..., 100) = 100\n+0 ioctl(4, SIOCOUTQ, [100]) = 0\n+0 > P. 1:101(100) ack 1001\n" +
+			"+.1 < . 1001:1001(0) ack 101 win 257\n+0 ioctl(4, SIOCOUTQ, [0]) = 0\n", Pass, ""},
+		{"siocinq wrong", linuxListen + "+0 < P. 1:1001(1000) ack 1 win 257\n+0 ioctl(4, SIOCINQ, [999]) = 0\n", Fail, "ioctl: value 1000, expected [999]"},
+		// Script descriptors: socket() returns the number the script expects.
+		{"script fd", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n+0 bind(4, ..., ...) = 0\n+0 listen(4, 1) = 0\n" +
+			"+0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>\n+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n" +
+			"+.1 < . 1:1(0) ack 1 win 257\n+0 accept(4, ..., ...) = 7\n+0 close(7) = 0\n", Pass, ""},
+		// A packet sent at the time of a call line waits for the next '>'.
+		{"same-time buffering", linuxListen + "+0 write(4, ..., 100) = 100\n+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n+0 > P. 1:101(100) ack 1\n", Pass, ""},
+		{"earlier packet unexpected", linuxListen + "+0 write(4, ..., 100) = 100\n+.1 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n+0 > P. 1:101(100) ack 1\n", Fail, "unexpected packet"},
+		// keepinit: a connect gives up after TCP_KEEPINIT seconds.
+		{"keepinit", "--lenient\n0 `sysctl -w net.inet.tcp.rexmit_initial=1000`\n+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n" +
+			"+0 setsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [2], 4) = 0\n+0 getsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [2], [4]) = 0\n" +
+			"1...3 connect(3, ..., ...) = -1 ETIMEDOUT (Operation timed out)\n+0 > S 0:0(0) <...>\n+1 > S 0:0(0) <...>\n", Pass, ""},
+		// ICMP errors are injected: port unreachable in SYN-SENT refuses.
+		{"icmp", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n" +
+			"+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n+0 > S 0:0(0) <...>\n" +
+			"+.1 < icmp unreachable port_unreachable [0:0(0)]\n+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0\n", Pass, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -267,11 +267,22 @@ func (r *runner) tick(limit time.Duration) bool {
 		return false
 	}
 	d := r.st.NextDeadline()
-	if d.IsZero() {
-		return false
+	t := time.Duration(-1)
+	if !d.IsZero() {
+		t = d.Sub(clock.Epoch)
 	}
-	t := d.Sub(clock.Epoch)
-	if limit >= 0 && t > limit {
+	// The runner's own timer: a connection-establishment limit.
+	ksk, kt := r.nextKeepInit()
+	if ksk != nil && (t < 0 || kt <= t) {
+		if limit >= 0 && kt > limit {
+			return false
+		}
+		r.setNow(max(r.now(), kt))
+		ksk.timedOut = true
+		ksk.conn.Close() // in SYN-SENT: the TCB goes, nothing is sent
+		return true
+	}
+	if t < 0 || (limit >= 0 && t > limit) {
 		return false
 	}
 	if r.ticks++; r.ticks > maxTicks {
@@ -281,6 +292,22 @@ func (r *runner) tick(limit time.Duration) bool {
 	r.setNow(max(r.now(), t))
 	r.st.Tick()
 	return true
+}
+
+// nextKeepInit returns the connecting socket whose connection-
+// establishment limit (FreeBSD's keepinit, TCP_KEEPINIT) comes first.
+func (r *runner) nextKeepInit() (*socket, time.Duration) {
+	var best *socket
+	var at time.Duration
+	for _, sk := range r.socks {
+		if sk.conn == nil || sk.timedOut || sk.keepInitAt <= 0 || sk.conn.Readiness().State != tcp.StateSynSent {
+			continue
+		}
+		if best == nil || sk.keepInitAt < at || (sk.keepInitAt == at && sk.fd < best.fd) {
+			best, at = sk, sk.keepInitAt
+		}
+	}
+	return best, at
 }
 
 // exec runs event i, which starts at start.

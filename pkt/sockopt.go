@@ -295,6 +295,11 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 			return sysResult{}, false
 		}
 		o.userTimeout = 0
+	case level == solTCP && opt == 128: // FreeBSD's TCP_KEEPINIT, seconds
+		if v < 0 {
+			return fail(syscall.EINVAL), true
+		}
+		o.keepInit = int(v)
 	default:
 		c.r.skipf(c.ev.Line, "setsockopt option %s is not supported", exprText(c.arg(2)))
 		return sysResult{}, false
@@ -331,7 +336,10 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 	var v int64
 	switch {
 	case level == solSocket && opt == 4: // SO_ERROR
-		if sk.conn != nil {
+		if sk.timedOut && !sk.errDone {
+			v = int64(syscall.ETIMEDOUT)
+			sk.errDone = true
+		} else if sk.conn != nil {
 			if rd := sk.conn.Readiness(); rd.Err != nil && !sk.errDone {
 				v = int64(errnoOf(rd.Err))
 				sk.errDone = true
@@ -380,6 +388,11 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 		}
 	case level == solTCP && opt == 18:
 		v = int64(o.userTimeout)
+	case level == solTCP && opt == 128:
+		v = int64(c.r.keepInitFor(sk) / time.Second)
+		if v == 0 {
+			v = 75 // FreeBSD's default
+		}
 	default:
 		c.r.skipf(c.ev.Line, "getsockopt option %s is not supported", exprText(c.arg(2)))
 		return sysResult{}, false

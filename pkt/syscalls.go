@@ -35,6 +35,9 @@ type socket struct {
 	// readTotal and writeTotal count the bytes read and written (for
 	// MSG_PEEK and the SIOCINQ/SIOCOUTQ ioctls).
 	readTotal, writeTotal int64
+	// keepInitAt is when a connect gives up (keepinit); timedOut: it did.
+	keepInitAt time.Duration
+	timedOut   bool
 	// rounded: the receive buffer was rounded up to a multiple of the
 	// MSS, as FreeBSD does once the MSS is known (FreeBSD scripts only).
 	rounded bool
@@ -46,6 +49,7 @@ type sockOpts struct {
 	rcvBuf, sndBuf, maxSeg                   int
 	keepIdle, keepIntvl, keepCnt             int // seconds, seconds, count
 	userTimeout                              int // milliseconds
+	keepInit                                 int // seconds (FreeBSD's TCP_KEEPINIT); 0: the sysctl
 	lingerOn                                 bool
 	linger                                   int
 }
@@ -247,6 +251,8 @@ func (c *call) dispatch() (sysResult, bool) {
 		return c.sysSetsockopt()
 	case "getsockopt":
 		return c.sysGetsockopt()
+	case "ioctl":
+		return c.sysIoctl()
 	}
 	c.r.skipf(c.ev.Line, "system call %s is not supported", c.sc.Name)
 	return sysResult{}, false
@@ -527,6 +533,10 @@ func (c *call) sysConnect() (sysResult, bool) {
 				rd = sk.conn.Readiness()
 			}
 			sk.connecting = false
+			if sk.timedOut && !sk.errDone {
+				sk.errDone = true
+				return fail(syscall.ETIMEDOUT), true
+			}
 			if rd.Err != nil && !sk.errDone {
 				sk.errDone = true
 				return fail(errnoOf(rd.Err)), true
@@ -553,6 +563,9 @@ func (c *call) sysConnect() (sysResult, bool) {
 		return fail(errnoOf(err)), true
 	}
 	sk.conn = conn
+	if ki := c.r.keepInitFor(sk); ki > 0 {
+		sk.keepInitAt = c.r.now() + ki
+	}
 	if sk.opts.lingerOn {
 		conn.SetLinger(sk.opts.linger)
 	}
@@ -568,6 +581,10 @@ func (c *call) sysConnect() (sysResult, bool) {
 		return sysResult{}, false
 	}
 	rd := conn.Readiness()
+	if sk.timedOut {
+		sk.errDone = true
+		return fail(syscall.ETIMEDOUT), true
+	}
 	if rd.Err != nil {
 		sk.errDone = true
 		return fail(errnoOf(rd.Err)), true
@@ -678,4 +695,13 @@ func joinNames(v int64, names []string) string {
 		parts = append(parts, fmt.Sprintf("%#x", v))
 	}
 	return strings.Join(parts, "|")
+}
+
+// keepInitFor is the connection-establishment limit of a socket: its
+// TCP_KEEPINIT, else net.inet.tcp.keepinit; 0 for none.
+func (r *runner) keepInitFor(sk *socket) time.Duration {
+	if sk.opts.keepInit > 0 {
+		return time.Duration(sk.opts.keepInit) * time.Second
+	}
+	return r.keepInit
 }
