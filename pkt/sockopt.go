@@ -413,7 +413,7 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 }
 
 // roundBuffer rounds the receive buffer of a FreeBSD script's connection
-// up to a multiple of the MSS once the handshake has fixed it, as FreeBSD's
+// up to a multiple of the MSS once the peer's SYN has fixed it, as FreeBSD's
 // tcp_mss does (65536 bytes become 65700 with an MSS of 1460): for real,
 // so that getsockopt(SO_RCVBUF) reports the engine's buffer.
 func (r *runner) roundBuffer(sk *socket) {
@@ -422,8 +422,8 @@ func (r *runner) roundBuffer(sk *socket) {
 	}
 	info := sk.conn.Info()
 	switch info.State {
-	case tcp.StateSynSent, tcp.StateSynReceived, tcp.StateClosed, tcp.StateListen:
-		return
+	case tcp.StateSynSent, tcp.StateClosed, tcp.StateListen:
+		return // the peer's SYN, and its MSS, are still to come
 	}
 	sk.rounded = true
 	size, mss := r.config(sk).ReceiveBufferSize, info.SndMSS
