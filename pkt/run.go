@@ -29,6 +29,9 @@ type Config struct {
 	// MSS sets the link MTU to MSS plus 40 bytes of IPv4 and TCP headers
 	// (--mss); default 1460, an MTU of 1500.
 	MSS int
+	// MTU is the link MTU (--mtu, packetdrill's tun device MTU); 0 means
+	// MSS plus 40.
+	MTU int
 	// IPv6 runs the script over IPv6 (--ip_version=ipv6). ipv4 and
 	// ipv4-mapped-ipv6 both mean IPv4 on the wire.
 	IPv6 bool
@@ -198,6 +201,12 @@ func applyOptions(cfg Config, opts []Option) (Config, error) {
 				return cfg, fmt.Errorf("line %d: bad --mss %q", o.Line, o.Value)
 			}
 			cfg.MSS = n
+		case "mtu":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 68 || n > 65535 {
+				return cfg, fmt.Errorf("line %d: bad --mtu %q", o.Line, o.Value)
+			}
+			cfg.MTU = n
 		case "ip_version":
 			switch v {
 			case "ipv4", "ipv4-mapped-ipv6":

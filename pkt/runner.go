@@ -89,6 +89,9 @@ func newRunner(s *Script, cfg Config) *runner {
 	// The link MTU is the IPv4 MSS plus 40 bytes of headers, whatever the
 	// IP version: 1500 by default, an IPv6 MSS of 1440.
 	mtu := cfg.MSS + 40
+	if cfg.MTU > 0 {
+		mtu = cfg.MTU
+	}
 	r.lnk = &scriptLink{r: r, mtu: mtu}
 	return r
 }

@@ -355,10 +355,20 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 		v = 1
 	case level == solSocket && opt == 8:
 		v = int64(cfg.ReceiveBufferSize)
+		if o.rcvBuf > 0 && !c.r.freeBSD {
+			// Linux doubles a SO_RCVBUF or SO_SNDBUF value (half pays for
+			// buffer overhead) and reports the doubled value, which its
+			// scripts check; the engine's buffer holds the data size set.
+			// FreeBSD reports what was set.
+			v *= 2
+		}
 	case level == solSocket && opt == 7:
 		v = int64(cfg.SendBufferSize)
 		if v == 0 {
 			v = tcp.DefaultBufferSize
+		}
+		if o.sndBuf > 0 && !c.r.freeBSD {
+			v *= 2
 		}
 	case level == solTCP && opt == 1:
 		v = boolInt(o.noDelay)
@@ -434,3 +444,4 @@ func (r *runner) roundBuffer(sk *socket) {
 	sk.opts.rcvBuf = size
 	sk.conn.SetReadBuffer(size)
 }
+
