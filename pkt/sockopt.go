@@ -444,4 +444,3 @@ func (r *runner) roundBuffer(sk *socket) {
 	sk.opts.rcvBuf = size
 	sk.conn.SetReadBuffer(size)
 }
-
