@@ -82,3 +82,23 @@ func preprocess(src []byte, defines []string) ([]byte, error) {
 	}
 	return bytes.Join(lines, nil), nil
 }
+
+// unsupportedSyntax finds the nplab extensions the parser does not take,
+// so that a script using them SKIPs, naming the feature, instead of failing
+// as a syntax error: TCP over UDP encapsulation ("win 0/udp(9811 > 1)")
+// and the "!" mark after a sequence number.
+func unsupportedSyntax(src []byte) (line int, why string) {
+	for i, l := range bytes.Split(src, []byte("\n")) {
+		t := bytes.TrimSpace(l)
+		if bytes.HasPrefix(t, []byte("//")) {
+			continue
+		}
+		switch {
+		case bytes.Contains(l, []byte("/udp(")):
+			return i + 1, "TCP over UDP encapsulation (/udp(...)) is not supported"
+		case bytes.Contains(l, []byte(")!")) && (bytes.Contains(l, []byte("> ")) || bytes.Contains(l, []byte("< "))):
+			return i + 1, "the nplab \"!\" mark after a sequence number is not supported"
+		}
+	}
+	return 0, ""
+}

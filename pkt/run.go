@@ -142,6 +142,9 @@ func RunSource(name string, src []byte, cfg Config) Result {
 	}
 	s, err := Parse(filepath.Base(name), src)
 	if err != nil {
+		if line, why := unsupportedSyntax(src); why != "" {
+			return Result{File: name, Status: Skip, Line: line, Reason: why}
+		}
 		res := Result{File: name, Status: Fail, Reason: "syntax error: " + err.Error()}
 		var pe *Error
 		if errors.As(err, &pe) {
