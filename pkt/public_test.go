@@ -123,6 +123,8 @@ func TestPublicSuiteFeatures(t *testing.T) {
 			"+.1 < . 1:1(0) ack 1 win 257\n+0 accept(4, ..., ...) = 7\n+0 close(7) = 0\n", Pass, ""},
 		// A packet sent at the time of a call line waits for the next '>'.
 		{"same-time buffering", linuxListen + "+0 write(4, ..., 100) = 100\n+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n+0 > P. 1:101(100) ack 1\n", Pass, ""},
+		{"queue outbound", "--queue_outbound\n" + linuxListen + "+0 write(4, ..., 100) = 100\n+.1 < . 1:1(0) ack 101 win 257\n", Pass, ""},
+		{"queued packet compared", "--queue_outbound\n" + linuxListen + "+0 write(4, ..., 100) = 100\n+.1 < . 1:1(0) ack 101 win 257\n+0 write(4, ..., 100) = 100\n+0 > P. 101:201(100) ack 1\n", Fail, "bad sequence number: expected 101, actual 1"},
 		{"earlier packet unexpected", linuxListen + "+0 write(4, ..., 100) = 100\n+.1 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n+0 > P. 1:101(100) ack 1\n", Fail, "unexpected packet"},
 		// keepinit: a connect gives up after TCP_KEEPINIT seconds.
 		{"keepinit", "--lenient\n0 `sysctl -w net.inet.tcp.rexmit_initial=1000`\n+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n" +

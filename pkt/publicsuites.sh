@@ -17,9 +17,12 @@
 # temporary directory). Set VERBOSE=1 to print every script's result line;
 # the per-script lines also go to SUITES/results-<suite>.txt.
 #
-# Linux and gVisor scripts run as written (IPv4); FreeBSD's IPv4 scripts
-# (every script not named *-ipv6.pkt) run with --lenient, which compares
-# TCP options as a set and ignores window values. A SKIP is not a pass.
+# Every script runs unchanged, IPv4 (scripts named *-ipv6.pkt are left out),
+# with --queue_outbound: outbound packets no '>' line took stay queued for
+# the next '>' line, as packetdrill does (STRICT=1 leaves the flag out: an
+# untaken packet then fails the script at the next inbound packet or call).
+# FreeBSD's scripts also run with --lenient, which compares TCP options as
+# a set and ignores window values. A SKIP is not a pass.
 set -eu
 
 suites=${1:?usage: publicsuites.sh SUITES [SYNACK]}
@@ -39,7 +42,9 @@ run() {
 	files=$(find "$dir" -maxdepth 1 -name '*.pkt' ! -name '*-ipv6.pkt' | sort)
 	[ -n "$files" ] || return 0
 	# shellcheck disable=SC2086
-	out=$("$synack" pkt run "$@" $files 2>&1 || true)
+	queue=--queue_outbound
+	[ "${STRICT:-}" = 1 ] && queue=
+	out=$("$synack" pkt run $queue "$@" $files 2>&1 || true)
 	printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) ' >>"$suites/results-$suite.txt" || true
 	[ "${VERBOSE:-}" = 1 ] && printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) '
 	p=$(printf '%s\n' "$out" | grep -c '^PASS ' || true)

@@ -43,6 +43,13 @@ type Config struct {
 	// SYN options' values other than their presence (--lenient), for
 	// scripts written against another OS.
 	Lenient bool
+	// QueueOutbound keeps the outbound packets no '>' line has taken
+	// queued until the next '>' line, which then compares the oldest, as
+	// packetdrill does (--queue_outbound); packets left at the end are
+	// not looked at. By default a packet still untaken when the next
+	// inbound packet or call comes (and was not sent at that line's time)
+	// fails the script as "unexpected": stricter, for our own suite.
+	QueueOutbound bool
 	// Defines are the names the nplab preprocessor's #ifdef tests true
 	// nil means DefaultDefines.
 	Defines []string
@@ -221,6 +228,8 @@ func applyOptions(cfg Config, opts []Option) (Config, error) {
 			}
 		case "strict_segments":
 			cfg.StrictSegments = o.Value == "" || v == "true" || v == "1"
+		case "queue_outbound":
+			cfg.QueueOutbound = o.Value == "" || v == "true" || v == "1"
 		case "lenient":
 			cfg.Lenient = o.Value == "" || v == "true" || v == "1"
 		default:

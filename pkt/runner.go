@@ -330,7 +330,7 @@ func (r *runner) exec(i int, start time.Duration) {
 	if _, icmp := ev.Action.(*ICMPPacket); icmp {
 		inbound = true
 	}
-	if len(r.out) > 0 && (inbound || r.out[0].at < start-r.cfg.Tolerance) {
+	if len(r.out) > 0 && !r.cfg.QueueOutbound && (inbound || r.out[0].at < start-r.cfg.Tolerance) {
 		op := r.out[0]
 		r.mismatch(ev.Line, "unexpected packet", fmt.Sprintf("%s %s", fmtTime(start), FormatAction(ev.Action)),
 			fmt.Sprintf("%s %s", fmtTime(op.at), r.describe(op.pkt)))

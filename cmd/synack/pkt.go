@@ -37,6 +37,7 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 	ipVersion := fs.String("ip_version", "ipv4", "ipv4, ipv4-mapped-ipv6 (run as ipv4) or ipv6")
 	strict := fs.Bool("strict_segments", false, "do not match one expected segment with several smaller ones")
 	lenient := fs.Bool("lenient", false, "compare TCP options as a set and ignore window values (scripts from another OS)")
+	queue := fs.Bool("queue_outbound", false, "keep packets no '>' line took queued for the next '>' line, as packetdrill does")
 	fs.Usage = func() {
 		pkgUsage(fs.Output())
 		fmt.Fprintln(fs.Output())
@@ -55,6 +56,7 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 		MSS:            *mss,
 		StrictSegments: *strict,
 		Lenient:        *lenient,
+		QueueOutbound:  *queue,
 	}
 	switch *ipVersion {
 	case "ipv4", "ipv4-mapped-ipv6":
