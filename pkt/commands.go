@@ -279,5 +279,5 @@ var knownSyscalls = map[string]bool{
 	"read": true, "recv": true, "recvfrom": true, "readv": true, "recvmsg": true,
 	"write": true, "send": true, "sendto": true, "writev": true, "sendmsg": true,
 	"close": true, "shutdown": true, "fcntl": true, "poll": true, "setsockopt": true, "getsockopt": true,
-	"ioctl": true,
+	"ioctl": true, "epoll_create": true, "epoll_create1": true, "epoll_ctl": true, "epoll_wait": true,
 }

@@ -222,6 +222,7 @@ func (c *call) sysWrite() (sysResult, bool) {
 			return retOK(int64(total)), true
 		}
 		if err == nil || errors.Is(err, syscall.EAGAIN) {
+			sk.noSpace = true
 			if nonblock {
 				if total > 0 {
 					return retOK(int64(total)), true

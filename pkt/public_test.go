@@ -126,6 +126,17 @@ func TestPublicSuiteFeatures(t *testing.T) {
 		{"queue outbound", "--queue_outbound\n" + linuxListen + "+0 write(4, ..., 100) = 100\n+.1 < . 1:1(0) ack 101 win 257\n", Pass, ""},
 		{"queued packet compared", "--queue_outbound\n" + linuxListen + "+0 write(4, ..., 100) = 100\n+.1 < . 1:1(0) ack 101 win 257\n+0 write(4, ..., 100) = 100\n+0 > P. 101:201(100) ack 1\n", Fail, "bad sequence number: expected 101, actual 1"},
 		{"earlier packet unexpected", linuxListen + "+0 write(4, ..., 100) = 100\n+.1 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n+0 > P. 1:101(100) ack 1\n", Fail, "unexpected packet"},
+		// epoll, level- and edge-triggered.
+		{"epoll level", linuxListen + "+0 epoll_create(1) = 5\n+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN, fd=4}) = 0\n" +
+			"+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n+0...0.1 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 1000) = 1\n" +
+			"+.1 < P. 1:101(100) ack 1 win 257\n+0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1\n" +
+			"+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN, fd=4}) = -1 EEXIST (File exists)\n", Pass, ""},
+		{"epoll edge", linuxListen + "+0 epoll_create(1) = 5\n+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLOUT|EPOLLET, fd=4}) = 0\n" +
+			"+0 epoll_wait(5, {events=EPOLLOUT, fd=4}, 1, 0) = 1\n+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n" +
+			"+0 < P. 1:101(100) ack 1 win 257\n+0 epoll_wait(5, {events=EPOLLIN|EPOLLOUT, fd=4}, 1, 0) = 1\n" +
+			"+0 read(4, ..., 10) = 10\n+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n", Pass, ""},
+		{"epoll edge wrong", linuxListen + "+0 epoll_create(1) = 5\n+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLOUT|EPOLLET, fd=4}) = 0\n" +
+			"+0 epoll_wait(5, {events=EPOLLOUT, fd=4}, 1, 0) = 1\n+0 epoll_wait(5, {events=EPOLLOUT, fd=4}, 1, 0) = 1\n", Fail, "epoll_wait: events 0x0 for 0, expected {events=EPOLLOUT, fd=4}"},
 		// keepinit: a connect gives up after TCP_KEEPINIT seconds.
 		{"keepinit", "--lenient\n0 `sysctl -w net.inet.tcp.rexmit_initial=1000`\n+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n" +
 			"+0 setsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [2], 4) = 0\n+0 getsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [2], [4]) = 0\n" +

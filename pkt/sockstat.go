@@ -53,6 +53,7 @@ func (r *runner) sockstatLines(port uint16) []string {
 	seen := map[flowKey]bool{}
 	for _, sk := range r.socks {
 		switch {
+		case sk.epoll != nil:
 		case sk.lst != nil:
 			add(sk.bound, netip.AddrPort{}, tcp.StateListen)
 		case sk.conn != nil:

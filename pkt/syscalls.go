@@ -35,6 +35,11 @@ type socket struct {
 	// readTotal and writeTotal count the bytes read and written (for
 	// MSG_PEEK and the SIOCINQ/SIOCOUTQ ioctls).
 	readTotal, writeTotal int64
+	// epoll is set on an epoll descriptor.
+	epoll *epollSet
+	// noSpace: a write did not fit (an edge-triggered EPOLLOUT then wakes
+	// when acknowledged data frees space).
+	noSpace bool
 	// keepInitAt is when a connect gives up (keepinit); timedOut: it did.
 	keepInitAt time.Duration
 	timedOut   bool
@@ -253,6 +258,12 @@ func (c *call) dispatch() (sysResult, bool) {
 		return c.sysGetsockopt()
 	case "ioctl":
 		return c.sysIoctl()
+	case "epoll_create", "epoll_create1":
+		return c.sysEpollCreate()
+	case "epoll_ctl":
+		return c.sysEpollCtl()
+	case "epoll_wait":
+		return c.sysEpollWait()
 	}
 	c.r.skipf(c.ev.Line, "system call %s is not supported", c.sc.Name)
 	return sysResult{}, false
