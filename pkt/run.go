@@ -26,11 +26,12 @@ type Config struct {
 	// RemoteIP is the scripted peer's address (--remote_ip); default
 	// 192.0.2.1, or 2001:db8::1 with IPv6.
 	RemoteIP netip.Addr
-	// MSS sets the link MTU to MSS plus 40 bytes of IPv4 and TCP headers
-	// (--mss); default 1460, an MTU of 1500.
+	// MSS is packetdrill's --mss: the segment size of inbound packets
+	// the test sends as one large (GSO) packet. The runner injects every
+	// packet whole, so it has no effect; the link MTU is MTU.
 	MSS int
-	// MTU is the link MTU (--mtu, packetdrill's tun device MTU); 0 means
-	// MSS plus 40.
+	// MTU is the link MTU (--mtu, packetdrill's tun device MTU); default
+	// 1500, for both IP versions (an IPv6 MSS of 1440).
 	MTU int
 	// IPv6 runs the script over IPv6 (--ip_version=ipv6). ipv4 and
 	// ipv4-mapped-ipv6 both mean IPv4 on the wire.

@@ -86,9 +86,9 @@ func newRunner(s *Script, cfg Config) *runner {
 		codeVars: map[string]int64{},
 		nextPort: 40000,
 	}
-	// The link MTU is the IPv4 MSS plus 40 bytes of headers, whatever the
-	// IP version: 1500 by default, an IPv6 MSS of 1440.
-	mtu := cfg.MSS + 40
+	// The link MTU: 1500 by default whatever the IP version (an IPv6 MSS
+	// of 1440).
+	mtu := 1500
 	if cfg.MTU > 0 {
 		mtu = cfg.MTU
 	}

@@ -33,7 +33,8 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 	tol := fs.Int64("tolerance_usecs", 4000, "how far, in microseconds, a packet or a call's return may be from its scripted time")
 	local := fs.String("local_ip", "", "the stack's address (default 192.168.0.1, or fd3d:fa7b:d17d::1 with IPv6)")
 	remote := fs.String("remote_ip", "", "the scripted peer's address (default 192.0.2.1, or 2001:db8::1 with IPv6)")
-	mss := fs.Int("mss", 1460, "MSS of the link (its MTU less the IP and TCP headers)")
+	mss := fs.Int("mss", 1460, "packetdrill's GSO size of inbound packets (no effect: packets are injected whole)")
+	mtu := fs.Int("mtu", 1500, "MTU of the link")
 	ipVersion := fs.String("ip_version", "ipv4", "ipv4, ipv4-mapped-ipv6 (run as ipv4) or ipv6")
 	strict := fs.Bool("strict_segments", false, "do not match one expected segment with several smaller ones")
 	lenient := fs.Bool("lenient", false, "compare TCP options as a set and ignore window values (scripts from another OS)")
@@ -54,6 +55,7 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 	cfg := pkt.Config{
 		Tolerance:      time.Duration(*tol) * time.Microsecond,
 		MSS:            *mss,
+		MTU:            *mtu,
 		StrictSegments: *strict,
 		Lenient:        *lenient,
 		QueueOutbound:  *queue,
