@@ -134,6 +134,15 @@ func (c *call) sysRead() (sysResult, bool) {
 			return fail(syscall.EAGAIN), true
 		}
 	}
+	if c.nullBuffer() && n > 0 {
+		// Copying into NULL faults once there is data to copy.
+		if peekable(sk) > 0 {
+			return fail(syscall.EFAULT), true
+		}
+		if nonblock {
+			return fail(syscall.EAGAIN), true
+		}
+	}
 	if fl, _ := c.flags(); fl&0x2 != 0 { // MSG_PEEK
 		for {
 			if k := peekable(sk); k > 0 || n <= 0 {
@@ -186,6 +195,23 @@ func (c *call) sysRead() (sysResult, bool) {
 	}
 }
 
+// nullBuffer reports whether the buffer argument of a read or write is
+// NULL (a bad address: the kernel answers EFAULT).
+func (c *call) nullBuffer() bool {
+	switch c.sc.Name {
+	case "read", "write", "recv", "send", "recvfrom", "sendto":
+	default:
+		return false
+	}
+	switch x := c.arg(1).(type) {
+	case *WordExpr:
+		return x.Name == "NULL"
+	case *IntExpr:
+		return x.Value == 0
+	}
+	return false
+}
+
 // payload is the data a write sends: the string argument, else zeros.
 func (c *call) payload(n int64) []byte {
 	b := make([]byte, max(n, 0))
@@ -211,6 +237,9 @@ func (c *call) sysWrite() (sysResult, bool) {
 		if !c.block(func() bool { return conn.Readiness().State != tcp.StateSynSent }) {
 			return sysResult{}, false
 		}
+	}
+	if c.nullBuffer() && n > 0 {
+		return fail(syscall.EFAULT), true
 	}
 	data := c.payload(n)
 	total := 0
