@@ -134,6 +134,9 @@ func (c *call) sysRead() (sysResult, bool) {
 			return fail(syscall.EAGAIN), true
 		}
 	}
+	if sk.shutRd && peekable(sk) == 0 && !conn.Readiness().Readable {
+		return ok0(), true // end of file after SHUT_RD
+	}
 	if c.nullBuffer() && n > 0 {
 		// Copying into NULL faults once there is data to copy.
 		if peekable(sk) > 0 {

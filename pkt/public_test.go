@@ -137,6 +137,9 @@ func TestPublicSuiteFeatures(t *testing.T) {
 			"+0 read(4, ..., 10) = 10\n+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n", Pass, ""},
 		{"epoll edge wrong", linuxListen + "+0 epoll_create(1) = 5\n+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLOUT|EPOLLET, fd=4}) = 0\n" +
 			"+0 epoll_wait(5, {events=EPOLLOUT, fd=4}, 1, 0) = 1\n+0 epoll_wait(5, {events=EPOLLOUT, fd=4}, 1, 0) = 1\n", Fail, "epoll_wait: events 0x0 for 0, expected {events=EPOLLOUT, fd=4}"},
+		// SHUT_RD marks the socket only, as on Linux: data still queues.
+		{"shut_rd", linuxListen + "+0 shutdown(4, SHUT_RD) = 0\n+0 read(4, ..., 1000) = 0\n+0 < P. 1:1001(1000) ack 1 win 257\n" +
+			"+0~+.04 > . 1:1(0) ack 1001\n+0 read(4, ..., 1000) = 1000\n+0 read(4, ..., 1000) = 0\n", Pass, ""},
 		// A NULL buffer faults.
 		{"null buffer", linuxListen + "+0 write(4, NULL, 1000) = -1 EFAULT (Bad address)\n+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n" +
 			"+0 read(4, NULL, 1000) = -1 EAGAIN (Resource temporarily unavailable)\n+0 < . 1:1001(1000) ack 1 win 200\n" +

@@ -43,7 +43,7 @@ func (r *runner) revents(sk *socket) int64 {
 	case tcp.StateCloseWait, tcp.StateLastAck, tcp.StateClosing, tcp.StateTimeWait:
 		peerFin = true
 	}
-	rcvShut := closed || peerFin
+	rcvShut := closed || peerFin || sk.shutRd
 	sndShut := closed || sk.shutWr
 	var m int64
 	if closed || (rcvShut && sndShut) {

@@ -31,6 +31,7 @@ type socket struct {
 	// Linux.
 	errDone bool
 	shutWr  bool
+	shutRd  bool // shutdown(SHUT_RD): reads end at the data queued
 	opts    sockOpts
 	// readTotal and writeTotal count the bytes read and written (for
 	// MSG_PEEK and the SIOCINQ/SIOCOUTQ ioctls).
@@ -654,7 +655,10 @@ func (c *call) sysShutdown() (sysResult, bool) {
 		return fail(syscall.ENOTCONN), true
 	}
 	if how != 1 {
-		sk.conn.CloseRead()
+		// As on Linux, SHUT_RD only marks the socket: the connection
+		// still acknowledges and queues data, which reads return before
+		// they see end of file (stack.Conn.CloseRead would discard it).
+		sk.shutRd = true
 	}
 	if how != 0 {
 		sk.shutWr = true
