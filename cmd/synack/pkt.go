@@ -34,12 +34,14 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 	tol := fs.Int64("tolerance-usecs", 4000, "how far, in microseconds, a packet or a call's return may be from its scripted time")
 	local := fs.String("local-ip", "", "the stack's address (default 192.168.0.1, or fd3d:fa7b:d17d::1 with IPv6)")
 	remote := fs.String("remote-ip", "", "the scripted peer's address (default 192.0.2.1, or 2001:db8::1 with IPv6)")
-	mss := fs.Int("mss", 1460, "MSS of the link (its MTU less the IP and TCP headers)")
+	mss := fs.Int("mss", 1460, "packetdrill's GSO size of inbound packets (no effect: packets are injected whole)")
+	mtu := fs.Int("mtu", 1500, "MTU of the link")
 	ipVersion := fs.String("ip-version", "ipv4", "ipv4, ipv4-mapped-ipv6 (run as ipv4) or ipv6")
 	strict := fs.Bool("strict-segments", false, "do not match one expected segment with several smaller ones")
 	lenient := fs.Bool("lenient", false, "compare TCP options as a set and ignore window values (scripts from another OS)")
+	queue := fs.Bool("queue-outbound", false, "keep packets no '>' line took queued for the next '>' line, as packetdrill does")
 	// The spellings of packetdrill (and of synack before 2026-12).
-	for _, n := range []string{"tolerance-usecs", "local-ip", "remote-ip", "ip-version", "strict-segments"} {
+	for _, n := range []string{"tolerance-usecs", "local-ip", "remote-ip", "ip-version", "strict-segments", "queue-outbound"} {
 		alias(fs, strings.ReplaceAll(n, "-", "_"), n)
 	}
 	fs.Usage = func() {
@@ -64,8 +66,10 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 	cfg := pkt.Config{
 		Tolerance:      time.Duration(*tol) * time.Microsecond,
 		MSS:            *mss,
+		MTU:            *mtu,
 		StrictSegments: *strict,
 		Lenient:        *lenient,
+		QueueOutbound:  *queue,
 	}
 	switch *ipVersion {
 	case "ipv4", "ipv4-mapped-ipv6":
