@@ -117,6 +117,12 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	case t.state == StateSynReceived && syn && !rst && !hasACK && seg.Seq == t.irs:
 		// A retransmission of the SYN we answered: our SYN-ACK was lost.
+		// Its TSval becomes TS.Recent (as Linux's tcp_check_req does), so
+		// that the SYN-ACK echoes the SYN it answers and the peer's RTT
+		// sample from it is a round trip, not one plus the SYN backoff.
+		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+		}
 		t.sendSYN(now)
 		return
 	case t.state == StateSynReceived && syn && !rst && hasACK && seg.Seq == t.irs &&
@@ -437,6 +443,7 @@ func (t *TCB) returnToListen(now time.Time) {
 // Karn's rule applies.
 func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	ack := seg.Ack
+	staleEcho := t.staleEcho(seg)
 	if seqGT(ack, t.iss) {
 		t.synAckd = true
 	}
@@ -455,7 +462,9 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	t.pawsEchoAdvance(now)
 	if r, ok := t.tsRTT(seg, now); ok {
 		t.rttTiming = false
-		t.rttSample(r)
+		if !staleEcho {
+			t.rttSample(r)
+		}
 	} else if t.rttTiming && seqGT(ack, t.rttSeq) {
 		t.rttTiming = false
 		t.rttSample(now.Sub(t.rttStart))
@@ -470,6 +479,42 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	case !t.persistProbing:
 		t.rtoAt = now.Add(t.rto)
 	}
+}
+
+// staleEcho reports whether seg's timestamp echo is older than the last
+// retransmission of a segment its ACK newly delivers (and had not
+// SACKed): the ACK does not answer that retransmission, so now − TSecr is
+// no round trip. The receiver echoes TS.Recent, which only a segment at
+// or below Last.ACK.sent updates (RFC 7323 §4.3); when its ACKs were lost
+// and our retransmission timer backed off, the retransmission arrives as
+// an old duplicate, and the ACK it draws echoes the TSval of a segment
+// sent before the timeouts — a sample inflated by every backoff (seconds,
+// even minutes, at 30% loss). Such a sample is ambiguous in the sense of
+// Karn's rule and is not taken, as RACK ignores it for RACK.rtt (RFC
+// 8985 §6.2 step 2); an echo at or after the retransmission's TSval
+// proves the ACK answers it, and is taken.
+func (t *TCB) staleEcho(seg *Segment) bool {
+	o := &seg.Options
+	if !t.tsOK || !o.HasTimestamps || o.TSEcr == 0 {
+		return false
+	}
+	if !t.synAcked() && t.synRetransmitted {
+		// Karn's rule for the handshake (RFC 6298 §3, §5.7) holds with
+		// timestamps too: the answer to a SYN or SYN-ACK sent again may
+		// be the peer's own retransmission, or a duplicate's reply, late
+		// by a backoff we cannot see in the echo.
+		return true
+	}
+	for i := 0; i < t.tx.n; i++ {
+		s := t.tx.at(i)
+		if !seqLT(s.start, seg.Ack) {
+			break
+		}
+		if s.flags&(txRetrans|txSACKed) == txRetrans && seqLT(o.TSEcr, s.tsval) {
+			return true
+		}
+	}
+	return false
 }
 
 // windowChanged leaves zero-window probing once the window opens. A probe
