@@ -156,6 +156,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 			t.ackNow = true
 			if n := uint32(len(seg.Payload)); n > 0 && seqLT(seg.Seq, t.rcvNxt) {
 				t.noteDuplicate(seg.Seq, min32(seg.Seq+n, t.rcvNxt))
+				// Data we had: our ACK was probably lost (Linux
+				// tcp_send_dupack enters quick-ACK mode).
+				t.enterQuickAck()
 			}
 		}
 		return
@@ -359,14 +362,12 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		t.ackNow = true // filling a hole is acknowledged at once
 	}
 	t.unackedBytes += n
+	t.dataArrived(now)
 	switch {
-	case t.quickAcks > 0 && n >= t.sndMSS:
-		// Quick-ACK mode: at the start of the connection and after
-		// out-of-order data, every full-sized segment is acknowledged
-		// at once so that the sender's slow start (and recovery) is
-		// clocked by every segment. Small segments (a request, typing)
-		// keep the delayed ACK, which their reply usually carries.
-		t.quickAcks--
+	case t.inQuickAck():
+		// Quick-ACK mode (quickack.go): every segment is acknowledged
+		// at once, so that the sender's slow start (and recovery) is
+		// clocked by every segment.
 		t.ackNow = true
 	case t.cfg.DelayedACK < 0 || t.unackedBytes >= 2*t.sndMSS:
 		// RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every

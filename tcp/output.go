@@ -70,6 +70,7 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 	}
 	if flags&wire.FlagACK != 0 {
 		s.Ack = t.rcvNxt
+		t.quickAckSent()
 		t.lastAck = t.rcvNxt
 		// Any segment carrying the ACK satisfies a pending one (piggyback).
 		t.ackNow = false
@@ -258,6 +259,9 @@ func (t *TCB) sendData(now time.Time) {
 			flags |= wire.FlagFIN
 		}
 		seq := t.sndNxt
+		if n > 0 {
+			t.dataSent(now)
+		}
 		t.prrSent(n)
 		t.queue(flags, seq, n, now)
 		t.sndNxt += uint32(n)

@@ -148,6 +148,11 @@ type TCB struct {
 	rtoAt, persistAt, delAckAt, kaAt, timeWaitAt, finWait2At time.Time
 	rackAt, ptoAt, paceAt                                    time.Time
 
+	// Quick-ACK and interactive ("pingpong") modes, as Linux keeps them
+	// (quickack.go).
+	lastDataIn time.Time // when in-sequence data last arrived (Linux lrcvtime); zero: never
+	pingpong   bool      // interactive: our data answered data within the delayed-ACK time
+
 	// Output queue, reused between DrainOutput calls.
 	outQ    []outEntry
 	outData []byte
@@ -289,28 +294,12 @@ func (t *TCB) enterEstablished(now time.Time) {
 		t.rto = t.clampRTO(3 * time.Second)
 	}
 	t.setState(StateEstablished, now)
-	t.enterQuickAck()
 	if t.finQueued {
 		// A CloseWrite/Close issued before the handshake completed.
 		t.setState(StateFinWait1, now)
 	}
 	if t.cfg.KeepAlive.Enable {
 		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
-	}
-}
-
-// maxQuickAcks bounds quick-ACK mode, in segments.
-const maxQuickAcks = 16
-
-// enterQuickAck acknowledges the next segments at once: as many as half
-// the receive buffer holds in full segments, at most 16.
-func (t *TCB) enterQuickAck() {
-	switch {
-	case t.cfg.DelayedACK < 0 || t.cfg.QuickAcks < 0:
-	case t.cfg.QuickAcks > 0:
-		t.quickAcks = t.cfg.QuickAcks
-	default:
-		t.quickAcks = min(t.rcvBuf.size/(2*max(t.sndMSS, 1)), maxQuickAcks)
 	}
 }
 

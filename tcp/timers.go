@@ -67,6 +67,7 @@ func (t *TCB) HandleTimer(now time.Time) {
 	if due(t.delAckAt, now) {
 		t.delAckAt = time.Time{}
 		t.ackNow = true
+		t.pingpong = false // the reply did not come in time: not interactive
 	}
 	if t.state != StateClosed && t.state != StateListen {
 		t.output(now)
