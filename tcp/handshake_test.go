@@ -118,7 +118,9 @@ func TestSynAckWithData_NotDelivered(t *testing.T) {
 
 // Simultaneous open (RFC 9293 Figure 7): both sides send a SYN, each
 // answers the other's with a SYN-ACK, and each SYN-ACK completes the
-// handshake.
+// handshake. The SYN-ACK, a SYN in a synchronized state, is acknowledged
+// at once (§3.10.7.4, RFC 5961 §4; Linux does): the peer may have lost
+// our SYN-ACK.
 func TestTransition_SynSent_SynReceived_SimultaneousOpen(t *testing.T) {
 	h := active(t, plain)
 	h.out(seg{flags: "S", seq: iss, win: 65535, opts: mss(1460)})
@@ -128,6 +130,7 @@ func TestTransition_SynSent_SynReceived_SimultaneousOpen(t *testing.T) {
 	h.none()
 	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: mss(1460)})
 	h.state(StateEstablished)
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 65535})
 	h.none()
 	h.deadline(0)
 	h.check(!h.tcb.Passive(), "Passive() = true")

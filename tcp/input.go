@@ -128,10 +128,17 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	case t.state == StateSynReceived && syn && !rst && hasACK && seg.Seq == t.irs &&
 		seqGT(seg.Ack, t.sndUna) && seqLE(seg.Ack, t.sndNxt):
 		// Simultaneous open (RFC 9293 Figure 7, line 6): the peer's
-		// SYN-ACK repeats its SYN and acknowledges ours.
+		// SYN-ACK repeats its SYN and acknowledges ours. It completes
+		// the handshake and, being a SYN in a synchronized state, gets
+		// an ACK (§3.10.7.4 with RFC 5961 §4), as Linux sends: the peer
+		// may have seen neither our SYN-ACK nor any ACK of its SYN.
+		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+		}
 		t.updateSndWnd(seg, true)
 		t.ackAdvance(seg, now)
 		t.enterEstablished(now)
+		t.ackNow = true
 		return
 	}
 
