@@ -170,7 +170,16 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		}
 		return
 	}
-	t.updateTSRecent(seg, now)
+	// TS.Recent is taken only from a segment that will be processed: not
+	// from a RST or SYN (answered with a challenge ACK), nor from one
+	// without ACK or whose ACK is unacceptable (RFC 5961 §5.2: above
+	// SND.NXT, or below SND.UNA − MAX.SND.WND), which is dropped after
+	// an ACK. Otherwise one forged segment with a TSval far ahead would
+	// make every later segment fail PAWS (Linux's tcp_ack updates
+	// ts_recent only after these checks).
+	if hasACK && !rst && !syn && !seqGT(seg.Ack, t.sndNxt) && !seqLT(seg.Ack, t.sndUna-t.maxSndWnd) {
+		t.updateTSRecent(seg, now)
+	}
 	t.ecnReceive(seg)
 	t.heardFromPeer(now)
 
