@@ -291,16 +291,27 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 	if len(data) > 0 {
-		if !t.receive(seq, data, now) {
-			fin = false
-		}
+		t.receive(seq, data, now)
 		t.rcvRTTMeasure(seg, len(data), now)
 	}
 
 	// Eighth, check the FIN bit: only when everything before it arrived.
-	if fin && seq+uint32(len(data)) == t.rcvNxt {
+	// A FIN beyond a hole is remembered (finHeld) and processed when the
+	// hole fills; it is answered at once with a duplicate ACK, as any
+	// out-of-order segment (RFC 5681 §4.2).
+	if fin && !t.rcvFin {
+		if end := seq + uint32(len(data)); seqGT(end, t.rcvNxt) {
+			t.finHeld, t.finHeldSeq = true, end
+			t.ackNow = true
+		} else if end == t.rcvNxt {
+			t.finHeld, t.finHeldSeq = true, end
+		}
+	}
+	switch {
+	case t.finHeld && !t.rcvFin && t.rcvNxt == t.finHeldSeq:
+		t.finHeld = false
 		t.receiveFIN(now)
-	} else if t.state == StateFinWait1 && t.finAcked() {
+	case t.state == StateFinWait1 && t.finAcked():
 		t.enterFinWait2(now)
 	}
 }

@@ -152,6 +152,9 @@ type TCB struct {
 	// (quickack.go).
 	lastDataIn time.Time // when in-sequence data last arrived (Linux lrcvtime); zero: never
 	pingpong   bool      // interactive: our data answered data within the delayed-ACK time
+	// A FIN that arrived beyond a hole, processed when RCV.NXT reaches it.
+	finHeld    bool
+	finHeldSeq uint32
 
 	// Output queue, reused between DrainOutput calls.
 	outQ    []outEntry
