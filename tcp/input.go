@@ -358,9 +358,12 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 				if t.ooo.empty() {
 					t.pawsHoleOpened()
 				}
-				if t.ooo.insert(seq, end) {
-					t.noteDuplicate(seq, end)
-				} else {
+				// Bytes already held, in whole or in part: reported in a
+				// D-SACK block (RFC 2883 §4).
+				if d, ok := t.ooo.overlap(seq, end); ok {
+					t.noteDuplicate(d.start, d.end)
+				}
+				if !t.ooo.insert(seq, end) {
 					t.rcvBuf.WriteAt(off, data)
 				}
 				t.noteSACK(seq)
@@ -371,6 +374,11 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		return false
 	}
 	n := len(data)
+	if d, ok := t.ooo.overlap(seq, seq+uint32(n)); ok {
+		// In order, but partly held out of order already: the
+		// duplicate part goes in a D-SACK block (RFC 2883 §4).
+		t.noteDuplicate(d.start, d.end)
+	}
 	if !t.readClosed {
 		n = t.rcvBuf.Write(data)
 	}
