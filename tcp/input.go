@@ -60,12 +60,54 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
 		t.enterEstablished(now)
 		t.ackNow = true
+		// "If there are other controls or text in the segment, then
+		// continue processing at the sixth step": text on the SYN-ACK
+		// is taken (and acknowledged by this ACK).
+		t.synText(seg.Seq, seg.Payload, seg.Flags&wire.FlagFIN != 0, now)
 		return
 	}
 	// "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
-	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open)
+	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it. ... If there are
+	// other controls or text in the segment, queue them for processing
+	// after the ESTABLISHED state has been reached" (simultaneous open).
 	t.setState(StateSynReceived, now)
 	t.sendSYN(now)
+	if len(seg.Payload) > 0 || seg.Flags&wire.FlagFIN != 0 {
+		t.synHeld = append(t.synHeld[:0], seg.Payload...)
+		t.synHeldFin = seg.Flags&wire.FlagFIN != 0
+		t.synHeldOn = true
+	}
+}
+
+// synText processes the text (and FIN) of the peer's SYN at syn, once
+// ESTABLISHED (RFC 9293 §3.10.7.3): it starts at syn+1 and is taken like
+// any in-window segment.
+func (t *TCB) synText(syn uint32, text []byte, fin bool, now time.Time) {
+	if len(text) == 0 && !fin {
+		return
+	}
+	s := Segment{Seq: syn + 1, Payload: text}
+	if fin {
+		s.Flags = wire.FlagFIN
+	}
+	seq, data, fin := t.trim(&s)
+	if len(data) > 0 {
+		t.receive(seq, data, now)
+	}
+	if fin && seq+uint32(len(data)) == t.rcvNxt {
+		t.receiveFIN(now)
+	}
+}
+
+// synHeldText processes the text a simultaneous-open SYN carried, now
+// that the connection is ESTABLISHED.
+func (t *TCB) synHeldText(now time.Time) {
+	if !t.synHeldOn {
+		return
+	}
+	t.synHeldOn = false
+	t.synText(t.irs, t.synHeld, t.synHeldFin, now)
+	t.synHeld = nil
 }
 
 // updateSndWnd sets SND.WND, SND.WL1 and SND.WL2 from seg. The window of a
@@ -139,6 +181,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		t.ackAdvance(seg, now)
 		t.enterEstablished(now)
 		t.ackNow = true
+		t.synHeldText(now)
 		return
 	}
 
@@ -224,6 +267,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		t.updateSndWnd(seg, false)
 		t.ackAdvance(seg, now)
 		t.enterEstablished(now)
+		t.synHeldText(now)
 	}
 	// RFC 5961 §5.2: acceptable when (SND.UNA − MAX.SND.WND) =< SEG.ACK =<
 	// SND.NXT; otherwise discard the segment and send an ACK back. (This

@@ -155,6 +155,11 @@ type TCB struct {
 	// A FIN that arrived beyond a hole, processed when RCV.NXT reaches it.
 	finHeld    bool
 	finHeldSeq uint32
+	// Text (and FIN) of a simultaneous-open SYN, taken once ESTABLISHED
+	// (RFC 9293 §3.10.7.3).
+	synHeld    []byte
+	synHeldFin bool
+	synHeldOn  bool
 
 	// Output queue, reused between DrainOutput calls.
 	outQ    []outEntry
