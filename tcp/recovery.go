@@ -51,6 +51,14 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 		t.dupAcks++
 		dup = true
 	}
+	// Limited Transmit (RFC 3042, RFC 5681 §3.2): without SACK, the first
+	// and second duplicate ACKs each let one new segment go beyond cwnd
+	// (cwnd itself unchanged), so that a small window still brings the
+	// third duplicate ACK that fast retransmit needs.
+	t.limitedTx = 0
+	if dup && !t.sackOK && t.recState == recOpen && t.dupAcks < dupThresh {
+		t.limitedTx = t.dupAcks
+	}
 	if t.frto.step != 0 {
 		t.frtoAck(ack, advanced, dup, newlySACKed, now)
 	}

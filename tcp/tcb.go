@@ -160,6 +160,9 @@ type TCB struct {
 	synHeld    []byte
 	synHeldFin bool
 	synHeldOn  bool
+	// Limited Transmit (RFC 3042): segments past cwnd the duplicate ACK
+	// being processed allows (1 or 2; 0 otherwise).
+	limitedTx int
 
 	// Output queue, reused between DrainOutput calls.
 	outQ    []outEntry
