@@ -85,3 +85,19 @@ func (t *TCB) quickAckSent() {
 		t.quickAcks--
 	}
 }
+
+// SetQuickAck is the TCP_QUICKACK socket option, as Linux applies it:
+// false makes the connection interactive (ACKs delayed, quick ACKs
+// suspended); true ends interactive mode and sends a delayed ACK that is
+// pending at once. Quick ACKs then go as long as some are left.
+func (t *TCB) SetQuickAck(on bool, now time.Time) {
+	if !on {
+		t.pingpong = true
+		return
+	}
+	t.pingpong = false
+	if !t.delAckAt.IsZero() {
+		t.ackNow = true
+		t.output(now)
+	}
+}
