@@ -52,3 +52,45 @@ func TestTLP_SmallFlightWaitsForDelayedACK(t *testing.T) {
 	h.none()
 	h.deadline(10*time.Millisecond + minPTO)
 }
+
+// A lossless short path (100 µs round trip) and a writer that sends
+// 3000 bytes at a time and waits for them to be acknowledged: each flight
+// ends in a small segment whose ACK the receiver delays (40 ms), and now
+// and then an ACK is held back 30 ms (a busy receiver). Nothing is lost,
+// so nothing may be retransmitted. With the probe timeout at 2·SRTT
+// floored at 1 ms, every delayed or held-back tail ACK drew a spurious
+// probe.
+func TestNetPair_LosslessShortPathNoRetransmissions(t *testing.T) {
+	for seed := range uint64(3) {
+		cfg := Config{}
+		ab := impair{delay: 50 * time.Microsecond}
+		ba := impair{delay: 50 * time.Microsecond, reorder: 0.05, extra: 30 * time.Millisecond}
+		p := newNetPair(t, cfg, cfg, ab, ba, seed)
+		data := testData(3000, uint32(seed))
+		buf := make([]byte, 4096)
+		for k := 0; k < 100; k++ {
+			if n, err := p.a.Write(data, p.now); n != len(data) || err != nil {
+				t.Fatalf("write: %d, %v", n, err)
+			}
+			p.collect()
+			for steps := 0; ; steps++ {
+				for {
+					n, _ := p.b.Read(buf, p.now)
+					if n == 0 {
+						break
+					}
+				}
+				p.collect()
+				if i := p.a.Info(); i.SndUna == i.SndNxt {
+					break
+				}
+				if steps > 10000 || !p.step(Config{}) {
+					t.Fatalf("seed %d: stuck", seed)
+				}
+			}
+		}
+		if i := p.a.Info(); i.TotalRetransmits != 0 {
+			t.Errorf("seed %d: %d retransmissions (%d spurious) on a lossless path", seed, i.TotalRetransmits, i.SpuriousRetransmits)
+		}
+	}
+}
