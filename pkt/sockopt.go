@@ -266,6 +266,11 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 			sk.conn.SetNoDelay(o.noDelay)
 		}
 		return ok0(), true
+	case level == solTCP && opt == 12: // TCP_QUICKACK
+		if sk.conn != nil {
+			sk.conn.SetQuickAck(v != 0)
+		}
+		return ok0(), true
 	case level == solTCP && opt == 2:
 		if v < 88 && v != 0 || v > 32767 {
 			return fail(syscall.EINVAL), true
