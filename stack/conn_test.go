@@ -342,8 +342,9 @@ func TestDeadlines(t *testing.T) {
 	if err := <-errc; !isTimeout(err) {
 		t.Fatalf("blocked read after SetReadDeadline(now): %v; want a timeout", err)
 	}
-	// Write deadline: fill the buffers the peer never drains.
-	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	// Write deadline: fill the buffers the peer never drains. (Long
+	// enough that a busy machine still starts the Write before it.)
+	c.SetWriteDeadline(time.Now().Add(time.Second))
 	n, err := c.Write(make([]byte, 4<<20))
 	if !isTimeout(err) {
 		t.Fatalf("write into a full window: %d, %v; want a timeout", n, err)
