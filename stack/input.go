@@ -223,15 +223,6 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
 	}
 	if c := sh.conns[p.key]; c != nil {
-		if c.halfOpen && !sh.s.abortOnOverflow && completesHandshake(&seg) && c.lst.acceptQueueFull() {
-			// Linux's tcp_abort_on_overflow=0: the final ACK of a
-			// handshake the accept queue has no room for is ignored.
-			// The connection stays half-open and retransmits its
-			// SYN-ACK; the peer's answer to it, or its data, completes
-			// the handshake once Accept has made room.
-			sh.s.ctr.acceptQueueDrops.Add(1)
-			return
-		}
 		c.tcb.HandleSegment(&seg, now)
 		sh.settle(c, now)
 		return
@@ -257,6 +248,9 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	act, reply := tcp.HandleListen(seg)
 	switch act {
 	case tcp.ListenDrop:
+		if seg.Flags&(wire.FlagSYN|wire.FlagFIN) == wire.FlagSYN|wire.FlagFIN {
+			sh.s.ctr.synFinDrops.Add(1)
+		}
 		return
 	case tcp.ListenReset:
 		if sh.cookieACK(l, key, seg, now) {
@@ -273,6 +267,7 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	r := s.routes.Load().lookup(key.remote.Addr())
 	if r == nil {
 		s.ctr.noRoute.Add(1)
+		s.ctr.listenDrops.Add(1)
 		return
 	}
 	c, res := l.admit(s.synCookies, now, func() *Conn { return s.newConn(sh, key, r) })
@@ -280,8 +275,15 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	case admitClosed:
 		sh.reset(key, seg)
 		return
+	case admitOverflow:
+		// Linux's LISTENOVERFLOWS: the accept queue is full; no
+		// SYN-ACK and no cookie, the peer will send its SYN again.
+		s.ctr.listenOverflows.Add(1)
+		s.ctr.listenDrops.Add(1)
+		return
 	case admitFull:
 		s.ctr.synQueueDrops.Add(1)
+		s.ctr.listenDrops.Add(1)
 		return
 	case admitCookie:
 		sh.sendCookie(key, seg, now)
@@ -322,15 +324,10 @@ func (sh *shard) settleHalfOpen(c *Conn, now time.Time) {
 		return
 	case admitFull:
 		sh.s.ctr.acceptQueueDrops.Add(1)
+		sh.s.ctr.listenOverflows.Add(1)
+		sh.s.ctr.listenDrops.Add(1)
 	}
 	c.tcb.Abort(now)
 	c.tcb.DrainOutput(c.emit)
 	sh.remove(c)
-}
-
-// completesHandshake reports whether seg, reaching a connection in
-// SYN-RECEIVED, would complete its handshake if acceptable: an ACK with
-// neither SYN nor RST (data and FIN included).
-func completesHandshake(seg *tcp.Segment) bool {
-	return seg.Flags&(wire.FlagACK|wire.FlagSYN|wire.FlagRST) == wire.FlagACK
 }

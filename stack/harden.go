@@ -1,0 +1,51 @@
+package stack
+
+import (
+	"time"
+
+	"github.com/synack/synack/tcp"
+)
+
+// Defaults of the listener options.
+const (
+	// DefaultMaxBacklog caps accept queues, as Linux's somaxconn (4096
+	// since Linux 5.4); it is also the default backlog, which is what Go's
+	// net.Listen asks for on Linux.
+	DefaultMaxBacklog = 4096
+	// DefaultSynBacklog bounds each listener's SYN queue, as Linux's
+	// tcp_max_syn_backlog does on a host with a few GiB of memory.
+	DefaultSynBacklog = 1024
+)
+
+// Keepalive defaults of Options.KeepAlive: those of Go's net package
+// (net.KeepAliveConfig).
+const (
+	DefaultKeepAliveIdle     = 15 * time.Second
+	DefaultKeepAliveInterval = 15 * time.Second
+	DefaultKeepAliveCount    = 9
+)
+
+// defaultKeepAlive returns the keepalive settings of the stack's new
+// connections: ka (Options.TCP.KeepAlive) when it is enabled or d is
+// negative; otherwise enabled, with d, if positive, as idle time and
+// interval, and ka's values or Go's defaults (15 s, 15 s, 9 probes) for
+// the rest.
+func defaultKeepAlive(ka tcp.KeepAliveConfig, d time.Duration) tcp.KeepAliveConfig {
+	if ka.Enable || d < 0 {
+		return ka
+	}
+	ka.Enable = true
+	if d > 0 {
+		ka.Idle, ka.Interval = d, d
+	}
+	if ka.Idle <= 0 {
+		ka.Idle = DefaultKeepAliveIdle
+	}
+	if ka.Interval <= 0 {
+		ka.Interval = DefaultKeepAliveInterval
+	}
+	if ka.Count <= 0 {
+		ka.Count = DefaultKeepAliveCount
+	}
+	return ka
+}
