@@ -211,3 +211,44 @@ func TestPathMTU(t *testing.T) {
 		t.Errorf("IPv6 PathMTU = %d; want 1280", m)
 	}
 }
+
+// The ping of death: fragments of an IPv4 datagram that would reassemble
+// past 65,535 bytes, header included, are dropped and counted, and
+// nothing is delivered. The largest legal datagram still goes through.
+func TestReassemblyPingOfDeath(t *testing.T) {
+	p := newProbe(t, Options{Reassembly: ReassemblyOptions{Memory: 1 << 20}})
+	c, err := p.s.ListenUDP("udp", ":9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max = wire.MaxIPPayload - wire.IPv4HeaderLen - 8 // UDP data of a 65,535-byte datagram
+	data := make([]byte, max)
+	pkt := udpDatagramPacket(netip.AddrPortFrom(peerAddr, 1), netip.AddrPortFrom(clientAddr, 9), data)
+	for _, f := range fragments(t, pkt, 1500, 1) {
+		p.s.DeliverPacket(f)
+	}
+	buf := make([]byte, 1<<16)
+	if n, _, err := c.ReadFrom(buf); err != nil || n != max {
+		t.Fatalf("read %d bytes, %v; want %d", n, err, max)
+	}
+	// The same datagram whose last fragment carries 8 bytes more: 65,543
+	// bytes in all.
+	fs := fragments(t, pkt, 1500, 2)
+	last := fs[len(fs)-1]
+	h, payload, err := wire.ParseIPv4(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload = append(bytes.Clone(payload), make([]byte, 8)...)
+	fs[len(fs)-1] = append(wire.AppendIPv4(nil, &h, len(payload)), payload...)
+	for _, f := range fs {
+		p.s.DeliverPacket(f)
+	}
+	if st := p.s.Stats(); st.Reassembled != 1 || st.ReassemblyTooBig != 1 || st.UDPIn != 1 {
+		t.Errorf("Reassembled %d, ReassemblyTooBig %d, UDPIn %d; want 1, 1, 1", st.Reassembled, st.ReassemblyTooBig, st.UDPIn)
+	}
+	c.SetReadDeadline(p.r.clk.Now())
+	if n, _, err := c.ReadFrom(buf); err == nil {
+		t.Errorf("read a %d-byte datagram past 65,535 bytes", n)
+	}
+}

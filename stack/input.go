@@ -127,7 +127,11 @@ func (s *Stack) parse(p *inPacket) bool {
 			return false
 		}
 		hdr, payload, err := wire.ParseTCP(ip.Payload)
-		if err != nil {
+		if errors.Is(err, wire.ErrBadOption) {
+			// A malformed option ends the options; the segment is
+			// processed with those before it, as Linux does.
+			s.ctr.tcpOptionErrors.Add(1)
+		} else if err != nil {
 			s.ctr.malformed.Add(1)
 			return false
 		}

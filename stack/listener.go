@@ -246,14 +246,6 @@ func (l *Listener) cookiesSentSince(t time.Time) bool {
 	return !l.cookieAt.IsZero() && !l.cookieAt.Before(t)
 }
 
-// acceptQueueFull reports whether the accept queue has reached the
-// backlog.
-func (l *Listener) acceptQueueFull() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.queue) >= l.backlog
-}
-
 // promote moves c from the SYN queue to the accept queue. If the queue is
 // full it refuses (admitFull) when strict is set (AbortOnOverflow);
 // otherwise c goes in all the same: the listener answered its SYN, and
