@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/synack/synack/tcp"
+	"github.com/synack/synack/wire"
 )
 
 // Defaults of the listener options.
@@ -48,4 +49,30 @@ func defaultKeepAlive(ka tcp.KeepAliveConfig, d time.Duration) tcp.KeepAliveConf
 		ka.Count = DefaultKeepAliveCount
 	}
 	return ka
+}
+
+// ipv6ParamProblem discards an IPv6 packet that RFC 8200 answers with a
+// Parameter Problem (wire.IPv6ParamProblem: a routing header with
+// Segments Left not zero, an unknown Next Header), sending that message,
+// rate-limited like the other ICMP errors. It reports whether it did.
+// Packets whose fixed header names TCP, UDP or ICMPv6 are not looked at.
+func (s *Stack) ipv6ParamProblem(pkt []byte, ip *wire.IPPacket) bool {
+	if len(pkt) < wire.IPv6HeaderLen || knownNext(pkt[6]) {
+		return false
+	}
+	code, ptr, found := wire.IPv6ParamProblem(pkt, knownNext)
+	if !found {
+		return false
+	}
+	s.ctr.ipv6ParamProblems.Add(1)
+	if out, r := s.icmpErrorPacket(6, ip.Dst, ip.Src, wire.ICMPv6ParameterProblem, code, ptr, pkt); out != nil {
+		s.transmit(r, ip.Src, out, nil)
+	}
+	return true
+}
+
+// knownNext reports whether the stack carries upper-layer protocol p over
+// IPv6.
+func knownNext(p uint8) bool {
+	return p == wire.ProtocolTCP || p == wire.ProtocolUDP || p == wire.ProtocolICMPv6
 }

@@ -105,6 +105,9 @@ func (s *Stack) parse(p *inPacket) bool {
 		return false
 	}
 	p.raw = p.buf
+	if ip.Version == 6 && s.ipv6ParamProblem(p.buf, &ip) {
+		return false
+	}
 	if ip.Fragment {
 		s.ctr.fragments.Add(1)
 		whole, ok := s.addFragment(ip, p.buf, s.clock.Now())
