@@ -42,9 +42,19 @@ func TestSlowAcceptorKernelClients(t *testing.T) {
 		n       = 10000 // per process
 		backlog = 128
 		port    = 8080
-		limit   = 180 * time.Second // the whole run
+		limit   = 240 * time.Second // the whole run
 	)
 	r := newRig(t, rigOptions{noCap: true})
+	// The kernel resends a dropped SYN after 1 s, 3 s, 7 s, ... and gives
+	// up after 127 s. On a slow machine a client could so give up while
+	// it waits for room in the accept queue (the client knows; no
+	// connection is lost, but the count falls short): the namespace's
+	// clients resend every second instead, where the kernel can
+	// (tcp_syn_linear_timeouts, Linux 6.8+), and try 60 times
+	// (TCP_SYNCNT).
+	if _, err := r.run(5*time.Second, "sysctl", "-qw", "net.ipv4.tcp_syn_linear_timeouts=50"); err != nil {
+		t.Logf("no linear SYN timeouts: %v", err)
+	}
 	ln, err := r.st.ListenBacklog("tcp4", hostPort(syn4, port), backlog)
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +228,9 @@ func TestSlowAcceptorClientProcess(t *testing.T) {
 			}
 			fds = append(fds, fd)
 			waiting = append(waiting, fd)
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_SYNCNT, 60); err != nil {
+				t.Fatalf("TCP_SYNCNT: %v", err)
+			}
 			if err := unix.Connect(fd, sa); err != unix.EINPROGRESS {
 				t.Fatalf("connect %d: %v; want EINPROGRESS", len(fds), err)
 			}

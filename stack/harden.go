@@ -76,3 +76,47 @@ func (s *Stack) ipv6ParamProblem(pkt []byte, ip *wire.IPPacket) bool {
 func knownNext(p uint8) bool {
 	return p == wire.ProtocolTCP || p == wire.ProtocolUDP || p == wire.ProtocolICMPv6
 }
+
+// icmpIgnoredPMTU counts an ICMP error that failed its check against the
+// connection it quotes.
+func (s *Stack) icmpIgnoredPMTU(e *icmpErr) {
+	s.ctr.icmpIgnored.Add(1)
+	if e.mtu > 0 {
+		s.ctr.pmtuIgnored.Add(1)
+	}
+}
+
+// pathMTUDecrease applies a fragmentation needed / packet too big that
+// passed RFC 5927's check against c: the path MTU to the peer drops, and
+// the engine hears of it (tcp.TCB.HandlePathMTU), so that c sends smaller
+// segments from now on and resends, cut, those the path dropped, rather
+// than leaving them to IP fragmentation.
+func (sh *shard) pathMTUDecrease(c *Conn, e *icmpErr, now time.Time) {
+	s := sh.s
+	s.lowerPMTU(e.dst, e.mtu)
+	r := s.routes.Load().lookup(e.dst)
+	if r == nil {
+		return
+	}
+	hdr := wire.IPv4HeaderLen
+	if e.dst.Is6() {
+		hdr = wire.IPv6HeaderLen
+	}
+	if c.tcb.HandlePathMTU(s.pathMTU(r, e.dst)-hdr-wire.TCPHeaderLen, now) {
+		s.ctr.pmtuConnUpdates.Add(1)
+	}
+	sh.settle(c, now)
+}
+
+// udpPathMTU applies a fragmentation needed / packet too big quoting a
+// UDP datagram only if a socket could have sent it (RFC 8201 §4 asks no
+// more of UDP): otherwise anyone could lower the path MTU of every
+// connection to a host.
+func (s *Stack) udpPathMTU(p *inPacket) {
+	if s.udpLookup(p.key.local, p.key.remote) == nil {
+		s.icmpIgnoredPMTU(&p.qerr)
+		return
+	}
+	s.ctr.icmpErrors.Add(1)
+	s.lowerPMTU(p.qerr.dst, p.qerr.mtu)
+}

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/synack/synack/wire"
@@ -69,5 +70,23 @@ func TestIPv6ParameterProblem(t *testing.T) {
 	}
 	if st := p.s.Stats(); st.IPv6ParamProblems != 4 || st.ICMPRateLimited != 1 || st.UDPIn != 1 {
 		t.Errorf("IPv6ParamProblems %d, ICMPRateLimited %d, UDPIn %d; want 4, 1, 1", st.IPv6ParamProblems, st.ICMPRateLimited, st.UDPIn)
+	}
+}
+
+// A fragmentation needed quoting a packet of no flow the stack can check
+// (here a protocol it does not carry, then a TCP segment of no
+// connection) leaves the path MTU alone: before, it lowered the path MTU
+// of every connection to the host.
+func TestPathMTUUncheckedQuoteIgnored(t *testing.T) {
+	p := newProbe(t, Options{})
+	router := netip.MustParseAddr("198.18.0.254")
+	quoted := ipPacket(clientAddr, peerAddr, 253, make([]byte, 8))
+	fn := wire.ICMPMessage{Type: wire.ICMPv4DestUnreachable, Code: wire.ICMPv4FragmentationNeeded, Rest: 1000, Body: quoted}
+	p.s.DeliverPacket(icmpPacket(router, clientAddr, fn))
+	h := wire.TCPHeader{SrcPort: 40000, DstPort: 80, Seq: 1, Flags: wire.FlagACK}
+	fn.Body = wire.AppendTCPPacket(nil, wire.Endpoints{Src: clientAddr, Dst: peerAddr}, 64, &h, nil)
+	p.s.DeliverPacket(icmpPacket(router, clientAddr, fn))
+	if m, st := p.s.PathMTU(peerAddr), p.s.Stats(); m != 1500 || st.PathMTUIgnored != 2 || st.PathMTUDecreases != 0 {
+		t.Errorf("PathMTU %d, PathMTUIgnored %d, PathMTUDecreases %d; want 1500, 2, 0", m, st.PathMTUIgnored, st.PathMTUDecreases)
 	}
 }

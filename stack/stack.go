@@ -9,9 +9,11 @@
 // # Packets the stack sends
 //
 // TCP segments leave with DF set and are sized for the path MTU; when an
-// ICMP fragmentation-needed or packet-too-big lowers the path MTU under a
-// live connection (whose engine keeps its MSS), its larger segments leave
-// in fragments. UDP datagrams and ICMP messages leave without DF, with a
+// ICMP fragmentation-needed or packet-too-big that quotes a live
+// connection's segment (and passes RFC 5927's sequence check) lowers the
+// path MTU, the connection's engine lowers its MSS and resends, cut, what
+// the path dropped (tcp.TCB.HandlePathMTU). One that quotes no live
+// connection or UDP socket is ignored (Stats.PathMTUIgnored). UDP datagrams and ICMP messages leave without DF, with a
 // fresh identification, fragmented when larger than the path MTU. ICMP
 // errors (port unreachable, reassembly time exceeded) are rate-limited.
 //
