@@ -1,9 +1,14 @@
 package stack
 
 import (
+	"errors"
 	"net/netip"
+	"os"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/synack/synack/tcp"
 	"github.com/synack/synack/wire"
 )
 
@@ -88,5 +93,117 @@ func TestPathMTUUncheckedQuoteIgnored(t *testing.T) {
 	p.s.DeliverPacket(icmpPacket(router, clientAddr, fn))
 	if m, st := p.s.PathMTU(peerAddr), p.s.Stats(); m != 1500 || st.PathMTUIgnored != 2 || st.PathMTUDecreases != 0 {
 		t.Errorf("PathMTU %d, PathMTUIgnored %d, PathMTUDecreases %d; want 1500, 2, 0", m, st.PathMTUIgnored, st.PathMTUDecreases)
+	}
+}
+
+// 10,000 in-window RSTs (RFC 5961 §3.2: each would draw a challenge ACK)
+// at one instant draw one challenge ACK; spread over 10 s, one every
+// 500 ms: 20. In virtual time.
+func TestChallengeACKFlood(t *testing.T) {
+	cl, sv, r := manualPairOpts(t, Options{}, Options{})
+	ln, err := sv.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := cl.Dial("tcp", "198.18.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rst := func() {
+		h := wire.TCPHeader{SrcPort: c.LocalAddrPort().Port(), DstPort: 80, Seq: c.Info().SndNxt + 1000, Flags: wire.FlagRST}
+		sv.DeliverPacket(wire.AppendTCPPacket(nil, wire.Endpoints{Src: clientAddr, Dst: serverAddr}, 64, &h, nil))
+	}
+	for range 10000 {
+		rst()
+	}
+	st := sv.Stats()
+	t.Logf("10,000 in-window RSTs at once: %d challenge ACKs, %d suppressed", st.ChallengeACKs, st.ChallengeACKsSuppressed)
+	if st.ChallengeACKs != 1 || st.ChallengeACKsSuppressed != 9999 {
+		t.Errorf("ChallengeACKs %d, suppressed %d; want 1, 9999", st.ChallengeACKs, st.ChallengeACKsSuppressed)
+	}
+	for range 10000 {
+		r.clk.Advance(time.Millisecond)
+		rst()
+	}
+	st = sv.Stats()
+	t.Logf("10,000 more, one a millisecond: %d challenge ACKs in all, %d suppressed", st.ChallengeACKs, st.ChallengeACKsSuppressed)
+	if st.ChallengeACKs != 21 || st.ChallengeACKsSuppressed != 19979 {
+		t.Errorf("ChallengeACKs %d, suppressed %d; want 21, 19979", st.ChallengeACKs, st.ChallengeACKsSuppressed)
+	}
+	if s.Info().State != tcp.StateEstablished {
+		t.Errorf("server connection %v; want ESTABLISHED", s.Info().State)
+	}
+}
+
+// Accepted and dialed connections get Go's keepalive by default: a peer
+// that vanishes is given up 15 s + 9 × 15 s after its last segment, with
+// 9 probes; Options.KeepAlive < 0 turns it off. In virtual time.
+func TestKeepAliveDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ka     time.Duration
+		dialed bool
+	}{{"accepted", 0, false}, {"dialed", 0, true}, {"off", -1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProbe(t, Options{KeepAlive: tc.ka})
+			start := p.r.clk.Now()
+			var c *Conn
+			if tc.dialed {
+				// The peer answers the SYN, then says no more.
+				p.reply = func(pkt []byte) [][]byte {
+					_, h, _, err := wire.ParseTCPPacket(pkt)
+					if err != nil || h.Flags != wire.FlagSYN {
+						return nil
+					}
+					sa := wire.TCPHeader{SrcPort: 80, DstPort: h.SrcPort, Seq: 5000, Ack: h.Seq + 1, Flags: wire.FlagSYN | wire.FlagACK, Window: 65535}
+					return [][]byte{wire.AppendTCPPacket(nil, wire.Endpoints{Src: peerAddr, Dst: clientAddr}, 64, &sa, nil)}
+				}
+				var err error
+				if c, err = p.s.Dial("tcp", "198.18.0.9:80"); err != nil {
+					t.Fatal(err)
+				}
+				p.reply = nil
+			} else {
+				ln, err := p.s.Listen("tcp", ":80")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				p.s.DeliverPacket(synPacket(peerAddr, 4000, clientAddr))
+				_, sa, _, err := wire.ParseTCPPacket(p.takeOne())
+				if err != nil {
+					t.Fatal(err)
+				}
+				ack := wire.TCPHeader{SrcPort: 4000, DstPort: 80, Seq: sa.Ack, Ack: sa.Seq + 1, Flags: wire.FlagACK, Window: 65535}
+				p.s.DeliverPacket(wire.AppendTCPPacket(nil, wire.Endpoints{Src: peerAddr, Dst: clientAddr}, 64, &ack, nil))
+				if c, err = ln.AcceptTCP(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer c.Close()
+			p.take()
+			if tc.ka < 0 {
+				c.SetReadDeadline(start.Add(time.Hour))
+			}
+			_, err := c.Read(make([]byte, 1))
+			probes := len(p.take())
+			elapsed := p.r.clk.Now().Sub(start)
+			if tc.ka < 0 {
+				if !errors.Is(err, os.ErrDeadlineExceeded) || probes != 0 {
+					t.Errorf("Read: %v after %v, %d packets; want the deadline after 1h, none", err, elapsed, probes)
+				}
+				return
+			}
+			if !errors.Is(err, syscall.ETIMEDOUT) || elapsed != 150*time.Second || probes != 10 {
+				t.Errorf("Read: %v after %v, %d packets; want ETIMEDOUT after 150s, 9 probes and a RST", err, elapsed, probes)
+			}
+		})
 	}
 }
