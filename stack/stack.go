@@ -87,9 +87,9 @@ type Options struct {
 	SynCookies SynCookieMode
 	// AbortOnOverflow resets a connection whose handshake completes when
 	// its listener's accept queue is full, as Linux does with
-	// net.ipv4.tcp_abort_on_overflow=1. By default (false) its final ACK
-	// is ignored instead, and the connection completes later, once there
-	// is room. See Listener.
+	// net.ipv4.tcp_abort_on_overflow=1. By default (false) the connection
+	// joins the queue past its backlog instead: a handshake the listener
+	// answered is never lost. See Listener.
 	AbortOnOverflow bool
 	// QueueLen is the capacity of each event loop's inbound packet queue
 	// (real-time mode); packets arriving when it is full are dropped and
@@ -159,7 +159,7 @@ type Stats struct {
 	ActiveOpens           uint64
 	PassiveOpens          uint64
 	SynQueueDrops         uint64 // SYNs dropped because the SYN queue was full (Options.SynCookies off)
-	AcceptQueueDrops      uint64 // handshake ACKs ignored (or, with Options.AbortOnOverflow, reset) because the accept queue was full
+	AcceptQueueDrops      uint64 // handshakes reset because the accept queue was full (Options.AbortOnOverflow), and cookie ACKs ignored past the backlog plus the SYN queue
 	Connections           uint64 // connections currently known (all states)
 
 	// SYN cookies (RFC 4987 §3.6; Options.SynCookies).
