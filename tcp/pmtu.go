@@ -11,8 +11,8 @@ import (
 // MTU less the IP header and a 20-byte TCP header), from an ICMP
 // fragmentation needed or packet too big the caller has checked against
 // this connection (RFC 5927 §4.1, RFC 1191, RFC 8201). If that is below
-// the MSS the connection sends with, the MSS drops to it (less the
-// options every segment carries, and not below Config.MinMSS), and every
+// the MSS the connection sends with, the MSS drops to it (not below
+// Config.MinMSS, less the options every segment carries), and every
 // segment in flight larger than the new MSS, which the path has dropped,
 // is sent again at once, cut to the new size: this is no sign of
 // congestion, so the congestion window is left alone (as Linux's
@@ -26,10 +26,10 @@ func (t *TCB) HandlePathMTU(mss int, now time.Time) bool {
 	default: // nothing of ours left to send
 		return false
 	}
+	mss = max(mss, t.cfg.MinMSS) // as the peer's MSS is (negotiate)
 	if t.tsOK {
 		mss -= tsOptionLen
 	}
-	mss = max(mss, t.cfg.MinMSS)
 	if mss >= t.sndMSS {
 		return false
 	}
