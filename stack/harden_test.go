@@ -207,3 +207,29 @@ func TestKeepAliveDefault(t *testing.T) {
 		})
 	}
 }
+
+// Options.ChallengeACKLimit bounds the challenge ACKs of all connections
+// together: with a limit of 2, a second's budget is 1 or 2, whatever the
+// number of connections provoked.
+func TestChallengeACKStackLimit(t *testing.T) {
+	cl, sv, _ := manualPairOpts(t, Options{}, Options{ChallengeACKLimit: 2})
+	ln, err := sv.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const n = 6
+	for range n {
+		c, err := cl.Dial("tcp", "198.18.0.2:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		h := wire.TCPHeader{SrcPort: c.LocalAddrPort().Port(), DstPort: 80, Seq: c.Info().SndNxt + 1000, Flags: wire.FlagRST}
+		sv.DeliverPacket(wire.AppendTCPPacket(nil, wire.Endpoints{Src: clientAddr, Dst: serverAddr}, 64, &h, nil))
+	}
+	st := sv.Stats()
+	if st.ChallengeACKs < 1 || st.ChallengeACKs > 2 || st.ChallengeACKs+st.ChallengeACKsSuppressed != n {
+		t.Errorf("ChallengeACKs %d, suppressed %d; want 1 or 2 sent of %d", st.ChallengeACKs, st.ChallengeACKsSuppressed, n)
+	}
+}
