@@ -120,6 +120,8 @@ func (r *runner) stack(cfg *tcp.Config) *stack.Stack {
 		SynCookies:      r.synCookies,
 		AbortOnOverflow: r.abortOnOverflow,
 		Trace:           r.trace,
+		// A Linux socket has no keepalive unless SO_KEEPALIVE asks.
+		KeepAlive: -1,
 	})
 	bits := 24
 	if r.cfg.IPv6 {

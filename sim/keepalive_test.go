@@ -6,14 +6,26 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/synack/synack/stack"
 )
 
 // TestKeepAlive runs keepalive through the Conn API with its defaults (idle
 // 2 h, a probe every 75 s, 9 probes), in virtual time: a probe answered by
 // the peer, then a peer that goes silent and a Read that fails with
 // ETIMEDOUT once the ninth probe goes unanswered.
+//
+// The stacks' own default keepalive (Go's: 15 s) is off here
+// (Options.KeepAlive -1), so that SetKeepAlive(true) takes the engine's.
 func TestKeepAlive(t *testing.T) {
-	n, cli, _, ln := pair(t, 1)
+	n := ForTest(t, 1)
+	noDefault := HostStackOptions(func(o *stack.Options) { o.KeepAlive = -1 })
+	cli := n.AddHost("client", clientAddr, noDefault)
+	srv := n.AddHost("server", serverAddr, noDefault)
+	ln, err := srv.Stack().Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := cli.Stack().Dial("tcp", "198.18.0.2:80")
 	if err != nil {
 		t.Fatal(err)

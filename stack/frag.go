@@ -81,6 +81,14 @@ func (s *Stack) addFragment(ip wire.IPPacket, raw []byte, now time.Time) (wire.I
 		s.ctr.fragDrops.Add(1)
 		return wire.IPPacket{}, false
 	}
+	if ip.Version == 4 && len(raw) > 0 && end+int(raw[0]&0x0f)*4 > wire.MaxIPPayload {
+		// The ping of death: an IPv4 datagram's total length, header
+		// included, cannot pass 65,535 bytes (RFC 791); a fragment that
+		// would take it there is dropped, as Linux does.
+		s.ctr.reassemblyTooBig.Add(1)
+		s.ctr.fragDrops.Add(1)
+		return wire.IPPacket{}, false
+	}
 	key := fragKey{src: ip.Src, dst: ip.Dst, id: ip.ID}
 	if ip.Version == 4 {
 		key.proto = ip.Protocol

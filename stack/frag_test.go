@@ -174,8 +174,12 @@ func TestPathMTU(t *testing.T) {
 	if m, st := cl.PathMTU(serverAddr), cl.Stats(); m != 552 || st.PathMTUDecreases != 2 || st.ICMPErrors != 3 {
 		t.Fatalf("PathMTU = %d, decreases %d, errors %d; want 552, 2, 3", m, st.PathMTUDecreases, st.ICMPErrors)
 	}
-	// The engine keeps its MSS (1460): its segments now leave in
-	// fragments, and arrive whole.
+	// The engine heard of it: its MSS is now 552 - 40 = 512, less 12
+	// bytes of timestamps, so its segments fit the path and nothing is
+	// fragmented.
+	if mss, st := c.Info().SndMSS, cl.Stats(); mss != 500 || st.PathMTUConnUpdates != 2 {
+		t.Fatalf("SndMSS %d, PathMTUConnUpdates %d; want 500, 2", mss, st.PathMTUConnUpdates)
+	}
 	msg := bytes.Repeat([]byte("pmtu"), 3000)
 	if _, err := c.Write(msg); err != nil {
 		t.Fatal(err)
@@ -185,11 +189,8 @@ func TestPathMTU(t *testing.T) {
 	if err != nil || !bytes.Equal(got, msg) {
 		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
-	if st := cl.Stats(); st.FragmentsOut == 0 {
-		t.Error("nothing was fragmented")
-	}
-	if st := sv.Stats(); st.Reassembled == 0 {
-		t.Error("nothing was reassembled")
+	if st := cl.Stats(); st.FragmentsOut != 0 {
+		t.Errorf("%d fragments sent", st.FragmentsOut)
 	}
 	// A new connection takes the path MTU into its MSS.
 	c2, err := cl.Dial("tcp", "198.18.0.2:80")
@@ -203,11 +204,62 @@ func TestPathMTU(t *testing.T) {
 	c2.SetLinger(0)
 	c2.Close()
 
-	// IPv6: packet too big below 1280 counts as 1280.
+	// IPv6: packet too big below 1280 counts as 1280. It quotes a UDP
+	// datagram: only one a socket could have sent counts.
 	p := newProbe(t, Options{})
 	q := udpDatagramPacket(netip.AddrPortFrom(client6, 1), netip.AddrPortFrom(peer6, 2), nil)
 	p.s.DeliverPacket(icmpPacket(peer6, client6, wire.ICMPMessage{Type: wire.ICMPv6PacketTooBig, Rest: 1000, Body: q}))
+	if m, st := p.s.PathMTU(peer6), p.s.Stats(); m != 1500 || st.PathMTUIgnored != 1 {
+		t.Errorf("no socket: IPv6 PathMTU = %d, PathMTUIgnored %d; want 1500, 1", m, st.PathMTUIgnored)
+	}
+	u, err := p.s.ListenUDP("udp", ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	p.s.DeliverPacket(icmpPacket(peer6, client6, wire.ICMPMessage{Type: wire.ICMPv6PacketTooBig, Rest: 1000, Body: q}))
 	if m := p.s.PathMTU(peer6); m != 1280 {
 		t.Errorf("IPv6 PathMTU = %d; want 1280", m)
+	}
+}
+
+// The ping of death: fragments of an IPv4 datagram that would reassemble
+// past 65,535 bytes, header included, are dropped and counted, and
+// nothing is delivered. The largest legal datagram still goes through.
+func TestReassemblyPingOfDeath(t *testing.T) {
+	p := newProbe(t, Options{Reassembly: ReassemblyOptions{Memory: 1 << 20}})
+	c, err := p.s.ListenUDP("udp", ":9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max = wire.MaxIPPayload - wire.IPv4HeaderLen - 8 // UDP data of a 65,535-byte datagram
+	data := make([]byte, max)
+	pkt := udpDatagramPacket(netip.AddrPortFrom(peerAddr, 1), netip.AddrPortFrom(clientAddr, 9), data)
+	for _, f := range fragments(t, pkt, 1500, 1) {
+		p.s.DeliverPacket(f)
+	}
+	buf := make([]byte, 1<<16)
+	if n, _, err := c.ReadFrom(buf); err != nil || n != max {
+		t.Fatalf("read %d bytes, %v; want %d", n, err, max)
+	}
+	// The same datagram whose last fragment carries 8 bytes more: 65,543
+	// bytes in all.
+	fs := fragments(t, pkt, 1500, 2)
+	last := fs[len(fs)-1]
+	h, payload, err := wire.ParseIPv4(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload = append(bytes.Clone(payload), make([]byte, 8)...)
+	fs[len(fs)-1] = append(wire.AppendIPv4(nil, &h, len(payload)), payload...)
+	for _, f := range fs {
+		p.s.DeliverPacket(f)
+	}
+	if st := p.s.Stats(); st.Reassembled != 1 || st.ReassemblyTooBig != 1 || st.UDPIn != 1 {
+		t.Errorf("Reassembled %d, ReassemblyTooBig %d, UDPIn %d; want 1, 1, 1", st.Reassembled, st.ReassemblyTooBig, st.UDPIn)
+	}
+	c.SetReadDeadline(p.r.clk.Now())
+	if n, _, err := c.ReadFrom(buf); err == nil {
+		t.Errorf("read a %d-byte datagram past 65,535 bytes", n)
 	}
 }

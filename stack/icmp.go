@@ -179,18 +179,11 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 		p.kind = pktTCPError
 	case q.Protocol == wire.ProtocolUDP && hasPorts:
 		p.kind = pktUDPError
-		if e.mtu > 0 {
-			// Nothing to check a UDP quote against (RFC 8201 §4
-			// accepts that).
-			s.ctr.icmpErrors.Add(1)
-			s.lowerPMTU(e.dst, e.mtu)
-			return false
-		}
 	default:
+		// Quoting no flow the stack could check: a forged message
+		// would lower the path MTU of every connection to the host.
 		if e.mtu > 0 {
-			s.ctr.icmpErrors.Add(1)
-			s.lowerPMTU(e.dst, e.mtu)
-			return false
+			s.ctr.pmtuIgnored.Add(1)
 		}
 		s.ctr.icmpIgnored.Add(1)
 		return false
@@ -206,27 +199,27 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 // destination unreachable fails the connect (the dialer gets its errno);
 // later every error is soft (RFC 5461): it is remembered and reported
 // only if the connection times out. Fragmentation needed / packet too big
-// lower the path MTU.
+// lower the path MTU and the connection's MSS (pathMTUDecrease).
 func (sh *shard) tcpError(p *inPacket) {
 	s := sh.s
 	c := sh.conns[p.key]
 	seq, ok := p.qerr.quote.TCPSeq()
+	e := &p.qerr
 	if c == nil || !ok {
-		s.ctr.icmpIgnored.Add(1)
+		s.icmpIgnoredPMTU(e)
 		return
 	}
 	info := c.tcb.Info()
 	if int32(seq-info.SndUna) < 0 || int32(info.SndNxt-seq) < 0 {
-		s.ctr.icmpIgnored.Add(1)
+		s.icmpIgnoredPMTU(e)
 		return
 	}
 	s.ctr.icmpErrors.Add(1)
-	e := &p.qerr
+	now := s.clock.Now()
 	if e.mtu > 0 {
-		s.lowerPMTU(e.dst, e.mtu)
+		sh.pathMTUDecrease(c, e, now)
 		return
 	}
-	now := s.clock.Now()
 	switch st := c.tcb.State(); {
 	case e.abort && st == tcp.StateSynSent:
 		c.hardErr = e.errno

@@ -91,6 +91,9 @@ func (s *Stack) parse(p *inPacket) bool {
 		return false
 	}
 	p.raw = p.buf
+	if ip.Version == 6 && s.ipv6ParamProblem(p.buf, &ip) {
+		return false
+	}
 	if ip.Fragment {
 		s.ctr.fragments.Add(1)
 		whole, ok := s.addFragment(ip, p.buf, s.clock.Now())
@@ -113,7 +116,11 @@ func (s *Stack) parse(p *inPacket) bool {
 			return false
 		}
 		hdr, payload, err := wire.ParseTCP(ip.Payload)
-		if err != nil {
+		if errors.Is(err, wire.ErrBadOption) {
+			// A malformed option ends the options; the segment is
+			// processed with those before it, as Linux does.
+			s.ctr.tcpOptionErrors.Add(1)
+		} else if err != nil {
 			s.ctr.malformed.Add(1)
 			return false
 		}
@@ -210,15 +217,6 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 	}
 	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
 	if c := sh.conns[p.key]; c != nil {
-		if c.halfOpen && !sh.s.abortOnOverflow && completesHandshake(&seg) && c.lst.acceptQueueFull() {
-			// Linux's tcp_abort_on_overflow=0: the final ACK of a
-			// handshake the accept queue has no room for is ignored.
-			// The connection stays half-open and retransmits its
-			// SYN-ACK; the peer's answer to it, or its data, completes
-			// the handshake once Accept has made room.
-			sh.s.ctr.acceptQueueDrops.Add(1)
-			return
-		}
 		c.tcb.HandleSegment(&seg, now)
 		sh.settle(c, now)
 		return
@@ -247,6 +245,9 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	act, reply := tcp.HandleListen(seg)
 	switch act {
 	case tcp.ListenDrop:
+		if seg.Flags&(wire.FlagSYN|wire.FlagFIN) == wire.FlagSYN|wire.FlagFIN {
+			sh.s.ctr.synFinDrops.Add(1)
+		}
 		return
 	case tcp.ListenReset:
 		if sh.cookieACK(l, key, seg, now) {
@@ -263,6 +264,7 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	r := s.routes.Load().lookup(key.remote.Addr())
 	if r == nil {
 		s.ctr.noRoute.Add(1)
+		s.ctr.listenDrops.Add(1)
 		return
 	}
 	c, res := l.admit(s.synCookies, now, func() *Conn { return s.newConn(sh, key, r) })
@@ -270,8 +272,15 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	case admitClosed:
 		sh.reset(key, seg)
 		return
+	case admitOverflow:
+		// Linux's LISTENOVERFLOWS: the accept queue is full; no
+		// SYN-ACK and no cookie, the peer will send its SYN again.
+		s.ctr.listenOverflows.Add(1)
+		s.ctr.listenDrops.Add(1)
+		return
 	case admitFull:
 		s.ctr.synQueueDrops.Add(1)
+		s.ctr.listenDrops.Add(1)
 		return
 	case admitCookie:
 		sh.sendCookie(key, seg, now)
@@ -312,15 +321,10 @@ func (sh *shard) settleHalfOpen(c *Conn, now time.Time) {
 		return
 	case admitFull:
 		sh.s.ctr.acceptQueueDrops.Add(1)
+		sh.s.ctr.listenOverflows.Add(1)
+		sh.s.ctr.listenDrops.Add(1)
 	}
 	c.tcb.Abort(now)
 	c.tcb.DrainOutput(c.emit)
 	sh.remove(c)
-}
-
-// completesHandshake reports whether seg, reaching a connection in
-// SYN-RECEIVED, would complete its handshake if acceptable: an ACK with
-// neither SYN nor RST (data and FIN included).
-func completesHandshake(seg *tcp.Segment) bool {
-	return seg.Flags&(wire.FlagACK|wire.FlagSYN|wire.FlagRST) == wire.FlagACK
 }

@@ -158,3 +158,31 @@ func TestHalfOpenResetIsForgotten(t *testing.T) {
 		t.Fatalf("Accept returned %v for a reset half-open connection", c.RemoteAddr())
 	}
 }
+
+// A malformed TCP option ends the options, and the segment is processed
+// with those before it, as Linux does: a SYN carrying MSS 1000, an option
+// of length 0 and then a window scale opens a connection whose SYN-ACK
+// answers the MSS but not the window scale. (It used to be dropped whole.)
+func TestMalformedOptionKeepsSegment(t *testing.T) {
+	p := newProbe(t, Options{})
+	ln, err := p.s.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	opts := []byte{wire.OptMSS, 4, 0x03, 0xe8, 99, 0, wire.OptWindowScale, 3, 7, 0, 0, 0}
+	h := wire.TCPHeader{SrcPort: 4000, DstPort: 80, Seq: 1000, Flags: wire.FlagSYN, Window: 65535}
+	ep := wire.Endpoints{Src: peerAddr, Dst: clientAddr}
+	seg := wire.AppendTCPWithOptions(nil, &h, opts, nil, ep)
+	p.s.DeliverPacket(ipPacket(peerAddr, clientAddr, wire.ProtocolTCP, seg))
+	_, sa, _, err := wire.ParseTCPPacket(p.takeOne())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.Flags != wire.FlagSYN|wire.FlagACK || sa.Ack != 1001 || sa.Options.HasWindowScale || !sa.Options.HasMSS {
+		t.Errorf("answer %v ack %d options %v; want a SYN-ACK of 1001 with an MSS and no window scale", sa.Flags, sa.Ack, sa.Options)
+	}
+	if st := p.s.Stats(); st.TCPOptionErrors != 1 || st.Malformed != 0 || st.PassiveOpens != 1 {
+		t.Errorf("TCPOptionErrors %d, Malformed %d, PassiveOpens %d; want 1, 0, 1", st.TCPOptionErrors, st.Malformed, st.PassiveOpens)
+	}
+}

@@ -60,7 +60,7 @@ func TestConnections(t *testing.T) {
 	}
 	got := srv.Stack().Connections()
 	if len(got) != 1 || got[0].Kind != stack.EntryListener || got[0].State != tcp.StateListen ||
-		got[0].Local != netip.AddrPortFrom(netip.Addr{}, 80) || got[0].RecvQ != 0 || got[0].SendQ != 128 || got[0].Remote.IsValid() {
+		got[0].Local != netip.AddrPortFrom(netip.Addr{}, 80) || got[0].RecvQ != 0 || got[0].SendQ != 4096 || got[0].Remote.IsValid() {
 		t.Fatalf("a listener: %+v", got)
 	}
 	c, err := cli.Stack().Dial("tcp", "198.18.0.2:80")

@@ -18,19 +18,31 @@ import (
 // Each listener keeps two queues, as Linux does:
 //
 //   - the SYN queue: half-open (SYN-RECEIVED) connections, at most
-//     Options.SynBacklog. A SYN that finds it full is answered with a SYN
-//     cookie (Options.SynCookies, Stats.SynCookiesSent): the listener
-//     keeps nothing, and the peer's ACK, if its cookie is valid, creates
-//     the connection straight into the accept queue. With cookies off, the
-//     SYN is dropped and counted in Stats.SynQueueDrops. A SYN flood
-//     therefore fills the SYN queue but does not keep real clients out.
+//     Options.SynBacklog (like Linux's tcp_max_syn_backlog). A SYN that
+//     finds it full is answered with a SYN cookie (Options.SynCookies,
+//     Stats.SynCookiesSent): the listener keeps nothing, and the peer's
+//     ACK, if its cookie is valid, creates the connection straight into
+//     the accept queue. With cookies off, the SYN is dropped and counted
+//     in Stats.SynQueueDrops. A SYN flood therefore fills the SYN queue
+//     but does not keep real clients out.
 //   - the accept queue: connections that completed the handshake, waiting
-//     for Accept, at most the backlog. A handshake that completes while it
-//     is full is refused and counted in Stats.AcceptQueueDrops: its final
-//     ACK is ignored, so that the connection stays half-open, its SYN-ACK
-//     is retransmitted and the peer's next ACK or data completes it once
-//     Accept has made room (Linux's tcp_abort_on_overflow=0); with
-//     Options.AbortOnOverflow the connection is reset instead.
+//     for Accept, at most the backlog (capped by Options.MaxBacklog, like
+//     Linux's somaxconn). While it is full, new SYNs are dropped, as
+//     Linux does: no SYN-ACK and no cookie, counted in
+//     Stats.ListenOverflows and Stats.ListenDrops; the peer sends its SYN
+//     again (after 1 s, 3 s, ...) and gets in once Accept has made room.
+//
+// A handshake the listener has answered always completes: when its final
+// ACK (or a valid cookie ACK) arrives, the connection joins the accept
+// queue even if the queue has filled meanwhile, so that no connection
+// exists only at the peer. (Linux ignores that ACK and lets the SYN-ACK
+// retransmissions retry; an idle client whose retries run out, or whose
+// cookie ACK was dropped, then holds a connection the server never
+// accepts.) The accept queue can so run over the backlog by at most the
+// SYN queue's length; a cookie ACK beyond that is ignored and counted in
+// Stats.ListenOverflows and Stats.AcceptQueueDrops. With
+// Options.AbortOnOverflow a handshake that completes when the queue is
+// full is reset instead (Linux's tcp_abort_on_overflow=1).
 type Listener struct {
 	s          *Stack
 	key        netip.AddrPort // the address listened on; an invalid Addr means any
@@ -58,7 +70,8 @@ func (s *Stack) Listen(network, address string) (*Listener, error) {
 }
 
 // ListenBacklog is Listen with an accept-queue length (backlog <= 0 means
-// Options.Backlog).
+// Options.Backlog); like listen(2) on Linux, the length is capped at
+// Options.MaxBacklog (somaxconn).
 func (s *Stack) ListenBacklog(network, address string, backlog int) (*Listener, error) {
 	fam, err := parseNetwork("listen", network)
 	if err != nil {
@@ -75,6 +88,7 @@ func (s *Stack) ListenBacklog(network, address string, backlog int) (*Listener, 
 	if backlog <= 0 {
 		backlog = s.backlog
 	}
+	backlog = min(backlog, s.maxBacklog)
 	l := &Listener{
 		s:          s,
 		backlog:    backlog,
@@ -192,21 +206,26 @@ func (s *Stack) listenerFor(local netip.AddrPort) *Listener {
 type admitResult uint8
 
 const (
-	admitOK admitResult = iota
-	admitFull
-	admitClosed
-	admitCookie // answer with a SYN cookie
+	admitOK       admitResult = iota
+	admitFull                 // the SYN queue is full and cookies are off
+	admitClosed               // the listener is closed
+	admitCookie               // answer with a SYN cookie
+	admitOverflow             // the accept queue is full: drop the SYN
 )
 
-// admit decides what becomes of a SYN under cookie mode mode: with room
-// in the SYN queue (and cookies not always on) it adds the connection mk
-// makes; otherwise it says to send a cookie or, with cookies off, to drop
-// the SYN.
+// admit decides what becomes of a SYN under cookie mode mode. While the
+// accept queue is full the SYN is dropped (admitOverflow). Otherwise,
+// with room in the SYN queue (and cookies not always on), it adds the
+// connection mk makes; without, it says to send a cookie or, with cookies
+// off, to drop the SYN.
 func (l *Listener) admit(mode SynCookieMode, now time.Time, mk func() *Conn) (*Conn, admitResult) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, admitClosed
+	}
+	if len(l.queue) >= l.backlog {
+		return nil, admitOverflow
 	}
 	if mode == SynCookiesAlways || len(l.half) >= l.synBacklog {
 		if mode == SynCookiesOff {
@@ -227,17 +246,10 @@ func (l *Listener) cookiesSentSince(t time.Time) bool {
 	return !l.cookieAt.IsZero() && !l.cookieAt.Before(t)
 }
 
-// acceptQueueFull reports whether the accept queue has no room.
-func (l *Listener) acceptQueueFull() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.queue) >= l.backlog
-}
-
 // promote moves c from the SYN queue to the accept queue. If the queue is
-// full it refuses (admitFull) when strict is set; otherwise c goes in all
-// the same (a handshake the caller let complete a moment before another
-// shard filled the queue).
+// full it refuses (admitFull) when strict is set (AbortOnOverflow);
+// otherwise c goes in all the same: the listener answered its SYN, and
+// the peer holds an established connection.
 func (l *Listener) promote(c *Conn, strict bool) admitResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -251,6 +263,19 @@ func (l *Listener) promote(c *Conn, strict bool) admitResult {
 	l.queue = append(l.queue, c)
 	l.notifyLocked()
 	return admitOK
+}
+
+// cookieRoom reports whether a connection made from a cookie ACK may join
+// the accept queue: below the backlog when strict is set
+// (AbortOnOverflow), else below the backlog plus the SYN queue's length.
+func (l *Listener) cookieRoom(strict bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.queue)
+	if strict {
+		return n < l.backlog
+	}
+	return n < l.backlog+l.synBacklog
 }
 
 // enqueue puts c, made from a SYN cookie, in the accept queue.

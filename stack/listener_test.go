@@ -114,45 +114,6 @@ func TestStackClose(t *testing.T) {
 	}
 }
 
-// With Options.AbortOnOverflow, a handshake that completes when the accept
-// queue is full is reset (Linux's tcp_abort_on_overflow=1).
-func TestAcceptQueueOverflowAbort(t *testing.T) {
-	cl, sv := pair(t, Options{}, Options{AbortOnOverflow: true})
-	ln, err := sv.ListenBacklog("tcp", ":80", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	for i := range 3 {
-		if i == 2 {
-			// Dial returns when the client sends the third ACK; the
-			// server may not have queued the connection yet, and the
-			// shards run in parallel. Only once both are queued is the
-			// third connection sure to be the one past the backlog.
-			eventually(t, "two queued connections", func() bool { return ln.Pending() == 2 })
-		}
-		c, err := cl.Dial("tcp", "198.18.0.2:80")
-		if i == 2 && err == nil {
-			// The RST may also beat the dialer's wakeup and fail the Dial.
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			_, err = c.Read(make([]byte, 1))
-		}
-		if i < 2 {
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			continue // queued, waiting for Accept
-		}
-		if !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("read on the connection past the backlog: %v; want ECONNRESET", err)
-		}
-	}
-	if st := sv.Stats(); st.AcceptQueueDrops != 1 {
-		t.Errorf("AcceptQueueDrops = %d; want 1", st.AcceptQueueDrops)
-	}
-}
-
 func TestListenerCloseResetsQueued(t *testing.T) {
 	cl, sv := pair(t, Options{}, Options{})
 	ln, err := sv.Listen("tcp", ":80")

@@ -1,8 +1,8 @@
 package stack
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -36,162 +36,147 @@ func manualPairOpts(t *testing.T, copts, sopts Options) (cl, sv *Stack, r *stepR
 	return cl, sv, r
 }
 
-// A handshake that completes when the accept queue is full is not reset
-// (Linux's default, tcp_abort_on_overflow=0): its final ACK and any data
-// after it are ignored, the connection stays half-open, and it completes
-// once Accept has made room, when the next segment of the peer arrives:
-// the retransmission of its data (200 ms, the minimum RTO) or, if it sent
-// none, its answer to the retransmitted SYN-ACK (1 s). In virtual time,
-// so every count is exact.
-func TestAcceptQueueOverflow(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		data  string
-		after time.Duration
-		drops uint64
-	}{
-		{"client sends data", "hello", 200 * time.Millisecond, 2},
-		{"client waits", "", time.Second, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var trace []string
-			cl, sv, r := manualPairOpts(t, Options{}, Options{Trace: func(e TraceEvent) {
-				if e.Remote.Port() != 0 {
-					trace = append(trace, e.To.String())
-				}
-			}})
-			start := r.clk.Now()
-			ln, err := sv.ListenBacklog("tcp", ":80", 2)
+// While the accept queue is full, a SYN is dropped: no SYN-ACK, no
+// cookie (Linux's ListenOverflows). The client's SYN retransmissions (0 s,
+// 1 s, 3 s) all meet the full queue, so its Dial with a 3.5 s timeout
+// fails; once Accept has made room the next client gets in at once. In
+// virtual time, so every count is exact.
+func TestListenOverflowDropsSYN(t *testing.T) {
+	for _, mode := range []SynCookieMode{SynCookiesAuto, SynCookiesAlways} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			cl, sv, r := manualPairOpts(t, Options{}, Options{SynCookies: mode})
+			ln, err := sv.ListenBacklog("tcp", ":80", 1)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			for range 2 {
-				c, err := cl.Dial("tcp", "198.18.0.2:80")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-			}
-			// The third: the client completes its handshake, the
-			// server does not.
-			c, err := cl.Dial("tcp", "198.18.0.2:80")
+			c1, err := cl.Dial("tcp", "198.18.0.2:80")
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
-			if tc.data != "" {
-				if _, err := c.Write([]byte(tc.data)); err != nil {
-					t.Fatal(err)
-				}
+			defer c1.Close()
+			before := sv.Stats()
+			start := r.clk.Now()
+			ctx := virtualDeadline{context.Background(), r.clk, start.Add(3500 * time.Millisecond)}
+			if c, err := cl.DialContext(ctx, "tcp", "198.18.0.2:80"); err == nil {
+				c.Close()
+				t.Fatal("second Dial succeeded while the accept queue was full")
 			}
 			st := sv.Stats()
-			if ln.Pending() != 2 || st.AcceptQueueDrops != tc.drops || st.Connections != 3 || st.ResetsSent != 0 {
-				t.Fatalf("Pending %d, AcceptQueueDrops %d, Connections %d, ResetsSent %d; want 2, %d, 3, 0",
-					ln.Pending(), st.AcceptQueueDrops, st.Connections, st.ResetsSent, tc.drops)
+			if st.ListenOverflows != 3 || st.ListenDrops != 3 || st.SynCookiesSent != before.SynCookiesSent ||
+				st.PassiveOpens != 1 || st.Connections != 1 || st.PacketsOut != before.PacketsOut {
+				t.Fatalf("ListenOverflows %d, ListenDrops %d, SynCookiesSent %d (before %d), PassiveOpens %d, Connections %d, PacketsOut %d (before %d); want 3, 3, unchanged, 1, 1, unchanged",
+					st.ListenOverflows, st.ListenDrops, st.SynCookiesSent, before.SynCookiesSent, st.PassiveOpens, st.Connections, st.PacketsOut, before.PacketsOut)
 			}
-			if ci := c.Info(); ci.State != tcp.StateEstablished {
-				t.Fatalf("client %v; want ESTABLISHED", ci.State)
-			}
-			// Accept makes room; the third connection completes on the
-			// peer's next segment.
-			var got []*Conn
-			for range 3 {
-				s, err := ln.AcceptTCP()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
-				got = append(got, s)
-			}
-			if d := r.clk.Now().Sub(start); d != tc.after {
-				t.Errorf("third connection accepted after %v; want %v", d, tc.after)
-			}
-			s := got[2]
-			if s.RemoteAddr().String() != c.LocalAddr().String() {
-				t.Fatalf("third accepted connection is from %v; want %v", s.RemoteAddr(), c.LocalAddr())
-			}
-			if tc.data != "" {
-				buf := make([]byte, len(tc.data))
-				if _, err := io.ReadFull(s, buf); err != nil || string(buf) != tc.data {
-					t.Fatalf("server read %q, %v; want %q", buf, err, tc.data)
-				}
-			}
-			if _, err := s.Write([]byte("world")); err != nil {
+			s1, err := ln.AcceptTCP()
+			if err != nil {
 				t.Fatal(err)
 			}
-			buf := make([]byte, 5)
-			if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "world" {
-				t.Fatalf("client read %q, %v; want \"world\"", buf, err)
+			defer s1.Close()
+			start = r.clk.Now()
+			c3, err := cl.Dial("tcp", "198.18.0.2:80")
+			if err != nil {
+				t.Fatal(err)
 			}
-			if st := sv.Stats(); st.AcceptQueueDrops != tc.drops || st.ResetsSent != 0 || st.PassiveOpens != 3 {
-				t.Errorf("AcceptQueueDrops %d, ResetsSent %d, PassiveOpens %d; want %d, 0, 3",
-					st.AcceptQueueDrops, st.ResetsSent, st.PassiveOpens, tc.drops)
+			defer c3.Close()
+			s3, err := ln.AcceptTCP()
+			if err != nil {
+				t.Fatal(err)
 			}
-			want := "[SYN-RECEIVED ESTABLISHED SYN-RECEIVED ESTABLISHED SYN-RECEIVED ESTABLISHED]"
-			if got := fmt.Sprint(trace); got != want {
-				t.Errorf("server trace %s; want %s", got, want)
+			defer s3.Close()
+			if d := r.clk.Now().Sub(start); d != 0 || s3.RemoteAddr().String() != c3.LocalAddr().String() {
+				t.Errorf("third connection from %v accepted after %v; want %v at once", s3.RemoteAddr(), d, c3.LocalAddr())
 			}
 		})
 	}
 }
 
-// With cookies always on, no half-open connection exists: a cookie ACK
-// that finds the accept queue full is ignored, and the peer's data, which
-// carries the cookie again, makes the connection once there is room.
-func TestSynCookieAcceptQueueFull(t *testing.T) {
-	var trace []string
-	cl, sv, r := manualPairOpts(t, Options{}, Options{SynCookies: SynCookiesAlways, Trace: func(e TraceEvent) {
-		if e.Remote.Port() != 0 {
-			trace = append(trace, e.To.String())
-		}
-	}})
-	start := r.clk.Now()
-	ln, err := sv.ListenBacklog("tcp", ":80", 1)
+// A slow acceptor and many idle clients (which never send, so a lost
+// handshake would never be noticed): every connection a client holds is
+// eventually accepted. The clients come several times as fast as the
+// acceptor takes them, so the accept queue is full most of the time. Before
+// listeners dropped SYNs while the accept queue was full, the SYNs were
+// answered, the handshakes' final ACKs ignored, the SYN queue filled with
+// them, SYN cookies went out, and cookie ACKs that met the full queue were
+// dropped: their clients were never accepted.
+func TestSlowAcceptorIdleClients(t *testing.T) {
+	const n = 200
+	// The clients resend a dropped SYN every 100 ms at most.
+	copts := Options{TCP: tcp.Config{InitialRTO: 50 * time.Millisecond, MinRTO: 20 * time.Millisecond,
+		MaxRTO: 100 * time.Millisecond, SynRetries: 100}}
+	cl, sv := pair(t, copts, Options{SynBacklog: 64})
+	ln, err := sv.ListenBacklog("tcp", ":80", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c1, err := cl.Dial("tcp", "198.18.0.2:80")
-	if err != nil {
-		t.Fatal(err)
+	type res struct {
+		c   *Conn
+		err error
 	}
-	defer c1.Close()
-	c2, err := cl.Dial("tcp", "198.18.0.2:80")
-	if err != nil {
-		t.Fatal(err)
+	accepted := make(chan string, n)
+	go func() { // the slow acceptor
+		defer close(accepted)
+		ln.SetDeadline(time.Now().Add(20 * time.Second))
+		for range n {
+			time.Sleep(3 * time.Millisecond)
+			s, err := ln.AcceptTCP()
+			if err != nil {
+				t.Errorf("Accept: %v (stats %+v)", err, sv.Stats())
+				return
+			}
+			defer s.Close()
+			accepted <- s.RemoteAddr().String()
+		}
+	}()
+	dialed := make(chan res, n)
+	for range n {
+		time.Sleep(500 * time.Microsecond) // paced: faster than the acceptor
+		go func() {
+			c, err := cl.Dial("tcp", "198.18.0.2:80")
+			dialed <- res{c, err}
+		}()
 	}
-	defer c2.Close()
-	if _, err := c2.Write([]byte("hi")); err != nil {
-		t.Fatal(err)
+	clients := map[string]bool{}
+	for range n {
+		r := <-dialed
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		defer r.c.Close()
+		clients[r.c.LocalAddr().String()] = true
+	}
+	got := 0
+	for a := range accepted {
+		if !clients[a] {
+			t.Fatalf("accepted %v, which no client holds", a)
+		}
+		got++
+	}
+	if got != n {
+		t.Fatalf("accepted %d of %d connections", got, n)
 	}
 	st := sv.Stats()
-	if st.SynCookiesSent != 2 || st.SynCookiesValid != 3 || st.AcceptQueueDrops != 2 || st.Connections != 1 || st.PassiveOpens != 1 {
-		t.Fatalf("SynCookiesSent %d, Valid %d, AcceptQueueDrops %d, Connections %d, PassiveOpens %d; want 2, 3, 2, 1, 1",
-			st.SynCookiesSent, st.SynCookiesValid, st.AcceptQueueDrops, st.Connections, st.PassiveOpens)
+	if st.PassiveOpens != n || st.ListenOverflows == 0 {
+		t.Errorf("PassiveOpens %d, ListenOverflows %d; want %d, > 0", st.PassiveOpens, st.ListenOverflows, n)
 	}
-	var s *Conn
-	for range 2 {
-		s, err = ln.AcceptTCP()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+	t.Logf("ListenOverflows %d, SynCookiesSent %d, SynCookiesValid %d", st.ListenOverflows, st.SynCookiesSent, st.SynCookiesValid)
+}
+
+// virtualDeadline is a context whose deadline is in virtual time (manual
+// mode): it never expires by itself, but a blocking call stops waiting
+// for the world at its deadline.
+type virtualDeadline struct {
+	context.Context
+	clk *clock.Virtual
+	dl  time.Time
+}
+
+func (c virtualDeadline) Deadline() (time.Time, bool) { return c.dl, true }
+
+func (c virtualDeadline) Err() error {
+	if c.clk.Now().Before(c.dl) {
+		return nil
 	}
-	buf := make([]byte, 2)
-	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "hi" || s.RemoteAddr().String() != c2.LocalAddr().String() {
-		t.Fatalf("second connection from %v read %q, %v; want %v, \"hi\"", s.RemoteAddr(), buf, err, c2.LocalAddr())
-	}
-	if d := r.clk.Now().Sub(start); d != 200*time.Millisecond {
-		t.Errorf("second connection accepted after %v; want 200ms (the data's retransmission)", d)
-	}
-	st = sv.Stats()
-	if st.SynCookiesValid != 4 || st.SynCookiesInvalid != 0 || st.PassiveOpens != 2 || st.ResetsSent != 0 {
-		t.Errorf("SynCookiesValid %d, Invalid %d, PassiveOpens %d, ResetsSent %d; want 4, 0, 2, 0",
-			st.SynCookiesValid, st.SynCookiesInvalid, st.PassiveOpens, st.ResetsSent)
-	}
-	want := "[SYN-RECEIVED ESTABLISHED SYN-RECEIVED ESTABLISHED]"
-	if got := fmt.Sprint(trace); got != want {
-		t.Errorf("server trace %s; want %s", got, want)
-	}
+	return context.DeadlineExceeded
 }

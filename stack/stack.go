@@ -9,9 +9,11 @@
 // # Packets the stack sends
 //
 // TCP segments leave with DF set and are sized for the path MTU; when an
-// ICMP fragmentation-needed or packet-too-big lowers the path MTU under a
-// live connection (whose engine keeps its MSS), its larger segments leave
-// in fragments. UDP datagrams and ICMP messages leave without DF, with a
+// ICMP fragmentation-needed or packet-too-big that quotes a live
+// connection's segment (and passes RFC 5927's sequence check) lowers the
+// path MTU, the connection's engine lowers its MSS and resends, cut, what
+// the path dropped (tcp.TCB.HandlePathMTU). One that quotes no live
+// connection or UDP socket is ignored (Stats.PathMTUIgnored). UDP datagrams and ICMP messages leave without DF, with a
 // fresh identification, fragmented when larger than the path MTU. ICMP
 // errors (port unreachable, reassembly time exceeded) are rate-limited.
 //
@@ -76,8 +78,8 @@ type Options struct {
 	TCP        tcp.Config       // defaults for every connection
 	Secret     []byte           // key for ISNs (RFC 6528) and ephemeral ports (RFC 6056); default random
 	Rand       io.Reader        // randomness (default crypto/rand); a simulation passes a seeded one
-	Backlog    int              // default accept-queue length when Listen is given none; default 128
-	SynBacklog int              // default SYN-queue (half-open) length; default 256
+	Backlog    int              // default accept-queue length when Listen is given none; default 4096 (what Go's net.Listen asks of Linux: somaxconn)
+	SynBacklog int              // SYN-queue (half-open) length of every listener; default 1024 (Linux's tcp_max_syn_backlog)
 	Trace      func(TraceEvent) // called on every connection state change, if set
 	// SynCookies says when listeners answer SYNs with SYN cookies:
 	// SynCookiesAuto (the zero value) when the SYN queue is full,
@@ -85,9 +87,9 @@ type Options struct {
 	SynCookies SynCookieMode
 	// AbortOnOverflow resets a connection whose handshake completes when
 	// its listener's accept queue is full, as Linux does with
-	// net.ipv4.tcp_abort_on_overflow=1. By default (false) its final ACK
-	// is ignored instead, and the connection completes later, once there
-	// is room. See Listener.
+	// net.ipv4.tcp_abort_on_overflow=1. By default (false) the connection
+	// joins the queue past its backlog instead: a handshake the listener
+	// answered is never lost. See Listener.
 	AbortOnOverflow bool
 	// QueueLen is the capacity of each event loop's inbound packet queue
 	// (real-time mode); packets arriving when it is full are dropped and
@@ -114,6 +116,27 @@ type Options struct {
 	// under a shard lock like Trace: it must be quick and must not call
 	// into the stack.
 	SegmentTrace func(SegmentEvent)
+	// Listeners and defences against hostile peers.
+
+	// MaxBacklog caps every listener's accept-queue length, as Linux's
+	// net.core.somaxconn caps listen(2)'s backlog. Default 4096.
+	MaxBacklog int
+	// KeepAlive is the keepalive every accepted and dialed connection
+	// gets, as Go's net.Dialer and net.ListenConfig give one: zero means
+	// probes after 15 s idle, every 15 s, 9 of them (net.KeepAliveConfig's
+	// defaults); a positive value sets both the idle time and the
+	// interval; negative turns the default off (TCP.KeepAlive, if
+	// enabled, still applies). Conn.SetKeepAlive, SetKeepAlivePeriod and
+	// SetKeepAliveConfig override it per connection.
+	KeepAlive time.Duration
+	// ChallengeACKLimit bounds the challenge ACKs (RFC 5961) the whole
+	// stack sends per second, on top of each connection's own limit
+	// (tcp.Config.ChallengeACKInterval). Each second's budget is drawn
+	// anew, with a keyed hash, between half and one and a half times the
+	// limit, so that counting one connection's challenge ACKs does not
+	// tell an attacker how many other connections sent (the side channel
+	// of CVE-2016-5696). Default 1000; negative: no stack-wide limit.
+	ChallengeACKLimit int
 }
 
 // ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
@@ -141,7 +164,7 @@ type Stats struct {
 	ActiveOpens           uint64
 	PassiveOpens          uint64
 	SynQueueDrops         uint64 // SYNs dropped because the SYN queue was full (Options.SynCookies off)
-	AcceptQueueDrops      uint64 // handshake ACKs ignored (or, with Options.AbortOnOverflow, reset) because the accept queue was full
+	AcceptQueueDrops      uint64 // handshakes reset because the accept queue was full (Options.AbortOnOverflow), and cookie ACKs ignored past the backlog plus the SYN queue
 	Connections           uint64 // connections currently known (all states)
 
 	// SYN cookies (RFC 4987 §3.6; Options.SynCookies).
@@ -199,6 +222,18 @@ type Stats struct {
 	AttemptFails    uint64 // connections that went from SYN-SENT or SYN-RECEIVED to CLOSED (or back to LISTEN)
 	EstabResets     uint64 // connections that went from ESTABLISHED or CLOSE-WAIT straight to CLOSED (reset, or aborted)
 	CurrEstab       uint64 // connections now in ESTABLISHED or CLOSE-WAIT
+	// Listeners and defences against hostile peers.
+	ListenOverflows         uint64 // SYNs dropped because their listener's accept queue was full, and handshakes refused past it (Linux's ListenOverflows)
+	ListenDrops             uint64 // SYNs and handshakes a listener dropped for any reason: overflows, full SYN queue, no route (Linux's ListenDrops)
+	SynFinDrops             uint64 // SYN+FIN segments a listener discarded
+	MSSClamps               uint64 // connections whose peer announced an MSS below tcp.Config.MinMSS, raised to it
+	ChallengeACKs           uint64 // challenge ACKs sent (RFC 5961 §3-§5)
+	ChallengeACKsSuppressed uint64 // challenge ACKs not sent: the connection's or the stack's limit (RFC 5961 §7)
+	TCPOptionErrors         uint64 // segments with a malformed option: the options before it were kept and the segment processed
+	ReassemblyTooBig        uint64 // IPv4 datagrams dropped because they would reassemble past 65,535 bytes
+	IPv6ParamProblems       uint64 // IPv6 packets discarded for an RFC 8200 Parameter Problem (routing header with Segments Left != 0, unknown Next Header)
+	PathMTUIgnored          uint64 // fragmentation-needed or packet-too-big messages ignored: they quoted no live TCP connection or UDP socket, or failed its check
+	PathMTUConnUpdates      uint64 // live TCP connections whose MSS an ICMP message lowered
 }
 
 // counters are the live, atomic form of Stats.
@@ -212,6 +247,11 @@ type counters struct {
 	synCookiesSent, synCookiesValid, synCookiesInvalid                 atomic.Uint64
 
 	tcp tcpTotals // introspect.go
+	// Listeners and defences against hostile peers (challenge ACKs and
+	// MSS clamps are counted by the engines, in Stack.tcpShared).
+	listenOverflows, listenDrops, synFinDrops, tcpOptionErrors atomic.Uint64
+	reassemblyTooBig, ipv6ParamProblems                        atomic.Uint64
+	pmtuIgnored, pmtuConnUpdates                               atomic.Uint64
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -228,6 +268,8 @@ type Stack struct {
 	segTrace func(SegmentEvent)
 
 	backlog, synBacklog int
+	maxBacklog          int
+	tcpShared           *tcp.Shared // what every engine of this stack shares: challenge-ACK budget, counters
 	synCookies          SynCookieMode
 	abortOnOverflow     bool
 	cookieKey           tcp.CookieKey
@@ -314,11 +356,15 @@ func New(opts Options) *Stack {
 		ro.Timeout = defaultReassemblyTimeout
 	}
 	s.frags.opts = ro
+	s.maxBacklog = opts.MaxBacklog
+	if s.maxBacklog <= 0 {
+		s.maxBacklog = DefaultMaxBacklog
+	}
 	if s.backlog <= 0 {
-		s.backlog = 128
+		s.backlog = DefaultMaxBacklog
 	}
 	if s.synBacklog <= 0 {
-		s.synBacklog = 256
+		s.synBacklog = DefaultSynBacklog
 	}
 	s.secret = slices.Clone(opts.Secret)
 	if len(s.secret) == 0 {
@@ -334,6 +380,9 @@ func New(opts Options) *Stack {
 	}
 	s.synCookies, s.abortOnOverflow = opts.SynCookies, opts.AbortOnOverflow
 	s.cookieKey = tcp.NewCookieKey(s.secret)
+	s.tcpShared = tcp.NewShared(s.secret, opts.ChallengeACKLimit)
+	s.cfg.Shared = s.tcpShared
+	s.cfg.KeepAlive = defaultKeepAlive(s.cfg.KeepAlive, opts.KeepAlive)
 	s.routes.Store(&routeTable{local: map[netip.Addr]bool{}})
 	s.ipID.Store(s.hash(netip.Addr{}, netip.AddrPort{}, netip.AddrPort{}))
 
@@ -432,6 +481,18 @@ func (s *Stack) Stats() Stats {
 		SynCookiesSent:    c.synCookiesSent.Load(),
 		SynCookiesValid:   c.synCookiesValid.Load(),
 		SynCookiesInvalid: c.synCookiesInvalid.Load(),
+
+		ListenOverflows:         c.listenOverflows.Load(),
+		ListenDrops:             c.listenDrops.Load(),
+		SynFinDrops:             c.synFinDrops.Load(),
+		MSSClamps:               s.tcpShared.MSSClamps.Load(),
+		ChallengeACKs:           s.tcpShared.ChallengeACKs.Load(),
+		ChallengeACKsSuppressed: s.tcpShared.ChallengeACKsSuppressed.Load(),
+		TCPOptionErrors:         c.tcpOptionErrors.Load(),
+		ReassemblyTooBig:        c.reassemblyTooBig.Load(),
+		IPv6ParamProblems:       c.ipv6ParamProblems.Load(),
+		PathMTUIgnored:          c.pmtuIgnored.Load(),
+		PathMTUConnUpdates:      c.pmtuConnUpdates.Load(),
 	}
 	s.tcpStats(&st)
 	s.fwd.stats(&st)

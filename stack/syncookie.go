@@ -69,11 +69,13 @@ func (sh *shard) cookieACK(l *Listener, key tuple, seg *tcp.Segment, now time.Ti
 		return false
 	}
 	s.ctr.synCookiesValid.Add(1)
-	if l.acceptQueueFull() {
-		// As a half-open connection's final ACK when the accept queue
-		// is full: ignored, or answered with a RST. The peer's next
-		// segment brings the cookie again, while it is valid.
+	if !l.cookieRoom(s.abortOnOverflow) {
+		// Past the backlog (AbortOnOverflow: answered with a RST) or
+		// past the backlog plus the SYN queue (ignored: the peer's
+		// next segment brings the cookie again, while it is valid).
 		s.ctr.acceptQueueDrops.Add(1)
+		s.ctr.listenOverflows.Add(1)
+		s.ctr.listenDrops.Add(1)
 		return !s.abortOnOverflow
 	}
 	c := s.newConn(sh, key, r)

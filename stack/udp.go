@@ -279,6 +279,10 @@ func (sh *shard) udpInput(p *inPacket) {
 // datagram it quotes; unconnected sockets do not hear of errors (as on
 // Linux without IP_RECVERR).
 func (s *Stack) udpError(p *inPacket) {
+	if p.qerr.mtu > 0 {
+		s.udpPathMTU(p)
+		return
+	}
 	s.udpMu.RLock()
 	c := s.udp[udpKey(p.key)]
 	s.udpMu.RUnlock()

@@ -71,6 +71,21 @@ type Config struct {
 	// CloseWrite, where the application still reads): when it expires the
 	// connection is dropped silently. Default 60s.
 	FinWait2Timeout time.Duration
+
+	// Defences against hostile peers.
+
+	// MinMSS is the smallest MSS we send with: a peer announcing less
+	// (down to 1 byte, CVE-2019-11479) is taken as announcing MinMSS, and
+	// counted in Shared.MSSClamps. Default 48 (Linux's tcp_min_snd_mss).
+	MinMSS int
+	// ChallengeACKInterval is the shortest time between two challenge
+	// ACKs (RFC 5961 §7) of one connection; the ones in between are not
+	// sent. Default 500 ms (Linux's tcp_invalid_ratelimit); negative: no
+	// per-connection limit.
+	ChallengeACKInterval time.Duration
+	// Shared, if set, is shared by many connections (a stack's): it
+	// bounds their challenge ACKs together and counts what they did.
+	Shared *Shared
 }
 
 // Defaults of Config and KeepAliveConfig.
@@ -145,6 +160,10 @@ func (c Config) withDefaults() Config {
 		c.DelayedACK = DefaultDelayedACK
 	}
 	defD(&c.FinWait2Timeout, DefaultFinWait2Timeout)
+	def(&c.MinMSS, DefaultMinMSS)
+	if c.ChallengeACKInterval == 0 {
+		c.ChallengeACKInterval = DefaultChallengeACKInterval
+	}
 	c.KeepAlive = c.KeepAlive.withDefaults()
 	if c.CongestionControl != "newreno" {
 		c.CongestionControl = DefaultCongestionControl

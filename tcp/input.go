@@ -230,7 +230,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	// match of RCV.NXT; otherwise in the window: challenge ACK.
 	if rst {
 		if seg.Seq != t.rcvNxt {
-			t.ackNow = true
+			t.challengeACK(now)
 			return
 		}
 		t.reset(now)
@@ -246,7 +246,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 			return
 		}
 		// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK.
-		t.ackNow = true
+		t.challengeACK(now)
 		return
 	}
 
@@ -273,7 +273,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	// SND.NXT; otherwise discard the segment and send an ACK back. (This
 	// covers §3.10.7.4's "SEG.ACK > SND.NXT: send an ACK, drop".)
 	if seqGT(seg.Ack, t.sndNxt) || seqLT(seg.Ack, t.sndUna-t.maxSndWnd) {
-		t.ackNow = true
+		t.challengeACK(now)
 		return
 	}
 	if t.synAcked() {

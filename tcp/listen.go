@@ -34,6 +34,10 @@ func HandleListen(seg *Segment) (ListenAction, Segment) {
 		// "Second, check for an ACK: ... form a reset segment
 		// <SEQ=SEG.ACK><CTL=RST>"
 		return ListenReset, Segment{Seq: seg.Ack, Flags: wire.FlagRST}
+	case seg.Flags&(wire.FlagSYN|wire.FlagFIN) == wire.FlagSYN|wire.FlagFIN:
+		// A SYN with FIN is no way to open a connection (no stack sends
+		// one; scanners do): discarded, as Linux does.
+		return ListenDrop, Segment{}
 	case seg.Flags&wire.FlagSYN != 0:
 		// "Third, check for a SYN" (the security check does not apply).
 		return ListenAccept, Segment{}

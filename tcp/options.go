@@ -49,6 +49,10 @@ func (t *TCB) negotiate(peer *wire.TCPOptions) {
 	if peer.HasMSS {
 		peerMSS = int(peer.MSS)
 	}
+	if peerMSS < c.MinMSS {
+		peerMSS = c.MinMSS
+		c.Shared.count(countMSSClamp)
+	}
 	// RFC 7323 §2.2: window scaling is on only when both SYNs carry it.
 	if !c.DisableWScale && peer.HasWindowScale {
 		t.sndWScale = min(peer.WindowScale, maxWScale)

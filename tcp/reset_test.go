@@ -180,6 +180,7 @@ func TestAckAcceptability(t *testing.T) {
 	h.in(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: "future"}) // SEG.ACK > SND.NXT
 	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535})
 	h.none()
+	h.after(DefaultChallengeACKInterval) // RFC 5961 §7: one challenge ACK per 500 ms
 	h.in(seg{flags: "P.", seq: 301, ack: sub(101, 65536), win: 65535, data: "ancient"})
 	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535})
 	h.none()

@@ -170,6 +170,9 @@ type TCB struct {
 	// Output queue, reused between DrainOutput calls.
 	outQ    []outEntry
 	outData []byte
+
+	// Defences against hostile peers (challenge.go).
+	challengeAt time.Time // when the last challenge ACK was sent
 }
 
 // Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.

@@ -16,6 +16,12 @@ var ErrNotTCP = errors.New("not a TCP packet")
 // fragment: reassembly is the caller's business (package stack does it).
 var ErrFragment = errors.New("IP fragment")
 
+// ErrBadOption is wrapped, with ErrMalformed, by the errors of a malformed
+// TCP option. ParseTCPOptions and ParseTCP return what they parsed
+// before that option along with such an error, so that a receiver may
+// keep the segment and ignore the rest of its options, as Linux does.
+var ErrBadOption = errors.New("malformed TCP option")
+
 // The errors below are made once so that rejecting a packet does not
 // allocate: a flood of junk must not turn into a flood of garbage.
 var (
@@ -39,14 +45,14 @@ var (
 	errTCPChecksum     = fmt.Errorf("wire: tcp: %w", ErrChecksum)
 	errNotTCP          = fmt.Errorf("wire: %w", ErrNotTCP)
 	errFragment        = fmt.Errorf("wire: %w", ErrFragment)
-	errOptTruncated    = malformed("tcp option: length byte missing")
-	errOptLenShort     = malformed("tcp option: length below 2")
-	errOptPastEnd      = malformed("tcp option: runs past the end of the options")
-	errOptMSS          = malformed("tcp option: mss length is not 4")
-	errOptWindowScale  = malformed("tcp option: wscale length is not 3")
-	errOptSACKPerm     = malformed("tcp option: sackOK length is not 2")
-	errOptSACK         = malformed("tcp option: sack length is not 2+8n with n in 1..4")
-	errOptTimestamps   = malformed("tcp option: timestamps length is not 10")
+	errOptTruncated    = badOption("tcp option: length byte missing")
+	errOptLenShort     = badOption("tcp option: length below 2")
+	errOptPastEnd      = badOption("tcp option: runs past the end of the options")
+	errOptMSS          = badOption("tcp option: mss length is not 4")
+	errOptWindowScale  = badOption("tcp option: wscale length is not 3")
+	errOptSACKPerm     = badOption("tcp option: sackOK length is not 2")
+	errOptSACK         = badOption("tcp option: sack length is not 2+8n with n in 1..4")
+	errOptTimestamps   = badOption("tcp option: timestamps length is not 10")
 	errICMPShort       = malformed("icmp: shorter than 8 bytes")
 	errICMPChecksum    = fmt.Errorf("wire: icmp: %w", ErrChecksum)
 	errICMPv6Checksum  = fmt.Errorf("wire: icmpv6: %w", ErrChecksum)
@@ -64,4 +70,8 @@ var (
 
 func malformed(what string) error {
 	return fmt.Errorf("wire: %s: %w", what, ErrMalformed)
+}
+
+func badOption(what string) error {
+	return fmt.Errorf("wire: %s: %w: %w", what, ErrBadOption, ErrMalformed)
 }

@@ -125,3 +125,57 @@ type ipv6Frag struct {
 	more   bool
 	id     uint32
 }
+
+// Codes of the ICMPv6 Parameter Problem message (RFC 4443 §3.4).
+const (
+	ICMPv6ErroneousHeader        = 0 // erroneous header field encountered
+	ICMPv6UnrecognizedNextHeader = 1 // unrecognized Next Header type encountered
+)
+
+// IPv6ParamProblem walks the extension headers of the IPv6 packet b as
+// its destination does (RFC 8200 §4) and reports the first thing RFC 8200
+// answers with a discard and an ICMPv6 Parameter Problem, with the code
+// and the pointer (an offset into b) to send:
+//
+//   - a routing header whose Segments Left is not zero: the node would
+//     have to route the packet on, and a host implements no routing type
+//     (§4.4: code 0, the pointer at the Routing Type field);
+//   - a Next Header value that is not an extension header and that known
+//     rejects (§4: code 1, the pointer at that Next Header field).
+//
+// The walk stops, with found false, at "no next header", at the fragment
+// header of a real fragment (what follows it is not a header chain) and at
+// anything truncated or malformed, which ParseIP rejects.
+func IPv6ParamProblem(b []byte, known func(proto uint8) bool) (code uint8, pointer uint32, found bool) {
+	if len(b) < IPv6HeaderLen || b[0]>>4 != 6 {
+		return 0, 0, false
+	}
+	if end := IPv6HeaderLen + int(binary.BigEndian.Uint16(b[4:])); end <= len(b) {
+		b = b[:end]
+	}
+	next, at, off := b[6], 6, IPv6HeaderLen // at: where next was named
+	for {
+		switch next {
+		case ProtocolHopByHop, ProtocolDestOptions, ProtocolRouting:
+			if off+8 > len(b) {
+				return 0, 0, false
+			}
+			if next == ProtocolRouting && b[off+3] != 0 {
+				return ICMPv6ErroneousHeader, uint32(off + 2), true
+			}
+			next, at, off = b[off], off, off+(int(b[off+1])+1)*8
+		case ProtocolFragment:
+			if off+8 > len(b) || binary.BigEndian.Uint16(b[off+2:])&^0x6 != 0 {
+				return 0, 0, false
+			}
+			next, at, off = b[off], off, off+8
+		case ProtocolNoNext:
+			return 0, 0, false
+		default:
+			if known(next) {
+				return 0, 0, false
+			}
+			return ICMPv6UnrecognizedNextHeader, uint32(at), true
+		}
+	}
+}

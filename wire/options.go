@@ -65,15 +65,17 @@ func nextOption(b []byte) (kind uint8, data []byte, n int, err error) {
 // skipped, as are options of unknown kinds, by their length. An option whose
 // length is below 2, runs past the end, or is not the fixed length of its
 // kind, or a SACK option not carrying 1 to 4 blocks, gives an error wrapping
-// ErrMalformed. When an option appears more than once the last one wins. A
-// window scale above 14 is returned as sent: clamping it (RFC 7323 §2.3) is
-// the engine's business.
+// ErrMalformed and ErrBadOption; the options before it are returned with
+// the error (a receiver that keeps the segment ignores the rest, as Linux
+// does). When an option appears more than once the last one wins. A
+// window scale above 14 is returned as sent: clamping it (RFC 7323 §2.3)
+// is the engine's business.
 func ParseTCPOptions(b []byte) (TCPOptions, error) {
 	var o TCPOptions
 	for len(b) > 0 {
 		kind, data, n, err := nextOption(b)
 		if err != nil {
-			return TCPOptions{}, err
+			return o, err
 		}
 		if kind == OptEOL {
 			break

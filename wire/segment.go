@@ -1,6 +1,9 @@
 package wire
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 // TCPHeaderLen is the length of a TCP header without options.
 const TCPHeaderLen = 20
@@ -11,6 +14,11 @@ const TCPHeaderLen = 20
 // It checks that b holds 20 bytes and that the data offset is at least 5
 // words and within b, then parses the options with ParseTCPOptions. The
 // reserved bits and the AE bit (RFC 9768) are ignored. The payload aliases b.
+//
+// A malformed option gives an error wrapping ErrMalformed and
+// ErrBadOption, returned with the header (holding the options before the
+// malformed one) and the payload: a receiver may process the segment all
+// the same, as Linux does. Every other error comes with zero values.
 func ParseTCP(b []byte) (TCPHeader, []byte, error) {
 	if len(b) < TCPHeaderLen {
 		return TCPHeader{}, nil, errTCPShort
@@ -23,7 +31,7 @@ func ParseTCP(b []byte) (TCPHeader, []byte, error) {
 		return TCPHeader{}, nil, errTCPDataLong
 	}
 	opts, err := ParseTCPOptions(b[TCPHeaderLen:off])
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrBadOption) {
 		return TCPHeader{}, nil, err
 	}
 	h := TCPHeader{
@@ -37,7 +45,7 @@ func ParseTCP(b []byte) (TCPHeader, []byte, error) {
 		Urgent:   binary.BigEndian.Uint16(b[18:]),
 		Options:  opts,
 	}
-	return h, b[off:], nil
+	return h, b[off:], err
 }
 
 // Len is the length of the header AppendTCP writes for h: 20 bytes plus

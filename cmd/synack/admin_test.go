@@ -54,7 +54,7 @@ func TestAdminText(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	want := []string{
 		"State        Recv-Q  Send-Q  Local Address:Port  Peer Address:Port  Details",
-		"LISTEN       1       128     *:80                *:*                syn-queue:0",
+		"LISTEN       1       4096    *:80                *:*                syn-queue:0",
 		"ESTABLISHED  10      0       198.18.0.2:80       " + c.LocalAddr().String() + "   rtt:2.000/1.000 rto:200 mss:1448 cwnd:14480",
 	}
 	if len(lines) != 3 {
