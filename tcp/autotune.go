@@ -17,8 +17,12 @@ import "time"
 //     congestion window (one window in flight, one queued behind it), at
 //     least doubling, since growing copies the buffer.
 //
-// Buffers grow and never shrink; the ring's storage is reallocated only
-// on growth. A buffer given a size (Config, SetReceiveBufferSize,
+// Under memory pressure (Config.Memory, memory.go) neither grows: the
+// growth refused is counted.
+//
+// A buffer's size is the most it may hold, what the window offered
+// follows; its storage (memory.go) is taken as data arrives and given
+// back when it drains. Sizes grow and never shrink. A buffer given a size (Config, SetReceiveBufferSize,
 // SetSendBufferSize) keeps it, as SO_RCVBUF and SO_SNDBUF fix it on
 // Linux.
 
@@ -101,21 +105,31 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 		}
 		r.space = r.copied
 		if size := min(target, t.cfg.MaxReceiveBufferSize); size > t.rcvBuf.size {
-			t.rcvBuf.resize(size)
-			t.windowUpdate(now)
+			if t.cfg.Memory.UnderPressure() {
+				t.cfg.Memory.refuseGrowth()
+			} else {
+				t.rcvBuf.resize(size)
+				t.windowUpdate(now)
+			}
 		}
 	}
 	r.copied, r.periodAt = 0, now
 }
 
 // sndBufExpand grows the send buffer to twice the congestion window after
-// an acknowledgment, when the application has filled the buffer.
+// an acknowledgment, when the application has filled the buffer. It
+// first gives back the memory of drained buffers (reclaim).
 func (t *TCB) sndBufExpand() {
+	t.reclaim()
 	if !t.sndFull || t.cfg.MaxSendBufferSize <= t.sndBuf.size {
 		return
 	}
 	t.sndFull = false
 	want := 2 * max(t.cwnd(), 10*t.sndMSS)
+	if want > t.sndBuf.size && t.cfg.Memory.UnderPressure() {
+		t.cfg.Memory.refuseGrowth()
+		return
+	}
 	if want > t.sndBuf.size {
 		// At least doubling: the ring's storage is copied on growth, and
 		// the window grows a little with every ACK.

@@ -70,6 +70,11 @@ type Config struct {
 	// CloseWrite, where the application still reads): when it expires the
 	// connection is dropped silently. Default 60s.
 	FinWait2Timeout time.Duration
+
+	// Memory, when set, accounts for the buffer memory of the connections
+	// that share it and bounds it (memory.go); nil: accounted nowhere,
+	// unbounded. package stack sets it to the stack's.
+	Memory *Memory
 }
 
 // Defaults of Config and KeepAliveConfig.

@@ -318,7 +318,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		if !t.readClosed {
 			off := int(seq - t.rcvNxt)
 			end := seq + uint32(len(data))
-			if off+len(data) <= t.rcvBuf.Free() {
+			if t.rcvRoom(off, len(data)) {
 				if t.ooo.empty() {
 					t.pawsHoleOpened()
 				}
@@ -336,7 +336,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 	}
 	n := len(data)
 	if !t.readClosed {
-		n = t.rcvBuf.Write(data)
+		n = t.rcvWrite(data)
 	}
 	t.advanceRcvNxt(uint32(n))
 	all := n == len(data)

@@ -148,9 +148,11 @@ type TCB struct {
 	rtoAt, persistAt, delAckAt, kaAt, timeWaitAt, finWait2At time.Time
 	rackAt, ptoAt, paceAt                                    time.Time
 
-	// Output queue, reused between DrainOutput calls.
+	// Output queue, reused between DrainOutput calls; taken from a pool
+	// (outBox) and given back when the connection holds no buffer memory.
 	outQ    []outEntry
 	outData []byte
+	outBox  *outBox
 }
 
 // Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.
@@ -186,6 +188,10 @@ type Info struct {
 	// TLPRepairs counts the tail loss probes found to have repaired a
 	// loss, each answered with a window reduction (RFC 8985 §7.4).
 	TLPRepairs int
+	// SendBufferAllocated and ReceiveBufferAllocated are the bytes of
+	// memory the buffers hold now (memory.go): none until their first
+	// byte and again once they drain.
+	SendBufferAllocated, ReceiveBufferAllocated int
 }
 
 func newTCB(cfg Config, iss uint32) *TCB {
@@ -201,8 +207,8 @@ func newTCB(cfg Config, iss uint32) *TCB {
 		rcvBuf:    newRing(cfg.ReceiveBufferSize),
 		rto:       cfg.InitialRTO,
 		tsOffset:  tsOffsetFor(iss),
-		outQ:      make([]outEntry, 0, 8),
 	}
+	t.initBuffers()
 	t.wsOffered = wscaleFor(cfg.MaxReceiveBufferSize)
 	t.sndMSS = minInt(536, cfg.MSS)
 	t.useRACK = !cfg.DisableRACK
@@ -390,5 +396,8 @@ func (t *TCB) Info() Info {
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
 		TLPRepairs:          t.tlpResponses,
+
+		SendBufferAllocated:    t.sndBuf.Allocated(),
+		ReceiveBufferAllocated: t.rcvBuf.Allocated(),
 	}
 }

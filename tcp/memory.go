@@ -1,0 +1,258 @@
+package tcp
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+)
+
+// Buffer memory.
+//
+// A connection's send and receive buffers (ring, buffer.go) hold no
+// memory until their first byte. Their storage is a slab taken from a pool
+// by power-of-two size class and doubled as the data it must hold grows,
+// up to the buffer's size (the limit the window follows); it goes back to
+// the pool when the buffer drains. A slab taken from the pool is not
+// zeroed: every byte is written before it is read.
+//
+// Memory, shared by the connections of a stack, accounts for the slabs
+// they hold and bounds them as Linux's tcp_mem does: past Pressure the
+// stack is under memory pressure until the total falls below Low; past
+// High, slab growth is refused. See Memory.
+
+// Slab size classes: 1<<minSlabShift … 1<<maxSlabShift bytes.
+const (
+	minSlabShift = 9  // 512 bytes
+	maxSlabShift = 30 // 1 GiB, above maxBufferSize
+)
+
+// slabPools holds free slabs by size class. Each entry is a *[]byte whose
+// length is its class size.
+var slabPools [maxSlabShift + 1]sync.Pool
+
+// slabClass is the size class that holds n bytes.
+func slabClass(n int) uint8 {
+	if n <= 1<<minSlabShift {
+		return minSlabShift
+	}
+	return uint8(bits.Len(uint(n - 1)))
+}
+
+// getSlab returns a slab of class c, not zeroed when it comes from the pool.
+func getSlab(c uint8) *[]byte {
+	if s, ok := slabPools[c].Get().(*[]byte); ok {
+		return s
+	}
+	b := make([]byte, 1<<c)
+	return &b
+}
+
+// putSlab returns s to its pool.
+func putSlab(s *[]byte) {
+	slabPools[slabClass(len(*s))].Put(s)
+}
+
+// Memory accounts for the buffer memory of a set of connections (a stack)
+// and bounds it, as Linux's tcp_mem does. Set Config.Memory to share one
+// between connections; its zero value accounts without bounding until
+// its thresholds are set (before first use).
+//
+//   - Below Pressure (and again once the total falls below Low), buffers
+//     auto-tune freely.
+//   - Past Pressure the connections are under memory pressure: buffer
+//     auto-tuning stops (growth refused), and the receive windows they
+//     offer shrink, as their data is read, to a minimal window of four
+//     segments (a window already offered is never withdrawn, RFC 9293
+//     §3.8.6.2.2).
+//   - Past High, a slab does not grow: a Write takes only what the send
+//     buffer's storage holds, and received data that does not fit is
+//     dropped unacknowledged, for the peer to retransmit. A connection
+//     may always hold its minimal window in each direction, so that
+//     every connection, new ones included, makes progress.
+//
+// A threshold of zero or less is no threshold. Memory is safe for
+// concurrent use.
+type Memory struct {
+	Low, Pressure, High int64 // bytes
+
+	used           atomic.Int64
+	peak           atomic.Int64
+	pressure       atomic.Bool
+	pressureEvents atomic.Uint64
+	growthRefused  atomic.Uint64
+	dropped        atomic.Uint64
+}
+
+// MemoryStats are a Memory's counters.
+type MemoryStats struct {
+	InUse          int64  // bytes of buffer storage held now
+	Peak           int64  // the most ever held at once
+	PressureEvents uint64 // times the total crossed Pressure (from below Low)
+	GrowthRefused  uint64 // buffer growths refused: auto-tuning under pressure, slabs past High
+	Dropped        uint64 // received segments whose data was dropped, in part or whole, for want of memory
+}
+
+// Stats returns m's counters.
+func (m *Memory) Stats() MemoryStats {
+	return MemoryStats{
+		InUse:          m.used.Load(),
+		Peak:           m.peak.Load(),
+		PressureEvents: m.pressureEvents.Load(),
+		GrowthRefused:  m.growthRefused.Load(),
+		Dropped:        m.dropped.Load(),
+	}
+}
+
+// UnderPressure reports whether the connections are under memory
+// pressure. A nil Memory never is.
+func (m *Memory) UnderPressure() bool {
+	return m != nil && m.pressure.Load()
+}
+
+// charge takes n more bytes. Unless minimal (a connection's minimal
+// window), it refuses, counting it, when that would pass High.
+func (m *Memory) charge(n int, minimal bool) bool {
+	if m == nil {
+		return true
+	}
+	if !minimal && m.High > 0 && m.used.Load()+int64(n) > m.High {
+		m.growthRefused.Add(1)
+		return false
+	}
+	u := m.used.Add(int64(n))
+	for {
+		p := m.peak.Load()
+		if u <= p || m.peak.CompareAndSwap(p, u) {
+			break
+		}
+	}
+	if m.Pressure > 0 && u > m.Pressure && m.pressure.CompareAndSwap(false, true) {
+		m.pressureEvents.Add(1)
+	}
+	return true
+}
+
+// canCharge reports whether charge(n, minimal) would succeed now.
+func (m *Memory) canCharge(n int, minimal bool) bool {
+	return m == nil || minimal || m.High <= 0 || m.used.Load()+int64(n) <= m.High
+}
+
+// uncharge gives n bytes back.
+func (m *Memory) uncharge(n int) {
+	if m == nil {
+		return
+	}
+	if u := m.used.Add(-int64(n)); u < m.Low || m.Low <= 0 && u < m.Pressure {
+		m.pressure.Store(false)
+	}
+}
+
+// refuseGrowth counts an auto-tuning step refused under pressure.
+func (m *Memory) refuseGrowth() { m.growthRefused.Add(1) }
+
+// countDrop counts a segment whose data was dropped for want of memory.
+func (m *Memory) countDrop() {
+	if m != nil {
+		m.dropped.Add(1)
+	}
+}
+
+// overHigh reports whether the total has reached High.
+func (m *Memory) overHigh() bool {
+	return m != nil && m.High > 0 && m.used.Load() >= m.High
+}
+
+// minWindowSegments is the minimal window, in segments of our MSS, that a
+// connection may always offer and fill, whatever the memory pressure.
+const minWindowSegments = 4
+
+// initBuffers gives the buffers their accounting.
+func (t *TCB) initBuffers() {
+	minCap := minWindowSegments * t.cfg.MSS
+	t.sndBuf.mem, t.sndBuf.minCap = t.cfg.Memory, minCap
+	t.rcvBuf.mem, t.rcvBuf.minCap = t.cfg.Memory, minCap
+}
+
+// rcvFree is the room the receive window may offer. Under memory
+// pressure, no more than the storage already holds (or the minimal
+// window): the window stops growing; past High, the minimal window less
+// what is buffered: the window shrinks as data arrives and is not read.
+// offerableWindow keeps what was offered before.
+func (t *TCB) rcvFree() int {
+	free := t.rcvBuf.Free()
+	m := t.cfg.Memory
+	if !m.UnderPressure() {
+		return free
+	}
+	lim := max(t.rcvBuf.minCap, t.rcvBuf.capacity()) - t.rcvBuf.Len()
+	if m.overHigh() {
+		lim = t.rcvBuf.minCap - t.rcvBuf.Len()
+	}
+	return max(0, min(free, lim))
+}
+
+// rcvRoom reports whether n bytes at off past the buffered ones can be
+// stored (out-of-order data): the buffer has room and Memory the storage.
+func (t *TCB) rcvRoom(off, n int) bool {
+	if off+n > t.rcvBuf.Free() {
+		return false
+	}
+	if !t.rcvBuf.reserve(t.rcvBuf.Len() + off + n) {
+		t.cfg.Memory.countDrop()
+		return false
+	}
+	return true
+}
+
+// rcvWrite appends in-order data to the receive buffer and returns how
+// much it took.
+func (t *TCB) rcvWrite(data []byte) int {
+	n := t.rcvBuf.Write(data)
+	if n < len(data) && n < t.rcvBuf.Free()+n {
+		t.cfg.Memory.countDrop()
+	}
+	return n
+}
+
+// reclaim gives back the memory of buffers that have drained: the
+// receive buffer once read (and holding no out-of-order data), the send
+// buffer once acknowledged, and the output queue once both are empty.
+func (t *TCB) reclaim() {
+	if t.rcvBuf.n == 0 && t.ooo.empty() {
+		t.rcvBuf.release()
+	}
+	if t.sndBuf.n == 0 {
+		t.sndBuf.release()
+	}
+}
+
+// outBox carries an output queue's storage through outPool.
+type outBox struct {
+	q    []outEntry
+	data []byte
+}
+
+var outPool = sync.Pool{New: func() any { return &outBox{q: make([]outEntry, 0, 4)} }}
+
+// takeOut gives the TCB an output queue from the pool.
+func (t *TCB) takeOut() {
+	b := outPool.Get().(*outBox)
+	t.outQ, t.outData = b.q[:0], b.data[:0]
+	b.q, b.data = nil, nil
+	t.outBox = b
+}
+
+// releaseOut returns an empty output queue to the pool when the
+// connection holds no buffer memory: an idle connection keeps none.
+func (t *TCB) releaseOut() {
+	if t.outBox == nil || len(t.outQ) != 0 || t.sndBuf.slab != nil || t.rcvBuf.slab != nil {
+		return
+	}
+	b := t.outBox
+	b.q, b.data = t.outQ[:0], t.outData[:0]
+	if cap(b.data) > 64<<10 {
+		b.data = nil // a large burst's copy space is not kept
+	}
+	t.outQ, t.outData, t.outBox = nil, nil, nil
+	outPool.Put(b)
+}
