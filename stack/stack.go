@@ -108,6 +108,10 @@ type Options struct {
 	// Reassembly bounds fragment reassembly; zero fields take their
 	// defaults.
 	Reassembly ReassemblyOptions
+
+	// Memory bounds the memory of the TCP buffers of all connections
+	// (issue 9; see MemoryOptions and stack/memory.go).
+	Memory MemoryOptions
 }
 
 // ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
@@ -170,6 +174,15 @@ type Stats struct {
 	UDPOut        uint64 // datagrams sent
 	UDPNoPort     uint64 // datagrams to a port no socket is bound to (answered with port unreachable)
 	UDPQueueDrops uint64 // datagrams dropped because the socket's receive queue was full
+
+	// TCP buffer memory and TIME-WAIT (Options.Memory; stack/memory.go,
+	// stack/timewait.go).
+	BufferBytes          int64  // bytes of memory the TCP send and receive buffers hold now
+	BufferBytesPeak      int64  // the most they ever held at once
+	MemoryPressureEvents uint64 // times the buffers' total passed Options.Memory.Pressure
+	BufferGrowthRefused  uint64 // buffer growths refused under memory pressure or past Options.Memory.High
+	MemoryDrops          uint64 // received segments whose data was dropped, in part or whole, for want of buffer memory (the peer resends it)
+	TimeWaitRecords      uint64 // connections now in TIME-WAIT, each kept as a compact record
 }
 
 // counters are the live, atomic form of Stats.
@@ -181,6 +194,8 @@ type counters struct {
 	pmtuDecreases, icmpIn, icmpOut, echoReplies, icmpErrors            atomic.Uint64
 	icmpIgnored, icmpRateLimited, udpIn, udpOut, udpNoPort, udpDrops   atomic.Uint64
 	synCookiesSent, synCookiesValid, synCookiesInvalid                 atomic.Uint64
+
+	timeWait atomic.Int64 // TIME-WAIT records (timewait.go)
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -198,6 +213,7 @@ type Stack struct {
 	synCookies          SynCookieMode
 	abortOnOverflow     bool
 	cookieKey           tcp.CookieKey
+	mem                 *tcp.Memory // the TCP buffers' memory (memory.go)
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
@@ -240,6 +256,7 @@ func New(opts Options) *Stack {
 		clock:       opts.Clock,
 		runner:      opts.Runner,
 		cfg:         opts.TCP,
+		mem:         newMemory(opts.Memory),
 		trace:       opts.Trace,
 		backlog:     opts.Backlog,
 		synBacklog:  opts.SynBacklog,
@@ -251,6 +268,7 @@ func New(opts Options) *Stack {
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
+	s.cfg.Memory = s.mem
 	s.ttl = opts.TTL
 	if s.ttl == 0 {
 		s.ttl = 64
@@ -358,7 +376,7 @@ func (s *Stack) AddLink(l link.Link, addrs ...netip.Prefix) error {
 // Stats returns a snapshot of the counters.
 func (s *Stack) Stats() Stats {
 	c := &s.ctr
-	return Stats{
+	st := Stats{
 		PacketsIn:        c.packetsIn.Load(),
 		PacketsOut:       c.packetsOut.Load(),
 		Malformed:        c.malformed.Load(),
@@ -396,6 +414,8 @@ func (s *Stack) Stats() Stats {
 		SynCookiesValid:   c.synCookiesValid.Load(),
 		SynCookiesInvalid: c.synCookiesInvalid.Load(),
 	}
+	s.memoryStats(&st)
+	return st
 }
 
 // Close aborts every connection (peers get a RST), closes every listener

@@ -14,6 +14,8 @@ func (t *TCB) HandleSegment(seg *Segment, now time.Time) {
 		return
 	case StateSynSent:
 		t.inputSynSent(seg, now)
+	case StateTimeWait:
+		t.inputTimeWait(seg, now) // the rules of the compact record (timewait.go)
 	default:
 		t.inputSynchronized(seg, now)
 	}
@@ -107,14 +109,6 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	segLen := seg.Len()
 
 	switch {
-	case t.state == StateTimeWait && flags&wire.FlagFIN != 0 && !rst && !syn &&
-		seg.Seq+segLen == t.rcvNxt:
-		// Eighth, TIME-WAIT: the only thing that can arrive is a
-		// retransmission of the remote FIN: "Acknowledge it, and restart
-		// the 2 MSL timeout."
-		t.sendAck(now)
-		t.timeWaitAt = now.Add(2 * t.cfg.MSL)
-		return
 	case t.state == StateSynReceived && syn && !rst && !hasACK && seg.Seq == t.irs:
 		// A retransmission of the SYN we answered: our SYN-ACK was lost.
 		t.sendSYN(now)
