@@ -45,6 +45,12 @@ type shard struct {
 	buf    []byte    // the packet being built
 	// Manual mode: packets built under mu, written once it is released.
 	pending []outPacket
+
+	// TIME-WAIT records and their expiries (timewait.go).
+	tw        map[twKey]tcp.TimeWait
+	twq       twHeap
+	reopen    bool   // the SYN being handled reopened a TIME-WAIT 4-tuple:
+	reopenISS uint32 // the new connection's ISS is at least this
 }
 
 type outPacket struct {
@@ -108,7 +114,7 @@ func (sh *shard) loop() {
 
 // rearm sets the loop's timer to the earliest live deadline.
 func (sh *shard) rearm(timer *time.Timer, now time.Time) {
-	d := sh.timers.next()
+	d := sh.nextDeadline()
 	sh.armed = d
 	if d.IsZero() {
 		timer.Stop()
@@ -180,8 +186,17 @@ func (sh *shard) pendingQueue() *[]outPacket {
 // forget it if it is done, re-arm its timer and wake its waiters.
 func (sh *shard) settle(c *Conn, now time.Time) {
 	c.tcb.DrainOutput(c.emit)
+	if c.tw {
+		c.notify() // a TIME-WAIT record stands for the connection
+		return
+	}
 	if c.halfOpen {
 		sh.settleHalfOpen(c, now)
+	}
+	if c.tcb.State() == tcp.StateTimeWait {
+		sh.toTimeWait(c, now)
+		c.notify()
+		return
 	}
 	if c.tcb.Done() {
 		sh.remove(c)
@@ -242,6 +257,7 @@ func (sh *shard) schedule(c *Conn) {
 // before now by the engine wait for the next call, so a buggy deadline
 // cannot spin here.
 func (sh *shard) runTimers(now time.Time) {
+	sh.expireTimeWait(now)
 	var due []*Conn
 	for {
 		d := sh.timers.next()

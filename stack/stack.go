@@ -456,6 +456,7 @@ func (s *Stack) Close() error {
 			sh.settle(c, now)
 			sh.remove(c) // even a TCB the engine keeps (TIME-WAIT) goes
 		}
+		sh.dropTimeWait()
 		sh.unlock()
 	}
 	s.closeUDP()
@@ -487,7 +488,7 @@ func (s *Stack) NextDeadline() time.Time {
 	next := s.frags.next()
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		d := sh.timers.next()
+		d := sh.nextDeadline()
 		sh.mu.Unlock()
 		if !d.IsZero() && (next.IsZero() || d.Before(next)) {
 			next = d
