@@ -12,7 +12,7 @@ type ring struct {
 	size   int     // capacity in bytes
 	head   int     // index of the first buffered byte
 	n      int     // number of buffered bytes
-	minCap int     // storage granted past Memory.High (the minimal window)
+	minCap int     // the minimal window: storage granted under memory pressure
 	hint   uint8   // size class of the last slab: a ring emptied by a read and refilled at once takes it again without doubling its way up
 }
 
@@ -41,46 +41,72 @@ func (r *ring) Allocated() int {
 }
 
 // reserve makes the storage hold at least need bytes from the head
-// (need ≤ size). It fails only when Memory refuses the growth.
+// (need ≤ size), or as much of them as Memory grants; it reports whether
+// it holds them all.
 func (r *ring) reserve(need int) bool {
 	if need <= r.capacity() {
 		return true
 	}
 	top := slabClass(r.size)
 	c := min(slabClass(need), top)
-	if h := min(r.hint, top); h > c && r.moveTo(h, r.size, false) {
+	if h := min(r.hint, top); h > c && r.mem.canCharge(1<<h-r.Allocated(), r.growth(h)) &&
+		r.moveTo(h, r.size, r.growth(h)) {
 		return true
 	}
-	return r.moveTo(c, r.size, false)
+	// Down from what need asks, the largest slab Memory grants.
+	cur := uint8(0)
+	if r.slab != nil {
+		cur = slabClass(len(*r.slab))
+	}
+	for ; c > cur; c-- {
+		if r.mem.canCharge(1<<c-r.Allocated(), r.growth(c)) && r.moveTo(c, r.size, r.growth(c)) {
+			break
+		}
+	}
+	if need > r.capacity() {
+		r.mem.refuseGrowth()
+		return false
+	}
+	return true
 }
 
 // room is how many bytes Write would take now.
 func (r *ring) room() int {
 	free := r.Free()
-	if free == 0 || r.capacity()-r.n >= free {
+	if free == 0 || r.capacity()-r.n >= free || r.mem == nil {
 		return free
 	}
-	c := min(slabClass(r.n+free), slabClass(r.size))
-	if r.mem.canCharge(1<<c-r.Allocated(), r.minimal(c)) {
-		return free
+	cur := uint8(0)
+	if r.slab != nil {
+		cur = slabClass(len(*r.slab))
 	}
-	if c = slabClass(r.n + 1); r.mem.canCharge(1<<c-r.Allocated(), r.minimal(c)) {
-		return min(free, 1<<c-r.n)
+	for c := min(slabClass(r.n+free), slabClass(r.size)); c > cur; c-- {
+		if r.mem.canCharge(1<<c-r.Allocated(), r.growth(c)) {
+			return min(free, min(1<<c, r.size)-r.n)
+		}
 	}
 	return r.capacity() - r.n
 }
 
-// minimal reports whether a slab of class c is within the minimal window.
-func (r *ring) minimal(c uint8) bool { return c <= minSlabShift || 1<<c <= r.minCap }
+// growth is what kind of growth a slab of class c is for the ring.
+func (r *ring) growth(c uint8) growth {
+	switch {
+	case r.slab == nil && c == minSlabShift:
+		return growFirst
+	case 1<<c <= max(r.minCap, 1<<minSlabShift):
+		return growMinimal
+	}
+	return growFree
+}
 
 // moveTo puts the ring in a slab of class c and sets its size, keeping
 // the first bytes from the head (buffered ones, and out-of-order ones
-// past them) as far as the new storage holds them. Unless force (the
-// bytes kept are already held), it fails when Memory refuses the growth.
-func (r *ring) moveTo(c uint8, size int, force bool) bool {
+// past them) as far as the new storage holds them. It fails when Memory
+// refuses the growth g.
+func (r *ring) moveTo(c uint8, size int, g growth) bool {
 	old := r.Allocated()
 	if d := 1<<c - old; d > 0 {
-		if !r.mem.charge(d, force || r.minimal(c)) {
+		if !r.mem.charge(d, g) {
 			return false
 		}
 	} else if d < 0 {
@@ -211,5 +237,5 @@ func (r *ring) resize(size int) {
 	}
 	// The slab is larger than the old or the new size: lay the ring out
 	// again in a slab that fits the new size.
-	r.moveTo(min(slabClass(len(*r.slab)), slabClass(size)), size, true)
+	r.moveTo(min(slabClass(len(*r.slab)), slabClass(size)), size, growForced)
 }

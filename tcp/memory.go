@@ -54,21 +54,21 @@ func putSlab(s *[]byte) {
 
 // Memory accounts for the buffer memory of a set of connections (a stack)
 // and bounds it, as Linux's tcp_mem does. Set Config.Memory to share one
-// between connections; its zero value accounts without bounding until
-// its thresholds are set (before first use).
+// between connections; set its thresholds before first use.
 //
-//   - Below Pressure (and again once the total falls below Low), buffers
+//   - Below Pressure, buffers take the storage their data needs and
 //     auto-tune freely.
-//   - Past Pressure the connections are under memory pressure: buffer
-//     auto-tuning stops (growth refused), and the receive windows they
-//     offer shrink, as their data is read, to a minimal window of four
-//     segments (a window already offered is never withdrawn, RFC 9293
-//     §3.8.6.2.2).
-//   - Past High, a slab does not grow: a Write takes only what the send
-//     buffer's storage holds, and received data that does not fit is
-//     dropped unacknowledged, for the peer to retransmit. A connection
-//     may always hold its minimal window in each direction, so that
-//     every connection, new ones included, makes progress.
+//   - Once the total passes Pressure the connections are under memory
+//     pressure until it falls below Low: auto-tuning stops (the growth
+//     refused is counted), and the receive windows they offer shrink, as
+//     data arrives, to a minimal window of four segments (never
+//     withdrawing what was offered: RFC 9293 §3.8.6.2.2). A buffer's
+//     storage grows past Pressure only within that minimal window.
+//   - High is the hard limit: no storage grows past it, but for the
+//     first, smallest slab (512 bytes) of an empty buffer, so that every
+//     connection, new ones included, still makes progress. A Write takes
+//     only what the send buffer's storage holds, and received data that
+//     does not fit is dropped unacknowledged, for the peer to resend.
 //
 // A threshold of zero or less is no threshold. Memory is safe for
 // concurrent use.
@@ -82,6 +82,16 @@ type Memory struct {
 	growthRefused  atomic.Uint64
 	dropped        atomic.Uint64
 }
+
+// growth says what storage a buffer asks for (see Memory).
+type growth uint8
+
+const (
+	growFree    growth = iota // beyond the minimal window
+	growMinimal               // within the minimal window
+	growFirst                 // the first, smallest slab of an empty buffer
+	growForced                // bytes already held (a resize that keeps them)
+)
 
 // MemoryStats are a Memory's counters.
 type MemoryStats struct {
@@ -109,13 +119,13 @@ func (m *Memory) UnderPressure() bool {
 	return m != nil && m.pressure.Load()
 }
 
-// charge takes n more bytes. Unless minimal (a connection's minimal
-// window), it refuses, counting it, when that would pass High.
-func (m *Memory) charge(n int, minimal bool) bool {
+// charge takes n more bytes for a growth of kind g; it refuses, counting
+// it, what Memory does not grant.
+func (m *Memory) charge(n int, g growth) bool {
 	if m == nil {
 		return true
 	}
-	if !minimal && m.High > 0 && m.used.Load()+int64(n) > m.High {
+	if !m.canCharge(n, g) {
 		m.growthRefused.Add(1)
 		return false
 	}
@@ -132,9 +142,19 @@ func (m *Memory) charge(n int, minimal bool) bool {
 	return true
 }
 
-// canCharge reports whether charge(n, minimal) would succeed now.
-func (m *Memory) canCharge(n int, minimal bool) bool {
-	return m == nil || minimal || m.High <= 0 || m.used.Load()+int64(n) <= m.High
+// canCharge reports whether charge(n, g) would succeed now.
+func (m *Memory) canCharge(n int, g growth) bool {
+	if m == nil {
+		return true
+	}
+	u := m.used.Load() + int64(n)
+	switch g {
+	case growFree:
+		return (m.Pressure <= 0 || u <= m.Pressure) && (m.High <= 0 || u <= m.High)
+	case growMinimal:
+		return m.High <= 0 || u <= m.High
+	}
+	return true
 }
 
 // uncharge gives n bytes back.
@@ -147,19 +167,19 @@ func (m *Memory) uncharge(n int) {
 	}
 }
 
-// refuseGrowth counts an auto-tuning step refused under pressure.
-func (m *Memory) refuseGrowth() { m.growthRefused.Add(1) }
+// refuseGrowth counts a growth refused: an auto-tuning step under
+// pressure, or storage past a threshold.
+func (m *Memory) refuseGrowth() {
+	if m != nil {
+		m.growthRefused.Add(1)
+	}
+}
 
 // countDrop counts a segment whose data was dropped for want of memory.
 func (m *Memory) countDrop() {
 	if m != nil {
 		m.dropped.Add(1)
 	}
-}
-
-// overHigh reports whether the total has reached High.
-func (m *Memory) overHigh() bool {
-	return m != nil && m.High > 0 && m.used.Load() >= m.High
 }
 
 // minWindowSegments is the minimal window, in segments of our MSS, that a
@@ -173,22 +193,16 @@ func (t *TCB) initBuffers() {
 	t.rcvBuf.mem, t.rcvBuf.minCap = t.cfg.Memory, minCap
 }
 
-// rcvFree is the room the receive window may offer. Under memory
-// pressure, no more than the storage already holds (or the minimal
-// window): the window stops growing; past High, the minimal window less
-// what is buffered: the window shrinks as data arrives and is not read.
-// offerableWindow keeps what was offered before.
+// rcvFree is the room the receive window may offer: the free buffer
+// space, and under memory pressure no more than the minimal window less
+// what is buffered, so that the window shrinks as data arrives and is
+// not read. offerableWindow keeps what was offered before.
 func (t *TCB) rcvFree() int {
 	free := t.rcvBuf.Free()
-	m := t.cfg.Memory
-	if !m.UnderPressure() {
-		return free
+	if t.cfg.Memory.UnderPressure() {
+		free = max(0, min(free, t.rcvBuf.minCap-t.rcvBuf.Len()))
 	}
-	lim := max(t.rcvBuf.minCap, t.rcvBuf.capacity()) - t.rcvBuf.Len()
-	if m.overHigh() {
-		lim = t.rcvBuf.minCap - t.rcvBuf.Len()
-	}
-	return max(0, min(free, lim))
+	return free
 }
 
 // rcvRoom reports whether n bytes at off past the buffered ones can be

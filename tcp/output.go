@@ -121,7 +121,7 @@ func (t *TCB) sendSYN(now time.Time) {
 
 // synWindow is the window of a SYN or SYN-ACK: never scaled (RFC 7323 §2.2).
 func (t *TCB) synWindow() uint16 {
-	w := uint32(min(t.rcvBuf.Free(), 65535))
+	w := uint32(min(t.rcvFree(), 65535))
 	t.rcvWnd = max(t.rcvWnd, w)
 	t.rcvSlack = 0
 	return uint16(w)
