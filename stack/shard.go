@@ -275,6 +275,9 @@ func (sh *shard) runTimers(now time.Time) {
 		c.tcb.HandleTimer(now)
 		sh.settle(c, now)
 	}
+	if len(due) > 0 {
+		sh.timers.shrink()
+	}
 }
 
 // timerEntry asks for c's timer to run at at. It is stale (lazily deleted)
@@ -331,8 +334,17 @@ func (h *timerHeap) compact() {
 	}
 	clear(old[n:])
 	*h = old[:n]
+	h.shrink()
 	for i := n/2 - 1; i >= 0; i-- {
 		h.down(i)
+	}
+}
+
+// shrink gives back the memory of a heap most of whose entries have gone
+// (connections gone idle).
+func (h *timerHeap) shrink() {
+	if n := len(*h); cap(*h) > 4*n+256 {
+		*h = append(timerHeap(nil), (*h)...)
 	}
 }
 

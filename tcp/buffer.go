@@ -10,19 +10,19 @@ type ring struct {
 	slab   *[]byte // storage; nil while the ring holds none
 	mem    *Memory // accounts for slab; nil: unaccounted
 	size   int     // capacity in bytes
-	head   int     // index of the first buffered byte
-	n      int     // number of buffered bytes
-	minCap int     // the minimal window: storage granted under memory pressure
+	head   int32   // index of the first buffered byte
+	n      int32   // number of buffered bytes
+	minCap int32   // the minimal window: storage granted under memory pressure
 	hint   uint8   // size class of the last slab: a ring emptied by a read and refilled at once takes it again without doubling its way up
 }
 
 func newRing(size int) ring { return ring{size: size} }
 
 // Len is the number of buffered bytes.
-func (r *ring) Len() int { return r.n }
+func (r *ring) Len() int { return int(r.n) }
 
 // Free is the room left.
-func (r *ring) Free() int { return r.size - r.n }
+func (r *ring) Free() int { return r.size - int(r.n) }
 
 // capacity is how many bytes the storage holds now.
 func (r *ring) capacity() int {
@@ -73,19 +73,19 @@ func (r *ring) reserve(need int) bool {
 // room is how many bytes Write would take now.
 func (r *ring) room() int {
 	free := r.Free()
-	if free == 0 || r.capacity()-r.n >= free || r.mem == nil {
+	if free == 0 || r.capacity()-int(r.n) >= free || r.mem == nil {
 		return free
 	}
 	cur := uint8(0)
 	if r.slab != nil {
 		cur = slabClass(len(*r.slab))
 	}
-	for c := min(slabClass(r.n+free), slabClass(r.size)); c > cur; c-- {
+	for c := min(slabClass(int(r.n)+free), slabClass(r.size)); c > cur; c-- {
 		if r.mem.canCharge(1<<c-r.Allocated(), r.growth(c)) {
-			return min(free, min(1<<c, r.size)-r.n)
+			return min(free, min(1<<c, r.size)-int(r.n))
 		}
 	}
-	return r.capacity() - r.n
+	return r.capacity() - int(r.n)
 }
 
 // growth is what kind of growth a slab of class c is for the ring.
@@ -93,7 +93,7 @@ func (r *ring) growth(c uint8) growth {
 	switch {
 	case r.slab == nil && c == minSlabShift:
 		return growFirst
-	case 1<<c <= max(r.minCap, 1<<minSlabShift):
+	case 1<<c <= max(int(r.minCap), 1<<minSlabShift):
 		return growMinimal
 	}
 	return growFree
@@ -116,7 +116,7 @@ func (r *ring) moveTo(c uint8, size int, g growth) bool {
 	if r.slab != nil {
 		b := (*r.slab)[:r.capacity()]
 		keep := min(len(b), len(*ns), size)
-		k := copy((*ns)[:keep], b[r.head:])
+		k := copy((*ns)[:keep], b[int(r.head):])
 		copy((*ns)[k:keep], b)
 		putSlab(r.slab)
 	}
@@ -142,14 +142,14 @@ func (r *ring) Write(p []byte) int {
 	if n == 0 {
 		return 0
 	}
-	if !r.reserve(r.n + n) {
-		n = r.capacity() - r.n
+	if !r.reserve(int(r.n) + n) {
+		n = r.capacity() - int(r.n)
 		if n <= 0 {
 			return 0
 		}
 	}
-	r.put(r.n, p[:n])
-	r.n += n
+	r.put(int(r.n), p[:n])
+	r.n += int32(n)
 	return n
 }
 
@@ -157,7 +157,7 @@ func (r *ring) Write(p []byte) int {
 // readable (out-of-order data); bytes past the capacity are dropped. It
 // reports whether all of p was stored.
 func (r *ring) WriteAt(off int, p []byte) bool {
-	start := r.n + off
+	start := int(r.n) + off
 	end := min(start+len(p), r.size)
 	if end <= start {
 		return len(p) == 0
@@ -175,22 +175,22 @@ func (r *ring) WriteAt(off int, p []byte) bool {
 // put copies p to offset start from the head; the storage holds it.
 func (r *ring) put(start int, p []byte) {
 	b := (*r.slab)[:r.capacity()]
-	i := (r.head + start) % len(b)
+	i := (int(r.head) + start) % len(b)
 	c := copy(b[i:], p)
 	copy(b, p[c:])
 }
 
 // Commit makes n bytes stored with WriteAt readable.
-func (r *ring) Commit(n int) { r.n += minInt(n, r.Free()) }
+func (r *ring) Commit(n int) { r.n += int32(minInt(n, r.Free())) }
 
 // Peek copies buffered bytes starting at off into p and returns the count.
 func (r *ring) Peek(off int, p []byte) int {
-	if off >= r.n {
+	if off >= int(r.n) {
 		return 0
 	}
 	b := (*r.slab)[:r.capacity()]
-	n := minInt(len(p), r.n-off)
-	i := (r.head + off) % len(b)
+	n := minInt(len(p), int(r.n)-off)
+	i := (int(r.head) + off) % len(b)
 	c := copy(p[:n], b[i:])
 	copy(p[c:n], b)
 	return n
@@ -205,14 +205,14 @@ func (r *ring) Read(p []byte) int {
 
 // Discard drops up to n bytes from the front.
 func (r *ring) Discard(n int) {
-	n = minInt(n, r.n)
+	n = minInt(n, int(r.n))
 	if n == 0 {
 		return
 	}
-	r.n -= n
+	r.n -= int32(n)
 	// head moves even when the ring empties: out-of-order bytes stored
 	// past the end (WriteAt) stay where they were put.
-	r.head = (r.head + n) % r.capacity()
+	r.head = int32((int(r.head) + n) % r.capacity())
 }
 
 // Reset empties the ring and gives its storage back.

@@ -188,7 +188,7 @@ const minWindowSegments = 4
 
 // initBuffers gives the buffers their accounting.
 func (t *TCB) initBuffers() {
-	minCap := minWindowSegments * t.cfg.MSS
+	minCap := int32(minWindowSegments * t.cfg.MSS)
 	t.sndBuf.mem, t.sndBuf.minCap = t.cfg.Memory, minCap
 	t.rcvBuf.mem, t.rcvBuf.minCap = t.cfg.Memory, minCap
 }
@@ -200,7 +200,7 @@ func (t *TCB) initBuffers() {
 func (t *TCB) rcvFree() int {
 	free := t.rcvBuf.Free()
 	if t.cfg.Memory.UnderPressure() {
-		free = max(0, min(free, t.rcvBuf.minCap-t.rcvBuf.Len()))
+		free = max(0, min(free, int(t.rcvBuf.minCap)-t.rcvBuf.Len()))
 	}
 	return free
 }
@@ -230,13 +230,15 @@ func (t *TCB) rcvWrite(data []byte) int {
 
 // reclaim gives back the memory of buffers that have drained: the
 // receive buffer once read (and holding no out-of-order data), the send
-// buffer once acknowledged, and the output queue once both are empty.
+// buffer and the record of segments in flight once all is acknowledged,
+// and (releaseOut) the output queue once both buffers are empty.
 func (t *TCB) reclaim() {
 	if t.rcvBuf.n == 0 && t.ooo.empty() {
 		t.rcvBuf.release()
 	}
 	if t.sndBuf.n == 0 {
 		t.sndBuf.release()
+		t.releaseTx()
 	}
 }
 
@@ -269,4 +271,33 @@ func (t *TCB) releaseOut() {
 	}
 	t.outQ, t.outData, t.outBox = nil, nil, nil
 	outPool.Put(b)
+}
+
+// txSegsMin is the smallest record of segments in flight (txMap). Records
+// of that size come from a pool and go back to it when the connection
+// has nothing in flight and nothing to send (reclaim).
+const txSegsMin = 16
+
+var txSegsPool = sync.Pool{New: func() any { return new([txSegsMin]txSeg) }}
+
+// newTxSegs returns storage for n segment records.
+func newTxSegs(n int) []txSeg {
+	if n == txSegsMin {
+		return txSegsPool.Get().(*[txSegsMin]txSeg)[:]
+	}
+	return make([]txSeg, n)
+}
+
+// releaseTx gives back the storage of an empty record of segments in
+// flight, and RACK's marks with it.
+func (t *TCB) releaseTx() {
+	m := &t.tx
+	if m.n != 0 || m.segs == nil {
+		return
+	}
+	if len(m.segs) == txSegsMin {
+		txSegsPool.Put((*[txSegsMin]txSeg)(m.segs))
+	}
+	m.segs, m.head, m.scratch = nil, 0, nil
+	t.rack.marks, t.rack.marksHead = nil, 0
 }

@@ -120,7 +120,7 @@ type TCB struct {
 	eifelTS         uint32
 	eifelSeq        uint32
 	episode         uint32        // number of the current recovery episode (0: none yet)
-	rtxLog          [32]rtxRecord // recent retransmissions, for D-SACK matching
+	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
 	rtxLogNext      int
 
 	// SACK generation (sack.go).
