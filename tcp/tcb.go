@@ -119,7 +119,7 @@ type TCB struct {
 	eifelOn         bool
 	eifelTS         uint32
 	eifelSeq        uint32
-	episode         uint32        // number of the current recovery episode (0: none yet)
+	episode         uint32         // number of the current recovery episode (0: none yet)
 	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
 	rtxLogNext      int
 
