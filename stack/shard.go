@@ -211,6 +211,7 @@ func (sh *shard) insert(c *Conn) {
 	sh.conns[c.key] = c
 	c.inTable = true
 	sh.s.ctr.conns.Add(1)
+	sh.s.mem.AddConnections(1)
 }
 
 // remove forgets c: its tuple is free again and its timers are dead.
@@ -224,6 +225,7 @@ func (sh *shard) remove(c *Conn) {
 	c.inTable = false
 	c.timerAt = time.Time{}
 	sh.s.ctr.conns.Add(^uint64(0))
+	sh.s.mem.AddConnections(-1)
 	if c.halfOpen {
 		c.halfOpen = false
 		c.lst.forget(c)

@@ -132,6 +132,7 @@ func (sh *shard) toTimeWait(c *Conn, now time.Time) {
 	}
 	sh.tw[k] = rec
 	sh.s.ctr.timeWait.Add(1) // Connections still counts it
+	sh.s.mem.AddConnections(-1)
 	sh.twArm(k, rec)
 }
 

@@ -64,11 +64,13 @@ func putSlab(s *[]byte) {
 //     data arrives, to a minimal window of four segments (never
 //     withdrawing what was offered: RFC 9293 §3.8.6.2.2). A buffer's
 //     storage grows past Pressure only within that minimal window.
-//   - High is the hard limit: no storage grows past it, but for the
-//     first, smallest slab (512 bytes) of an empty buffer, so that every
-//     connection, new ones included, still makes progress. A Write takes
-//     only what the send buffer's storage holds, and received data that
-//     does not fit is dropped unacknowledged, for the peer to resend.
+//   - High is the hard limit. The first, smallest slab (512 bytes) of an
+//     empty buffer is always granted, so that every connection, new ones
+//     included, makes progress; the room for those is kept: other growth
+//     stops 1 KiB per connection (AddConnections) short of the thresholds.
+//     Past them a Write takes only what the send buffer's storage holds,
+//     and received data that does not fit is dropped unacknowledged, for
+//     the peer to resend.
 //
 // A threshold of zero or less is no threshold. Memory is safe for
 // concurrent use.
@@ -76,6 +78,7 @@ type Memory struct {
 	Low, Pressure, High int64 // bytes
 
 	used           atomic.Int64
+	conns          atomic.Int64 // connections, each with room kept for two first slabs
 	peak           atomic.Int64
 	pressure       atomic.Bool
 	pressureEvents atomic.Uint64
@@ -127,6 +130,9 @@ func (m *Memory) charge(n int, g growth) bool {
 	}
 	if !m.canCharge(n, g) {
 		m.growthRefused.Add(1)
+		if g == growFree {
+			m.enterPressure()
+		}
 		return false
 	}
 	u := m.used.Add(int64(n))
@@ -136,10 +142,20 @@ func (m *Memory) charge(n int, g growth) bool {
 			break
 		}
 	}
-	if m.Pressure > 0 && u > m.Pressure && m.pressure.CompareAndSwap(false, true) {
-		m.pressureEvents.Add(1)
+	if m.Pressure > 0 && u+m.kept() > m.Pressure {
+		m.enterPressure()
 	}
 	return true
+}
+
+// kept is the room kept for the first slabs of the connections' buffers.
+func (m *Memory) kept() int64 { return m.conns.Load() * 2 << minSlabShift }
+
+// enterPressure starts memory pressure, counting it.
+func (m *Memory) enterPressure() {
+	if m.pressure.CompareAndSwap(false, true) {
+		m.pressureEvents.Add(1)
+	}
 }
 
 // canCharge reports whether charge(n, g) would succeed now.
@@ -147,7 +163,7 @@ func (m *Memory) canCharge(n int, g growth) bool {
 	if m == nil {
 		return true
 	}
-	u := m.used.Load() + int64(n)
+	u := m.used.Load() + int64(n) + m.kept()
 	switch g {
 	case growFree:
 		return (m.Pressure <= 0 || u <= m.Pressure) && (m.High <= 0 || u <= m.High)
@@ -157,21 +173,29 @@ func (m *Memory) canCharge(n int, g growth) bool {
 	return true
 }
 
+// AddConnections counts n more connections (n < 0: fewer) whose buffers
+// draw on m: room for the first slab of each of their two buffers is
+// kept below the thresholds.
+func (m *Memory) AddConnections(n int) { m.conns.Add(int64(n)) }
+
 // uncharge gives n bytes back.
 func (m *Memory) uncharge(n int) {
 	if m == nil {
 		return
 	}
-	if u := m.used.Add(-int64(n)); u < m.Low || m.Low <= 0 && u < m.Pressure {
+	if u := m.used.Add(-int64(n)) + m.kept(); u < m.Low || m.Low <= 0 && u < m.Pressure {
 		m.pressure.Store(false)
 	}
 }
 
 // refuseGrowth counts a growth refused: an auto-tuning step under
-// pressure, or storage past a threshold.
+// pressure, or storage past a threshold (memory pressure then starts).
 func (m *Memory) refuseGrowth() {
 	if m != nil {
 		m.growthRefused.Add(1)
+		if m.Pressure > 0 && m.used.Load()+m.kept() > m.Pressure {
+			m.enterPressure()
+		}
 	}
 }
 
