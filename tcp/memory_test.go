@@ -3,6 +3,7 @@ package tcp
 import (
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The buffers hold memory only while they hold data: none after the
@@ -62,5 +63,18 @@ func TestMemoryPressure_MinimalWindow(t *testing.T) {
 	// "x" is held in a slab of the class the last one had (2 KiB).
 	if st := m.Stats(); st.PressureEvents != 1 || st.InUse != 2048 {
 		t.Fatalf("memory: %+v", st)
+	}
+}
+
+// The TCB's size is memory every idle connection pays: it must stay in the
+// 1408-byte allocation class on 64-bit platforms. A new field that pushes
+// it past goes into a padding hole, or is allocated only when needed (as
+// the retransmission log is).
+func TestTCBSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(TCB{}); n > 1408 {
+		t.Errorf("TCB is %d bytes, past the 1408-byte class", n)
 	}
 }
