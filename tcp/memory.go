@@ -26,9 +26,58 @@ const (
 	maxSlabShift = 30 // 1 GiB, above maxBufferSize
 )
 
+// freeList keeps up to max free objects for reuse, in front of a
+// sync.Pool that takes the rest (and lets the garbage collector have
+// them). The list makes reuse certain where a sync.Pool may drop what it
+// is given (it does so at random under the race detector), so that a
+// connection's steady path does not allocate; its bound keeps what it
+// holds small.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []*T
+	max  int
+	pool sync.Pool
+}
+
+func (f *freeList[T]) get() *T {
+	f.mu.Lock()
+	if n := len(f.free); n > 0 {
+		x := f.free[n-1]
+		f.free[n-1] = nil
+		f.free = f.free[:n-1]
+		f.mu.Unlock()
+		return x
+	}
+	f.mu.Unlock()
+	if x, ok := f.pool.Get().(*T); ok {
+		return x
+	}
+	return nil
+}
+
+func (f *freeList[T]) put(x *T) {
+	f.mu.Lock()
+	if len(f.free) < f.max {
+		f.free = append(f.free, x)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	f.pool.Put(x)
+}
+
+// freeListBytes bounds what each free list keeps (at least two objects).
+const freeListBytes = 256 << 10
+
 // slabPools holds free slabs by size class. Each entry is a *[]byte whose
 // length is its class size.
-var slabPools [maxSlabShift + 1]sync.Pool
+var slabPools [maxSlabShift + 1]freeList[[]byte]
+
+func init() {
+	for c := range slabPools {
+		slabPools[c].max = max(2, freeListBytes>>c)
+	}
+}
 
 // slabClass is the size class that holds n bytes.
 func slabClass(n int) uint8 {
@@ -40,7 +89,7 @@ func slabClass(n int) uint8 {
 
 // getSlab returns a slab of class c, not zeroed when it comes from the pool.
 func getSlab(c uint8) *[]byte {
-	if s, ok := slabPools[c].Get().(*[]byte); ok {
+	if s := slabPools[c].get(); s != nil {
 		return s
 	}
 	b := make([]byte, 1<<c)
@@ -49,7 +98,7 @@ func getSlab(c uint8) *[]byte {
 
 // putSlab returns s to its pool.
 func putSlab(s *[]byte) {
-	slabPools[slabClass(len(*s))].Put(s)
+	slabPools[slabClass(len(*s))].put(s)
 }
 
 // Memory accounts for the buffer memory of a set of connections (a stack)
@@ -272,11 +321,14 @@ type outBox struct {
 	data []byte
 }
 
-var outPool = sync.Pool{New: func() any { return &outBox{q: make([]outEntry, 0, 4)} }}
+var outPool = freeList[outBox]{max: 1024}
 
 // takeOut gives the TCB an output queue from the pool.
 func (t *TCB) takeOut() {
-	b := outPool.Get().(*outBox)
+	b := outPool.get()
+	if b == nil {
+		b = &outBox{q: make([]outEntry, 0, 4)}
+	}
 	t.outQ, t.outData = b.q[:0], b.data[:0]
 	b.q, b.data = nil, nil
 	t.outBox = b
@@ -294,7 +346,7 @@ func (t *TCB) releaseOut() {
 		b.data = nil // a large burst's copy space is not kept
 	}
 	t.outQ, t.outData, t.outBox = nil, nil, nil
-	outPool.Put(b)
+	outPool.put(b)
 }
 
 // txSegsMin is the smallest record of segments in flight (txMap). Records
@@ -302,12 +354,14 @@ func (t *TCB) releaseOut() {
 // has nothing in flight and nothing to send (reclaim).
 const txSegsMin = 16
 
-var txSegsPool = sync.Pool{New: func() any { return new([txSegsMin]txSeg) }}
+var txSegsPool = freeList[[txSegsMin]txSeg]{max: 256}
 
 // newTxSegs returns storage for n segment records.
 func newTxSegs(n int) []txSeg {
 	if n == txSegsMin {
-		return txSegsPool.Get().(*[txSegsMin]txSeg)[:]
+		if s := txSegsPool.get(); s != nil {
+			return s[:]
+		}
 	}
 	return make([]txSeg, n)
 }
@@ -320,7 +374,7 @@ func (t *TCB) releaseTx() {
 		return
 	}
 	if len(m.segs) == txSegsMin {
-		txSegsPool.Put((*[txSegsMin]txSeg)(m.segs))
+		txSegsPool.put((*[txSegsMin]txSeg)(m.segs))
 	}
 	m.segs, m.head, m.scratch = nil, 0, nil
 	t.rack.marks, t.rack.marksHead = nil, 0
