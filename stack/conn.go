@@ -42,6 +42,7 @@ type Conn struct {
 	ka       tcp.KeepAliveConfig
 	hardErr  error // an ICMP error that failed the connect (SYN-SENT)
 	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
+	tw       bool  // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
 }
 
 // failure turns the error the engine ended the connection with into the

@@ -144,7 +144,7 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 		key = tuple{netip.AddrPortFrom(src, laddr.Port()), raddr}
 		sh = s.shardFor(key)
 		sh.mu.Lock()
-		if sh.conns[key] != nil {
+		if !sh.tupleFree(key) {
 			sh.mu.Unlock()
 			return fail(key.local, syscall.EADDRINUSE)
 		}
@@ -237,7 +237,7 @@ func (s *Stack) ephemeral(src netip.Addr, raddr netip.AddrPort) (tuple, *shard) 
 		key := tuple{netip.AddrPortFrom(src, port), raddr}
 		sh := s.shardFor(key)
 		sh.mu.Lock()
-		if sh.conns[key] == nil {
+		if sh.tupleFree(key) {
 			return key, sh
 		}
 		sh.mu.Unlock()

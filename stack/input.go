@@ -221,10 +221,15 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		sh.settle(c, now)
 		return
 	}
-	if l := sh.s.listenerFor(p.key.local); l != nil && sh.s.ownsOrExact(l.key.Addr(), p.key.local.Addr()) {
-		sh.listenInput(l, p.key, &seg, now)
+	if sh.timeWaitInput(p.key, &seg, now) {
 		return
 	}
+	if l := sh.s.listenerFor(p.key.local); l != nil && sh.s.ownsOrExact(l.key.Addr(), p.key.local.Addr()) {
+		sh.listenInput(l, p.key, &seg, now)
+		sh.reopen = false
+		return
+	}
+	sh.reopen = false
 	if sh.forwardSYN(p, &seg, now) {
 		return
 	}
@@ -287,7 +292,7 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 		return
 	}
 	cfg := s.config(r, key.remote.Addr())
-	c.tcb = tcp.NewPassive(cfg, s.isn(key.local, key.remote, now), seg, now)
+	c.tcb = tcp.NewPassive(cfg, sh.passiveISN(key, now), seg, now)
 	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)

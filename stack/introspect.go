@@ -92,6 +92,11 @@ func (s *Stack) Connections() []ConnEntry {
 			}
 			out = append(out, e)
 		}
+		for k := range sh.tw { // TIME-WAIT records (timewait.go)
+			t := k.tuple()
+			out = append(out, ConnEntry{Kind: EntryTimeWait, Local: t.local, Remote: t.remote, State: tcp.StateTimeWait,
+				Info: tcp.Info{State: tcp.StateTimeWait}})
+		}
 		sh.mu.Unlock()
 	}
 	slices.SortFunc(out[nl:], func(a, b ConnEntry) int {

@@ -46,6 +46,12 @@ type shard struct {
 	// Manual mode: packets built under mu, written once it is released.
 	pending []outPacket
 	segs    shardSegments // introspect.go
+
+	// TIME-WAIT records and their expiries (timewait.go).
+	tw        map[twKey]tcp.TimeWait
+	twq       twHeap
+	reopen    bool   // the SYN being handled reopened a TIME-WAIT 4-tuple:
+	reopenISS uint32 // the new connection's ISS is at least this
 }
 
 type outPacket struct {
@@ -109,7 +115,7 @@ func (sh *shard) loop() {
 
 // rearm sets the loop's timer to the earliest live deadline.
 func (sh *shard) rearm(timer *time.Timer, now time.Time) {
-	d := sh.timers.next()
+	d := sh.nextDeadline()
 	sh.armed = d
 	if d.IsZero() {
 		timer.Stop()
@@ -182,8 +188,17 @@ func (sh *shard) pendingQueue() *[]outPacket {
 // forget it if it is done, re-arm its timer and wake its waiters.
 func (sh *shard) settle(c *Conn, now time.Time) {
 	c.tcb.DrainOutput(c.emit)
+	if c.tw {
+		c.notify() // a TIME-WAIT record stands for the connection
+		return
+	}
 	if c.halfOpen {
 		sh.settleHalfOpen(c, now)
+	}
+	if c.tcb.State() == tcp.StateTimeWait {
+		sh.toTimeWait(c, now)
+		c.notify()
+		return
 	}
 	if c.tcb.Done() {
 		sh.remove(c)
@@ -198,6 +213,7 @@ func (sh *shard) insert(c *Conn) {
 	sh.conns[c.key] = c
 	c.inTable = true
 	sh.s.ctr.conns.Add(1)
+	sh.s.mem.AddConnections(1)
 }
 
 // remove forgets c: its tuple is free again and its timers are dead.
@@ -212,6 +228,7 @@ func (sh *shard) remove(c *Conn) {
 	c.timerAt = time.Time{}
 	sh.s.retire(c)
 	sh.s.ctr.conns.Add(^uint64(0))
+	sh.s.mem.AddConnections(-1)
 	if c.halfOpen {
 		c.halfOpen = false
 		c.lst.forget(c)
@@ -245,6 +262,7 @@ func (sh *shard) schedule(c *Conn) {
 // before now by the engine wait for the next call, so a buggy deadline
 // cannot spin here.
 func (sh *shard) runTimers(now time.Time) {
+	sh.expireTimeWait(now)
 	var due []*Conn
 	for {
 		d := sh.timers.next()
@@ -261,6 +279,9 @@ func (sh *shard) runTimers(now time.Time) {
 		}
 		c.tcb.HandleTimer(now)
 		sh.settle(c, now)
+	}
+	if len(due) > 0 {
+		sh.timers.shrink()
 	}
 }
 
@@ -318,8 +339,17 @@ func (h *timerHeap) compact() {
 	}
 	clear(old[n:])
 	*h = old[:n]
+	h.shrink()
 	for i := n/2 - 1; i >= 0; i-- {
 		h.down(i)
+	}
+}
+
+// shrink gives back the memory of a heap most of whose entries have gone
+// (connections gone idle).
+func (h *timerHeap) shrink() {
+	if n := len(*h); cap(*h) > 4*n+256 {
+		*h = append(timerHeap(nil), (*h)...)
 	}
 }
 

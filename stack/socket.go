@@ -61,7 +61,7 @@ func (s *Stack) DialStart(laddr, raddr netip.AddrPort, cfg *tcp.Config) (*Conn, 
 		key = tuple{netip.AddrPortFrom(src, laddr.Port()), raddr}
 		sh = s.shardFor(key)
 		sh.mu.Lock()
-		if sh.conns[key] != nil {
+		if !sh.tupleFree(key) {
 			sh.mu.Unlock()
 			return fail(syscall.EADDRINUSE)
 		}

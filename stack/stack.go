@@ -137,6 +137,9 @@ type Options struct {
 	// tell an attacker how many other connections sent (the side channel
 	// of CVE-2016-5696). Default 1000; negative: no stack-wide limit.
 	ChallengeACKLimit int
+	// Memory bounds the memory of the TCP buffers of all connections
+	// (issue 9; see MemoryOptions and stack/memory.go).
+	Memory MemoryOptions
 }
 
 // ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
@@ -234,6 +237,14 @@ type Stats struct {
 	IPv6ParamProblems       uint64 // IPv6 packets discarded for an RFC 8200 Parameter Problem (routing header with Segments Left != 0, unknown Next Header)
 	PathMTUIgnored          uint64 // fragmentation-needed or packet-too-big messages ignored: they quoted no live TCP connection or UDP socket, or failed its check
 	PathMTUConnUpdates      uint64 // live TCP connections whose MSS an ICMP message lowered
+	// TCP buffer memory and TIME-WAIT (Options.Memory; stack/memory.go,
+	// stack/timewait.go).
+	BufferBytes          int64  // bytes of memory the TCP send and receive buffers hold now
+	BufferBytesPeak      int64  // the most they ever held at once
+	MemoryPressureEvents uint64 // times the buffers' total passed Options.Memory.Pressure
+	BufferGrowthRefused  uint64 // buffer growths refused under memory pressure or past Options.Memory.High
+	MemoryDrops          uint64 // received segments whose data was dropped, in part or whole, for want of buffer memory (the peer resends it)
+	TimeWaitRecords      uint64 // connections now in TIME-WAIT, each kept as a compact record
 }
 
 // counters are the live, atomic form of Stats.
@@ -252,6 +263,7 @@ type counters struct {
 	listenOverflows, listenDrops, synFinDrops, tcpOptionErrors atomic.Uint64
 	reassemblyTooBig, ipv6ParamProblems                        atomic.Uint64
 	pmtuIgnored, pmtuConnUpdates                               atomic.Uint64
+	timeWait                                                   atomic.Int64 // TIME-WAIT records (timewait.go)
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -273,6 +285,7 @@ type Stack struct {
 	synCookies          SynCookieMode
 	abortOnOverflow     bool
 	cookieKey           tcp.CookieKey
+	mem                 *tcp.Memory // the TCP buffers' memory (memory.go)
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
@@ -316,6 +329,7 @@ func New(opts Options) *Stack {
 		clock:       opts.Clock,
 		runner:      opts.Runner,
 		cfg:         opts.TCP,
+		mem:         newMemory(opts.Memory),
 		trace:       opts.Trace,
 		segTrace:    opts.SegmentTrace,
 		backlog:     opts.Backlog,
@@ -328,6 +342,7 @@ func New(opts Options) *Stack {
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
+	s.cfg.Memory = s.mem
 	s.ttl = opts.TTL
 	if s.ttl == 0 {
 		s.ttl = 64
@@ -496,6 +511,7 @@ func (s *Stack) Stats() Stats {
 	}
 	s.tcpStats(&st)
 	s.fwd.stats(&st)
+	s.memoryStats(&st)
 	return st
 }
 
@@ -537,6 +553,7 @@ func (s *Stack) Close() error {
 			sh.settle(c, now)
 			sh.remove(c) // even a TCB the engine keeps (TIME-WAIT) goes
 		}
+		sh.dropTimeWait()
 		sh.unlock()
 	}
 	s.closeUDP()
@@ -568,7 +585,7 @@ func (s *Stack) NextDeadline() time.Time {
 	next := s.frags.next()
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		d := sh.timers.next()
+		d := sh.nextDeadline()
 		sh.mu.Unlock()
 		if !d.IsZero() && (next.IsZero() || d.Before(next)) {
 			next = d

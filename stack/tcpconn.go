@@ -160,12 +160,14 @@ func (c *Conn) SetWriteBuffer(bytes int) error {
 func (c *Conn) State() tcp.State {
 	c.sh.mu.Lock()
 	defer c.sh.mu.Unlock()
-	return c.tcb.State()
+	return c.engineState()
 }
 
 // Info returns a snapshot of the connection's TCB variables.
 func (c *Conn) Info() tcp.Info {
 	c.sh.mu.Lock()
 	defer c.sh.mu.Unlock()
-	return c.tcb.Info()
+	info := c.tcb.Info()
+	info.State = c.engineState()
+	return info
 }

@@ -17,20 +17,25 @@ import "time"
 //     congestion window (one window in flight, one queued behind it), at
 //     least doubling, since growing copies the buffer.
 //
-// Buffers grow and never shrink; the ring's storage is reallocated only
-// on growth. A buffer given a size (Config, SetReceiveBufferSize,
+// Under memory pressure (Config.Memory, memory.go) neither grows: the
+// growth refused is counted.
+//
+// A buffer's size is the most it may hold, what the window offered
+// follows; its storage (memory.go) is taken as data arrives and given
+// back when it drains. Sizes grow and never shrink. A buffer given a size (Config, SetReceiveBufferSize,
 // SetSendBufferSize) keeps it, as SO_RCVBUF and SO_SNDBUF fix it on
 // Linux.
 
 // rcvTune is the receiver's state for dynamic right-sizing.
+// Times are Unix nanoseconds (0: none), to keep the TCB small.
 type rcvTune struct {
 	rtt      time.Duration // the receiver's round-trip estimate; 0: none yet
+	markAt   int64         // when markSeq was set; 0: no sample running
+	periodAt int64         // start of the current measuring period
+	copied   int64         // bytes read since periodAt
 	markSeq  uint32        // window-based sample: RCV.NXT to reach
-	markAt   time.Time     // when markSeq was set; zero: no sample running
 	lastTSEc uint32        // TSecr of the last timestamp sample
-	space    int           // bytes read in the last round trip that grew
-	copied   int           // bytes read since periodAt
-	periodAt time.Time     // start of the current measuring period
+	space    int32         // bytes read in the last round trip that grew
 }
 
 // rcvRTTMeasure takes a receiver round-trip sample from an in-window
@@ -61,16 +66,16 @@ func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
 		}
 		return
 	}
-	if !r.markAt.IsZero() {
+	if r.markAt != 0 {
 		if seqLT(t.rcvNxt, r.markSeq) {
 			return
 		}
-		s := max(now.Sub(r.markAt), time.Millisecond)
+		s := max(time.Duration(now.UnixNano()-r.markAt), time.Millisecond)
 		if r.rtt == 0 || s < r.rtt {
 			r.rtt = s
 		}
 	}
-	r.markSeq, r.markAt = t.rcvNxt+t.rcvWnd, now
+	r.markSeq, r.markAt = t.rcvNxt+t.rcvWnd, now.UnixNano()
 }
 
 // rcvSpaceAdjust counts n bytes read by the application and, once a
@@ -81,41 +86,52 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 	if t.cfg.MaxReceiveBufferSize <= t.rcvBuf.size {
 		return
 	}
-	r.copied += n
-	if r.periodAt.IsZero() {
-		r.periodAt = now
+	r.copied += int64(n)
+	ns := now.UnixNano()
+	if r.periodAt == 0 {
+		r.periodAt = ns
 		return
 	}
-	if r.rtt == 0 || now.Sub(r.periodAt) < r.rtt {
+	if r.rtt == 0 || time.Duration(ns-r.periodAt) < r.rtt {
 		return
 	}
-	if r.copied > r.space {
-		target := 2*r.copied + 16*t.cfg.MSS
-		if r.space > 0 {
+	if copied, space := int(min(r.copied, maxBufferSize)), int(r.space); copied > space {
+		target := 2*copied + 16*t.cfg.MSS
+		if space > 0 {
 			// The rate grew (a sender in slow start doubles it every
 			// round trip): leave room for it to grow as much again. A
 			// sender cannot more than double its rate in a round trip;
 			// a bigger jump is the measurement's granularity (reads
 			// and round trips do not line up), and is not trusted.
-			target += 2 * target * min(r.copied-r.space, r.space) / r.space
+			target += 2 * target * min(copied-space, space) / space
 		}
-		r.space = r.copied
+		r.space = int32(copied)
 		if size := min(target, t.cfg.MaxReceiveBufferSize); size > t.rcvBuf.size {
-			t.rcvBuf.resize(size)
-			t.windowUpdate(now)
+			if t.cfg.Memory.UnderPressure() {
+				t.cfg.Memory.refuseGrowth()
+			} else {
+				t.rcvBuf.resize(size)
+				t.windowUpdate(now)
+			}
 		}
 	}
-	r.copied, r.periodAt = 0, now
+	r.copied, r.periodAt = 0, ns
 }
 
 // sndBufExpand grows the send buffer to twice the congestion window after
-// an acknowledgment, when the application has filled the buffer.
+// an acknowledgment, when the application has filled the buffer. It
+// first gives back the memory of drained buffers (reclaim).
 func (t *TCB) sndBufExpand() {
+	t.reclaim()
 	if !t.sndFull || t.cfg.MaxSendBufferSize <= t.sndBuf.size {
 		return
 	}
 	t.sndFull = false
 	want := 2 * max(t.cwnd(), 10*t.sndMSS)
+	if want > t.sndBuf.size && t.cfg.Memory.UnderPressure() {
+		t.cfg.Memory.refuseGrowth()
+		return
+	}
 	if want > t.sndBuf.size {
 		// At least doubling: the ring's storage is copied on growth, and
 		// the window grows a little with every ACK.

@@ -1,66 +1,198 @@
 package tcp
 
-// ring is a fixed-size byte ring buffer. Its storage is allocated on first
-// use (a half-open connection in a SYN queue holds none) and reused for the
-// connection's lifetime, so the steady data path does not allocate.
+// ring is a byte ring buffer of a given size (the most it may hold: the
+// window follows it). Its storage is a pooled slab (memory.go) that it
+// takes with its first byte, doubles as the data it must hold grows, and
+// gives back when it is emptied by Reset or release, so that an idle
+// connection holds no buffer memory. The slab is len(*slab) bytes; the
+// ring uses the first min(len(*slab), size) of them.
 type ring struct {
-	size int    // capacity in bytes
-	buf  []byte // nil until first write
-	head int    // index of the first buffered byte
-	n    int    // number of buffered bytes
+	slab   *[]byte // storage; nil while the ring holds none
+	mem    *Memory // accounts for slab; nil: unaccounted
+	size   int     // capacity in bytes
+	head   int32   // index of the first buffered byte
+	n      int32   // number of buffered bytes
+	minCap int32   // the minimal window: storage granted under memory pressure
+	hint   uint8   // size class of the last slab: a ring emptied by a read and refilled at once takes it again without doubling its way up
 }
 
 func newRing(size int) ring { return ring{size: size} }
 
 // Len is the number of buffered bytes.
-func (r *ring) Len() int { return r.n }
+func (r *ring) Len() int { return int(r.n) }
 
 // Free is the room left.
-func (r *ring) Free() int { return r.size - r.n }
+func (r *ring) Free() int { return r.size - int(r.n) }
 
-func (r *ring) alloc() {
-	if r.buf == nil && r.size > 0 {
-		r.buf = make([]byte, r.size)
+// capacity is how many bytes the storage holds now.
+func (r *ring) capacity() int {
+	if r.slab == nil {
+		return 0
 	}
+	return min(len(*r.slab), r.size)
 }
 
-// Write appends as much of p as fits and returns how much that was.
+// Allocated is how many bytes of memory the ring holds.
+func (r *ring) Allocated() int {
+	if r.slab == nil {
+		return 0
+	}
+	return len(*r.slab)
+}
+
+// reserve makes the storage hold at least need bytes from the head
+// (need ≤ size), or as much of them as Memory grants; it reports whether
+// it holds them all.
+func (r *ring) reserve(need int) bool {
+	if need <= r.capacity() {
+		return true
+	}
+	top := slabClass(r.size)
+	c := min(slabClass(need), top)
+	if h := min(r.hint, top); h > c && r.mem.canCharge(1<<h-r.Allocated(), r.growth(h)) &&
+		r.moveTo(h, r.size, r.growth(h)) {
+		return true
+	}
+	// Down from what need asks, the largest slab Memory grants.
+	cur := uint8(0)
+	if r.slab != nil {
+		cur = slabClass(len(*r.slab))
+	}
+	for ; c > cur; c-- {
+		if r.mem.canCharge(1<<c-r.Allocated(), r.growth(c)) && r.moveTo(c, r.size, r.growth(c)) {
+			break
+		}
+	}
+	if need > r.capacity() {
+		r.mem.refuseGrowth()
+		return false
+	}
+	return true
+}
+
+// room is how many bytes Write would take now.
+func (r *ring) room() int {
+	free := r.Free()
+	if free == 0 || r.capacity()-int(r.n) >= free || r.mem == nil {
+		return free
+	}
+	cur := uint8(0)
+	if r.slab != nil {
+		cur = slabClass(len(*r.slab))
+	}
+	for c := min(slabClass(int(r.n)+free), slabClass(r.size)); c > cur; c-- {
+		if r.mem.canCharge(1<<c-r.Allocated(), r.growth(c)) {
+			return min(free, min(1<<c, r.size)-int(r.n))
+		}
+	}
+	return r.capacity() - int(r.n)
+}
+
+// growth is what kind of growth a slab of class c is for the ring.
+func (r *ring) growth(c uint8) growth {
+	switch {
+	case r.slab == nil && c == minSlabShift:
+		return growFirst
+	case 1<<c <= max(int(r.minCap), 1<<minSlabShift):
+		return growMinimal
+	}
+	return growFree
+}
+
+// moveTo puts the ring in a slab of class c and sets its size, keeping
+// the first bytes from the head (buffered ones, and out-of-order ones
+// past them) as far as the new storage holds them. It fails when Memory
+// refuses the growth g.
+func (r *ring) moveTo(c uint8, size int, g growth) bool {
+	old := r.Allocated()
+	if d := 1<<c - old; d > 0 {
+		if !r.mem.charge(d, g) {
+			return false
+		}
+	} else if d < 0 {
+		r.mem.uncharge(-d)
+	}
+	ns := getSlab(c)
+	if r.slab != nil {
+		b := (*r.slab)[:r.capacity()]
+		keep := min(len(b), len(*ns), size)
+		k := copy((*ns)[:keep], b[int(r.head):])
+		copy((*ns)[k:keep], b)
+		putSlab(r.slab)
+	}
+	r.slab, r.head, r.hint, r.size = ns, 0, c, size
+	return true
+}
+
+// release gives the storage back; the ring must hold nothing (no
+// buffered bytes, and no out-of-order bytes stored with WriteAt).
+func (r *ring) release() {
+	if r.slab == nil {
+		return
+	}
+	r.mem.uncharge(len(*r.slab))
+	putSlab(r.slab)
+	r.slab, r.head = nil, 0
+}
+
+// Write appends as much of p as fits and returns how much that was. Less
+// than fits in Free is taken when Memory refuses the storage.
 func (r *ring) Write(p []byte) int {
 	n := minInt(len(p), r.Free())
 	if n == 0 {
 		return 0
 	}
-	r.WriteAt(0, p[:n])
-	r.n += n
+	if !r.reserve(int(r.n) + n) {
+		n = r.capacity() - int(r.n)
+		if n <= 0 {
+			return 0
+		}
+	}
+	r.put(int(r.n), p[:n])
+	r.n += int32(n)
 	return n
 }
 
 // WriteAt stores p at offset off past the buffered bytes without making it
-// readable (out-of-order data); bytes past the capacity are dropped.
-func (r *ring) WriteAt(off int, p []byte) {
-	r.alloc()
-	start := r.n + off
-	if start >= r.size {
-		return
+// readable (out-of-order data); bytes past the capacity are dropped. It
+// reports whether all of p was stored.
+func (r *ring) WriteAt(off int, p []byte) bool {
+	start := int(r.n) + off
+	end := min(start+len(p), r.size)
+	if end <= start {
+		return len(p) == 0
 	}
-	p = p[:minInt(len(p), r.size-start)]
-	i := (r.head + start) % r.size
-	c := copy(r.buf[i:], p)
-	copy(r.buf, p[c:])
+	if !r.reserve(end) {
+		end = min(end, r.capacity())
+		if end <= start {
+			return false
+		}
+	}
+	r.put(start, p[:end-start])
+	return end-start == len(p)
+}
+
+// put copies p to offset start from the head; the storage holds it.
+func (r *ring) put(start int, p []byte) {
+	b := (*r.slab)[:r.capacity()]
+	i := (int(r.head) + start) % len(b)
+	c := copy(b[i:], p)
+	copy(b, p[c:])
 }
 
 // Commit makes n bytes stored with WriteAt readable.
-func (r *ring) Commit(n int) { r.n += minInt(n, r.Free()) }
+func (r *ring) Commit(n int) { r.n += int32(minInt(n, r.Free())) }
 
 // Peek copies buffered bytes starting at off into p and returns the count.
 func (r *ring) Peek(off int, p []byte) int {
-	if off >= r.n {
+	if off >= int(r.n) {
 		return 0
 	}
-	n := minInt(len(p), r.n-off)
-	i := (r.head + off) % r.size
-	c := copy(p[:n], r.buf[i:])
-	copy(p[c:n], r.buf)
+	b := (*r.slab)[:r.capacity()]
+	n := minInt(len(p), int(r.n)-off)
+	i := (int(r.head) + off) % len(b)
+	c := copy(p[:n], b[i:])
+	copy(p[c:n], b)
 	return n
 }
 
@@ -73,15 +205,21 @@ func (r *ring) Read(p []byte) int {
 
 // Discard drops up to n bytes from the front.
 func (r *ring) Discard(n int) {
-	n = minInt(n, r.n)
-	r.n -= n
+	n = minInt(n, int(r.n))
+	if n == 0 {
+		return
+	}
+	r.n -= int32(n)
 	// head moves even when the ring empties: out-of-order bytes stored
 	// past the end (WriteAt) stay where they were put.
-	r.head = (r.head + n) % r.size
+	r.head = int32((int(r.head) + n) % r.capacity())
 }
 
-// Reset empties the ring.
-func (r *ring) Reset() { r.head, r.n = 0, 0 }
+// Reset empties the ring and gives its storage back.
+func (r *ring) Reset() {
+	r.head, r.n = 0, 0
+	r.release()
+}
 
 // resize changes the capacity to size, keeping the first min(size,
 // capacity) bytes from the head: the buffered ones and, past them,
@@ -91,13 +229,13 @@ func (r *ring) resize(size int) {
 	if size == r.size {
 		return
 	}
-	if r.buf != nil {
-		nb := make([]byte, size)
-		keep := min(size, r.size)
-		c := copy(nb[:keep], r.buf[r.head:])
-		copy(nb[c:keep], r.buf)
-		r.buf = nb
+	oldCap := r.capacity()
+	if r.slab == nil || min(len(*r.slab), size) == oldCap {
+		// The storage's used part does not change: no copy.
+		r.size = size
+		return
 	}
-	r.head = 0
-	r.size = size
+	// The slab is larger than the old or the new size: lay the ring out
+	// again in a slab that fits the new size.
+	r.moveTo(min(slabClass(len(*r.slab)), slabClass(size)), size, growForced)
 }

@@ -86,6 +86,10 @@ type Config struct {
 	// Shared, if set, is shared by many connections (a stack's): it
 	// bounds their challenge ACKs together and counts what they did.
 	Shared *Shared
+	// Memory, when set, accounts for the buffer memory of the connections
+	// that share it and bounds it (memory.go); nil: accounted nowhere,
+	// unbounded. package stack sets it to the stack's.
+	Memory *Memory
 }
 
 // Defaults of Config and KeepAliveConfig.

@@ -117,6 +117,9 @@ func (t *TCB) retransmitted(start, end, tsval uint32) {
 		}
 		t.episodeRetrans++
 	}
+	if t.rtxLog == nil {
+		t.rtxLog = new([32]rtxRecord)
+	}
 	t.rtxLog[t.rtxLogNext] = rtxRecord{seqRange{start, end}, ep}
 	t.rtxLogNext = (t.rtxLogNext + 1) % len(t.rtxLog)
 }
@@ -135,6 +138,9 @@ type rtxRecord struct {
 // nothing about the current one.
 func (t *TCB) spurious(start, end uint32) {
 	ep, found := uint32(0), false
+	if t.rtxLog == nil {
+		return // nothing was retransmitted
+	}
 	for i := range t.rtxLog {
 		x := &t.rtxLog[i]
 		if x.r.start != x.r.end && seqLT(x.r.start, end) && seqLT(start, x.r.end) {

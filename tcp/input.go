@@ -14,6 +14,8 @@ func (t *TCB) HandleSegment(seg *Segment, now time.Time) {
 		return
 	case StateSynSent:
 		t.inputSynSent(seg, now)
+	case StateTimeWait:
+		t.inputTimeWait(seg, now) // the rules of the compact record (timewait.go)
 	default:
 		t.inputSynchronized(seg, now)
 	}
@@ -149,14 +151,6 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	segLen := seg.Len()
 
 	switch {
-	case t.state == StateTimeWait && flags&wire.FlagFIN != 0 && !rst && !syn &&
-		seg.Seq+segLen == t.rcvNxt:
-		// Eighth, TIME-WAIT: the only thing that can arrive is a
-		// retransmission of the remote FIN: "Acknowledge it, and restart
-		// the 2 MSL timeout."
-		t.sendAck(now)
-		t.timeWaitAt = now.Add(2 * t.cfg.MSL)
-		return
 	case t.state == StateSynReceived && syn && !rst && !hasACK && seg.Seq == t.irs:
 		// A retransmission of the SYN we answered: our SYN-ACK was lost.
 		// Its TSval becomes TS.Recent (as Linux's tcp_check_req does), so
@@ -398,7 +392,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		if !t.readClosed {
 			off := int(seq - t.rcvNxt)
 			end := seq + uint32(len(data))
-			if off+len(data) <= t.rcvBuf.Free() {
+			if t.rcvRoom(off, len(data)) {
 				if t.ooo.empty() {
 					t.pawsHoleOpened()
 				}
@@ -424,7 +418,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		t.noteDuplicate(d.start, d.end)
 	}
 	if !t.readClosed {
-		n = t.rcvBuf.Write(data)
+		n = t.rcvWrite(data)
 	}
 	t.advanceRcvNxt(uint32(n))
 	all := n == len(data)

@@ -42,7 +42,7 @@ func (t *TCB) tsNow(now time.Time) uint32 {
 // when we enable it and the peer sent it: an active opener offered all it
 // enables, and a passive one answers only what the peer offered.
 func (t *TCB) negotiate(peer *wire.TCPOptions) {
-	t.peerOpts = *peer
+	t.peerWScale = peer.HasWindowScale
 	c := &t.cfg
 	// RFC 9293 §3.7.1: without an MSS option the peer's MSS is 536.
 	peerMSS := 536
@@ -86,7 +86,7 @@ func (t *TCB) synOptions(o *wire.TCPOptions, synAck bool, now time.Time) {
 		if t.tsOK {
 			o.TSVal, o.TSEcr, o.HasTimestamps = t.tsNow(now), t.tsRecent, true
 		}
-		if t.peerOpts.HasWindowScale && !c.DisableWScale {
+		if t.peerWScale && !c.DisableWScale {
 			o.WindowScale, o.HasWindowScale = t.wsOffered, true
 		}
 		return

@@ -26,6 +26,7 @@ func (t *TCB) DrainOutput(emit func(seg *Segment)) {
 	}
 	t.outQ = t.outQ[:0]
 	t.outData = t.outData[:0]
+	t.releaseOut()
 }
 
 // queue appends one segment with n bytes of the send buffer starting at
@@ -33,6 +34,9 @@ func (t *TCB) DrainOutput(emit func(seg *Segment)) {
 // ACK=RCV.NXT (RFC 9293 §3.10.7.4 requires it once synchronized) and our
 // window; once negotiated every segment but a RST carries timestamps.
 func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
+	if t.outQ == nil {
+		t.takeOut()
+	}
 	t.outQ = append(t.outQ, outEntry{})
 	e := &t.outQ[len(t.outQ)-1]
 	s := &e.seg
@@ -118,7 +122,7 @@ func (t *TCB) sendSYN(now time.Time) {
 
 // synWindow is the window of a SYN or SYN-ACK: never scaled (RFC 7323 §2.2).
 func (t *TCB) synWindow() uint16 {
-	w := uint32(min(t.rcvBuf.Free(), 65535))
+	w := uint32(min(t.rcvFree(), 65535))
 	t.rcvWnd = max(t.rcvWnd, w)
 	t.rcvSlack = 0
 	return uint16(w)
@@ -129,7 +133,7 @@ func (t *TCB) synWindow() uint16 {
 // right edge moves only when it can move by min(Fr·RCV.BUFF, Eff.snd.MSS)
 // (Fr = 1/2) — and never left of what we already offered.
 func (t *TCB) offerableWindow() uint32 {
-	free := uint32(t.rcvBuf.Free())
+	free := uint32(t.rcvFree())
 	if lim := uint32(65535) << t.rcvWScale; free > lim {
 		free = lim
 	}

@@ -49,7 +49,8 @@ func TestTransition_CloseWait_Closed_Rst(t *testing.T) {
 	}, 302, StateCloseWait, syscall.ECONNRESET)
 }
 
-// In CLOSING, LAST-ACK and TIME-WAIT a RST just ends the connection.
+// In CLOSING and LAST-ACK a RST just ends the connection (TIME-WAIT
+// ignores it: TestTimeWait_RstIgnored in timewait_test.go).
 func TestTransition_Closing_Closed_Rst(t *testing.T) {
 	rstIn(t, func(h *harness) {
 		h.close()
@@ -66,15 +67,6 @@ func TestTransition_LastAck_Closed_Rst(t *testing.T) {
 		h.close()
 		h.out(seg{flags: "F.", seq: 101, ack: 302, win: 65535})
 	}, 302, StateLastAck, nil)
-}
-
-func TestTransition_TimeWait_Closed_Rst(t *testing.T) {
-	rstIn(t, func(h *harness) {
-		h.close()
-		h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
-		h.in(seg{flags: "F.", seq: 301, ack: 102, win: 65535})
-		h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
-	}, 302, StateTimeWait, nil)
 }
 
 // RFC 5961 §3.2: a RST resets only at exactly RCV.NXT; elsewhere in the

@@ -8,15 +8,21 @@ import (
 )
 
 // TCB is one connection's transmission control block.
+//
+// Its size is memory every connection pays (issue 9): small fields sit
+// together so that padding does not push it into a larger allocation
+// class (1408 bytes on amd64). TestTCBSize says when it grows.
 type TCB struct {
 	// OnStateChange, when set, is called on every state transition, in
 	// order, including several inside one call.
 	OnStateChange func(from, to State, now time.Time)
 
-	cfg     Config
-	state   State
-	passive bool
-	err     error // what ended the connection (a syscall.Errno), or nil
+	cfg        Config
+	state      State
+	passive    bool
+	peerWScale bool  // the peer's SYN offered window scaling (options.go)
+	ackNow     bool  // send an ACK before returning
+	err        error // what ended the connection (a syscall.Errno), or nil
 
 	// Send sequence variables (RFC 9293 §3.3.1).
 	iss       uint32
@@ -37,6 +43,7 @@ type TCB struct {
 	// when rounding to the scale pulled the right edge back (advertise);
 	// data there is still taken if the buffer holds it.
 	rcvSlack uint32
+	lastAck  uint32 // Last.ACK.sent
 
 	// Negotiated options (options.go).
 	sndMSS    int // payload bytes per segment (Eff.snd.MSS)
@@ -47,19 +54,17 @@ type TCB struct {
 	tsOK      bool
 	tsRecent  uint32 // TS.Recent (RFC 7323 §4.3)
 	tsOffset  uint32 // per-connection offset of our TSval clock
-	lastAck   uint32 // Last.ACK.sent
-	peerOpts  wire.TCPOptions
 
 	// Buffers. sndBuf holds unacknowledged and unsent data; its first
 	// byte has sequence number sndBufSeq.
 	sndBuf    ring
 	sndBufSeq uint32
+	sndFull   bool // a Write filled the send buffer (autotune.go)
 	rcvBuf    ring
 	ooo       reassembly
 	// Auto-tuning (autotune.go): the buffers may grow up to
 	// cfg.MaxSendBufferSize and cfg.MaxReceiveBufferSize.
-	sndFull bool // a Write filled the send buffer
-	rtune   rcvTune
+	rtune rcvTune
 
 	// Close bookkeeping.
 	finQueued  bool   // the user asked for a FIN (CloseWrite or Close)
@@ -73,18 +78,17 @@ type TCB struct {
 	srtt, rttvar, rto time.Duration
 	hasRTT            bool
 	rttTiming         bool
+	synRetransmitted  bool // the SYN or SYN-ACK was retransmitted (RFC 6298 §5.7)
+	persistProbing    bool // a zero-window probe byte is outstanding
 	rttSeq            uint32
 	rttStart          time.Time
-	retransmits       int  // consecutive RTOs of the current SND.UNA
-	synRetransmitted  bool // the SYN or SYN-ACK was retransmitted (RFC 6298 §5.7)
+	retransmits       int // consecutive RTOs of the current SND.UNA
 	persistBackoff    int
-	persistProbing    bool // a zero-window probe byte is outstanding
-	persistProbes     int  // probes unanswered since the last ACK
+	persistProbes     int // probes unanswered since the last ACK
 
 	// ACK generation.
-	ackNow       bool // send an ACK before returning
-	unackedBytes int  // in-order bytes received since our last ACK
-	quickAcks    int  // segments still to be acknowledged at once
+	unackedBytes int // in-order bytes received since our last ACK
+	quickAcks    int // segments still to be acknowledged at once
 
 	// Congestion control and loss recovery (congestion.go, recovery.go,
 	// rack.go, txmap.go).
@@ -94,24 +98,24 @@ type TCB struct {
 	useRACK         bool
 	usePRR          bool
 	useFRTO         bool
+	forceRtx        bool // the next retransmission goes regardless of cwnd
+	tlpOut          bool // a tail loss probe episode is open (TLP.end_seq is set)
+	tlpNew          bool // the probe may send one new segment past cwnd
+	tlpSampled      bool // an RTT sample came since the last probe
+	tlpRetrans      bool // TLP.is_retrans: the probe resent tlpProbe
 	prr             prrState
 	frto            frtoState
 	recState        recState
 	recoverPt       uint32 // RecoveryPoint (RFC 6675), "recover" (RFC 6582)
 	dupAcks         int
-	inflate         int  // window inflation of NewReno recovery without SACK
-	forceRtx        bool // the next retransmission goes regardless of cwnd
-	roundEnd        uint32
+	inflate         int           // window inflation of NewReno recovery without SACK
 	lastRTT         time.Duration // the sample taken by the current ACK
-	tlpOut          bool          // a tail loss probe episode is open (TLP.end_seq is set)
-	tlpNew          bool          // the probe may send one new segment past cwnd
 	tlpEnd          uint32        // TLP.end_seq
-	tlpSampled      bool          // an RTT sample came since the last probe
-	tlpRetrans      bool          // TLP.is_retrans: the probe resent tlpProbe
 	tlpProbe        seqRange      // what a retransmitted probe resent
-	tlpFlight       int           // the flight size when the probe went out
-	tlpResponses    int           // congestion responses to losses probes repaired
-	ackDSACK        seqRange      // the D-SACK block of the ACK being processed
+	roundEnd        uint32
+	tlpFlight       int      // the flight size when the probe went out
+	tlpResponses    int      // congestion responses to losses probes repaired
+	ackDSACK        seqRange // the D-SACK block of the ACK being processed
 	totalRetrans    int
 	spuriousRetrans int
 	episodeRetrans  int
@@ -119,8 +123,8 @@ type TCB struct {
 	eifelOn         bool
 	eifelTS         uint32
 	eifelSeq        uint32
-	episode         uint32        // number of the current recovery episode (0: none yet)
-	rtxLog          [32]rtxRecord // recent retransmissions, for D-SACK matching
+	episode         uint32         // number of the current recovery episode (0: none yet)
+	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
 	rtxLogNext      int
 
 	// Introspection (introspect.go).
@@ -133,16 +137,16 @@ type TCB struct {
 
 	// ECN (ecn.go).
 	ecnOK          bool
-	ecnEchoing     bool   // CE seen: our ACKs carry ECE until CWR arrives
-	ecnSendCWR     bool   // the next new data segment carries CWR
-	ecnRecover     uint32 // no further reduction until SND.UNA passes it
+	ecnEchoing     bool // CE seen: our ACKs carry ECE until CWR arrives
+	ecnSendCWR     bool // the next new data segment carries CWR
 	ecnReduced     bool
 	retransmitting bool
+	ecnRecover     uint32 // no further reduction until SND.UNA passes it
 
 	// PAWS (RFC 7323 §5, paws.go).
-	tsRecentAt time.Time
 	pawsHole   pawsFloor    // TS.Recent when the latest hole opened
 	pawsEcho   [2]pawsFloor // echoes of our clock: the floor, and the next one
+	tsRecentAt time.Time
 
 	// Keepalive.
 	kaProbes int
@@ -153,8 +157,8 @@ type TCB struct {
 
 	// Quick-ACK and interactive ("pingpong") modes, as Linux keeps them
 	// (quickack.go).
-	lastDataIn time.Time // when in-sequence data last arrived (Linux lrcvtime); zero: never
-	pingpong   bool      // interactive: our data answered data within the delayed-ACK time
+	lastDataIn int64 // when in-sequence data last arrived (Linux lrcvtime), Unix nanoseconds; 0: never
+	pingpong   bool  // interactive: our data answered data within the delayed-ACK time
 	// A FIN that arrived beyond a hole, processed when RCV.NXT reaches it.
 	finHeld    bool
 	finHeldSeq uint32
@@ -167,12 +171,14 @@ type TCB struct {
 	// being processed allows (1 or 2; 0 otherwise).
 	limitedTx int
 
-	// Output queue, reused between DrainOutput calls.
-	outQ    []outEntry
-	outData []byte
-
 	// Defences against hostile peers (challenge.go).
 	challengeAt time.Time // when the last challenge ACK was sent
+
+	// Output queue, reused between DrainOutput calls; taken from a pool
+	// (outBox) and given back when the connection holds no buffer memory.
+	outQ    []outEntry
+	outData []byte
+	outBox  *outBox
 }
 
 // Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.
@@ -208,6 +214,10 @@ type Info struct {
 	// TLPRepairs counts the tail loss probes found to have repaired a
 	// loss, each answered with a window reduction (RFC 8985 §7.4).
 	TLPRepairs int
+	// SendBufferAllocated and ReceiveBufferAllocated are the bytes of
+	// memory the buffers hold now (memory.go): none until their first
+	// byte and again once they drain.
+	SendBufferAllocated, ReceiveBufferAllocated int
 }
 
 func newTCB(cfg Config, iss uint32) *TCB {
@@ -223,8 +233,8 @@ func newTCB(cfg Config, iss uint32) *TCB {
 		rcvBuf:    newRing(cfg.ReceiveBufferSize),
 		rto:       cfg.InitialRTO,
 		tsOffset:  tsOffsetFor(iss),
-		outQ:      make([]outEntry, 0, 8),
 	}
+	t.initBuffers()
 	t.wsOffered = wscaleFor(cfg.MaxReceiveBufferSize)
 	t.sndMSS = minInt(536, cfg.MSS)
 	t.useRACK = !cfg.DisableRACK
@@ -396,5 +406,8 @@ func (t *TCB) Info() Info {
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
 		TLPRepairs:          t.tlpResponses,
+
+		SendBufferAllocated:    t.sndBuf.Allocated(),
+		ReceiveBufferAllocated: t.rcvBuf.Allocated(),
 	}
 }

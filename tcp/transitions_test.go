@@ -63,7 +63,7 @@ var transitions = []transition{
 	{"CLOSE-WAIT", "CLOSED", "rcv RST (ECONNRESET)", "tcp", []string{"TestTransition_CloseWait_Closed_Rst"}, ""},
 	{"CLOSING", "CLOSED", "rcv RST", "tcp", []string{"TestTransition_Closing_Closed_Rst"}, ""},
 	{"LAST-ACK", "CLOSED", "rcv RST", "tcp", []string{"TestTransition_LastAck_Closed_Rst"}, ""},
-	{"TIME-WAIT", "CLOSED", "rcv RST", "tcp", []string{"TestTransition_TimeWait_Closed_Rst"}, ""},
+	{"TIME-WAIT", "CLOSED", "rcv newer SYN (RFC 6191): the 4-tuple is reopened", "tcp", []string{"TestTimeWait_SynReopensWhenSequenceNewer", "TestTimeWait_Timestamps"}, "a RST is ignored (RFC 1337): TestTimeWait_RstIgnored"},
 }
 
 // TestTransitionTable fails when a test the table names for package tcp

@@ -80,7 +80,7 @@ func (m *txMap) push(start, end uint32, now time.Time, tsval uint32) {
 // grow doubles the ring, keeping the send-time links.
 func (m *txMap) grow() {
 	old := len(m.segs)
-	grown := make([]txSeg, max(2*old, 16))
+	grown := newTxSegs(max(2*old, txSegsMin))
 	moved := func(sl int32) int32 {
 		if sl < 0 {
 			return -1

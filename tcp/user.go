@@ -37,6 +37,7 @@ func (t *TCB) Read(p []byte, now time.Time) (int, error) {
 		return 0, io.EOF
 	}
 	if n := t.rcvBuf.Read(p); n > 0 {
+		t.reclaim()
 		t.rcvSpaceAdjust(n, now)
 		t.windowUpdate(now)
 		return n, nil
@@ -83,7 +84,7 @@ func (t *TCB) Readable() bool {
 // Writable reports whether Write would accept a byte or return an error.
 func (t *TCB) Writable() bool {
 	return t.err != nil || t.finQueued || t.state == StateClosed || t.state == StateListen ||
-		t.sndBuf.Free() > 0
+		t.sndBuf.room() > 0
 }
 
 // CloseWrite queues a FIN after all queued data (half-close). Reading

@@ -60,7 +60,7 @@ func TestScenarios(t *testing.T) {
 			"7.000 FIN-WAIT-2 -> TIME-WAIT",
 			"7.000 TIME-WAIT . seq 20 ack 46 win 2047 len 0 x LAST-ACK",
 			"206.000 TIME-WAIT < F. seq 45 ack 20 win 2047 len 0 LAST-ACK",
-			"207.000 TIME-WAIT . seq 20 ack 46 win 2047 len 0 > LAST-ACK",
+			"207.000 TIME-WAIT . seq 20 ack 46 win 2048 len 0 > LAST-ACK",
 			"208.000 LAST-ACK -> CLOSED",
 			"60207.000 TIME-WAIT -> CLOSED",
 		},
