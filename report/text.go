@@ -1,0 +1,71 @@
+// Package report draws what package analysis finds in a capture, and what
+// synack's engine reports of its own connections, as SVG graphs and as one
+// self-contained HTML page: ladders, tcptrace-style time-sequence graphs
+// (sequence numbers against time with the ACK and receive-window lines,
+// SACK blocks and retransmissions marked), throughput and round-trip time;
+// and for synack's connections cwnd, ssthresh, RTT, RTO and state over
+// time. Nothing in the output fetches anything from the network: the SVG,
+// CSS and the little JavaScript are inline.
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/synack/synack/analysis"
+)
+
+// Capture is the conversations of one capture file.
+type Capture struct {
+	Name          string
+	Conversations []analysis.Conversation
+}
+
+// Heading returns the lines printed above a conversation's ladder: its
+// number and endpoints, where the capture was taken, and what could not
+// be checked.
+func Heading(c *analysis.Conversation) []string {
+	l := []string{fmt.Sprintf("stream %d: %v ⇄ %v, %d segments over %s", c.Stream, c.Left, c.Right, len(c.Segments), Duration(c.End().Sub(c.Start())))}
+	l = append(l, "seen "+c.Vantage)
+	if c.MidStream {
+		l = append(l, "the capture began mid-connection: states marked ? are assumed, windows are unscaled (×?)")
+	}
+	names := [2]string{c.Left.String(), c.Right.String()}
+	for s := range 2 {
+		if c.Unverified[s] > 0 {
+			l = append(l, fmt.Sprintf("checksums of %d segments from %s unverified (offloaded to the NIC, or cut by the snapshot length)", c.Unverified[s], names[s]))
+		}
+	}
+	return l
+}
+
+// SummaryLine is one line about a conversation: endpoints, duration,
+// bytes each way, retransmissions and how it ended.
+func SummaryLine(c *analysis.Conversation) string {
+	return fmt.Sprintf("%d  %v → %v  %s  →%s ←%s  retransmitted %d/%d  %s",
+		c.Stream, c.Left, c.Right, Duration(c.End().Sub(c.Start())),
+		Bytes(c.Bytes[0]), Bytes(c.Bytes[1]), c.Retransmissions[0], c.Retransmissions[1], c.Ended)
+}
+
+// Duration prints d in a unit that suits it: "850 µs", "12.3 ms", "4.56 s".
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + " µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) + " ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
+}
+
+// Bytes prints n bytes as "512 B", "1.4 kB", "3.2 MB".
+func Bytes(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1e6:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + " kB"
+	}
+	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+}
