@@ -15,8 +15,9 @@ type Conversation struct {
 	// Stream numbers the conversations from 0 in the order they begin,
 	// as tshark's tcp.stream does.
 	Stream int
-	// Left is the end that opened the connection (sent the SYN), or the
-	// first sender when the capture missed the handshake.
+	// Left is the end that opened the connection (sent the SYN); when the
+	// capture missed the handshake, the end with the higher port (the
+	// client's ephemeral port, most likely).
 	Left, Right netip.AddrPort
 	// Events are the segments and both ends' inferred state changes, in
 	// the order a ladder draws them.
@@ -119,8 +120,13 @@ func Analyze(pkts []Packet) (convs []Conversation, skipped int) {
 		}
 		if o == nil {
 			o = &open{i: len(groups), left: ps.src}
-			if ps.seg.Flags&(wire.FlagSYN|wire.FlagACK) == wire.FlagSYN|wire.FlagACK {
+			switch {
+			case ps.seg.Flags&(wire.FlagSYN|wire.FlagACK) == wire.FlagSYN|wire.FlagACK:
 				o.left = ps.dst // the SYN was not captured
+			case ps.seg.Flags&wire.FlagSYN == 0 && ps.src.Port() < ps.dst.Port():
+				// The handshake was not captured: take the end with
+				// the lower port for the server, on the right.
+				o.left = ps.dst
 			}
 			byKey[k] = o
 			groups = append(groups, nil)

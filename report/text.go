@@ -31,11 +31,9 @@ func Heading(c *analysis.Conversation) []string {
 	if c.MidStream {
 		l = append(l, "the capture began mid-connection: states marked ? are assumed, windows are unscaled (×?)")
 	}
-	names := [2]string{c.Left.String(), c.Right.String()}
-	for s := range 2 {
-		if c.Unverified[s] > 0 {
-			l = append(l, fmt.Sprintf("checksums of %d segments from %s unverified (offloaded to the NIC, or cut by the snapshot length)", c.Unverified[s], names[s]))
-		}
+	if c.Unverified[0]+c.Unverified[1] > 0 {
+		l = append(l, fmt.Sprintf("checksums unverified (offload, or a short snapshot): %d sent by the left end, %d by the right",
+			c.Unverified[0], c.Unverified[1]))
 	}
 	return l
 }

@@ -76,10 +76,30 @@ stop_capture() {
 	chmod 644 "$out/$cap_file"
 }
 
-mkdir -p "$work/www"
-echo 'hello from the kernel' >"$work/www/index.html"
-head -c 300000 /dev/zero | tr '\0' 'x' >"$work/www/big"
-bg ip netns exec "$S" python3 -m http.server 8080 --bind :: --directory "$work/www"
+# A small HTTP/1.1 server: it answers with a Content-Length and waits for
+# the client to close first (so the client ends in TIME-WAIT).
+cat >"$work/serve.py" <<'EOF'
+import socket, threading
+bodies = {b"/": b"hello from the kernel\n", b"/big": b"x" * 300000}
+def handle(c):
+    req = b""
+    while b"\r\n\r\n" not in req:
+        b = c.recv(4096)
+        if not b: break
+        req += b
+    path = req.split(b" ")[1] if req.count(b" ") >= 2 else b"/"
+    body = bodies.get(path, b"not found\n")
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    while c.recv(65536): pass
+    c.close()
+l = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("::", 8080)); l.listen(16)
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+EOF
+bg ip netns exec "$S" python3 "$work/serve.py"
 for _ in $(seq 50); do
 	c curl --max-time 30 -s -o /dev/null http://198.18.10.2:8080/ && break
 	sleep 0.2
@@ -87,7 +107,7 @@ done
 
 # 1. An HTTP fetch over veth, seen from the client (Ethernet, pcap, ns
 # timestamps) and at the same time from the server with -i any (Linux
-# cooked v2). python's http.server speaks HTTP/1.0 and closes first.
+# cooked v2). The client closes first.
 capture "$S" http-any.pcap -i any tcp port 8080
 any_pid=$cap_pid
 capture "$C" http-veth.pcap -i vc tcp port 8080
@@ -175,7 +195,7 @@ s tc qdisc del dev vs root
 c tc qdisc del dev vc root
 
 # 5. A capture that starts in the middle of a connection: the server
-# trickles 40 lines, one every 50 ms; the capture (-i any in the client
+# trickles 60 lines, one every 50 ms; the capture (-i any in the client
 # namespace, as pcapng from dumpcap) starts after the handshake.
 cat >"$work/trickle.py" <<'EOF'
 import socket, sys, time
@@ -184,7 +204,7 @@ if sys.argv[1] == "server":
     l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     l.bind(("fd00:5ac::2", 7002)); l.listen(1)
     c, _ = l.accept()
-    for i in range(40):
+    for i in range(60):
         c.sendall(b"line %d\n" % i); time.sleep(0.05)
     c.close()
 else:
@@ -197,6 +217,10 @@ srv=$!
 sleep 0.5
 bg ip netns exec "$C" python3 "$work/trickle.py" client
 cli=$!
+for _ in $(seq 100); do
+	c ss -Htn state established '( dport = :7002 )' | grep -q . && break
+	sleep 0.05
+done
 sleep 0.3
 rm -f "$out/midstream-any.pcapng"
 bg ip netns exec "$C" dumpcap -q -i any -w "$work/midstream-any.pcapng" -f "tcp port 7002"
