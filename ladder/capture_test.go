@@ -30,7 +30,7 @@ func drawCapture(t *testing.T, file string, width int) ([]analysis.Conversation,
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		for _, l := range report.Heading(&c) {
+		for _, l := range report.Heading(&c, width) {
 			b.WriteString(l + "\n")
 		}
 		if err := ladder.Render(&b, c.Left.String(), c.Right.String(), c.Events, ladder.Options{Width: width}); err != nil {

@@ -372,3 +372,50 @@ func wrap(s string, n int) []string {
 	}
 	return append(lines, s)
 }
+
+// Label is the text of one event of a ladder as Render draws it, for
+// other renderings (package report's SVG).
+type Label struct {
+	Time   string    // milliseconds from the first event
+	Text   string    // a segment's label and options, or a state change
+	States [2]string // both sides' states at the event
+}
+
+// Labels returns the label of each event of evs.
+func Labels(evs []Event, opts Options) []Label {
+	r := newRenderer("", "", evs, opts)
+	var cur [2]string
+	for _, ev := range evs {
+		if ev.Kind == State && cur[ev.Side&1] == "" {
+			cur[ev.Side&1] = ev.From.String()
+			if ev.From == ev.To && ev.Guess {
+				cur[ev.Side&1] += "?"
+			}
+		}
+	}
+	out := make([]Label, len(evs))
+	for i, ev := range evs {
+		l := Label{Time: r.timeLabel(i)}
+		switch ev.Kind {
+		case State:
+			to := ev.To.String()
+			if ev.Guess {
+				to += "?"
+			}
+			l.Text = ev.From.String() + " → " + to
+			if ev.From == ev.To {
+				l.Text = to
+			}
+			cur[ev.Side&1] = to
+		case Segment:
+			main, o := r.label(ev)
+			l.Text = main
+			if o != "" {
+				l.Text += " " + o
+			}
+		}
+		l.States = cur
+		out[i] = l
+	}
+	return out
+}

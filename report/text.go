@@ -11,7 +11,9 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/synack/synack/analysis"
 )
@@ -24,8 +26,38 @@ type Capture struct {
 
 // Heading returns the lines printed above a conversation's ladder: its
 // number and endpoints, where the capture was taken, and what could not
-// be checked.
-func Heading(c *analysis.Conversation) []string {
+// be checked; no line is wider than width columns (0: no limit).
+func Heading(c *analysis.Conversation, width int) []string {
+	var out []string
+	for _, l := range heading(c) {
+		out = append(out, wrapWords(l, width)...)
+	}
+	return out
+}
+
+// wrapWords breaks s at spaces into lines of at most width columns,
+// indenting the continuations by two.
+func wrapWords(s string, width int) []string {
+	if width <= 0 || utf8.RuneCountInString(s) <= width {
+		return []string{s}
+	}
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = "  " + w
+		}
+	}
+	return append(lines, line)
+}
+
+func heading(c *analysis.Conversation) []string {
 	l := []string{fmt.Sprintf("stream %d: %v ⇄ %v, %d segments over %s", c.Stream, c.Left, c.Right, len(c.Segments), Duration(c.End().Sub(c.Start())))}
 	l = append(l, "seen "+c.Vantage)
 	if c.MidStream {

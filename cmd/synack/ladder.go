@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,7 +58,8 @@ func runLadder(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	if len(files) == 0 {
-		fmt.Fprintln(stderr, "synack ladder: no capture file given (synack ladder --help)")
+		fmt.Fprintln(stderr, "synack ladder: no capture file given")
+		fmt.Fprintln(stderr, "Usage: synack ladder [flags] FILE... (synack ladder --help lists the flags)")
 		return 2
 	}
 	if o.draw.Width < 60 {
@@ -135,7 +135,7 @@ func printConversations(w io.Writer, convs []analysis.Conversation, total, skipp
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		for _, l := range report.Heading(&c) {
+		for _, l := range report.Heading(&c, o.draw.Width) {
 			fmt.Fprintln(w, l)
 		}
 		if err := ladder.Render(w, c.Left.String(), c.Right.String(), c.Events, o.draw); err != nil {
@@ -171,5 +171,3 @@ func isTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
-
-var _ = errors.New
