@@ -55,6 +55,8 @@ type Segment struct {
 	// Window is the advertised window in bytes, or -1 when the scale is
 	// unknown.
 	Window int64
+	// Frame is the segment's frame number in the capture.
+	Frame int
 }
 
 // RTTSample is one round-trip measurement of data sent by Side.

@@ -344,7 +344,7 @@ func (a *analyzer) segment(i int) {
 	a.sending(s, p)
 
 	a.c.Events = append(a.c.Events, ladder.Event{Time: t, Kind: ladder.Segment, Side: s, Seg: *seg, Lost: p.pkt.Lost})
-	a.c.Segments = append(a.c.Segments, Segment{Time: t, Side: s, Seg: *seg, Window: win})
+	a.c.Segments = append(a.c.Segments, Segment{Time: t, Side: s, Seg: *seg, Window: win, Frame: p.pkt.Frame})
 
 	// The receiver's. It processes segments in the order they come; one
 	// that takes sequence space (data, SYN, FIN) is taken as processed

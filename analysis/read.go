@@ -40,6 +40,8 @@ type Packet struct {
 	// Lost marks a packet that never reached its destination (known in a
 	// simulation, never in a capture).
 	Lost bool
+	// Frame is the packet's number in its capture, from 1.
+	Frame int
 }
 
 // ReadFile reads every IP packet of a pcap or pcapng file.
@@ -78,7 +80,7 @@ func Read(r io.Reader) ([]Packet, error) {
 		if n := len(pkts); n > 0 && isLoopbackTwin(pkts[n-1], p, data) {
 			continue
 		}
-		pkts = append(pkts, Packet{Time: p.Time, Data: data, Direction: p.Direction, Truncated: truncated})
+		pkts = append(pkts, Packet{Time: p.Time, Data: data, Direction: p.Direction, Truncated: truncated, Frame: p.Frame})
 	}
 }
 

@@ -54,6 +54,9 @@ type Packet struct {
 	// Truncated reports a frame captured shorter than it was on the wire
 	// (a snapshot length below the packet's size).
 	Truncated bool
+	// Frame numbers the capture's frames from 1, counting the skipped
+	// ones (as Wireshark's frame.number does).
+	Frame int
 }
 
 // Reader reads the packets of a classic pcap or a pcapng capture. It is not
@@ -63,6 +66,7 @@ type Reader struct {
 	ng      bool
 	order   binary.ByteOrder
 	skipped int
+	frames  int
 
 	// classic pcap
 	nano     bool
@@ -175,6 +179,8 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		if !ok {
 			continue
 		}
+		r.frames++
+		p.Frame = r.frames
 		data, dir, ip, err := stripLink(uint16(p.LinkType), p.Data)
 		if err != nil {
 			return Packet{}, err
