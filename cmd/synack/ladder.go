@@ -112,7 +112,9 @@ func runLadder(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if o.html != "" {
-		if err := writeFileWith(o.html, func(w io.Writer) error { return report.HTML(w, report.Report{Title: "synack ladder " + strings.Join(files, " "), Captures: all}, o.draw) }); err != nil {
+		if err := writeFileWith(o.html, func(w io.Writer) error {
+			return report.HTML(w, report.Report{Title: "synack ladder " + strings.Join(files, " "), Captures: all}, o.draw)
+		}); err != nil {
 			fmt.Fprintf(stderr, "synack ladder: %v\n", err)
 			return 1
 		}
