@@ -357,6 +357,12 @@ func (a *analyzer) segment(i int) {
 		a.resetReceived(o, p)
 		return
 	}
+	if f&wire.FlagSYN != 0 && f&wire.FlagACK == 0 && rcv.known && synchronized(rcv.state) {
+		// A SYN on a synchronized connection is never acknowledged: it
+		// is answered with a challenge ACK (RFC 5961 §4).
+		rcv.challenge = true
+		return
+	}
 	rcv.inbox = append(rcv.inbox, i)
 	a.drain(o)
 }
@@ -534,9 +540,7 @@ func (a *analyzer) resetReceived(r ladder.Side, p *parsed) {
 		return
 	}
 	if e.known && e.state == tcp.StateTimeWait {
-		if p.seg.Note == "" || p.seg.Note == "reset" {
-			a.setNote(p, "reset in TIME-WAIT")
-		}
+		a.setNote(p, "reset in TIME-WAIT")
 	}
 	if e.known && (e.state == tcp.StateClosed || e.state == tcp.StateListen) {
 		return
