@@ -157,6 +157,12 @@ func Analyze(pkts []Packet) (convs []Conversation, skipped int) {
 
 // parse reads the TCP segment of a packet.
 func parse(p Packet) (parsed, error) {
+	if full := ipLength(p.Data); full > len(p.Data) && full <= 1<<16+40 {
+		// Cut by the snapshot length: zero-filled to the length the IP
+		// header gives, so that the TCP header and length are right.
+		p.Data = append(append(make([]byte, 0, full), p.Data...), make([]byte, full-len(p.Data))...)
+		p.Truncated = true
+	}
 	src, dst, seg, err := ladder.ParseSegment(p.Data)
 	if err != nil {
 		return parsed{}, err

@@ -34,8 +34,8 @@ type Packet struct {
 	// Direction is what the capture says of the packet (Linux cooked
 	// captures and pcapng flags): sent or received by the capturing host.
 	Direction pcap.Direction
-	// Truncated marks a packet captured shorter than it was (its payload
-	// is zero-filled up to the IP length; its checksum is unverifiable).
+	// Truncated marks a packet captured shorter than it was: its payload
+	// is taken as zeros up to the IP length, its checksum unverifiable.
 	Truncated bool
 	// Lost marks a packet that never reached its destination (known in a
 	// simulation, never in a capture).
@@ -72,11 +72,7 @@ func Read(r io.Reader) ([]Packet, error) {
 			return pkts, fmt.Errorf("packet %d: %w", len(pkts)+1, err)
 		}
 		data := bytes.Clone(p.Data)
-		truncated := p.Truncated
-		if full := ipLength(data); full > len(data) && full <= 1<<16+40 {
-			data = append(data, make([]byte, full-len(data))...)
-			truncated = true
-		}
+		truncated := p.Truncated || ipLength(data) > len(data)
 		if n := len(pkts); n > 0 && isLoopbackTwin(pkts[n-1], p, data) {
 			continue
 		}

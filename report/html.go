@@ -36,6 +36,10 @@ type EngineSample struct {
 	Retransmits int // total retransmitted segments so far
 }
 
+// MaxLadderEvents is the most events of a conversation HTML draws as a
+// ladder; longer ones get only the graphs.
+const MaxLadderEvents = 1500
+
 const css = `body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1000px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}h3{font-size:15px}
 .graph{margin:12px 0;overflow-x:auto}pre{font-size:12px;background:#f6f6f6;padding:8px;overflow-x:auto}
@@ -73,12 +77,17 @@ func conversationSection(b *svgBuf, c *analysis.Conversation, o ladder.Options) 
 	for _, l := range Heading(c, 0)[1:] {
 		b.f("<p class=\"note\">%s</p>\n", esc(l))
 	}
-	b.f("<div class=\"graph\">")
-	var lb svgBuf
-	h := ladderSVG(&lb, c, o, 0)
-	open(b, ladderWidth, h, fmt.Sprintf("ladder of stream %d", c.Stream))
-	b.WriteString(lb.String())
-	b.f("</svg></div>\n")
+	drawLadder := len(c.Events) <= MaxLadderEvents
+	if drawLadder {
+		b.f("<div class=\"graph\">")
+		var lb svgBuf
+		h := ladderSVG(&lb, c, o, 0)
+		open(b, ladderWidth, h, fmt.Sprintf("ladder of stream %d", c.Stream))
+		b.WriteString(lb.String())
+		b.f("</svg></div>\n")
+	} else {
+		b.f("<p class=\"note\">The ladder of its %d events is left out (more than %d); the graphs below show them all.</p>\n", len(c.Events), MaxLadderEvents)
+	}
 	for _, s := range []ladder.Side{ladder.Left, ladder.Right} {
 		if c.Bytes[s] == 0 {
 			continue
@@ -99,6 +108,9 @@ func conversationSection(b *svgBuf, c *analysis.Conversation, o ladder.Options) 
 	}
 	var text strings.Builder
 	o.Color = false
+	if !drawLadder {
+		return
+	}
 	if err := ladder.Render(&text, c.Left.String(), c.Right.String(), c.Events, o); err == nil {
 		b.f("<details><summary>ladder as text</summary><pre>%s</pre></details>\n", esc(text.String()))
 	}

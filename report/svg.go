@@ -186,6 +186,9 @@ func newChart(b *svgBuf, w, h int, title, xlabel, ylabel string, x0, x1, y0, y1 
 		b.f(`<text x="%s" y="%d" text-anchor="middle" font-size="11">%s</text>`, num(x), c.bot+15, tickLabel(t))
 	}
 	for _, t := range ticks(y0, y1, 6) {
+		if ylabel == "" {
+			break // a band, not a scale
+		}
 		y := c.y(t)
 		b.f(`<line x1="%d" y1="%s" x2="%d" y2="%s" stroke="%s"/>`, c.left, num(y), c.right, num(y), colGrid)
 		b.f(`<text x="%d" y="%s" text-anchor="end" font-size="11">%s</text>`, c.left-5, num(y+4), tickLabel(t))

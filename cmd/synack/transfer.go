@@ -41,6 +41,7 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&impairReturn, "impair-return", true, "impair the ACKs' direction too (false: only delay, rate and MTU there)")
 	fs.BoolVar(&o.realtime, "realtime", false, "run on the wall clock: real-time stacks over an impaired in-memory pipe")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	fs.StringVar(&o.report, "report", "", "also write an HTML report (cwnd, ssthresh, RTT, RTO, state; time-sequence graph) to `file`")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack transfer [flags]")
@@ -94,6 +95,9 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	o.cleanReturn = !impairReturn
 	if o.cleanReturn && o.realtime {
 		return bad("--impair-return=false is not supported with --realtime")
+	}
+	if o.report != "" && o.realtime {
+		return bad("--report is not supported with --realtime")
 	}
 	if o.burst > 1 {
 		o.path.Burst = impair.Bursty(o.path.Loss, o.burst)

@@ -35,6 +35,7 @@ type transferOptions struct {
 	// the same delay, rate and MTU but no loss, reordering, duplication,
 	// corruption or jitter (for comparisons with loss models).
 	cleanReturn bool
+	report      string // write an HTML report to this file (transfer_report.go)
 }
 
 // transferPort is the server's port.
@@ -147,10 +148,12 @@ func simTransfer(o transferOptions) (*transferResult, error) {
 
 	var sent sentCounter
 	var arrived arrivalCounter
+	rep := newTransferReport(o, n.Now())
 	n.SetFilter(func(p sim.Packet) bool {
 		if p.From == cli {
 			sent.packet(p.Data)
 		}
+		rep.packet(p)
 		return false
 	})
 	n.SetArrivalHook(func(a *sim.Arrival) {
@@ -174,6 +177,7 @@ func simTransfer(o transferOptions) (*transferResult, error) {
 	rcv := c.(*stack.Conn)
 
 	p := newPump(o, n, snd, rcv)
+	p.rep = rep
 	start := n.Now()
 	if err := p.run(); err != nil {
 		return nil, err
@@ -203,6 +207,9 @@ func simTransfer(o transferOptions) (*transferResult, error) {
 		st := h.Stack().Stats()
 		r.Rejected += st.BadChecksum + st.Malformed + st.NotTCP + st.NotLocal + st.Fragments
 	}
+	if err := rep.write(n, cli, r); err != nil {
+		return nil, err
+	}
 	return r, n.Err()
 }
 
@@ -231,6 +238,7 @@ type pump struct {
 	cwnd    sampleStats
 	hasCwnd bool
 	sackOK  bool
+	rep     *transferReport // nil without --report
 }
 
 func newPump(o transferOptions, n *sim.Network, snd, rcv *stack.Conn) *pump {
@@ -286,6 +294,7 @@ func (p *pump) canRead() int64 { return min(p.received, p.o.bytes) - p.read }
 func (p *pump) run() error {
 	cond := func() bool {
 		p.poll()
+		p.rep.sample(p.n.Now(), &p.sndInfo)
 		return p.canWrite() > 0 || p.canRead() > 0
 	}
 	for p.read < p.o.bytes {
