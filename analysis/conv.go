@@ -203,8 +203,8 @@ func (a *analyzer) segment(i int) {
 	// Window in bytes.
 	win := int64(seg.Window)
 	switch {
-	case f&wire.FlagSYN != 0:
-		seg.WindowScale = 0
+	case f&wire.FlagSYN != 0, f&wire.FlagRST != 0 && a.scale[s] < 0:
+		seg.WindowScale = 0 // never scaled; an RST's window means nothing
 	case a.scale[s] < 0:
 		seg.WindowScale, win = -1, -1
 	default:

@@ -345,18 +345,24 @@ func spread(a, b string, n int) string {
 func wrap(s string, n int) []string {
 	var lines []string
 	for utf8.RuneCountInString(s) > n {
-		comma, space, col := -1, -1, 0
+		comma, space, col, inNote := -1, -1, 0, false
 		for i, c := range s {
 			if col > n {
 				break
 			}
 			switch c {
+			case '[':
+				inNote = true
+			case ']':
+				inNote = false
 			case ',':
-				if col < n {
+				if col < n && !inNote {
 					comma = i + 1
 				}
 			case ' ':
-				space = i
+				if !inNote { // a [note] stays on one line
+					space = i
+				}
 			}
 			col++
 		}

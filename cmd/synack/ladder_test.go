@@ -121,3 +121,32 @@ func TestLadderCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestTransferReport writes the report of a short lossy transfer: one
+// self-contained file with the engine's graphs and the packets'.
+func TestTransferReport(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "t.html")
+	status, _, stderr := synack(t, "transfer", "--bytes", "300KB", "--loss", "2%", "--report", file)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{"<!DOCTYPE html>", "congestion window and slow-start threshold", "ssthresh",
+		"smoothed RTT and retransmission timeout", "ESTABLISHED", "time-sequence: 198.18.0.1:", "retransmitted segments"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<script src", "<link", "url(http", "@import"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the report is not self-contained: %q", bad)
+		}
+	}
+	if status, _, stderr := synack(t, "transfer", "--realtime", "--report", file); status != 2 || !strings.Contains(stderr, "--report") {
+		t.Errorf("--report with --realtime: status %d, %q", status, stderr)
+	}
+}
