@@ -65,7 +65,6 @@ type analyzer struct {
 	e       [2]end
 	scale   [2]int  // window shift of each sender; -1 unknown
 	closing [2]bool // the side went through CLOSING
-	reset   string
 }
 
 func analyze(stream int, left netip.AddrPort, ps []parsed) Conversation {
