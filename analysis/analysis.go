@@ -66,12 +66,28 @@ type RTTSample struct {
 	RTT  time.Duration
 }
 
-// Start and End are the times of the conversation's first and last
-// segments.
-func (c *Conversation) Start() time.Time { return c.Segments[0].Time }
+// Start is the earliest time of the conversation's segments (a capture's
+// timestamps need not grow).
+func (c *Conversation) Start() time.Time {
+	t := c.Segments[0].Time
+	for _, s := range c.Segments {
+		if s.Time.Before(t) {
+			t = s.Time
+		}
+	}
+	return t
+}
 
-// End is the time of the last segment.
-func (c *Conversation) End() time.Time { return c.Segments[len(c.Segments)-1].Time }
+// End is the latest time of the conversation's segments.
+func (c *Conversation) End() time.Time {
+	t := c.Segments[0].Time
+	for _, s := range c.Segments {
+		if s.Time.After(t) {
+			t = s.Time
+		}
+	}
+	return t
+}
 
 // parsed is one TCP segment of the capture.
 type parsed struct {

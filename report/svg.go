@@ -425,6 +425,9 @@ func throughput(c *analysis.Conversation, s ladder.Side) Series {
 		return ser
 	}
 	width := dur / bins
+	if width <= 0 {
+		return ser
+	}
 	acked := make([]float64, bins+1)
 	var last uint32
 	known := false
@@ -433,7 +436,7 @@ func throughput(c *analysis.Conversation, s ladder.Side) Series {
 			continue
 		}
 		if known && int32(sg.Seg.Ack-last) > 0 {
-			i := min(int(sg.Time.Sub(start)/width), bins)
+			i := min(max(int(sg.Time.Sub(start)/width), 0), bins)
 			acked[i] += float64(sg.Seg.Ack - last)
 		}
 		if !known || int32(sg.Seg.Ack-last) > 0 {
