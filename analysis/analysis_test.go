@@ -1,12 +1,15 @@
 package analysis
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/synack/synack/ladder"
+	"github.com/synack/synack/pcap"
 	"github.com/synack/synack/tcp"
 	"github.com/synack/synack/wire"
 )
@@ -273,4 +276,53 @@ func FuzzAnalyze(f *testing.F) {
 			_ = ladder.Labels(convs[i].Events, ladder.Options{})
 		}
 	})
+}
+
+// TestTwins: the two copies of a loopback packet in a "-i any" capture
+// (out, then in) and a forwarded packet seen on two interfaces are one
+// segment; the same segment sent again later is a retransmission.
+func TestTwins(t *testing.T) {
+	p := build(handshake[:1])[0].Data
+	hop := bytes.Clone(p)
+	hop[8]-- // TTL
+	hop[10], hop[11] = hop[10]+1, 0
+	sll2 := func(ifindex uint32, pktType byte, ip []byte) []byte {
+		f := []byte{0x08, 0x00, 0, 0}
+		f = binary.BigEndian.AppendUint32(f, ifindex)
+		f = append(f, 0, 1, pktType, 6, 0, 0, 0, 0, 0, 0, 0, 0)
+		return append(f, ip...)
+	}
+	var file []byte
+	file = binary.LittleEndian.AppendUint32(file, pcap.MagicMicroseconds)
+	file = binary.LittleEndian.AppendUint16(file, 2)
+	file = binary.LittleEndian.AppendUint16(file, 4)
+	file = append(file, make([]byte, 8)...)
+	file = binary.LittleEndian.AppendUint32(file, 65535)
+	file = binary.LittleEndian.AppendUint32(file, pcap.LinkTypeLinuxSLL2)
+	for i, f := range [][]byte{
+		sll2(1, 4, p), sll2(1, 0, p), // lo: out, in
+		sll2(2, 0, p), sll2(3, 4, hop), // forwarded: in on 2, out on 3
+		sll2(1, 4, p), // later: sent again
+	} {
+		us := []uint32{0, 10, 500000, 500020, 900000}[i]
+		file = binary.LittleEndian.AppendUint32(file, 946684800)
+		file = binary.LittleEndian.AppendUint32(file, us)
+		file = binary.LittleEndian.AppendUint32(file, uint32(len(f)))
+		file = binary.LittleEndian.AppendUint32(file, uint32(len(f)))
+		file = append(file, f...)
+	}
+	pkts, err := Read(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkts) != 3 {
+		t.Fatalf("%d packets kept, want 3", len(pkts))
+	}
+	convs, _ := Analyze(pkts)
+	if a := convs[0].Segments[1].Seg.Anomalies; a != ladder.Retransmission {
+		t.Errorf("second SYN: [%v], want [retransmission]", a)
+	}
+	if a := convs[0].Segments[2].Seg.Anomalies; a != ladder.Retransmission {
+		t.Errorf("third SYN: [%v], want [retransmission]", a)
+	}
 }

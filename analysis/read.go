@@ -42,6 +42,9 @@ type Packet struct {
 	Lost bool
 	// Frame is the packet's number in its capture, from 1.
 	Frame int
+	// Interface is the capture's interface (pcapng) or interface index
+	// (Linux cooked v2) the packet was seen on.
+	Interface int
 }
 
 // ReadFile reads every IP packet of a pcap or pcapng file.
@@ -54,9 +57,10 @@ func ReadFile(name string) ([]Packet, error) {
 	return Read(f)
 }
 
-// Read reads every IP packet of a pcap or pcapng capture. The copies of a
-// loopback packet that "tcpdump -i any" records twice (once going out,
-// once coming in) are kept once.
+// Read reads every IP packet of a pcap or pcapng capture. A packet seen
+// twice within a millisecond on two interfaces or in both directions (a
+// loopback packet in a "tcpdump -i any" capture, going out and coming in;
+// a packet a router forwarded) is kept once.
 func Read(r io.Reader) ([]Packet, error) {
 	pr, err := pcap.NewReader(r)
 	if err != nil {
@@ -73,22 +77,58 @@ func Read(r io.Reader) ([]Packet, error) {
 		}
 		data := bytes.Clone(p.Data)
 		truncated := p.Truncated || ipLength(data) > len(data)
-		if n := len(pkts); n > 0 && isLoopbackTwin(pkts[n-1], p, data) {
+		if isTwin(pkts, p, data) {
 			continue
 		}
-		pkts = append(pkts, Packet{Time: p.Time, Data: data, Direction: p.Direction, Truncated: truncated, Frame: p.Frame})
+		pkts = append(pkts, Packet{Time: p.Time, Data: data, Direction: p.Direction, Truncated: truncated, Frame: p.Frame, Interface: p.Interface})
 	}
 }
 
-// isLoopbackTwin reports a packet that repeats the previous one within a
-// millisecond in the other direction: the incoming copy of a loopback
-// packet in a "-i any" capture.
-func isLoopbackTwin(prev Packet, p pcap.Packet, data []byte) bool {
-	if prev.Direction == pcap.DirUnknown || p.Direction == pcap.DirUnknown || prev.Direction == p.Direction {
+// isTwin reports a packet seen a moment ago on another interface or in the
+// other direction: the incoming copy of a loopback packet in a "-i any"
+// capture, or a packet a router forwarded (its TTL and IPv4 header
+// checksum changed). It is the same segment, not a retransmission.
+func isTwin(prev []Packet, p pcap.Packet, data []byte) bool {
+	for k := len(prev) - 1; k >= max(len(prev)-4, 0); k-- {
+		q := prev[k]
+		d := p.Time.Sub(q.Time)
+		if d < 0 || d >= time.Millisecond {
+			return false
+		}
+		if q.Interface == p.Interface && (q.Direction == p.Direction || q.Direction == pcap.DirUnknown || p.Direction == pcap.DirUnknown) {
+			continue
+		}
+		if sameButHop(q.Data, data) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameButHop reports whether two IP packets are equal but for what a hop
+// changes: the TTL or hop limit and the IPv4 header checksum.
+func sameButHop(a, b []byte) bool {
+	if len(a) != len(b) || len(a) < 20 {
 		return false
 	}
-	d := p.Time.Sub(prev.Time)
-	return d >= 0 && d < time.Millisecond && bytes.Equal(prev.Data, data)
+	var skip [3]int
+	switch a[0] >> 4 {
+	case 4:
+		skip = [3]int{8, 10, 11} // TTL, header checksum
+	case 6:
+		if len(a) < 40 {
+			return false
+		}
+		skip = [3]int{7, 7, 7} // hop limit
+	default:
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && i != skip[0] && i != skip[1] && i != skip[2] {
+			return false
+		}
+	}
+	return true
 }
 
 // ipLength is the length an IP packet's header claims, or 0.
