@@ -233,10 +233,14 @@ func (a *analyzer) segment(i int) {
 		switch {
 		case seg.Window != snd.lastWinRaw:
 			an |= ladder.WindowUpdate
-		case rcv.keepAlive:
-			an |= ladder.KeepAliveACK
 		case snd.challenge:
 			an |= ladder.ChallengeACK
+		case seg.Window == 0:
+			// Wireshark calls neither a keep-alive ACK nor a duplicate
+			// ACK one that advertises a zero window: the receiver is
+			// answering probes of its closed window.
+		case rcv.keepAlive:
+			an |= ladder.KeepAliveACK
 		case rcv.seqKnown && seg.Ack != rcv.nextSeq || seg.Options.NumSACK > 0:
 			an |= ladder.DupACK
 		}

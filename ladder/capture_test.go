@@ -171,6 +171,41 @@ var captureTests = []struct {
 		},
 	},
 	{
+		// Keep-alives from the client while the server says nothing, then
+		// the server closes. Linux cooked v1.
+		file: "keepalive-any.pcap", convs: 1,
+		left:  [][]string{{"CLOSED→SYN-SENT", "SYN-SENT→ESTABLISHED", "ESTABLISHED→CLOSE-WAIT", "CLOSE-WAIT→LAST-ACK", "LAST-ACK→CLOSED"}},
+		right: [][]string{{"LISTEN→SYN-RECEIVED", "SYN-RECEIVED→ESTABLISHED", "ESTABLISHED→FIN-WAIT-1", "FIN-WAIT-1→FIN-WAIT-2", "FIN-WAIT-2→TIME-WAIT"}},
+		check: func(t *testing.T, convs []analysis.Conversation) {
+			if n := countAnomaly(&convs[0], ladder.Left, ladder.KeepAlive); n < 2 {
+				t.Errorf("%d keep-alives, want at least 2", n)
+			}
+			if n := countAnomaly(&convs[0], ladder.Right, ladder.KeepAliveACK); n < 1 {
+				t.Errorf("%d keep-alive ACKs, want at least 1", n)
+			}
+		},
+	},
+	{
+		// A receiver that does not read: window full, zero window, the
+		// sender's probes, the window update.
+		file: "zerowin-veth.pcap", convs: 1,
+		left:  [][]string{{"CLOSED→SYN-SENT", "SYN-SENT→ESTABLISHED", "ESTABLISHED→FIN-WAIT-1", "FIN-WAIT-1→FIN-WAIT-2", "FIN-WAIT-2→TIME-WAIT"}},
+		right: [][]string{{"LISTEN→SYN-RECEIVED", "SYN-RECEIVED→ESTABLISHED", "ESTABLISHED→CLOSE-WAIT", "CLOSE-WAIT→LAST-ACK", "LAST-ACK→CLOSED"}},
+		check: func(t *testing.T, convs []analysis.Conversation) {
+			c := &convs[0]
+			for _, a := range []ladder.Anomaly{ladder.WindowFull, ladder.KeepAlive} {
+				if countAnomaly(c, ladder.Left, a) == 0 {
+					t.Errorf("no %v from the client", a)
+				}
+			}
+			for _, a := range []ladder.Anomaly{ladder.ZeroWindow, ladder.WindowUpdate} {
+				if countAnomaly(c, ladder.Right, a) == 0 {
+					t.Errorf("no %v from the server", a)
+				}
+			}
+		},
+	},
+	{
 		// 300 kB through a rate limit that drops: the capture, after the
 		// drops, shows gaps, duplicate ACKs and retransmissions.
 		file: "lossy-veth.pcap", convs: 1,

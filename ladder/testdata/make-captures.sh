@@ -53,6 +53,16 @@ bg() {
 	pids+=($!)
 }
 
+# wait_listen NS PORT waits until something listens on PORT in NS.
+wait_listen() {
+	for _ in $(seq 100); do
+		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on port $2 in $1" >&2
+	return 1
+}
+
 # capture NS FILE ARGS… starts tcpdump (or dumpcap for a .pcapng) in NS and
 # waits until it listens; stop_capture stops the last one.
 capture() {
@@ -151,7 +161,7 @@ else:
 EOF
 bg ip netns exec "$C" python3 "$work/halfclose.py" server
 srv=$!
-sleep 0.5
+wait_listen "$C" 7000
 capture "$C" halfclose-lo.pcap -i lo tcp port 7000
 c python3 "$work/halfclose.py" client
 wait "$srv" || true
@@ -186,7 +196,7 @@ else:
 EOF
 bg ip netns exec "$S" python3 "$work/simclose.py" server
 srv=$!
-sleep 0.5
+wait_listen "$S" 7001
 capture "$C" simclose-veth.pcap -i vc tcp port 7001
 c python3 "$work/simclose.py" client
 wait "$srv" || true
@@ -214,7 +224,7 @@ else:
 EOF
 bg ip netns exec "$S" python3 "$work/trickle.py" server
 srv=$!
-sleep 0.5
+wait_listen "$S" 7002
 bg ip netns exec "$C" python3 "$work/trickle.py" client
 cli=$!
 for _ in $(seq 100); do
@@ -255,11 +265,68 @@ for _ in range(2):
 EOF
 bg ip netns exec "$S" python3 "$work/once.py"
 srv=$!
-sleep 2
+wait_listen "$S" 8081
 capture "$S" reuse-veth.pcapng -i vs -f "tcp port 8081"
 c curl --max-time 30 -s -o /dev/null --local-port 40000 http://198.18.10.2:8081/
 sleep 0.2
 c curl --max-time 30 -s -o /dev/null --local-port 40000 http://198.18.10.2:8081/
+wait "$srv" || true
+stop_capture
+
+# 8. Keep-alives: the client turns them on (idle 1 s, interval 1 s) and
+# waits; the server says nothing for 3.5 s, then closes. Linux cooked v1
+# (-y LINUX_SLL) from -i any in the client namespace.
+cat >"$work/keepalive.py" <<'EOF'
+import socket, sys, time
+if sys.argv[1] == "server":
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("198.18.10.2", 7003)); l.listen(1)
+    c, _ = l.accept()
+    time.sleep(3.5)
+    c.close()
+else:
+    c = socket.create_connection(("198.18.10.2", 7003))
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    while c.recv(4096): pass
+    c.close()
+EOF
+bg ip netns exec "$S" python3 "$work/keepalive.py" server
+srv=$!
+wait_listen "$S" 7003
+capture "$C" keepalive-any.pcap -y LINUX_SLL -i any tcp port 7003
+c python3 "$work/keepalive.py" client
+wait "$srv" || true
+stop_capture
+
+# 9. A zero window: the server's receive buffer is small and it reads
+# nothing for 1.5 s while the client sends 200 kB; then it reads all.
+# Headers only.
+cat >"$work/zerowin.py" <<'EOF'
+import socket, sys, time
+if sys.argv[1] == "server":
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    l.bind(("198.18.10.2", 7004)); l.listen(1)
+    c, _ = l.accept()
+    time.sleep(1.5)
+    while c.recv(4096): pass
+    c.close()
+else:
+    c = socket.create_connection(("198.18.10.2", 7004))
+    c.sendall(b"z" * 200000)
+    c.shutdown(socket.SHUT_WR)
+    while c.recv(4096): pass
+    c.close()
+EOF
+bg ip netns exec "$S" python3 "$work/zerowin.py" server
+srv=$!
+wait_listen "$S" 7004
+capture "$C" zerowin-veth.pcap -s 128 -i vc tcp port 7004
+c python3 "$work/zerowin.py" client
 wait "$srv" || true
 stop_capture
 
