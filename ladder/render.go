@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/synack/synack/tcp"
 	"github.com/synack/synack/wire"
 )
 
@@ -23,6 +25,9 @@ type Options struct {
 	// Absolute prints sequence and acknowledgment numbers as they are on
 	// the wire rather than relative to each side's ISN.
 	Absolute bool
+	// Color marks states, anomalies and resets with ANSI colours, for a
+	// terminal. The layout is the same as without.
+	Color bool
 }
 
 // stateWidth fits the longest state name, "SYN-RECEIVED".
@@ -113,19 +118,29 @@ func (r *renderer) render(w *bufio.Writer) {
 	for _, ev := range r.evs {
 		if ev.Kind == State && cur[ev.Side&1] == "" {
 			cur[ev.Side&1] = ev.From.String()
+			if ev.From == ev.To && ev.Guess {
+				cur[ev.Side&1] += "?"
+			}
 		}
 	}
 	for i, ev := range r.evs {
 		t := r.timeLabel(i)
 		switch ev.Kind {
 		case State:
-			text := ev.From.String() + r.g.to + ev.To.String()
+			to := ev.To.String()
+			if ev.Guess {
+				to += "?"
+			}
+			text := ev.From.String() + r.g.to + to
+			if ev.From == ev.To {
+				text = to
+			}
 			if ev.Side&1 == Left {
 				r.line(w, t, text)
 			} else {
 				r.line(w, t, pad(text, r.width-r.timeWidth-2, true))
 			}
-			cur[ev.Side&1] = ev.To.String()
+			cur[ev.Side&1] = to
 		case Segment:
 			r.segment(w, t, ev, cur)
 		}
@@ -152,9 +167,70 @@ func (r *renderer) header(w *bufio.Writer) {
 
 // line writes the time column and text, without trailing spaces.
 func (r *renderer) line(w *bufio.Writer, t, text string) {
-	s := pad(t, r.timeWidth, true) + "  " + text
-	w.WriteString(strings.TrimRight(s, " "))
+	s := strings.TrimRight(pad(t, r.timeWidth, true)+"  "+text, " ")
+	if r.opts.Color {
+		s = colorize(s)
+	}
+	w.WriteString(s)
 	w.WriteByte('\n')
+}
+
+// ANSI colours.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiState  = "\x1b[1;36m" // bold cyan
+	ansiNote   = "\x1b[33m"   // yellow
+	ansiSevere = "\x1b[1;31m" // bold red
+)
+
+var stateNames = func() []string {
+	var n []string
+	for st := tcp.StateClosed; st <= tcp.StateTimeWait; st++ {
+		n = append(n, st.String())
+	}
+	// Longest first, so that "CLOSE-WAIT" is not taken for "CLOSED".
+	slices.SortFunc(n, func(a, b string) int { return len(b) - len(a) })
+	return n
+}()
+
+// colorize adds colours to a finished line: states in cyan, bracketed
+// notes in yellow, or red for resets and bad checksums.
+func colorize(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '[' {
+			if j := strings.IndexByte(s[i:], ']'); j > 0 {
+				note := s[i : i+j+1]
+				c := ansiNote
+				if strings.Contains(note, "bad cksum") || strings.Contains(note, "refused") || strings.Contains(note, "reset") || strings.Contains(note, "abort") {
+					c = ansiSevere
+				}
+				b.WriteString(c + note + ansiReset)
+				i += j + 1
+				continue
+			}
+		}
+		matched := false
+		if i == 0 || s[i-1] == ' ' {
+			for _, n := range stateNames {
+				if strings.HasPrefix(s[i:], n) {
+					k := len(n)
+					if strings.HasPrefix(s[i+k:], "?") {
+						k++
+					}
+					b.WriteString(ansiState + s[i:i+k] + ansiReset)
+					i += k
+					matched = true
+					break
+				}
+			}
+		}
+		if !matched {
+			b.WriteByte(s[i])
+			i++
+		}
+	}
+	return b.String()
 }
 
 // segment writes the arrow of one segment, on several lines if its text
@@ -208,13 +284,31 @@ func (r *renderer) label(ev Event) (main, opts string) {
 		b.WriteString(strconv.FormatUint(uint64(r.rel(s.Other(), seg.Ack)), 10))
 	}
 	b.WriteString(" win ")
-	b.WriteString(strconv.FormatUint(uint64(seg.Window), 10))
+	switch {
+	case seg.WindowScale < 0:
+		b.WriteString(strconv.FormatUint(uint64(seg.Window), 10))
+		b.WriteString("×?") // the scale is unknown
+	default:
+		b.WriteString(strconv.FormatUint(uint64(seg.Window)<<min(seg.WindowScale, 14), 10))
+	}
 	b.WriteString(" len ")
 	b.WriteString(strconv.Itoa(seg.Len))
 	if seg.BadChecksum {
 		b.WriteString(" [bad cksum]")
 	}
-	if o := seg.Options.String(); o != "" {
+	if seg.Note != "" {
+		b.WriteString(" [" + seg.Note + "]")
+	}
+	for _, a := range seg.Anomalies.Words(seg.DupAck) {
+		b.WriteString(" [" + a + "]")
+	}
+	o := seg.Options
+	for i := range max(min(o.NumSACK, len(o.SACK)), 0) {
+		// SACK blocks name the other side's sequence numbers.
+		o.SACK[i].Start = r.rel(s.Other(), o.SACK[i].Start)
+		o.SACK[i].End = r.rel(s.Other(), o.SACK[i].End)
+	}
+	if o := o.String(); o != "" {
 		opts = "<" + o + ">"
 	}
 	return b.String(), opts
@@ -251,18 +345,24 @@ func spread(a, b string, n int) string {
 func wrap(s string, n int) []string {
 	var lines []string
 	for utf8.RuneCountInString(s) > n {
-		comma, space, col := -1, -1, 0
+		comma, space, col, inNote := -1, -1, 0, false
 		for i, c := range s {
 			if col > n {
 				break
 			}
 			switch c {
+			case '[':
+				inNote = true
+			case ']':
+				inNote = false
 			case ',':
-				if col < n {
+				if col < n && !inNote {
 					comma = i + 1
 				}
 			case ' ':
-				space = i
+				if !inNote { // a [note] stays on one line
+					space = i
+				}
 			}
 			col++
 		}
@@ -277,4 +377,51 @@ func wrap(s string, n int) []string {
 		s = strings.TrimLeft(s[cut:], " ")
 	}
 	return append(lines, s)
+}
+
+// Label is the text of one event of a ladder as Render draws it, for
+// other renderings (package report's SVG).
+type Label struct {
+	Time   string    // milliseconds from the first event
+	Text   string    // a segment's label and options, or a state change
+	States [2]string // both sides' states at the event
+}
+
+// Labels returns the label of each event of evs.
+func Labels(evs []Event, opts Options) []Label {
+	r := newRenderer("", "", evs, opts)
+	var cur [2]string
+	for _, ev := range evs {
+		if ev.Kind == State && cur[ev.Side&1] == "" {
+			cur[ev.Side&1] = ev.From.String()
+			if ev.From == ev.To && ev.Guess {
+				cur[ev.Side&1] += "?"
+			}
+		}
+	}
+	out := make([]Label, len(evs))
+	for i, ev := range evs {
+		l := Label{Time: r.timeLabel(i)}
+		switch ev.Kind {
+		case State:
+			to := ev.To.String()
+			if ev.Guess {
+				to += "?"
+			}
+			l.Text = ev.From.String() + " → " + to
+			if ev.From == ev.To {
+				l.Text = to
+			}
+			cur[ev.Side&1] = to
+		case Segment:
+			main, o := r.label(ev)
+			l.Text = main
+			if o != "" {
+				l.Text += " " + o
+			}
+		}
+		l.States = cur
+		out[i] = l
+	}
+	return out
 }

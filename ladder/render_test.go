@@ -146,3 +146,27 @@ func TestRelativeNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderColor: with Color the same ladder gains ANSI colours (states,
+// notes) and nothing else; without, it has none.
+func TestRenderColor(t *testing.T) {
+	evs := handshakeAndClose()
+	evs[4].Seg.Anomalies = Retransmission
+	evs[6].Seg.Note = "connection refused"
+	plain := render(t, evs, Options{})
+	colored := render(t, evs, Options{Color: true})
+	if strings.Contains(plain, "\x1b[") {
+		t.Error("colour codes without Color")
+	}
+	for _, want := range []string{ansiState + "SYN-SENT" + ansiReset, ansiNote + "[retransmission]" + ansiReset,
+		ansiSevere + "[connection refused]" + ansiReset, ansiState + "CLOSE-WAIT" + ansiReset} {
+		if !strings.Contains(colored, want) {
+			t.Errorf("coloured ladder lacks %q", want)
+		}
+	}
+	stripped := colored
+	for _, c := range []string{ansiState, ansiNote, ansiSevere, ansiReset} {
+		stripped = strings.ReplaceAll(stripped, c, "")
+	}
+	checkGolden(t, stripped, plain)
+}

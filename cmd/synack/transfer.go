@@ -41,6 +41,7 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (snake_case keys; see the README)")
 	var trace traceFlag
 	trace.register(fs)
+	fs.StringVar(&o.report, "report", "", "also write an HTML report (cwnd, ssthresh, RTT, RTO, state; time-sequence graph) to `file`")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack transfer [flags]")
@@ -103,6 +104,9 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	o.cleanReturn = !impairReturn
 	if o.cleanReturn && o.realtime {
 		return bad("--impair-return=false is not supported with --realtime")
+	}
+	if o.report != "" && o.realtime {
+		return bad("--report is not supported with --realtime")
 	}
 	if o.burst > 1 {
 		o.path.Burst = impair.Bursty(o.path.Loss, o.burst)

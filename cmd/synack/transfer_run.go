@@ -37,6 +37,7 @@ type transferOptions struct {
 	cleanReturn bool
 	trace       *traceWriter // --trace; nil: none
 	progress    *progress    // the progress line; nil: none
+	report      string       // write an HTML report to this file (transfer_report.go)
 }
 
 // transferPort is the server's port.
@@ -151,10 +152,12 @@ func simTransfer(o transferOptions) (*transferResult, error) {
 
 	var sent sentCounter
 	var arrived arrivalCounter
+	rep := newTransferReport(o, n.Now())
 	n.SetFilter(func(p sim.Packet) bool {
 		if p.From == cli {
 			sent.packet(p.Data)
 		}
+		rep.packet(p)
 		return false
 	})
 	n.SetArrivalHook(func(a *sim.Arrival) {
@@ -178,6 +181,7 @@ func simTransfer(o transferOptions) (*transferResult, error) {
 	rcv := c.(*stack.Conn)
 
 	p := newPump(o, n, snd, rcv)
+	p.rep = rep
 	start := n.Now()
 	if err := p.run(); err != nil {
 		return nil, err
@@ -207,6 +211,9 @@ func simTransfer(o transferOptions) (*transferResult, error) {
 		st := h.Stack().Stats()
 		r.Rejected += st.BadChecksum + st.Malformed + st.NotTCP + st.NotLocal + st.Fragments
 	}
+	if err := rep.write(n, cli, r); err != nil {
+		return nil, err
+	}
 	return r, n.Err()
 }
 
@@ -235,6 +242,7 @@ type pump struct {
 	cwnd    sampleStats
 	hasCwnd bool
 	sackOK  bool
+	rep     *transferReport // nil without --report
 }
 
 func newPump(o transferOptions, n *sim.Network, snd, rcv *stack.Conn) *pump {
@@ -299,6 +307,7 @@ func (p *pump) run() error {
 	cond := func() bool {
 		p.poll()
 		show()
+		p.rep.sample(p.n.Now(), &p.sndInfo)
 		return p.canWrite() > 0 || p.canRead() > 0
 	}
 	for p.read < p.o.bytes {
