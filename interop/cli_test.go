@@ -206,7 +206,7 @@ func TestCLIGet(t *testing.T) {
 		// The wildcard address (dual-stack): the kernel's addresses appear
 		// only when get configures the device.
 		py := r.start("python3", "-m", "http.server", "--bind", "::", "--directory", dir, "8000")
-		r.waitListening("8000", 10*time.Second, py)
+		r.waitListening("8000", 60*time.Second, py) // python3 starts slowly on a busy machine
 		capFile := filepath.Join(t.TempDir(), "get.pcap")
 		cmd := exec.Command(bin, append(append([]string{"get"}, cliTunFlags(r, capFile)...), "--sha256", "http://"+hostPort(fam.kern, 8000)+"/blob")...)
 		g := startCmd(t, cmd)

@@ -5,6 +5,7 @@ package interop
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +71,7 @@ func newGatewayRig(t *testing.T, socks bool) *gwRig {
 	r.late, r.resets = make(chan string, 4), make(chan error, 4)
 	startGatewayServers(t, r.up, r.late, r.resets)
 	args := []string{"gateway", "--netns", r.cli.Name, "--tun", "gw0", "--addr", gwSynack, "--peer", gwKern,
-		"--route", "198.19.0.0/16", "--upstream-netns", r.up.Name, "--udp-idle", "2s"}
+		"--route", "198.19.0.0/16", "--upstream-netns", r.up.Name, "--udp-idle", "2s", "--admin", "127.0.0.1:0"}
 	if socks {
 		needTool(t, "danted")
 		startDante(t, r.up)
@@ -463,5 +464,25 @@ func gatewaySuite(t *testing.T, socks bool) {
 			t.Fatalf("heap %d bytes after 1000 flows, %d at the start", c["heap_bytes"], base["heap_bytes"])
 		}
 		t.Logf("counters at the start %v, after 1000 flows %v", base, c)
+		// The stack's own view, as "synack stat" reads it from --admin.
+		log := r.gw.stderr.String()
+		m := regexp.MustCompile(`admin interface on http://([^/]+)/`).FindStringSubmatch(log)
+		if m == nil {
+			t.Fatal("the gateway did not say where its admin interface is")
+		}
+		resp, err := http.Get("http://" + m[1] + "/stats.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := st["forward_tcp_requests"].(float64); n < flows || st["forward_tcp_pending"] != float64(0) {
+			t.Fatalf("admin stats: forward_tcp_requests %v, forward_tcp_pending %v; want at least %d and 0",
+				st["forward_tcp_requests"], st["forward_tcp_pending"], flows)
+		}
 	})
 }

@@ -52,7 +52,7 @@ func TestSynackGetsFromPython(t *testing.T) {
 		}
 		f.Close()
 		py := r.start("python3", "-m", "http.server", "--bind", fam.kern.String(), "--directory", dir, "8000")
-		r.waitListening("8000", 10*time.Second, py)
+		r.waitListening("8000", 60*time.Second, py) // python3 starts slowly on a busy machine
 		n, sum, err := getSum(r.synackHTTPClient(), "http://"+hostPort(fam.kern, 8000)+"/blob")
 		if err != nil {
 			t.Fatal(err)

@@ -31,6 +31,7 @@ type gatewayOptions struct {
 	dialTimout time.Duration
 	quiet      bool
 	icmp       string
+	admin      string
 }
 
 func runGateway(args []string, stdout, stderr io.Writer) int {
@@ -47,6 +48,7 @@ func runGateway(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.udpIdle, "udp-idle", time.Minute, "close a UDP flow idle for `D`")
 	fs.DurationVar(&o.dialTimout, "dial-timeout", 20*time.Second, "give up an upstream dial after `D` (the client then times out too)")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not log each flow")
+	fs.StringVar(&o.admin, "admin", "", "serve the connection table and counters over HTTP on this loopback `ADDR` (HOST:PORT; read them with synack ss and synack stat)")
 	fs.StringVar(&o.icmp, "icmp", "answer", "ICMP echo requests to any address: `answer` them from the gateway, or drop them")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -59,7 +61,8 @@ func runGateway(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, "or through a SOCKS5 proxy. A refused destination refuses the client (RST), an")
 		fmt.Fprintln(w, "unreachable one answers it with ICMP unreachable; half-close and reset pass through.")
 		fmt.Fprintln(w, "ICMP echo requests to any address are answered by the gateway itself (--icmp). Each flow is")
-		fmt.Fprintln(w, "logged to stderr when it ends; SIGUSR1 prints the counters. Runs until interrupted.")
+		fmt.Fprintln(w, "logged to stderr when it ends; SIGUSR1 prints the counters and the connection table")
+		fmt.Fprintln(w, "(--admin serves them for synack ss and synack stat). Runs until interrupted.")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Example (as root): clients in namespace \"cli\" reach 198.19.0.0/16 through the")
 		fmt.Fprintln(w, "gateway, whose own sockets live in namespace \"up\":")
@@ -95,6 +98,11 @@ func (o *gatewayOptions) check(fs *flag.FlagSet) error {
 		hp := o.socks5[strings.LastIndex(o.socks5, "@")+1:]
 		if _, _, err := net.SplitHostPort(hp); err != nil {
 			return fmt.Errorf("--socks5 %q: want HOST:PORT", o.socks5)
+		}
+	}
+	if o.admin != "" {
+		if err := checkAdminAddr(o.admin); err != nil {
+			return err
 		}
 	}
 	if o.icmp != "answer" && o.icmp != "drop" {
@@ -149,6 +157,13 @@ func runGatewayLoop(ctx context.Context, o *gatewayOptions, stderr io.Writer) er
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
+	if o.admin != "" {
+		a, err := startAdmin(ctx, o.admin, n)
+		if err != nil {
+			return err
+		}
+		logger.Printf("admin interface on http://%v/ (synack ss --admin %v)", a, a)
+	}
 	logger.Printf("relaying %s; %s", how, n.describe(&o.tunFlags))
 	for {
 		select {
@@ -157,6 +172,7 @@ func runGatewayLoop(ctx context.Context, o *gatewayOptions, stderr io.Writer) er
 			return nil
 		case <-usr1:
 			logger.Print(gatewayCounters(g))
+			writeAdminText(stderr, n)
 		}
 	}
 }
