@@ -71,6 +71,29 @@ type Config struct {
 	// CloseWrite, where the application still reads): when it expires the
 	// connection is dropped silently. Default 60s.
 	FinWait2Timeout time.Duration
+
+	// Pre-RFC 5961 modes (insecure.go), FreeBSD's net.inet.tcp.insecure_rst,
+	// insecure_syn and drop_synfin. All off by default: RFC 5961's checks
+	// stand, and a SYN|FIN is a SYN. They exist for conformance suites
+	// written for those modes and for peers that need them; they make blind
+	// resets easier (RFC 5961 §1).
+	//
+	// InsecureRST resets a synchronized connection on any RST whose
+	// sequence number is in the receive window, as RFC 793 (and RFC 9293
+	// §3.10.7.4 without RFC 5961) says, instead of only on one at exactly
+	// RCV.NXT with a challenge ACK for the rest (RFC 5961 §3.2).
+	InsecureRST bool
+	// InsecureSYN resets a synchronized connection on a SYN whose sequence
+	// number is in the receive window: a RST is sent and the user sees
+	// ECONNRESET (RFC 793 §3.9, "If the SYN is in the window it is an
+	// error, send a reset"), instead of a challenge ACK (RFC 5961 §4). A
+	// SYN outside the window still gets an ACK.
+	InsecureSYN bool
+	// DropSynFin discards a segment with both SYN and FIN set that reaches
+	// a connection in SYN-SENT or a listener (the stack checks that one),
+	// where RFC 9293 takes it as a SYN and queues the FIN. Once
+	// synchronized a SYN|FIN is handled as any SYN.
+	DropSynFin bool
 }
 
 // Defaults of Config and KeepAliveConfig.

@@ -8,6 +8,9 @@ import (
 
 // HandleSegment processes one incoming segment (RFC 9293 §3.10.7).
 func (t *TCB) HandleSegment(seg *Segment, now time.Time) {
+	if t.dropSynFin(seg) {
+		return // Config.DropSynFin (insecure.go)
+	}
 	switch t.state {
 	case StateClosed, StateListen:
 		// A finished TCB: the owner answers with ResetFor (§3.10.7.1).
@@ -226,6 +229,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	t.ecnReceive(seg)
 	t.heardFromPeer(now)
 
+	if rst && t.insecureRST(seg.Seq, now) {
+		return // Config.InsecureRST (insecure.go)
+	}
 	// Second, check the RST bit (RFC 5961 §3.2): reset only on an exact
 	// match of RCV.NXT; otherwise in the window: challenge ACK.
 	if rst {
@@ -244,6 +250,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 			// return this connection to the LISTEN state and return."
 			t.returnToListen(now)
 			return
+		}
+		if t.insecureSYN(seg.Seq, now) {
+			return // Config.InsecureSYN (insecure.go)
 		}
 		// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK.
 		t.ackNow = true

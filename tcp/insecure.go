@@ -1,0 +1,70 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack/synack/wire"
+)
+
+// The pre-RFC 5961 modes of Config (InsecureRST, InsecureSYN, DropSynFin):
+// off by default. The segment's sequence number has passed the
+// acceptability test of RFC 9293 §3.10.7.4 when these run: it is in the
+// receive window (or at RCV.NXT when the window is zero).
+
+// seqInWindow is FreeBSD's window test for these modes: SEG.SEQ itself in
+// [RCV.NXT, RCV.NXT+RCV.WND), or at RCV.NXT when the window is zero. The
+// acceptability test counts the SYN and FIN too, so a SYN|FIN just
+// before RCV.NXT passes it but not this one.
+func (t *TCB) seqInWindow(seq uint32) bool {
+	wnd := t.rcvWnd + t.rcvSlack
+	return seq == t.rcvNxt || wnd > 0 && seqInRange(seq, t.rcvNxt, t.rcvNxt+wnd)
+}
+
+// insecureRST handles an in-window RST under Config.InsecureRST: any RST
+// in the window resets the connection, as RFC 793 said, where RFC 5961
+// §3.2 resets only on SEG.SEQ = RCV.NXT and sends a challenge ACK
+// otherwise. It reports whether it took the segment.
+func (t *TCB) insecureRST(seq uint32, now time.Time) bool {
+	if !t.cfg.InsecureRST || !t.seqInWindow(seq) {
+		return false
+	}
+	t.reset(now)
+	return true
+}
+
+// insecureSYN handles an in-window SYN in a synchronized state under
+// Config.InsecureSYN (RFC 793 §3.9, "If the SYN is in the window it is an
+// error, send a reset, ... enter the CLOSED state"): a RST
+// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> and the connection is reset, as
+// FreeBSD's net.inet.tcp.insecure_syn=1 does. RFC 5961 §4 sends a
+// challenge ACK instead. SYN-RECEIVED keeps its own rules. It reports
+// whether it took the segment.
+func (t *TCB) insecureSYN(seq uint32, now time.Time) bool {
+	if !t.cfg.InsecureSYN || t.state == StateSynReceived || !t.seqInWindow(seq) {
+		return false
+	}
+	t.sendAbortRST(now)
+	t.reset(now)
+	return true
+}
+
+// IsSynFin reports whether seg has both SYN and FIN set.
+func IsSynFin(seg *Segment) bool {
+	return seg.Flags&synFinFlags == synFinFlags
+}
+
+// dropSynFin reports whether seg is to be discarded unseen under
+// Config.DropSynFin: a SYN|FIN reaching a connection in SYN-SENT.
+func (t *TCB) dropSynFin(seg *Segment) bool {
+	return t.cfg.DropSynFin && t.state == StateSynSent && IsSynFin(seg)
+}
+
+// DropsSynFin reports whether a listener with configuration cfg discards
+// seg unseen (Config.DropSynFin): FreeBSD's drop_synfin ignores a SYN|FIN
+// that reaches a listening socket instead of answering it with a SYN-ACK.
+func DropsSynFin(cfg *Config, seg *Segment) bool {
+	return cfg.DropSynFin && IsSynFin(seg)
+}
+
+// synFinFlags are SYN and FIN together.
+const synFinFlags = wire.FlagSYN | wire.FlagFIN
