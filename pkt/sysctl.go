@@ -284,11 +284,14 @@ func (r *runner) setSysctl(name, val string, apply bool) string {
 		// A FreeBSD script: its socket buffers start at FreeBSD's
 		// defaults (recvspace 65536, sendspace 32768), not Linux's, and
 		// FreeBSD has no quick-ACK mode: it delays the ACK of the first
-		// data segments as of any other (RFC 5681 §4.2).
+		// data segments as of any other (RFC 5681 §4.2). Its receive
+		// window takes segments up to the free buffer even where the
+		// window field says less (65535 of a 65700-byte buffer).
 		target.freeBSD = true
 		if target.base.QuickAcks == 0 {
 			target.base.QuickAcks = -1
 		}
+		target.base.AcceptToBufferSpace = true
 		if target.base.ReceiveBufferSize == DefaultTCP().ReceiveBufferSize {
 			target.base.ReceiveBufferSize = 65536
 		}

@@ -72,7 +72,7 @@ type Config struct {
 	// connection is dropped silently. Default 60s.
 	FinWait2Timeout time.Duration
 
-	// Pre-RFC 5961 modes (insecure.go), FreeBSD's net.inet.tcp.insecure_rst,
+	// Pre-RFC 5961 modes (compat.go), FreeBSD's net.inet.tcp.insecure_rst,
 	// insecure_syn and drop_synfin. All off by default: RFC 5961's checks
 	// stand, and a SYN|FIN is a SYN. They exist for conformance suites
 	// written for those modes and for peers that need them; they make blind
@@ -94,6 +94,16 @@ type Config struct {
 	// where RFC 9293 takes it as a SYN and queues the FIN. Once
 	// synchronized a SYN|FIN is handled as any SYN.
 	DropSynFin bool
+	// AcceptToBufferSpace takes segments up to RCV.NXT plus the free
+	// receive buffer when that reaches past the window we offered, as
+	// FreeBSD does (its rcv_wnd is the larger of the two). The offer can
+	// be smaller than the buffer when the window field cannot say more
+	// (65535 without window scaling) or after rounding. A passive
+	// connection in SYN-RECEIVED and one in TIME-WAIT keep the offered
+	// window. Default: the
+	// offered window only (RFC 9293 §3.10.7.4, RFC 5961's RST and SYN
+	// checks).
+	AcceptToBufferSpace bool
 }
 
 // Defaults of Config and KeepAliveConfig.

@@ -9,7 +9,7 @@ import (
 // HandleSegment processes one incoming segment (RFC 9293 §3.10.7).
 func (t *TCB) HandleSegment(seg *Segment, now time.Time) {
 	if t.dropSynFin(seg) {
-		return // Config.DropSynFin (insecure.go)
+		return // Config.DropSynFin (compat.go)
 	}
 	switch t.state {
 	case StateClosed, StateListen:
@@ -128,7 +128,7 @@ func (t *TCB) updateSndWnd(seg *Segment, syn bool) {
 // acceptable is the segment acceptability test of RFC 9293 §3.10.7.4
 // (the four cases of segment length and receive window).
 func (t *TCB) acceptable(seq, segLen uint32) bool {
-	wnd := t.rcvWnd + t.rcvSlack
+	wnd := t.acceptWnd() // RCV.WND (compat.go)
 	end := t.rcvNxt + wnd
 	switch {
 	case segLen == 0 && wnd == 0:
@@ -230,7 +230,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	t.heardFromPeer(now)
 
 	if rst && t.insecureRST(seg.Seq, now) {
-		return // Config.InsecureRST (insecure.go)
+		return // Config.InsecureRST (compat.go)
 	}
 	// Second, check the RST bit (RFC 5961 §3.2): reset only on an exact
 	// match of RCV.NXT; otherwise in the window: challenge ACK.
@@ -252,7 +252,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 			return
 		}
 		if t.insecureSYN(seg.Seq, now) {
-			return // Config.InsecureSYN (insecure.go)
+			return // Config.InsecureSYN (compat.go)
 		}
 		// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK.
 		t.ackNow = true
@@ -387,7 +387,7 @@ func (t *TCB) trim(seg *Segment) (seq uint32, data []byte, fin bool) {
 		seq = t.rcvNxt
 		t.ackNow = true
 	}
-	edge := t.rcvNxt + t.rcvWnd + t.rcvSlack
+	edge := t.rcvNxt + t.acceptWnd()
 	room := int(edge - seq)
 	if seqGT(seq, edge) {
 		room = 0

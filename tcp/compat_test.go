@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The pre-RFC 5961 modes of Config (insecure.go). established() leaves
+// The pre-RFC 5961 modes of Config (compat.go). established() leaves
 // SND.NXT=101, RCV.NXT=301, RCV.WND=65535.
 
 // InsecureRST: a RST anywhere in the window resets the connection, with
@@ -103,4 +103,31 @@ func TestDSACK_BelowRcvNxtFirst(t *testing.T) {
 	h.in(seg{flags: ".", seq: 301, ack: 101, win: 65535, data: "AAAAAAAAAABBBBBBBBBBCCCCCCCCCCDDDDDDDDDD"})
 	h.out(seg{flags: ".", seq: 101, ack: 341, win: 65495, opts: sack(301, 311)})
 	h.none()
+}
+
+// AcceptToBufferSpace: with a 65700-byte buffer and no window scaling we
+// offer 65535, but take segments up to the free buffer, as FreeBSD does:
+// a RST at RCV.NXT+65600 gets the challenge ACK of an in-window RST
+// (it is ignored as out of the window by default), and a RST at
+// RCV.NXT+65700 is still outside.
+func TestAcceptToBufferSpace_RSTPastOfferedWindow(t *testing.T) {
+	cfg := plain
+	cfg.ReceiveBufferSize = 65700
+	h := established(t, cfg)
+	h.in(seg{flags: "R", seq: 301 + 65600})
+	h.none()
+	cfg.AcceptToBufferSpace = true
+	h = established(t, cfg)
+	h.in(seg{flags: "R", seq: 301 + 65700})
+	h.none()
+	h.in(seg{flags: "R", seq: 301 + 65600})
+	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535})
+	h.none()
+	h.state(StateEstablished)
+	cfg.InsecureRST = true
+	h = established(t, cfg)
+	h.in(seg{flags: "R", seq: 301 + 65699})
+	h.none()
+	h.state(StateClosed)
+	h.err(syscall.ECONNRESET)
 }

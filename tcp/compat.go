@@ -6,8 +6,27 @@ import (
 	"github.com/synack/synack/wire"
 )
 
-// The pre-RFC 5961 modes of Config (InsecureRST, InsecureSYN, DropSynFin):
-// off by default. The segment's sequence number has passed the
+// Modes of Config for peers and conformance suites written for other
+// stacks' choices, all off by default: the pre-RFC 5961 modes
+// (InsecureRST, InsecureSYN, DropSynFin) and FreeBSD's receive window
+// (AcceptToBufferSpace).
+
+// acceptWnd is the receive window segments are checked against: what we
+// offered (RCV.WND, plus what an earlier, larger offer still covers), or
+// under Config.AcceptToBufferSpace the free receive buffer when that is
+// larger, as FreeBSD's rcv_wnd = max(sbspace, rcv_adv − rcv_nxt). A
+// passive connection in SYN-RECEIVED and one in TIME-WAIT keep the offered
+// window: on FreeBSD they are a SYN cache entry and a TIME-WAIT record,
+// with no socket buffer.
+func (t *TCB) acceptWnd() uint32 {
+	wnd := t.rcvWnd + t.rcvSlack
+	if t.cfg.AcceptToBufferSpace && t.state != StateTimeWait && !(t.passive && t.state == StateSynReceived) {
+		wnd = max(wnd, uint32(max(t.rcvBuf.Free(), 0)))
+	}
+	return wnd
+}
+
+// The pre-RFC 5961 modes: The segment's sequence number has passed the
 // acceptability test of RFC 9293 §3.10.7.4 when these run: it is in the
 // receive window (or at RCV.NXT when the window is zero).
 
@@ -16,7 +35,7 @@ import (
 // acceptability test counts the SYN and FIN too, so a SYN|FIN just
 // before RCV.NXT passes it but not this one.
 func (t *TCB) seqInWindow(seq uint32) bool {
-	wnd := t.rcvWnd + t.rcvSlack
+	wnd := t.acceptWnd()
 	return seq == t.rcvNxt || wnd > 0 && seqInRange(seq, t.rcvNxt, t.rcvNxt+wnd)
 }
 
