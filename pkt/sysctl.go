@@ -286,12 +286,14 @@ func (r *runner) setSysctl(name, val string, apply bool) string {
 		// FreeBSD has no quick-ACK mode: it delays the ACK of the first
 		// data segments as of any other (RFC 5681 §4.2). Its receive
 		// window takes segments up to the free buffer even where the
-		// window field says less (65535 of a 65700-byte buffer).
+		// window field says less (65535 of a 65700-byte buffer), and it
+		// sends its FIN again with the ACK that enters CLOSING.
 		target.freeBSD = true
 		if target.base.QuickAcks == 0 {
 			target.base.QuickAcks = -1
 		}
 		target.base.AcceptToBufferSpace = true
+		target.base.FinWithClosingAck = true
 		if target.base.ReceiveBufferSize == DefaultTCP().ReceiveBufferSize {
 			target.base.ReceiveBufferSize = 65536
 		}

@@ -9,7 +9,8 @@ import (
 // Modes of Config for peers and conformance suites written for other
 // stacks' choices, all off by default: the pre-RFC 5961 modes
 // (InsecureRST, InsecureSYN, DropSynFin) and FreeBSD's receive window
-// (AcceptToBufferSpace).
+// (AcceptToBufferSpace) and FIN retransmission in a simultaneous close
+// (FinWithClosingAck).
 
 // acceptWnd is the receive window segments are checked against: what we
 // offered (RCV.WND, plus what an earlier, larger offer still covers), or
@@ -87,3 +88,13 @@ func DropsSynFin(cfg *Config, seg *Segment) bool {
 
 // synFinFlags are SYN and FIN together.
 const synFinFlags = wire.FlagSYN | wire.FlagFIN
+
+// closingAck sends, under Config.FinWithClosingAck, the ACK of the peer's
+// FIN that takes us from FIN-WAIT-1 to CLOSING with our unacknowledged
+// FIN again: <SEQ=SND.NXT−1><ACK=RCV.NXT><CTL=FIN,ACK>, as FreeBSD's
+// tcp_output sends every segment of a state whose FIN is outstanding.
+func (t *TCB) closingAck(now time.Time) {
+	if t.cfg.FinWithClosingAck {
+		t.queue(wire.FlagFIN|wire.FlagACK, t.sndNxt-1, 0, now)
+	}
+}

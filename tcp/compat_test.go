@@ -131,3 +131,25 @@ func TestAcceptToBufferSpace_RSTPastOfferedWindow(t *testing.T) {
 	h.state(StateClosed)
 	h.err(syscall.ECONNRESET)
 }
+
+// FinWithClosingAck: the ACK of the peer's FIN in FIN-WAIT-1 (our FIN not
+// yet acknowledged) carries our FIN again; by default it is a plain ACK.
+func TestFinWithClosingAck(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := plain
+		cfg.FinWithClosingAck = on
+		h := established(t, cfg)
+		h.close()
+		h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+		h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
+		if on {
+			h.out(seg{flags: "F.", seq: 101, ack: 302, win: 65535})
+		} else {
+			h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+		}
+		h.none()
+		h.state(StateClosing)
+		h.in(seg{flags: ".", seq: 302, ack: 102, win: 65535})
+		h.state(StateTimeWait)
+	}
+}

@@ -104,6 +104,11 @@ type Config struct {
 	// offered window only (RFC 9293 §3.10.7.4, RFC 5961's RST and SYN
 	// checks).
 	AcceptToBufferSpace bool
+	// FinWithClosingAck sends our FIN again with the ACK of the peer's FIN
+	// that takes a simultaneous close from FIN-WAIT-1 to CLOSING, as
+	// FreeBSD does. Default: a plain ACK (RFC 9293 §3.10.7.4); our FIN is
+	// retransmitted by its timer if it was lost.
+	FinWithClosingAck bool
 }
 
 // Defaults of Config and KeepAliveConfig.

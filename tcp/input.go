@@ -493,6 +493,7 @@ func (t *TCB) receiveFIN(now time.Time) {
 			t.enterTimeWait(now)
 		} else {
 			t.setState(StateClosing, now)
+			t.closingAck(now) // Config.FinWithClosingAck (compat.go)
 		}
 	case StateFinWait2:
 		t.enterTimeWait(now)
@@ -510,9 +511,14 @@ func (t *TCB) reset(now time.Time) {
 		// "If this connection was initiated with an active OPEN ...
 		// the connection was refused."
 		t.enterClosed(errRefused, now)
-	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait,
+		StateClosing, StateLastAck:
+		// In CLOSING and LAST-ACK RFC 9293 only says "enter the CLOSED
+		// state"; our FIN was never acknowledged, so the peer may not
+		// have had all our data: the user is told ECONNRESET, as Linux
+		// (tcp_reset) and FreeBSD tell it.
 		t.enterClosed(errReset, now)
-	default: // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state"
+	default: // TIME-WAIT: "enter the CLOSED state"
 		t.enterClosed(nil, now)
 	}
 }
