@@ -306,16 +306,13 @@ func (r *runner) setSysctl(name, val string, apply bool) string {
 
 // setECN applies net.ipv4.tcp_ecn (or FreeBSD's net.inet.tcp.ecn.enable):
 // 0 off, 1 requested on our SYNs and accepted on the peer's, 2 (both
-// systems' default) accepted but not requested. synack's tcp.Config.ECN
-// does both or neither, so 2 is ECN on in a script that never connects
-// (it only accepts: the same behaviour) and off in one that does (where
-// our SYNs must not ask for it).
+// systems' default) accepted but not requested (tcp.Config.ECNAcceptOnly).
 func (r *runner) setECN(n int) bool {
 	switch n {
 	case 0, 1:
-		r.base.ECN = n == 1
+		r.base.ECN, r.base.ECNAcceptOnly = n == 1, false
 	case 2:
-		r.base.ECN = !r.connects
+		r.base.ECN, r.base.ECNAcceptOnly = false, true
 	default:
 		return false
 	}

@@ -153,3 +153,19 @@ func TestFinWithClosingAck(t *testing.T) {
 		h.state(StateTimeWait)
 	}
 }
+
+// ECNAcceptOnly (tcp_ecn=2, ecn.enable=2): our SYN asks for no ECN, a
+// peer's ECN-setup SYN is accepted with ECE on the SYN-ACK, and new data
+// is then ECN-capable.
+func TestECNAcceptOnly(t *testing.T) {
+	cfg := plain
+	cfg.ECNAcceptOnly = true
+	h := active(t, cfg)
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: mss(1460)})
+	h = passive(t, cfg, seg{flags: "SEW", seq: peer, win: 65535, opts: mss(1460)})
+	h.out(seg{flags: "S.E", seq: iss, ack: peer + 1, win: 65535, opts: mss(1460)})
+	h.in(seg{flags: ".", seq: peer + 1, ack: iss + 1, win: 65535})
+	h.state(StateEstablished)
+	h.write("hello")
+	h.out(seg{flags: "P.", seq: 101, ack: 301, win: 65535, data: "hello", ect: true})
+}

@@ -64,6 +64,11 @@ type Config struct {
 	// ECN offers Explicit Congestion Notification (RFC 3168) on our SYN
 	// and accepts it on a SYN that offers it.
 	ECN bool
+	// ECNAcceptOnly accepts ECN on a peer's ECN-setup SYN without
+	// requesting it on our own SYNs (RFC 3168 leaves both to the host):
+	// the default of Linux (tcp_ecn=2) and FreeBSD (ecn.enable=2). ECN
+	// set too requests it as well.
+	ECNAcceptOnly bool
 	// Pacing spreads a window's segments over the round trip instead of
 	// sending them in one burst (see TCB.Deadline).
 	Pacing bool
