@@ -51,7 +51,7 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 	t.irs = seg.Seq
 	t.rcvNxt = seg.Seq + 1 // data on a SYN is not taken (the peer resends it)
 	t.negotiate(&seg.Options)
-	t.negotiateECN(seg, true)
+	t.negotiateECN(seg, hasACK) // a simultaneous-open SYN negotiates as a SYN
 	t.tsRecentAt = now
 	t.updateSndWnd(seg, true)
 	if hasACK {
