@@ -183,6 +183,7 @@ type Info struct {
 	SndWScale, RcvWScale   uint8
 	SACKPermitted          bool
 	Timestamps             bool
+	ECN                    bool // ECN negotiated on the SYNs (RFC 3168)
 	SRTT, RTTVar, RTO      time.Duration
 	Retransmits            int // consecutive timeouts of the current SND.UNA
 	// Congestion control.
@@ -376,6 +377,7 @@ func (t *TCB) Info() Info {
 		RcvWScale:     t.rcvWScale,
 		SACKPermitted: t.sackOK,
 		Timestamps:    t.tsOK,
+		ECN:           t.ecnOK,
 		SRTT:          t.srtt,
 		RTTVar:        t.rttvar,
 		RTO:           t.rto,
