@@ -130,6 +130,9 @@ func (e *codeEnv) tcpInfoField(name string) (int64, bool) {
 		if in.SndWScale > 0 || in.RcvWScale > 0 {
 			o |= 4
 		}
+		if in.ECN {
+			o |= 8 // TCPI_OPT_ECN
+		}
 		return o, true
 	case "tcpi_total_retrans":
 		return int64(in.TotalRetransmits), true

@@ -225,11 +225,6 @@ func splitCommands(s string) []string {
 // it does not emulate, TCP options it cannot send. It applies the init
 // command.
 func (r *runner) prescan() *Result {
-	for _, ev := range r.script.Events {
-		if sc, ok := ev.Action.(*Syscall); ok && sc.Name == "connect" {
-			r.connects = true
-		}
-	}
 	if !r.cfg.TCP.ECN {
 		r.setECN(2) // the default of net.ipv4.tcp_ecn
 	}

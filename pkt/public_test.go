@@ -53,7 +53,8 @@ func TestPublicSuiteFeatures(t *testing.T) {
 			sysctlW("net.inet.tcp.drop_synfin=0") + sysctlW("net.inet.tcp.syncookies=1") +
 			sysctlW("net.inet.tcp.syncookies_only=0") + freeBSDListen, Pass, ""},
 		{"freebsd blackhole", sysctlW("net.inet.tcp.blackhole=1") + freeBSDListen, Skip, "sysctl net.inet.tcp.blackhole=1: synack behaves as =0"},
-		{"freebsd insecure rst", sysctlW("net.inet.tcp.insecure_rst=1") + freeBSDListen, Skip, "net.inet.tcp.insecure_rst=1"},
+		{"freebsd insecure rst", sysctlW("net.inet.tcp.insecure_rst=1") + freeBSDListen, Pass, ""},
+		{"freebsd insecure rst 2", sysctlW("net.inet.tcp.insecure_rst=2") + freeBSDListen, Skip, "net.inet.tcp.insecure_rst=2: no synack equivalent"},
 		{"freebsd unknown", sysctlW("net.inet.tcp.frobnicate=1") + freeBSDListen, Skip, "net.inet.tcp.frobnicate=1: no synack equivalent"},
 		// syncookies_only=1 maps to SYN cookies for every SYN: the
 		// SYN-ACK then carries only what a cookie encodes (no SACK

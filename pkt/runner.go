@@ -21,8 +21,6 @@ type runner struct {
 	base   tcp.Config // engine configuration after the script's sysctls
 	// freeBSD is set once a FreeBSD sysctl (net.inet.*) was applied.
 	freeBSD bool
-	// connects is set when the script calls connect (see setECN).
-	connects bool
 	// keepInit is FreeBSD's net.inet.tcp.keepinit: how long a connection
 	// may take to be established (0: no limit but the SYN retries).
 	keepInit time.Duration

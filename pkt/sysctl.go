@@ -48,6 +48,14 @@ func intRule(set func(r *runner, n int) bool) sysctlRule {
 	}
 }
 
+// boolRule maps a 0/1 switch.
+func boolRule(set func(r *runner, on bool)) sysctlRule {
+	return intRule(func(r *runner, n int) bool {
+		set(r, n == 1)
+		return n == 0 || n == 1
+	})
+}
+
 // msRule maps a duration written in milliseconds (FreeBSD's keep* and
 // delacktime) or seconds (unit).
 func durRule(unit time.Duration, set func(r *runner, d time.Duration)) sysctlRule {
@@ -173,16 +181,10 @@ var sysctlRules = map[string]sysctlRule{
 			}
 		})
 	}),
-	// Closed ports answer with a RST (no blackholing); RSTs and SYNs in
-	// synchronized states are checked as RFC 5961 says (exact RST, or a
-	// challenge ACK); a SYN|FIN reaching a listener is taken as a SYN;
-	// retransmitted SYNs keep their options; path MTU discovery is on;
+	// Closed ports answer with a RST (no blackholing); retransmitted SYNs keep their options; path MTU discovery is on;
 	// ICMP hard errors abort a connection in SYN-SENT; an MSS option
 	// missing from a SYN means 536; no TCP over UDP, no Fast Open.
 	"net.inet.tcp.blackhole":              only("0"),
-	"net.inet.tcp.insecure_rst":           only("0"),
-	"net.inet.tcp.insecure_syn":           only("0"),
-	"net.inet.tcp.drop_synfin":            only("0"),
 	"net.inet.tcp.rexmit_drop_options":    only("0"),
 	"net.inet.tcp.path_mtu_discovery":     only("1"),
 	"net.inet.tcp.icmp_may_rst":           only("1"),
@@ -194,6 +196,13 @@ var sysctlRules = map[string]sysctlRule{
 	// 200 ms); synack's 200 ms minimum RTO plays its part: the same
 	// timeouts while the RTT is small, which it is in every script.
 	"net.inet.tcp.rexmit_slop": only("200"),
+	// The pre-RFC 5961 modes (tcp.Config.InsecureRST, InsecureSYN, off by
+	// default): 1 resets on any RST, or any SYN, inside the receive window
+	// instead of sending a challenge ACK; drop_synfin=1 discards a SYN|FIN
+	// reaching a listener or a connection in SYN-SENT (tcp.Config.DropSynFin).
+	"net.inet.tcp.insecure_rst": boolRule(func(r *runner, on bool) { r.base.InsecureRST = on }),
+	"net.inet.tcp.insecure_syn": boolRule(func(r *runner, on bool) { r.base.InsecureSYN = on }),
+	"net.inet.tcp.drop_synfin":  boolRule(func(r *runner, on bool) { r.base.DropSynFin = on }),
 	// Only meaningful with udp_tunneling_port set.
 	"net.inet.tcp.udp_tunneling_overhead": anyValue,
 	// The host cache is per stack and every script starts a fresh one;
@@ -273,8 +282,18 @@ func (r *runner) setSysctl(name, val string, apply bool) string {
 	}
 	if strings.HasPrefix(name, "net.inet.") && !target.freeBSD {
 		// A FreeBSD script: its socket buffers start at FreeBSD's
-		// defaults (recvspace 65536, sendspace 32768), not Linux's.
+		// defaults (recvspace 65536, sendspace 32768), not Linux's, and
+		// FreeBSD has no quick-ACK mode: it delays the ACK of the first
+		// data segments as of any other (RFC 5681 §4.2). Its receive
+		// window takes segments up to the free buffer even where the
+		// window field says less (65535 of a 65700-byte buffer), and it
+		// sends its FIN again with the ACK that enters CLOSING.
 		target.freeBSD = true
+		if target.base.QuickAcks == 0 {
+			target.base.QuickAcks = -1
+		}
+		target.base.AcceptToBufferSpace = true
+		target.base.FinWithClosingAck = true
 		if target.base.ReceiveBufferSize == DefaultTCP().ReceiveBufferSize {
 			target.base.ReceiveBufferSize = 65536
 		}
@@ -287,16 +306,13 @@ func (r *runner) setSysctl(name, val string, apply bool) string {
 
 // setECN applies net.ipv4.tcp_ecn (or FreeBSD's net.inet.tcp.ecn.enable):
 // 0 off, 1 requested on our SYNs and accepted on the peer's, 2 (both
-// systems' default) accepted but not requested. synack's tcp.Config.ECN
-// does both or neither, so 2 is ECN on in a script that never connects
-// (it only accepts: the same behaviour) and off in one that does (where
-// our SYNs must not ask for it).
+// systems' default) accepted but not requested (tcp.Config.ECNAcceptOnly).
 func (r *runner) setECN(n int) bool {
 	switch n {
 	case 0, 1:
-		r.base.ECN = n == 1
+		r.base.ECN, r.base.ECNAcceptOnly = n == 1, false
 	case 2:
-		r.base.ECN = !r.connects
+		r.base.ECN, r.base.ECNAcceptOnly = false, true
 	default:
 		return false
 	}

@@ -247,6 +247,9 @@ func (sh *shard) reset(key tuple, seg *tcp.Segment) {
 
 // listenInput handles a segment for listener l (RFC 9293 §3.10.7.2).
 func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.Time) {
+	if tcp.DropsSynFin(&sh.s.cfg, seg) {
+		return // tcp.Config.DropSynFin: FreeBSD's drop_synfin
+	}
 	act, reply := tcp.HandleListen(seg)
 	switch act {
 	case tcp.ListenDrop:

@@ -64,6 +64,11 @@ type Config struct {
 	// ECN offers Explicit Congestion Notification (RFC 3168) on our SYN
 	// and accepts it on a SYN that offers it.
 	ECN bool
+	// ECNAcceptOnly accepts ECN on a peer's ECN-setup SYN without
+	// requesting it on our own SYNs (RFC 3168 leaves both to the host):
+	// the default of Linux (tcp_ecn=2) and FreeBSD (ecn.enable=2). ECN
+	// set too requests it as well.
+	ECNAcceptOnly bool
 	// Pacing spreads a window's segments over the round trip instead of
 	// sending them in one burst (see TCB.Deadline).
 	Pacing bool
@@ -90,6 +95,43 @@ type Config struct {
 	// that share it and bounds it (memory.go); nil: accounted nowhere,
 	// unbounded. package stack sets it to the stack's.
 	Memory *Memory
+	// Pre-RFC 5961 modes (compat.go), FreeBSD's net.inet.tcp.insecure_rst,
+	// insecure_syn and drop_synfin. All off by default: RFC 5961's checks
+	// stand, and a SYN|FIN is a SYN. They exist for conformance suites
+	// written for those modes and for peers that need them; they make blind
+	// resets easier (RFC 5961 §1).
+	//
+	// InsecureRST resets a synchronized connection on any RST whose
+	// sequence number is in the receive window, as RFC 793 (and RFC 9293
+	// §3.10.7.4 without RFC 5961) says, instead of only on one at exactly
+	// RCV.NXT with a challenge ACK for the rest (RFC 5961 §3.2).
+	InsecureRST bool
+	// InsecureSYN resets a synchronized connection on a SYN whose sequence
+	// number is in the receive window: a RST is sent and the user sees
+	// ECONNRESET (RFC 793 §3.9, "If the SYN is in the window it is an
+	// error, send a reset"), instead of a challenge ACK (RFC 5961 §4). A
+	// SYN outside the window still gets an ACK.
+	InsecureSYN bool
+	// DropSynFin discards a segment with both SYN and FIN set that reaches
+	// a connection in SYN-SENT or a listener (the stack checks that one),
+	// where RFC 9293 takes it as a SYN and queues the FIN. Once
+	// synchronized a SYN|FIN is handled as any SYN.
+	DropSynFin bool
+	// AcceptToBufferSpace takes segments up to RCV.NXT plus the free
+	// receive buffer when that reaches past the window we offered, as
+	// FreeBSD does (its rcv_wnd is the larger of the two). The offer can
+	// be smaller than the buffer when the window field cannot say more
+	// (65535 without window scaling) or after rounding. A passive
+	// connection in SYN-RECEIVED and one in TIME-WAIT keep the offered
+	// window. Default: the
+	// offered window only (RFC 9293 §3.10.7.4, RFC 5961's RST and SYN
+	// checks).
+	AcceptToBufferSpace bool
+	// FinWithClosingAck sends our FIN again with the ACK of the peer's FIN
+	// that takes a simultaneous close from FIN-WAIT-1 to CLOSING, as
+	// FreeBSD does. Default: a plain ACK (RFC 9293 §3.10.7.4); our FIN is
+	// retransmitted by its timer if it was lost.
+	FinWithClosingAck bool
 }
 
 // Defaults of Config and KeepAliveConfig.

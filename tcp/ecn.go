@@ -14,10 +14,10 @@ import (
 // ecnSYNFlags are the ECN flags of our SYN (ECE and CWR: "ECN-setup SYN",
 // §6.1.1) or SYN-ACK (ECE alone, when the peer's SYN was ECN-setup).
 func (t *TCB) ecnSYNFlags(synAck bool) wire.Flags {
-	if !t.cfg.ECN {
-		return 0
-	}
 	if !synAck {
+		if !t.cfg.ECN {
+			return 0 // off, or Config.ECNAcceptOnly
+		}
 		return wire.FlagECE | wire.FlagCWR
 	}
 	if t.ecnOK {
@@ -32,7 +32,7 @@ func (t *TCB) negotiateECN(seg *Segment, synAck bool) {
 	if synAck {
 		t.ecnOK = t.cfg.ECN && f == wire.FlagECE
 	} else {
-		t.ecnOK = t.cfg.ECN && f == wire.FlagECE|wire.FlagCWR
+		t.ecnOK = (t.cfg.ECN || t.cfg.ECNAcceptOnly) && f == wire.FlagECE|wire.FlagCWR
 	}
 }
 

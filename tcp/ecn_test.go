@@ -48,3 +48,19 @@ func TestECN_NotOffered(t *testing.T) {
 	h = passive(t, cfg, seg{flags: "SEW", seq: peer, win: 65535, opts: mss(1460)})
 	h.out(seg{flags: "S.E", seq: iss, ack: peer + 1, win: 65535, opts: mss(1460)})
 }
+
+// Simultaneous open: the peer's SYN crossing ours is an ECN-setup SYN
+// (ECE and CWR), negotiated as a SYN, not as a SYN-ACK (ECE alone): our
+// SYN-ACK carries ECE and new data is ECN-capable, as FreeBSD does.
+func TestECN_SimultaneousOpen(t *testing.T) {
+	cfg := plain
+	cfg.ECN = true
+	h := active(t, cfg)
+	h.out(seg{flags: "SEW", seq: iss, win: 65535, opts: mss(1460)})
+	h.in(seg{flags: "SEW", seq: peer, win: 65535, opts: mss(1460)})
+	h.out(seg{flags: "S.E", seq: iss, ack: peer + 1, win: 65535, opts: mss(1460)})
+	h.in(seg{flags: ".", seq: peer + 1, ack: iss + 1, win: 65535})
+	h.state(StateEstablished)
+	h.write("hello")
+	h.out(seg{flags: "P.", seq: 101, ack: 301, win: 65535, data: "hello", ect: true})
+}

@@ -8,6 +8,9 @@ import (
 
 // HandleSegment processes one incoming segment (RFC 9293 §3.10.7).
 func (t *TCB) HandleSegment(seg *Segment, now time.Time) {
+	if t.dropSynFin(seg) {
+		return // Config.DropSynFin (compat.go)
+	}
 	switch t.state {
 	case StateClosed, StateListen:
 		// A finished TCB: the owner answers with ResetFor (§3.10.7.1).
@@ -50,7 +53,7 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 	t.irs = seg.Seq
 	t.rcvNxt = seg.Seq + 1 // data on a SYN is not taken (the peer resends it)
 	t.negotiate(&seg.Options)
-	t.negotiateECN(seg, true)
+	t.negotiateECN(seg, hasACK) // a simultaneous-open SYN negotiates as a SYN
 	t.tsRecentAt = now
 	t.updateSndWnd(seg, true)
 	if hasACK {
@@ -127,7 +130,7 @@ func (t *TCB) updateSndWnd(seg *Segment, syn bool) {
 // acceptable is the segment acceptability test of RFC 9293 §3.10.7.4
 // (the four cases of segment length and receive window).
 func (t *TCB) acceptable(seq, segLen uint32) bool {
-	wnd := t.rcvWnd + t.rcvSlack
+	wnd := t.acceptWnd() // RCV.WND (compat.go)
 	end := t.rcvNxt + wnd
 	switch {
 	case segLen == 0 && wnd == 0:
@@ -220,6 +223,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	t.ecnReceive(seg)
 	t.heardFromPeer(now)
 
+	if rst && t.insecureRST(seg.Seq, now) {
+		return // Config.InsecureRST (compat.go)
+	}
 	// Second, check the RST bit (RFC 5961 §3.2): reset only on an exact
 	// match of RCV.NXT; otherwise in the window: challenge ACK.
 	if rst {
@@ -238,6 +244,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 			// return this connection to the LISTEN state and return."
 			t.returnToListen(now)
 			return
+		}
+		if t.insecureSYN(seg.Seq, now) {
+			return // Config.InsecureSYN (compat.go)
 		}
 		// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK.
 		t.challengeACK(now)
@@ -372,7 +381,7 @@ func (t *TCB) trim(seg *Segment) (seq uint32, data []byte, fin bool) {
 		seq = t.rcvNxt
 		t.ackNow = true
 	}
-	edge := t.rcvNxt + t.rcvWnd + t.rcvSlack
+	edge := t.rcvNxt + t.acceptWnd()
 	room := int(edge - seq)
 	if seqGT(seq, edge) {
 		room = 0
@@ -478,6 +487,7 @@ func (t *TCB) receiveFIN(now time.Time) {
 			t.enterTimeWait(now)
 		} else {
 			t.setState(StateClosing, now)
+			t.closingAck(now) // Config.FinWithClosingAck (compat.go)
 		}
 	case StateFinWait2:
 		t.enterTimeWait(now)
@@ -495,9 +505,14 @@ func (t *TCB) reset(now time.Time) {
 		// "If this connection was initiated with an active OPEN ...
 		// the connection was refused."
 		t.enterClosed(errRefused, now)
-	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait,
+		StateClosing, StateLastAck:
+		// In CLOSING and LAST-ACK RFC 9293 only says "enter the CLOSED
+		// state"; our FIN was never acknowledged, so the peer may not
+		// have had all our data: the user is told ECONNRESET, as Linux
+		// (tcp_reset) and FreeBSD tell it.
 		t.enterClosed(errReset, now)
-	default: // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state"
+	default: // TIME-WAIT: "enter the CLOSED state"
 		t.enterClosed(nil, now)
 	}
 }

@@ -49,15 +49,16 @@ func TestTransition_CloseWait_Closed_Rst(t *testing.T) {
 	}, 302, StateCloseWait, syscall.ECONNRESET)
 }
 
-// In CLOSING and LAST-ACK a RST just ends the connection (TIME-WAIT
-// ignores it: TestTimeWait_RstIgnored in timewait_test.go).
+// In CLOSING and LAST-ACK a RST ends the connection with ECONNRESET (our
+// FIN was not acknowledged), as on Linux and FreeBSD; TIME-WAIT ignores it
+// (TestTimeWait_RstIgnored in timewait_test.go).
 func TestTransition_Closing_Closed_Rst(t *testing.T) {
 	rstIn(t, func(h *harness) {
 		h.close()
 		h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
 		h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
 		h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
-	}, 302, StateClosing, nil)
+	}, 302, StateClosing, syscall.ECONNRESET)
 }
 
 func TestTransition_LastAck_Closed_Rst(t *testing.T) {
@@ -66,7 +67,7 @@ func TestTransition_LastAck_Closed_Rst(t *testing.T) {
 		h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535})
 		h.close()
 		h.out(seg{flags: "F.", seq: 101, ack: 302, win: 65535})
-	}, 302, StateLastAck, nil)
+	}, 302, StateLastAck, syscall.ECONNRESET)
 }
 
 // RFC 5961 §3.2: a RST resets only at exactly RCV.NXT; elsewhere in the

@@ -15,11 +15,29 @@ func (t *TCB) noteSACK(seq uint32) {
 
 // noteDuplicate records duplicate data [start, end) for a D-SACK on the
 // next ACK (RFC 2883 §4: "the first SACK block ... specifies the
-// contiguous sequence space ... of the duplicate segment").
+// contiguous sequence space ... of the duplicate segment"). A segment may
+// duplicate several ranges: data below RCV.NXT (noted first, by trim) and
+// data held out of order. The one D-SACK block reports the first range,
+// extended by a later one that touches it, as Linux (tcp_dsack_set, then
+// tcp_dsack_extend) and FreeBSD report it; the D-SACK is cleared when the
+// ACK carrying it is sent, which every duplicate calls for at once.
 func (t *TCB) noteDuplicate(start, end uint32) {
-	if t.sackOK && seqLT(start, end) {
-		t.dsack = seqRange{start, end}
+	if !t.sackOK || !seqLT(start, end) {
+		return
 	}
+	if d := t.dsack; d.start != d.end {
+		if seqLE(start, d.end) && seqLE(d.start, end) {
+			if seqLT(start, d.start) {
+				d.start = start
+			}
+			if seqGT(end, d.end) {
+				d.end = end
+			}
+			t.dsack = d
+		}
+		return
+	}
+	t.dsack = seqRange{start, end}
 }
 
 // sackOptions fills the SACK blocks of an outgoing ACK carrying n bytes of

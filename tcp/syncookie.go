@@ -175,7 +175,7 @@ func CookieSynAck(cfg Config, key CookieKey, local, remote netip.AddrPort, syn *
 		optBits |= cookieSACKBit
 		out.Options.SACKPermitted = true
 	}
-	if cfg.ECN && syn.Flags&(wire.FlagECE|wire.FlagCWR) == wire.FlagECE|wire.FlagCWR {
+	if (cfg.ECN || cfg.ECNAcceptOnly) && syn.Flags&(wire.FlagECE|wire.FlagCWR) == wire.FlagECE|wire.FlagCWR {
 		optBits |= cookieECNBit
 		out.Flags |= wire.FlagECE
 	}

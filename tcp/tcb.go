@@ -172,7 +172,7 @@ type TCB struct {
 	limitedTx int
 
 	// Defences against hostile peers (challenge.go).
-	challengeAt time.Time // when the last challenge ACK was sent
+	challengeAt int64 // when the last challenge ACK was sent, Unix nanoseconds; 0: never
 
 	// Output queue, reused between DrainOutput calls; taken from a pool
 	// (outBox) and given back when the connection holds no buffer memory.
@@ -192,6 +192,7 @@ type Info struct {
 	SndWScale, RcvWScale   uint8
 	SACKPermitted          bool
 	Timestamps             bool
+	ECN                    bool // ECN negotiated on the SYNs (RFC 3168)
 	SRTT, RTTVar, RTO      time.Duration
 	Retransmits            int // consecutive timeouts of the current SND.UNA
 	// Congestion control.
@@ -389,6 +390,7 @@ func (t *TCB) Info() Info {
 		RcvWScale:     t.rcvWScale,
 		SACKPermitted: t.sackOK,
 		Timestamps:    t.tsOK,
+		ECN:           t.ecnOK,
 		SRTT:          t.srtt,
 		RTTVar:        t.rttvar,
 		RTO:           t.rto,
