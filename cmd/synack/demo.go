@@ -8,8 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/synack/synack/analysis"
 	"github.com/synack/synack/ladder"
 	"github.com/synack/synack/pcap"
+	"github.com/synack/synack/report"
 	"github.com/synack/synack/sim"
 	"github.com/synack/synack/stack"
 	"github.com/synack/synack/tcp"
@@ -40,14 +42,6 @@ type demoOptions struct {
 	trace    traceFlag
 	tw       *traceWriter
 }
-
-// renderSVG and renderHTML write a scenario's ladders as SVG or as an
-// HTML page for demo --svg and --html. They are nil until package ladder
-// has those renderers; main wires them there (see ladder.go).
-var (
-	renderSVG  func(w io.Writer, convs []ladder.Conversation, left, right string) error
-	renderHTML func(w io.Writer, convs []ladder.Conversation, left, right string) error
-)
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	var o demoOptions
@@ -95,10 +89,6 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return badUsage(stderr, "demo", "--delay must be at most 1m")
 	case o.width < 0 || (o.width > 0 && o.width < minLadderWidth):
 		return badUsage(stderr, "demo", "--width must be at least %d", minLadderWidth)
-	case o.svg != "" && renderSVG == nil:
-		return badUsage(stderr, "demo", "--svg is not available in this build (package ladder has no SVG renderer yet)")
-	case o.html != "" && renderHTML == nil:
-		return badUsage(stderr, "demo", "--html is not available in this build (package ladder has no HTML renderer yet)")
 	}
 	tw, err := o.trace.open(simStart)
 	if err != nil {
@@ -137,7 +127,7 @@ func (o *demoOptions) traceHost(name string) []sim.HostOption {
 func playScenario(w io.Writer, o demoOptions, s *scenario) error {
 	n := sim.New(o.seed, sim.WithDelay(o.delay))
 	var capture bytes.Buffer
-	if o.pcap != "" {
+	if o.pcap != "" || o.svg != "" || o.html != "" {
 		pw, err := pcap.NewWriter(&capture)
 		if err != nil {
 			return err
@@ -158,7 +148,7 @@ func playScenario(w io.Writer, o demoOptions, s *scenario) error {
 	if err := n.Err(); err != nil {
 		return err
 	}
-	if err := writeOutputs(o, n, sc.cli, sc.srv, capture.Bytes()); err != nil {
+	if err := writeOutputs(o, o.scenario, capture.Bytes()); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "synack demo --scenario %s: client %v and server %v on a simulated network (one-way delay %v, seed %d)\n",
@@ -186,27 +176,34 @@ func playScenario(w io.Writer, o demoOptions, s *scenario) error {
 	return nil
 }
 
-// writeOutputs writes the --pcap, --svg and --html files of a demo.
-func writeOutputs(o demoOptions, n *sim.Network, cli, srv *sim.Host, capture []byte) error {
+// writeOutputs writes the --pcap, --svg and --html files of a demo. The
+// SVG ladder and the HTML report are drawn from the run's own capture, as
+// synack ladder draws any capture.
+func writeOutputs(o demoOptions, name string, capture []byte) error {
 	if o.pcap != "" {
 		if err := os.WriteFile(o.pcap, capture, 0o644); err != nil {
 			return err
 		}
 	}
-	for _, out := range []struct {
-		file   string
-		render func(io.Writer, []ladder.Conversation, string, string) error
-	}{{o.svg, renderSVG}, {o.html, renderHTML}} {
-		if out.file == "" || out.render == nil {
-			continue
-		}
-		var b bytes.Buffer
-		if err := out.render(&b, n.Conversations(cli, srv), cli.Name(), srv.Name()); err != nil {
+	if o.svg == "" && o.html == "" {
+		return nil
+	}
+	pkts, err := analysis.Read(bytes.NewReader(capture))
+	if err != nil {
+		return fmt.Errorf("reading the run's capture: %w", err)
+	}
+	convs, _ := analysis.Analyze(pkts)
+	caps := []report.Capture{{Name: "synack demo --scenario " + name, Conversations: convs}}
+	draw := ladder.Options{Width: 100}
+	if o.svg != "" {
+		if err := writeFileWith(o.svg, func(w io.Writer) error { return report.LaddersSVG(w, caps, draw) }); err != nil {
 			return err
 		}
-		if err := os.WriteFile(out.file, b.Bytes(), 0o644); err != nil {
-			return err
-		}
+	}
+	if o.html != "" {
+		return writeFileWith(o.html, func(w io.Writer) error {
+			return report.HTML(w, report.Report{Title: caps[0].Name, Captures: caps}, draw)
+		})
 	}
 	return nil
 }
@@ -215,7 +212,7 @@ func writeOutputs(o demoOptions, n *sim.Network, cli, srv *sim.Host, capture []b
 func demo(w io.Writer, o demoOptions) (err error) {
 	n := sim.New(o.seed, sim.WithDelay(o.delay))
 	var capture bytes.Buffer
-	if o.pcap != "" {
+	if o.pcap != "" || o.svg != "" || o.html != "" {
 		pw, err := pcap.NewWriter(&capture)
 		if err != nil {
 			return err
@@ -263,7 +260,7 @@ func demo(w io.Writer, o demoOptions) (err error) {
 		return err
 	}
 
-	if err := writeOutputs(o, n, cli, srv, capture.Bytes()); err != nil {
+	if err := writeOutputs(o, o.scenario, capture.Bytes()); err != nil {
 		return err
 	}
 

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -234,5 +238,39 @@ func TestScenarioList(t *testing.T) {
 	if status, _, stderr := synack(t, "demo", "--scenario", "nope"); status != 2 ||
 		stderr != "synack demo: no scenario \"nope\" (synack demo --list names them); see 'synack demo --help'\n" {
 		t.Errorf("unknown scenario: status %d, %q", status, stderr)
+	}
+}
+
+// demo --svg and --html draw the scenario from its own capture: the SVG is
+// XML with both ends' states, the HTML page holds the same ladder.
+func TestScenarioSVGAndHTML(t *testing.T) {
+	dir := t.TempDir()
+	svg, page := filepath.Join(dir, "half-close.svg"), filepath.Join(dir, "half-close.html")
+	if status, _, stderr := synack(t, "demo", "--scenario", "half-close", "--svg", svg, "--html", page); status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("the SVG is not XML: %v", err)
+		}
+	}
+	h, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"FIN-WAIT-2", "CLOSE-WAIT", "LAST-ACK", "TIME-WAIT"} {
+		if !bytes.Contains(b, []byte(want)) || !bytes.Contains(h, []byte(want)) {
+			t.Errorf("%s missing from the SVG or the HTML page", want)
+		}
+	}
+	if !bytes.Contains(h, []byte("<svg")) {
+		t.Error("the HTML page has no inline SVG")
 	}
 }
