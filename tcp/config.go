@@ -70,6 +70,14 @@ type Config struct {
 	// CloseWrite, where the application still reads): when it expires the
 	// connection is dropped silently. Default 60s.
 	FinWait2Timeout time.Duration
+
+	// InvalidRateLimit (fuzzapi) bounds the ACKs sent in reply to
+	// segments without data that are out of window, fail PAWS or
+	// acknowledge what was never sent: at most one per interval, so that
+	// two ends that disagree about the sequence space cannot ACK each
+	// other for ever (Linux: net.ipv4.tcp_invalid_ratelimit). Default
+	// 500ms; negative: no limit.
+	InvalidRateLimit time.Duration
 }
 
 // Defaults of Config and KeepAliveConfig.
@@ -144,6 +152,9 @@ func (c Config) withDefaults() Config {
 		c.DelayedACK = DefaultDelayedACK
 	}
 	defD(&c.FinWait2Timeout, DefaultFinWait2Timeout)
+	if c.InvalidRateLimit == 0 {
+		c.InvalidRateLimit = DefaultInvalidRateLimit
+	}
 	c.KeepAlive = c.KeepAlive.withDefaults()
 	if c.CongestionControl != "newreno" {
 		c.CongestionControl = DefaultCongestionControl

@@ -134,7 +134,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	late := false
 	switch t.paws(seg, now) {
 	case pawsStale:
-		t.ackNow = true
+		t.oowAck(seg, now)
 		return
 	case pawsLate:
 		late = true
@@ -147,7 +147,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// "If an incoming segment is not acceptable, an acknowledgment
 		// should be sent in reply (unless the RST bit is set ...)".
 		if !rst {
-			t.ackNow = true
+			t.oowAck(seg, now)
 			if n := uint32(len(seg.Payload)); n > 0 && seqLT(seg.Seq, t.rcvNxt) {
 				t.noteDuplicate(seg.Seq, min32(seg.Seq+n, t.rcvNxt))
 			}
@@ -204,7 +204,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	// SND.NXT; otherwise discard the segment and send an ACK back. (This
 	// covers §3.10.7.4's "SEG.ACK > SND.NXT: send an ACK, drop".)
 	if seqGT(seg.Ack, t.sndNxt) || seqLT(seg.Ack, t.sndUna-t.maxSndWnd) {
-		t.ackNow = true
+		t.oowAck(seg, now)
 		return
 	}
 	if t.synAcked() {

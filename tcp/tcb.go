@@ -148,6 +148,10 @@ type TCB struct {
 	rtoAt, persistAt, delAckAt, kaAt, timeWaitAt, finWait2At time.Time
 	rackAt, ptoAt, paceAt                                    time.Time
 
+	// When the last ACK answering an out-of-window segment was asked
+	// for (oow.go; fuzzapi).
+	oowAckAt time.Time
+
 	// Output queue, reused between DrainOutput calls.
 	outQ    []outEntry
 	outData []byte
