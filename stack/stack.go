@@ -108,6 +108,11 @@ type Options struct {
 	// Reassembly bounds fragment reassembly; zero fields take their
 	// defaults.
 	Reassembly ReassemblyOptions
+
+	// Names (fuzzapi). Resolver turns host names into addresses for
+	// Dial, DialUDP, Dialer and ListenConfig; nil knows only
+	// "localhost". See Resolver for fixed names and DNS.
+	Resolver *Resolver
 }
 
 // ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
@@ -198,6 +203,7 @@ type Stack struct {
 	synCookies          SynCookieMode
 	abortOnOverflow     bool
 	cookieKey           tcp.CookieKey
+	resolver            *Resolver // Options.Resolver (fuzzapi)
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
@@ -298,6 +304,7 @@ func New(opts Options) *Stack {
 		}
 	}
 	s.synCookies, s.abortOnOverflow = opts.SynCookies, opts.AbortOnOverflow
+	s.resolver = opts.Resolver
 	s.cookieKey = tcp.NewCookieKey(s.secret)
 	s.routes.Store(&routeTable{local: map[netip.Addr]bool{}})
 	s.ipID.Store(s.hash(netip.Addr{}, netip.AddrPort{}, netip.AddrPort{}))

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package stack
+
+const haveTCPInfo = false
+
+func tcpiState(int) uint8 { return 0 }
