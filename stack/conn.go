@@ -228,7 +228,13 @@ func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
 	case c.closed:
 		return 0, c.opErr("write", net.ErrClosed)
 	case c.wrShut:
-		return 0, c.opErr("write", syscall.EPIPE)
+		// A pending error goes first, as tcp_sendmsg reports sk_err
+		// before the shutdown.
+		err := error(syscall.EPIPE)
+		if e := c.tcb.Err(); e != nil {
+			err = c.takeErr(c.failure(e), true)
+		}
+		return 0, c.opErr("write", err)
 	case !dl.IsZero() && !now.Before(dl):
 		return 0, c.opErr("write", os.ErrDeadlineExceeded)
 	case len(b) == 0:

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -208,5 +209,179 @@ func TestDialDeadlineLikeNet(t *testing.T) {
 		if !errors.Is(kerr, os.ErrDeadlineExceeded) && !errors.Is(kerr, context.DeadlineExceeded) {
 			t.Errorf("%s: the kernel's %v is neither", k, kerr)
 		}
+	}
+}
+
+// connPair is a connected pair: the kernel's on 127.0.0.1 or synack's.
+type connPair struct {
+	c, s interface {
+		net.Conn
+		io.ReaderFrom
+		io.WriterTo
+		CloseWrite() error
+		SetLinger(int) error
+	}
+	reset func() bool // c has received a RST
+}
+
+func kernelConnPair(t *testing.T) connPair {
+	c, s := kernelPair(t)
+	return connPair{c, s, func() bool { return kernelState(t, c) == 7 }}
+}
+
+func synackConnPair(t *testing.T) connPair {
+	cl, sv := pair(t, Options{}, Options{})
+	c, s := connected(t, cl, sv)
+	return connPair{c, s, func() bool { return c.Readiness().Err != nil }}
+}
+
+// ReadFrom and WriteTo (io.Copy's fast paths) move a stream whole and
+// report errors as *net.TCPConn's do.
+func TestReadFromWriteToLikeNet(t *testing.T) {
+	if !haveTCPInfo {
+		t.Skip("no TCP_INFO here to see the kernel's socket closed")
+	}
+	data := make([]byte, 1<<20+17)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	run := func(p connPair) []string {
+		var r []string
+		done := make(chan string, 1)
+		go func() {
+			var got strings.Builder
+			n, err := p.s.WriteTo(&got)
+			ok := got.String() == string(data)
+			done <- fmt.Sprintf("WriteTo %s same=%v", outcome(int(n), err), ok)
+		}()
+		n, err := p.c.ReadFrom(bytes.NewReader(data))
+		r = append(r, "ReadFrom "+outcome(int(n), err))
+		p.c.CloseWrite()
+		r = append(r, <-done)
+		// io.Copy takes them.
+		n64, err := io.Copy(p.c, strings.NewReader("after"))
+		r = append(r, "io.Copy "+outcome(int(n64), err))
+		// After the peer's abort, then on a closed connection.
+		p.s.SetLinger(0)
+		p.s.Close()
+		eventually(t, "the RST", p.reset)
+		n, err = p.c.ReadFrom(strings.NewReader("x"))
+		r = append(r, "ReadFrom after RST "+outcome(int(n), err))
+		n, err = p.c.WriteTo(io.Discard)
+		r = append(r, "WriteTo after RST "+outcome(int(n), err))
+		p.c.Close()
+		n, err = p.c.ReadFrom(strings.NewReader("x"))
+		r = append(r, "ReadFrom closed "+outcome(int(n), err))
+		n, err = p.c.WriteTo(io.Discard)
+		r = append(r, "WriteTo closed "+outcome(int(n), err))
+		return r
+	}
+	want, got := run(kernelConnPair(t)), run(synackConnPair(t))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("synack:\n%s\nkernel:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// udpSocket is what both *net.UDPConn and *UDPConn offer.
+type udpSocket interface {
+	net.PacketConn
+	ReadFromUDP([]byte) (int, *net.UDPAddr, error)
+	WriteToUDP([]byte, *net.UDPAddr) (int, error)
+	ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDPAddr, err error)
+	WriteMsgUDP(b, oob []byte, addr *net.UDPAddr) (n, oobn int, err error)
+	ReadMsgUDPAddrPort(b, oob []byte) (n, oobn, flags int, addr netip.AddrPort, err error)
+	WriteMsgUDPAddrPort(b, oob []byte, addr netip.AddrPort) (n, oobn int, err error)
+	SetReadBuffer(int) error
+	SetWriteBuffer(int) error
+	Write([]byte) (int, error)
+}
+
+// The *net.UDPConn methods, called the same way on two kernel sockets on
+// 127.0.0.1 and on two synack sockets: same results.
+func TestUDPConnLikeNet(t *testing.T) {
+	run := func(a, b, d udpSocket) []string {
+		var r []string
+		add := func(what string, n int, err error) { r = append(r, what+" "+outcome(n, err)) }
+		baddr := b.LocalAddr().(*net.UDPAddr)
+		aport := a.LocalAddr().(*net.UDPAddr).Port
+		buf := make([]byte, 100)
+		oob := make([]byte, 64)
+		for _, s := range []udpSocket{a, b, d} {
+			s.SetDeadline(time.Now().Add(5 * time.Second))
+		}
+
+		n, err := a.WriteToUDP([]byte("0123456789"), baddr)
+		add("WriteToUDP", n, err)
+		n, oobn, flags, from, err := b.ReadMsgUDP(buf[:4], oob)
+		add(fmt.Sprintf("ReadMsgUDP oobn=%d trunc=%v from-a=%v", oobn, flags&syscall.MSG_TRUNC != 0, from != nil && from.Port == aport), n, err)
+		n, oobn, err = a.WriteMsgUDP([]byte("hello"), nil, baddr)
+		add(fmt.Sprintf("WriteMsgUDP oobn=%d", oobn), n, err)
+		n, from, err = b.ReadFromUDP(buf)
+		add(fmt.Sprintf("ReadFromUDP %q from-a=%v", buf[:n], from != nil && from.Port == aport), n, err)
+		n, oobn, err = a.WriteMsgUDPAddrPort([]byte("abc"), nil, baddr.AddrPort())
+		add(fmt.Sprintf("WriteMsgUDPAddrPort oobn=%d", oobn), n, err)
+		n, oobn, flags, fromAP, err := b.ReadMsgUDPAddrPort(buf, oob)
+		add(fmt.Sprintf("ReadMsgUDPAddrPort oobn=%d trunc=%v from-a=%v", oobn, flags&syscall.MSG_TRUNC != 0, int(fromAP.Port()) == aport), n, err)
+
+		n, err = a.WriteToUDP([]byte("x"), nil)
+		add("WriteToUDP nil", n, err)
+		n, _, err = a.WriteMsgUDP([]byte("x"), nil, nil)
+		add("WriteMsgUDP nil", n, err)
+		// d is connected to b.
+		n, err = d.WriteToUDP([]byte("x"), baddr)
+		add("connected WriteToUDP", n, err)
+		n, _, err = d.WriteMsgUDP([]byte("x"), nil, baddr)
+		add("connected WriteMsgUDP addr", n, err)
+		n, _, err = d.WriteMsgUDP([]byte("via"), nil, nil)
+		add("connected WriteMsgUDP nil", n, err)
+		n, _, err = b.ReadFromUDP(buf)
+		add(fmt.Sprintf("ReadFromUDP %q", buf[:n]), n, err)
+
+		add("SetReadBuffer(-1)", 0, a.SetReadBuffer(-1))
+		add("SetReadBuffer(8192)", 0, a.SetReadBuffer(8192))
+		add("SetWriteBuffer(-1)", 0, a.SetWriteBuffer(-1))
+		add("SetWriteBuffer(8192)", 0, a.SetWriteBuffer(8192))
+		a.Close()
+		n, err = a.WriteToUDP([]byte("x"), baddr)
+		add("closed WriteToUDP", n, err)
+		n, _, err = a.ReadFromUDP(buf)
+		add("closed ReadFromUDP", n, err)
+		add("closed SetReadBuffer", 0, a.SetReadBuffer(1))
+		return r
+	}
+
+	ka, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ka.Close()
+	kb, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kb.Close()
+	kd, err := net.DialUDP("udp4", nil, kb.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kd.Close()
+	want := run(ka, kb, kd)
+
+	cl, sv := pair(t, Options{}, Options{})
+	sa, err := cl.ListenUDP("udp4", "198.18.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sv.ListenUDP("udp4", "198.18.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := cl.DialUDP("udp4", sb.LocalAddrPort().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := run(sa, sb, sd)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("synack:\n%s\nkernel:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
