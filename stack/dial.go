@@ -161,7 +161,7 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	c := s.newConn(sh, key, r)
 	cfg := s.config(r, ra)
 	if o.control != nil {
-		if err := o.control(&cfg); err != nil {
+		if err := o.control(network, raddr.String(), &cfg); err != nil {
 			sh.mu.Unlock()
 			return fail(key.local, err)
 		}

@@ -45,11 +45,11 @@ func mapContextErr(err error) error {
 
 // dialOpts are what a Dialer adds to a dial.
 type dialOpts struct {
-	laddr    netip.AddrPort              // local address; zero: chosen
-	deadline time.Time                   // on the stack's clock; zero: none
-	control  func(cfg *tcp.Config) error // Dialer.Control, bound to network and address
-	resolver *Resolver                   // nil: the stack's
-	ka       *net.KeepAliveConfig        // keepalive to set once connected; nil: the stack's
+	laddr    netip.AddrPort                                       // local address; zero: chosen
+	deadline time.Time                                            // on the stack's clock; zero: none
+	control  func(network, address string, cfg *tcp.Config) error // Dialer.Control
+	resolver *Resolver                                            // nil: the stack's
+	ka       *net.KeepAliveConfig                                 // keepalive to set once connected; nil: the stack's
 }
 
 // dialAddress resolves address ("host:port") and connects to its
@@ -145,16 +145,18 @@ type Dialer struct {
 	Deadline time.Time
 	// KeepAlive and KeepAliveConfig set TCP keepalive on the connection
 	// as they do on a net.Dialer: KeepAliveConfig when its Enable is
-	// set; otherwise KeepAlive, an idle time and interval (0: 15 s), or
-	// none when negative.
+	// set; otherwise KeepAlive, the idle time before the first probe
+	// (0: 15 s; probes then every 15 s, 9 of them), or none when
+	// negative.
 	KeepAlive       time.Duration
 	KeepAliveConfig net.KeepAliveConfig
 	// Resolver looks names up; nil: the stack's (Options.Resolver).
 	Resolver *Resolver
 	// Control, when set, is called for a TCP dial before the SYN is sent,
-	// with the engine configuration the connection will use: the
-	// counterpart of setting socket options before connect. It may
-	// change cfg; an error aborts the dial with that error.
+	// with the network, the address dialed ("ip:port", as net.Dialer's
+	// Control gets it) and the engine configuration the connection will
+	// use: the counterpart of setting socket options before connect. It
+	// may change cfg; an error aborts the dial with that error.
 	Control func(network, address string, cfg *tcp.Config) error
 }
 
@@ -201,15 +203,13 @@ func (d *Dialer) DialTCP(ctx context.Context, network, address string) (*Conn, e
 		}
 		o.laddr = ta.AddrPort()
 	}
-	if d.Control != nil {
-		o.control = func(cfg *tcp.Config) error { return d.Control(network, address, cfg) }
-	}
+	o.control = d.Control
 	switch {
 	case d.KeepAliveConfig.Enable:
 		ka := d.KeepAliveConfig
 		o.ka = &ka
 	case d.KeepAlive >= 0:
-		o.ka = &net.KeepAliveConfig{Enable: true, Idle: d.KeepAlive, Interval: d.KeepAlive}
+		o.ka = &net.KeepAliveConfig{Enable: true, Idle: d.KeepAlive}
 	default:
 		o.ka = &net.KeepAliveConfig{Enable: false}
 	}
@@ -293,7 +293,7 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	switch {
 	case ka.Enable:
 	case lc.KeepAlive >= 0:
-		ka = net.KeepAliveConfig{Enable: true, Idle: lc.KeepAlive, Interval: lc.KeepAlive}
+		ka = net.KeepAliveConfig{Enable: true, Idle: lc.KeepAlive}
 	}
 	return &keepAliveListener{Listener: l, ka: ka}, nil
 }

@@ -12,3 +12,16 @@ func tcpiState(fd int) uint8 {
 	}
 	return info.State
 }
+
+// kernelKeepAlive reads a kernel socket's keepalive settings: on, idle,
+// interval, count.
+func kernelKeepAlive(fd int) string {
+	on, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	if on == 0 {
+		return "off"
+	}
+	idle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+	intvl, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
+	cnt, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
+	return keepAliveString(true, idle, intvl, cnt)
+}

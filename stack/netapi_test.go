@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/synack/synack/tcp"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // These tests make the same calls on the kernel's sockets through package
@@ -381,6 +384,321 @@ func TestUDPConnLikeNet(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := run(sa, sb, sd)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("synack:\n%s\nkernel:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func keepAliveString(on bool, idle, intvl, cnt int) string {
+	if !on {
+		return "off"
+	}
+	return fmt.Sprintf("idle %ds interval %ds count %d", idle, intvl, cnt)
+}
+
+// synackKeepAlive is a connection's keepalive as kernelKeepAlive reads it.
+func synackKeepAlive(c *Conn) string {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	return keepAliveString(c.ka.Enable, int(c.ka.Idle/time.Second), int(c.ka.Interval/time.Second), c.ka.Count)
+}
+
+func kernelConnKeepAlive(t *testing.T, c net.Conn) string {
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	raw.Control(func(fd uintptr) { s = kernelKeepAlive(int(fd)) })
+	return s
+}
+
+// A Dialer and a ListenConfig do what net's do: local address, Control
+// (called with the network and address, its error aborting), keepalive
+// settings and their defaults, errors.
+func TestDialerListenConfigLikeNet(t *testing.T) {
+	if !haveTCPInfo {
+		t.Skip("kernel keepalive settings are read on Linux")
+	}
+	kas := []struct {
+		name string
+		ka   time.Duration
+		cfg  net.KeepAliveConfig
+	}{
+		{"default", 0, net.KeepAliveConfig{}},
+		{"off", -1, net.KeepAliveConfig{}},
+		{"30s", 30 * time.Second, net.KeepAliveConfig{}},
+		{"config", 0, net.KeepAliveConfig{Enable: true, Idle: 20 * time.Second, Interval: 5 * time.Second, Count: 3}},
+	}
+	// The kernel's.
+	var kernel []string
+	kln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kln.Close()
+	kaddr := kln.Addr().String()
+	for _, k := range kas {
+		var calls []string
+		d := net.Dialer{KeepAlive: k.ka, KeepAliveConfig: k.cfg, Control: func(network, address string, _ syscall.RawConn) error {
+			calls = append(calls, network+" "+strings.Replace(address, kaddr, "ADDR", 1))
+			return nil
+		}}
+		c, err := d.Dial("tcp4", kaddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := kln.Accept()
+		kernel = append(kernel, fmt.Sprintf("dial %s: keepalive %s, control %q; accepted: %s", k.name, kernelConnKeepAlive(t, c), calls, kernelConnKeepAlive(t, s)))
+		c.Close()
+		s.Close()
+	}
+	// A local port the kernel has free.
+	free, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	kd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: lp}}
+	if c, err := kd.Dial("tcp4", kaddr); err == nil {
+		kernel = append(kernel, fmt.Sprintf("local port %v", c.LocalAddr().(*net.TCPAddr).Port == lp))
+		c.Close()
+	} else {
+		kernel = append(kernel, "local port "+err.Error())
+	}
+	_, err = (&net.Dialer{Control: func(string, string, syscall.RawConn) error { return errors.New("refused by control") }}).Dial("tcp4", kaddr)
+	kernel = append(kernel, "control error: "+outcome(0, err))
+	_, err = (&net.Dialer{LocalAddr: &net.UDPAddr{}}).Dial("tcp4", kaddr)
+	kernel = append(kernel, "mismatched local address: "+outcome(0, err))
+	for _, k := range kas {
+		ln, err := (&net.ListenConfig{KeepAlive: k.ka, KeepAliveConfig: k.cfg}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := (&net.Dialer{KeepAlive: -1}).Dial("tcp4", ln.Addr().String())
+		s, _ := ln.Accept()
+		kernel = append(kernel, fmt.Sprintf("listen %s: accepted %s", k.name, kernelConnKeepAlive(t, s)))
+		c.Close()
+		s.Close()
+		ln.Close()
+	}
+	_, err = (&net.ListenConfig{Control: func(string, string, syscall.RawConn) error { return errors.New("refused by control") }}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	kernel = append(kernel, "listen control error: "+outcome(0, err))
+
+	// synack's.
+	var ours []string
+	cl, sv := pair(t, Options{}, Options{})
+	sln, err := (&ListenConfig{Stack: sv, KeepAlive: -1}).Listen(context.Background(), "tcp4", "198.18.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sln.Close()
+	saddr := sln.Addr().String()
+	for _, k := range kas {
+		var calls []string
+		d := Dialer{Stack: cl, KeepAlive: k.ka, KeepAliveConfig: k.cfg, Control: func(network, address string, _ *tcp.Config) error {
+			calls = append(calls, network+" "+strings.Replace(address, saddr, "ADDR", 1))
+			return nil
+		}}
+		c, err := d.Dial("tcp4", saddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := sln.Accept()
+		ours = append(ours, fmt.Sprintf("dial %s: keepalive %s, control %q; accepted: %s", k.name, synackKeepAlive(c.(*Conn)), calls, synackKeepAlive(s.(*Conn))))
+		c.Close()
+		s.Close()
+	}
+	sd := Dialer{Stack: cl, LocalAddr: &net.TCPAddr{IP: net.IPv4(198, 18, 0, 1), Port: lp}}
+	if c, err := sd.Dial("tcp4", saddr); err == nil {
+		ours = append(ours, fmt.Sprintf("local port %v", c.LocalAddr().(*net.TCPAddr).Port == lp))
+		c.Close()
+	} else {
+		ours = append(ours, "local port "+err.Error())
+	}
+	_, err = (&Dialer{Stack: cl, Control: func(string, string, *tcp.Config) error { return errors.New("refused by control") }}).Dial("tcp4", saddr)
+	ours = append(ours, "control error: "+outcome(0, err))
+	_, err = (&Dialer{Stack: cl, LocalAddr: &net.UDPAddr{}}).Dial("tcp4", saddr)
+	ours = append(ours, "mismatched local address: "+outcome(0, err))
+	for _, k := range kas {
+		ln, err := (&ListenConfig{Stack: sv, KeepAlive: k.ka, KeepAliveConfig: k.cfg}).Listen(context.Background(), "tcp4", "198.18.0.2:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := (&Dialer{Stack: cl, KeepAlive: -1}).Dial("tcp4", ln.Addr().String())
+		s, _ := ln.Accept()
+		ours = append(ours, fmt.Sprintf("listen %s: accepted %s", k.name, synackKeepAlive(s.(*Conn))))
+		c.Close()
+		s.Close()
+		ln.Close()
+	}
+	_, err = (&ListenConfig{Stack: sv, Control: func(string, string) error { return errors.New("refused by control") }}).Listen(context.Background(), "tcp4", "198.18.0.2:0")
+	ours = append(ours, "listen control error: "+outcome(0, err))
+
+	if strings.Join(ours, "\n") != strings.Join(kernel, "\n") {
+		t.Errorf("synack:\n%s\nkernel:\n%s", strings.Join(ours, "\n"), strings.Join(kernel, "\n"))
+	}
+}
+
+// dnsResponder answers A and AAAA questions from zone on pc until pc is
+// closed: the records of the name, NXDOMAIN for a name it lacks, nothing
+// at all for names in silent.
+func dnsResponder(pc net.PacketConn, zone map[string][]netip.Addr, silent map[string]bool) {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		var p dnsmessage.Parser
+		h, err := p.Start(buf[:n])
+		if err != nil {
+			continue
+		}
+		q, err := p.Question()
+		if err != nil {
+			continue
+		}
+		name := strings.TrimSuffix(strings.ToLower(q.Name.String()), ".")
+		if silent[name] {
+			continue
+		}
+		as, ok := zone[name]
+		rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired}
+		if !ok {
+			rh.RCode = dnsmessage.RCodeNameError
+		}
+		b := dnsmessage.NewBuilder(nil, rh)
+		b.StartQuestions()
+		b.Question(q)
+		b.StartAnswers()
+		rr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
+		for _, a := range as {
+			switch {
+			case a.Is4() && q.Type == dnsmessage.TypeA:
+				b.AResource(rr, dnsmessage.AResource{A: a.As4()})
+			case a.Is6() && q.Type == dnsmessage.TypeAAAA:
+				b.AAAAResource(rr, dnsmessage.AAAAResource{AAAA: a.As16()})
+			}
+		}
+		msg, err := b.Finish()
+		if err == nil {
+			pc.WriteTo(msg, from)
+		}
+	}
+}
+
+// Names: the same lookups and dials through net's resolver (pointed at a
+// DNS responder on 127.0.0.1) and through synack's Resolver (at the same
+// responder on a synack stack) give the same answers and errors.
+func TestResolverLikeNet(t *testing.T) {
+	type lookup struct {
+		network, host string
+	}
+	lookups := []lookup{
+		{"ip4", "www.example.test"}, {"ip6", "www.example.test"}, {"ip4", "WWW.Example.Test."},
+		{"ip6", "v4only.example.test"}, {"ip4", "nx.example.test"}, {"ip4", "localhost"},
+		{"ip4", "198.18.0.77"}, {"ip6", "198.18.0.77"},
+	}
+	describe := func(as []netip.Addr, err error) string {
+		if err != nil {
+			var de *net.DNSError
+			if !errors.As(err, &de) {
+				return fmt.Sprintf("%T %v", err, err)
+			}
+			return fmt.Sprintf("DNSError %q name %q notfound %v timeout %v", de.Err, de.Name, de.IsNotFound, de.IsTimeout)
+		}
+		var fams []string
+		for _, a := range as {
+			// net's LookupNetIP gives IPv4 literals in their IPv6-mapped
+			// form; synack's unmapped.
+			if a.Unmap().Is4() {
+				fams = append(fams, "v4")
+			} else {
+				fams = append(fams, "v6")
+			}
+		}
+		return strings.Join(fams, ",")
+	}
+	run := func(lookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error),
+		dial func(ctx context.Context, network, address string) (net.Conn, error), port string) []string {
+		var r []string
+		for _, l := range lookups {
+			as, err := lookupNetIP(context.Background(), l.network, l.host)
+			r = append(r, fmt.Sprintf("lookup %s %s: %s", l.network, l.host, describe(as, err)))
+		}
+		c, err := dial(context.Background(), "tcp4", "www.example.test:"+port)
+		r = append(r, "dial www: "+outcome(0, err))
+		if c != nil {
+			c.Close()
+		}
+		_, err = dial(context.Background(), "tcp4", "nx.example.test:"+port)
+		r = append(r, "dial nx: "+outcome(0, err))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err = lookupNetIP(ctx, "ip4", "silent.example.test")
+		cancel()
+		var de *net.DNSError
+		r = append(r, fmt.Sprintf("silent server: DNSError %v timeout %v", errors.As(err, &de), de != nil && de.IsTimeout))
+		return r
+	}
+
+	// The kernel's side: net's resolver asks a responder on 127.0.0.1.
+	kpc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kpc.Close()
+	zone := func(v4 netip.Addr) map[string][]netip.Addr {
+		return map[string][]netip.Addr{
+			"www.example.test":    {v4, netip.MustParseAddr("2001:db8::2")},
+			"v4only.example.test": {v4},
+		}
+	}
+	silent := map[string]bool{"silent.example.test": true}
+	go dnsResponder(kpc, zone(netip.MustParseAddr("127.0.0.1")), silent)
+	kr := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "udp4", kpc.LocalAddr().String())
+	}}
+	kln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kln.Close()
+	go func() {
+		for {
+			c, err := kln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, kport, _ := net.SplitHostPort(kln.Addr().String())
+	want := run(kr.LookupNetIP, (&net.Dialer{Resolver: kr}).DialContext, kport)
+
+	// synack's: its Resolver asks the same responder on the server stack.
+	cl, sv := pair(t, Options{Resolver: &Resolver{Servers: []netip.AddrPort{netip.MustParseAddrPort("198.18.0.2:53")},
+		Timeout: 100 * time.Millisecond}}, Options{})
+	spc, err := sv.ListenUDP("udp", ":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go dnsResponder(spc, zone(netip.MustParseAddr("198.18.0.2")), silent)
+	sln, err := sv.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := sln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	got := run(cl.LookupNetIP, (&Dialer{Stack: cl}).DialContext, "80")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("synack:\n%s\nkernel:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

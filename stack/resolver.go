@@ -38,7 +38,8 @@ func (s *Stack) LookupNetIP(ctx context.Context, network, host string) ([]netip.
 }
 
 // lookup resolves host for network ("ip", "ip4", "ip6") through s. The
-// error is a *net.DNSError, as package net's.
+// error is a *net.DNSError, as package net's (a *net.AddrError for an IP
+// literal of the other family).
 func (r *Resolver) lookup(ctx context.Context, s *Stack, network, host string) ([]netip.Addr, error) {
 	if r == nil {
 		r = &Resolver{}
@@ -61,7 +62,7 @@ func (r *Resolver) lookup(ctx context.Context, s *Stack, network, host string) (
 		if out := keep([]netip.Addr{a}); len(out) > 0 {
 			return out, nil
 		}
-		return nil, &net.DNSError{Err: "no suitable address", Name: host}
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
 	}
 	name := strings.ToLower(strings.TrimSuffix(host, "."))
 	if as, ok := r.Hosts[name]; ok {
