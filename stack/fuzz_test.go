@@ -14,6 +14,7 @@ import (
 	"github.com/synack/synack/link"
 	"github.com/synack/synack/tcp"
 	"github.com/synack/synack/wire"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // FuzzDeliverPacket feeds Stack.DeliverPacket of a manual-mode stack
@@ -499,4 +500,38 @@ func (z *stackFuzz) finish() {
 			}
 		}
 	}
+}
+
+// FuzzDNSAnswer: the resolver's reading of a DNS response never panics,
+// and what it accepts as the answer holds only addresses of the type
+// asked, no more than the message could carry.
+func FuzzDNSAnswer(f *testing.F) {
+	q := dnsmessage.MustNewName("www.example.test.")
+	for _, rcode := range []dnsmessage.RCode{dnsmessage.RCodeSuccess, dnsmessage.RCodeNameError} {
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 7, Response: true, RCode: rcode})
+		b.StartQuestions()
+		b.Question(dnsmessage.Question{Name: q, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+		b.StartAnswers()
+		b.AResource(dnsmessage.ResourceHeader{Name: q, Class: dnsmessage.ClassINET, TTL: 1}, dnsmessage.AResource{A: [4]byte{198, 18, 0, 2}})
+		msg, _ := b.Finish()
+		f.Add(msg, false)
+	}
+	f.Fuzz(func(t *testing.T, msg []byte, six bool) {
+		typ := dnsmessage.TypeA
+		if six {
+			typ = dnsmessage.TypeAAAA
+		}
+		as, done, err := parseAnswer(msg, 7, q, typ)
+		if !done && (as != nil || err != nil) {
+			t.Fatalf("not an answer, yet %v, %v", as, err)
+		}
+		for _, a := range as {
+			if a.Is4() == six {
+				t.Fatalf("%v in the answer to a %v question", a, typ)
+			}
+		}
+		if len(as)*16 > len(msg) {
+			t.Fatalf("%d addresses from %d bytes", len(as), len(msg))
+		}
+	})
 }

@@ -596,10 +596,28 @@ func (e *engineFuzz) drain() {
 	})
 }
 
+// engineView is what the invariants read of a TCB's internals; kept in
+// one place, so that a change of the buffers' representation is mended
+// here alone.
+type engineView struct {
+	rcvHeld, rcvSize int        // bytes in the receive buffer, its size
+	sndHeld, sndSize int        // the same for the send buffer
+	sndBufSeq        uint32     // sequence number of the send buffer's first byte
+	ooo              []seqRange // out-of-order data held past RCV.NXT
+}
+
+func view(t *TCB) engineView {
+	return engineView{
+		rcvHeld: t.rcvBuf.Len(), rcvSize: t.rcvBuf.size,
+		sndHeld: t.sndBuf.Len(), sndSize: t.sndBuf.size,
+		sndBufSeq: t.sndBufSeq, ooo: t.ooo.r,
+	}
+}
+
 // check verifies the invariants.
 func (e *engineFuzz) check() {
-	t := e.tcb
-	info := t.Info()
+	info := e.tcb.Info()
+	v := view(e.tcb)
 	if !seqLE(info.SndUna, info.SndNxt) {
 		e.fail("SND.UNA %d > SND.NXT %d", info.SndUna, info.SndNxt)
 	}
@@ -625,26 +643,26 @@ func (e *engineFuzz) check() {
 			}
 		}
 		// Data received in order: what was read plus what waits.
-		if inOrder := int64(info.RcvNxt-info.IRS) - 1; int64(e.read+t.rcvBuf.Len()) > inOrder {
-			e.fail("%d bytes read and %d buffered, but only %d arrived in order", e.read, t.rcvBuf.Len(), inOrder)
+		if inOrder := int64(info.RcvNxt-info.IRS) - 1; int64(e.read+v.rcvHeld) > inOrder {
+			e.fail("%d bytes read and %d buffered, but only %d arrived in order", e.read, v.rcvHeld, inOrder)
 		}
 	}
-	if n, size := t.rcvBuf.Len(), t.rcvBuf.size; n > size || size > max(e.cfg.MaxReceiveBufferSize, e.cfg.ReceiveBufferSize, 1<<20) {
+	if n, size := v.rcvHeld, v.rcvSize; n > size || size > max(e.cfg.MaxReceiveBufferSize, e.cfg.ReceiveBufferSize, 1<<20) {
 		e.fail("receive buffer holds %d of %d bytes (limit %d)", n, size, e.cfg.MaxReceiveBufferSize)
 	}
-	if n, size := t.sndBuf.Len(), t.sndBuf.size; n > size || size > max(e.cfg.MaxSendBufferSize, e.cfg.SendBufferSize, 1<<20) {
+	if n, size := v.sndHeld, v.sndSize; n > size || size > max(e.cfg.MaxSendBufferSize, e.cfg.SendBufferSize, 1<<20) {
 		e.fail("send buffer holds %d of %d bytes (limit %d)", n, size, e.cfg.MaxSendBufferSize)
 	}
 	if info.State != StateClosed && info.State != StateListen {
-		if held := int64(t.sndBufSeq-(e.ourISS+1)) + int64(t.sndBuf.Len()); held != int64(e.written) {
-			e.fail("send buffer: %d bytes acknowledged and %d held, but %d written", t.sndBufSeq-(e.ourISS+1), t.sndBuf.Len(), e.written)
+		if held := int64(v.sndBufSeq-(e.ourISS+1)) + int64(v.sndHeld); held != int64(e.written) {
+			e.fail("send buffer: %d bytes acknowledged and %d held, but %d written", v.sndBufSeq-(e.ourISS+1), v.sndHeld, e.written)
 		}
 	}
-	room := uint32(t.rcvBuf.size - t.rcvBuf.Len())
+	room := uint32(v.rcvSize - v.rcvHeld)
 	prev := info.RcvNxt
-	for _, r := range t.ooo.r {
+	for _, r := range v.ooo {
 		if !seqGT(r.start, prev) || !seqLT(r.start, r.end) {
-			e.fail("out-of-order ranges not sorted past RCV.NXT %d: %v", info.RcvNxt, t.ooo.r)
+			e.fail("out-of-order ranges not sorted past RCV.NXT %d: %v", info.RcvNxt, v.ooo)
 		}
 		if r.end-info.RcvNxt > room {
 			e.fail("out-of-order data up to %d, but the receive buffer has room only up to %d", r.end, info.RcvNxt+room)
