@@ -34,6 +34,15 @@ var symbols = map[string]int64{
 	"MSG_MORE": 0x8000, "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000,
 
 	"INADDR_ANY": 0,
+
+	"EPOLLIN": 0x1, "EPOLLPRI": 0x2, "EPOLLOUT": 0x4, "EPOLLERR": 0x8, "EPOLLHUP": 0x10,
+	"EPOLLRDNORM": 0x40, "EPOLLRDBAND": 0x80, "EPOLLWRNORM": 0x100, "EPOLLWRBAND": 0x200,
+	"EPOLLRDHUP": 0x2000, "EPOLLEXCLUSIVE": 1 << 28, "EPOLLONESHOT": 1 << 30, "EPOLLET": 1 << 31,
+	"EPOLL_CTL_ADD": 1, "EPOLL_CTL_DEL": 2, "EPOLL_CTL_MOD": 3, "EPOLL_CLOEXEC": 0x80000,
+
+	"SIOCINQ": 0x541b, "FIONREAD": 0x541b, "SIOCOUTQ": 0x5411, "TIOCOUTQ": 0x5411,
+	// FreeBSD's TCP_KEEPINIT (no Linux option has its number).
+	"TCP_KEEPINIT": 128,
 }
 
 // errnoNames maps the errnos the runner produces to their names, and back.
@@ -49,7 +58,7 @@ var errnoNames = map[syscall.Errno]string{
 	syscall.ECONNRESET: "ECONNRESET", syscall.EISCONN: "EISCONN", syscall.ENOTCONN: "ENOTCONN",
 	syscall.ETIMEDOUT: "ETIMEDOUT", syscall.ECONNREFUSED: "ECONNREFUSED",
 	syscall.EHOSTUNREACH: "EHOSTUNREACH", syscall.EALREADY: "EALREADY",
-	syscall.EINPROGRESS: "EINPROGRESS", syscall.EMSGSIZE: "EMSGSIZE",
+	syscall.EINPROGRESS: "EINPROGRESS", syscall.EMSGSIZE: "EMSGSIZE", syscall.EEXIST: "EEXIST",
 }
 
 // errnoByName is the reverse of errnoNames ("EWOULDBLOCK" is EAGAIN).

@@ -23,6 +23,7 @@ type flow struct {
 	// so that an inbound "ecr" naming it echoes the real one.
 	ts       map[uint32]uint32
 	lastTS   uint32 // the last TSval we sent
+	lastSeq  uint32 // the sequence number of the last segment we sent
 	haveTS   bool
 	passive  bool // the connection came to a listener
 	accepted bool // accept() has returned it

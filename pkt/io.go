@@ -2,6 +2,7 @@ package pkt
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"syscall"
 
@@ -101,8 +102,26 @@ func (c *call) ioArgs(extra int64) (sk *socket, n int64, nonblock bool, res sysR
 	return sk, n, sk.nonblock || fl&0x40 != 0, sysResult{}, true
 }
 
+// peekable is how many received bytes a read would return now: what the
+// connection has acknowledged (RCV.NXT less the SYN and a FIN) less what
+// the script has read. The runner's inbound payloads are zeros, so a peek
+// need not see the bytes themselves.
+func peekable(sk *socket) int64 {
+	info := sk.conn.Info()
+	switch info.State {
+	case tcp.StateSynSent, tcp.StateSynReceived, tcp.StateClosed, tcp.StateListen:
+		return 0
+	}
+	n := int64(info.RcvNxt-info.IRS-1) - sk.readTotal
+	switch info.State {
+	case tcp.StateCloseWait, tcp.StateLastAck, tcp.StateClosing, tcp.StateTimeWait:
+		n-- // the FIN
+	}
+	return max(n, 0)
+}
+
 func (c *call) sysRead() (sysResult, bool) {
-	sk, n, nonblock, res, ok := c.ioArgs(0x100)
+	sk, n, nonblock, res, ok := c.ioArgs(0x100 | 0x2)
 	if sk == nil {
 		return res, ok
 	}
@@ -113,6 +132,34 @@ func (c *call) sysRead() (sysResult, bool) {
 	if conn.Readiness().State == tcp.StateSynSent {
 		if nonblock {
 			return fail(syscall.EAGAIN), true
+		}
+	}
+	if sk.shutRd && peekable(sk) == 0 && !conn.Readiness().Readable {
+		return ok0(), true // end of file after SHUT_RD
+	}
+	if c.nullBuffer() && n > 0 {
+		// Copying into NULL faults once there is data to copy.
+		if peekable(sk) > 0 {
+			return fail(syscall.EFAULT), true
+		}
+		if nonblock {
+			return fail(syscall.EAGAIN), true
+		}
+	}
+	if fl, _ := c.flags(); fl&0x2 != 0 { // MSG_PEEK
+		for {
+			if k := peekable(sk); k > 0 || n <= 0 {
+				return retOK(min(k, max(n, 0))), true
+			}
+			if conn.Readiness().Readable {
+				break // end of file or an error: as a read
+			}
+			if nonblock {
+				return fail(syscall.EAGAIN), true
+			}
+			if !c.block(func() bool { return peekable(sk) > 0 || conn.Readiness().Readable }) {
+				return sysResult{}, false
+			}
 		}
 	}
 	buf := make([]byte, max(n, 0))
@@ -127,6 +174,7 @@ func (c *call) sysRead() (sysResult, bool) {
 				break
 			}
 		}
+		sk.readTotal += int64(got)
 		if got > 0 || len(buf) == 0 {
 			return retOK(int64(got)), true
 		}
@@ -148,6 +196,23 @@ func (c *call) sysRead() (sysResult, bool) {
 		sk.errDone = true
 		return fail(errnoOf(err)), true
 	}
+}
+
+// nullBuffer reports whether the buffer argument of a read or write is
+// NULL (a bad address: the kernel answers EFAULT).
+func (c *call) nullBuffer() bool {
+	switch c.sc.Name {
+	case "read", "write", "recv", "send", "recvfrom", "sendto":
+	default:
+		return false
+	}
+	switch x := c.arg(1).(type) {
+	case *WordExpr:
+		return x.Name == "NULL"
+	case *IntExpr:
+		return x.Value == 0
+	}
+	return false
 }
 
 // payload is the data a write sends: the string argument, else zeros.
@@ -176,15 +241,20 @@ func (c *call) sysWrite() (sysResult, bool) {
 			return sysResult{}, false
 		}
 	}
+	if c.nullBuffer() && n > 0 {
+		return fail(syscall.EFAULT), true
+	}
 	data := c.payload(n)
 	total := 0
 	for {
 		k, err := conn.TryWrite(data[total:])
 		total += k
+		sk.writeTotal += int64(k)
 		if err == nil && total == len(data) {
 			return retOK(int64(total)), true
 		}
 		if err == nil || errors.Is(err, syscall.EAGAIN) {
+			sk.noSpace = true
 			if nonblock {
 				if total > 0 {
 					return retOK(int64(total)), true
@@ -206,4 +276,55 @@ func (c *call) sysWrite() (sysResult, bool) {
 		sk.errDone = true
 		return fail(e), true
 	}
+}
+
+// sysIoctl emulates ioctl(fd, SIOCINQ or FIONREAD, [n]): the bytes a read
+// would return; and SIOCOUTQ: the bytes written but not yet acknowledged.
+func (c *call) sysIoctl() (sysResult, bool) {
+	sk, res, ok := c.socket(0)
+	if !ok || sk == nil {
+		return res, ok
+	}
+	req, ok := c.intArg(1)
+	if !ok {
+		return sysResult{}, false
+	}
+	var v int64
+	switch req {
+	case 0x541b: // SIOCINQ, FIONREAD
+		if sk.lst != nil {
+			return fail(syscall.EINVAL), true
+		}
+		if sk.conn != nil {
+			v = peekable(sk)
+		}
+	case 0x5411: // SIOCOUTQ
+		if sk.lst != nil {
+			return fail(syscall.EINVAL), true
+		}
+		if sk.conn != nil {
+			info := sk.conn.Info()
+			acked := int64(info.SndUna - info.ISS - 1)
+			if info.State == tcp.StateSynSent || info.State == tcp.StateSynReceived {
+				acked = 0
+			}
+			v = max(sk.writeTotal-min(acked, sk.writeTotal), 0)
+		}
+	default:
+		c.r.skipf(c.ev.Line, "ioctl request %s is not supported", exprText(c.arg(1)))
+		return sysResult{}, false
+	}
+	if _, any := c.arg(2).(*EllipsisExpr); !any && c.arg(2) != nil {
+		want, ok := c.r.intArg(c.arg(2))
+		if !ok {
+			c.r.skipf(c.ev.Line, "ioctl: cannot evaluate %s", exprText(c.arg(2)))
+			return sysResult{}, false
+		}
+		if want != v {
+			c.r.mismatch(c.ev.Line, fmt.Sprintf("ioctl: value %d, expected %s", v, exprText(c.arg(2))),
+				fmt.Sprintf("%s %s", fmtTime(c.start), c.sc.String()), fmt.Sprintf("%s ioctl(...) value [%d]", fmtTime(c.r.now()), v))
+			return sysResult{}, false
+		}
+	}
+	return retOK(0), true
 }

@@ -185,6 +185,7 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 		return
 	}
 	r.out = r.out[taken:]
+	f.lastSeq = s.hdr.Seq
 	var wts, gts *TCPOption
 	for j := range p.Options {
 		if p.Options[j].Kind == OptTimestamp {

@@ -26,9 +26,13 @@ type Config struct {
 	// RemoteIP is the scripted peer's address (--remote_ip); default
 	// 192.0.2.1, or 2001:db8::1 with IPv6.
 	RemoteIP netip.Addr
-	// MSS sets the link MTU to MSS plus 40 bytes of IPv4 and TCP headers
-	// (--mss); default 1460, an MTU of 1500.
+	// MSS is packetdrill's --mss: the segment size of inbound packets
+	// the test sends as one large (GSO) packet. The runner injects every
+	// packet whole, so it has no effect; the link MTU is MTU.
 	MSS int
+	// MTU is the link MTU (--mtu, packetdrill's tun device MTU); default
+	// 1500, for both IP versions (an IPv6 MSS of 1440).
+	MTU int
 	// IPv6 runs the script over IPv6 (--ip_version=ipv6). ipv4 and
 	// ipv4-mapped-ipv6 both mean IPv4 on the wire.
 	IPv6 bool
@@ -40,6 +44,16 @@ type Config struct {
 	// SYN options' values other than their presence (--lenient), for
 	// scripts written against another OS.
 	Lenient bool
+	// QueueOutbound keeps the outbound packets no '>' line has taken
+	// queued until the next '>' line, which then compares the oldest, as
+	// packetdrill does (--queue_outbound); packets left at the end are
+	// not looked at. By default a packet still untaken when the next
+	// inbound packet or call comes (and was not sent at that line's time)
+	// fails the script as "unexpected": stricter, for our own suite.
+	QueueOutbound bool
+	// Defines are the names the nplab preprocessor's #ifdef tests true
+	// nil means DefaultDefines.
+	Defines []string
 	// TCP is the engine configuration the stack starts from; zero fields
 	// take the runner's Linux-like defaults (see DefaultTCP).
 	TCP tcp.Config
@@ -126,8 +140,19 @@ func RunFile(path string, cfg Config) Result {
 
 // RunSource parses and runs a script; name is used in the result only.
 func RunSource(name string, src []byte, cfg Config) Result {
+	defines := cfg.Defines
+	if defines == nil {
+		defines = DefaultDefines
+	}
+	src, err := preprocess(src, defines)
+	if err != nil {
+		return Result{File: name, Status: Fail, Reason: "syntax error: " + err.Error()}
+	}
 	s, err := Parse(filepath.Base(name), src)
 	if err != nil {
+		if line, why := unsupportedSyntax(src); why != "" {
+			return Result{File: name, Status: Skip, Line: line, Reason: why}
+		}
 		res := Result{File: name, Status: Fail, Reason: "syntax error: " + err.Error()}
 		var pe *Error
 		if errors.As(err, &pe) {
@@ -187,6 +212,12 @@ func applyOptions(cfg Config, opts []Option) (Config, error) {
 				return cfg, fmt.Errorf("line %d: bad --mss %q", o.Line, o.Value)
 			}
 			cfg.MSS = n
+		case "mtu":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 68 || n > 65535 {
+				return cfg, fmt.Errorf("line %d: bad --mtu %q", o.Line, o.Value)
+			}
+			cfg.MTU = n
 		case "ip_version":
 			switch v {
 			case "ipv4", "ipv4-mapped-ipv6":
@@ -198,6 +229,8 @@ func applyOptions(cfg Config, opts []Option) (Config, error) {
 			}
 		case "strict_segments":
 			cfg.StrictSegments = o.Value == "" || v == "true" || v == "1"
+		case "queue_outbound":
+			cfg.QueueOutbound = o.Value == "" || v == "true" || v == "1"
 		case "lenient":
 			cfg.Lenient = o.Value == "" || v == "true" || v == "1"
 		default:

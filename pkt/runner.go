@@ -23,6 +23,9 @@ type runner struct {
 	freeBSD bool
 	// connects is set when the script calls connect (see setECN).
 	connects bool
+	// keepInit is FreeBSD's net.inet.tcp.keepinit: how long a connection
+	// may take to be established (0: no limit but the SYN retries).
+	keepInit time.Duration
 	// Listener settings from the script's sysctls.
 	synCookies      stack.SynCookieMode
 	abortOnOverflow bool
@@ -37,6 +40,9 @@ type runner struct {
 	stopped   *Result       // first failure or skip
 
 	socks    map[int]*socket
+	states   map[flowKey]tcp.State // every connection's state, from the stack's trace
+	lastFD   int                   // the socket of the last system call (for %{ }%)
+	codeVars map[string]int64      // the variables of the %{ }% blocks
 	flows    map[flowKey]*flow
 	cur      *flow  // where inbound packets without ports go
 	nextPort uint16 // next remote port for a new inbound connection
@@ -76,11 +82,16 @@ func newRunner(s *Script, cfg Config) *runner {
 		clk:      clock.NewVirtual(),
 		socks:    map[int]*socket{},
 		flows:    map[flowKey]*flow{},
+		states:   map[flowKey]tcp.State{},
+		codeVars: map[string]int64{},
 		nextPort: 40000,
 	}
-	// The link MTU is the IPv4 MSS plus 40 bytes of headers, whatever the
-	// IP version: 1500 by default, an IPv6 MSS of 1440.
-	mtu := cfg.MSS + 40
+	// The link MTU: 1500 by default whatever the IP version (an IPv6 MSS
+	// of 1440).
+	mtu := 1500
+	if cfg.MTU > 0 {
+		mtu = cfg.MTU
+	}
 	r.lnk = &scriptLink{r: r, mtu: mtu}
 	return r
 }
@@ -108,6 +119,7 @@ func (r *runner) stack(cfg *tcp.Config) *stack.Stack {
 
 		SynCookies:      r.synCookies,
 		AbortOnOverflow: r.abortOnOverflow,
+		Trace:           r.trace,
 	})
 	bits := 24
 	if r.cfg.IPv6 {
@@ -258,11 +270,22 @@ func (r *runner) tick(limit time.Duration) bool {
 		return false
 	}
 	d := r.st.NextDeadline()
-	if d.IsZero() {
-		return false
+	t := time.Duration(-1)
+	if !d.IsZero() {
+		t = d.Sub(clock.Epoch)
 	}
-	t := d.Sub(clock.Epoch)
-	if limit >= 0 && t > limit {
+	// The runner's own timer: a connection-establishment limit.
+	ksk, kt := r.nextKeepInit()
+	if ksk != nil && (t < 0 || kt <= t) {
+		if limit >= 0 && kt > limit {
+			return false
+		}
+		r.setNow(max(r.now(), kt))
+		ksk.timedOut = true
+		ksk.conn.Close() // in SYN-SENT: the TCB goes, nothing is sent
+		return true
+	}
+	if t < 0 || (limit >= 0 && t > limit) {
 		return false
 	}
 	if r.ticks++; r.ticks > maxTicks {
@@ -274,6 +297,22 @@ func (r *runner) tick(limit time.Duration) bool {
 	return true
 }
 
+// nextKeepInit returns the connecting socket whose connection-
+// establishment limit (FreeBSD's keepinit, TCP_KEEPINIT) comes first.
+func (r *runner) nextKeepInit() (*socket, time.Duration) {
+	var best *socket
+	var at time.Duration
+	for _, sk := range r.socks {
+		if sk.conn == nil || sk.timedOut || sk.keepInitAt <= 0 || sk.conn.Readiness().State != tcp.StateSynSent {
+			continue
+		}
+		if best == nil || sk.keepInitAt < at || (sk.keepInitAt == at && sk.fd < best.fd) {
+			best, at = sk, sk.keepInitAt
+		}
+	}
+	return best, at
+}
+
 // exec runs event i, which starts at start.
 func (r *runner) exec(i int, start time.Duration) {
 	ev := r.script.Events[i]
@@ -283,8 +322,15 @@ func (r *runner) exec(i int, start time.Duration) {
 		r.expect(i, p, start, end)
 		return
 	}
-	// Anything the stack sent before now should have been expected.
-	if len(r.out) > 0 {
+	// Anything the stack sent before now should have been expected. As in
+	// packetdrill, packets sent at the time of a system call, command or
+	// code line stay buffered for the next '>' line (a call at the same
+	// time as the send is still running when packetdrill looks).
+	_, inbound := ev.Action.(*Packet)
+	if _, icmp := ev.Action.(*ICMPPacket); icmp {
+		inbound = true
+	}
+	if len(r.out) > 0 && !r.cfg.QueueOutbound && (inbound || r.out[0].at < start-r.cfg.Tolerance) {
 		op := r.out[0]
 		r.mismatch(ev.Line, "unexpected packet", fmt.Sprintf("%s %s", fmtTime(start), FormatAction(ev.Action)),
 			fmt.Sprintf("%s %s", fmtTime(op.at), r.describe(op.pkt)))
@@ -297,13 +343,13 @@ func (r *runner) exec(i int, start time.Duration) {
 	case *Syscall:
 		r.syscall(ev, a, start, end)
 	case *Command:
-		r.command(ev.Line, a.Text, false)
+		r.command(ev.Line, a.Text)
 	case *Code:
-		r.skipf(ev.Line, "%%{ }%% Python code is not run")
+		r.runCode(ev.Line, a.Text)
 	case *UDPPacket:
 		r.skipf(ev.Line, "UDP packets are not supported")
 	case *ICMPPacket:
-		r.skipf(ev.Line, "ICMP packets are not supported")
+		r.injectICMP(ev, a)
 	}
 }
 

@@ -43,7 +43,7 @@ func (r *runner) revents(sk *socket) int64 {
 	case tcp.StateCloseWait, tcp.StateLastAck, tcp.StateClosing, tcp.StateTimeWait:
 		peerFin = true
 	}
-	rcvShut := closed || peerFin
+	rcvShut := closed || peerFin || sk.shutRd
 	sndShut := closed || sk.shutWr
 	var m int64
 	if closed || (rcvShut && sndShut) {
@@ -266,6 +266,11 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 			sk.conn.SetNoDelay(o.noDelay)
 		}
 		return ok0(), true
+	case level == solTCP && opt == 12: // TCP_QUICKACK
+		if sk.conn != nil {
+			sk.conn.SetQuickAck(v != 0)
+		}
+		return ok0(), true
 	case level == solTCP && opt == 2:
 		if v < 88 && v != 0 || v > 32767 {
 			return fail(syscall.EINVAL), true
@@ -295,6 +300,11 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 			return sysResult{}, false
 		}
 		o.userTimeout = 0
+	case level == solTCP && opt == 128: // FreeBSD's TCP_KEEPINIT, seconds
+		if v < 0 {
+			return fail(syscall.EINVAL), true
+		}
+		o.keepInit = int(v)
 	default:
 		c.r.skipf(c.ev.Line, "setsockopt option %s is not supported", exprText(c.arg(2)))
 		return sysResult{}, false
@@ -325,12 +335,16 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 	if !ok {
 		return sysResult{}, false
 	}
+	c.r.roundBuffer(sk)
 	o := &sk.opts
 	cfg := c.r.config(sk)
 	var v int64
 	switch {
 	case level == solSocket && opt == 4: // SO_ERROR
-		if sk.conn != nil {
+		if sk.timedOut && !sk.errDone {
+			v = int64(syscall.ETIMEDOUT)
+			sk.errDone = true
+		} else if sk.conn != nil {
 			if rd := sk.conn.Readiness(); rd.Err != nil && !sk.errDone {
 				v = int64(errnoOf(rd.Err))
 				sk.errDone = true
@@ -346,10 +360,20 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 		v = 1
 	case level == solSocket && opt == 8:
 		v = int64(cfg.ReceiveBufferSize)
+		if o.rcvBuf > 0 && !c.r.freeBSD {
+			// Linux doubles a SO_RCVBUF or SO_SNDBUF value (half pays for
+			// buffer overhead) and reports the doubled value, which its
+			// scripts check; the engine's buffer holds the data size set.
+			// FreeBSD reports what was set.
+			v *= 2
+		}
 	case level == solSocket && opt == 7:
 		v = int64(cfg.SendBufferSize)
 		if v == 0 {
 			v = tcp.DefaultBufferSize
+		}
+		if o.sndBuf > 0 && !c.r.freeBSD {
+			v *= 2
 		}
 	case level == solTCP && opt == 1:
 		v = boolInt(o.noDelay)
@@ -379,6 +403,11 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 		}
 	case level == solTCP && opt == 18:
 		v = int64(o.userTimeout)
+	case level == solTCP && opt == 128:
+		v = int64(c.r.keepInitFor(sk) / time.Second)
+		if v == 0 {
+			v = 75 // FreeBSD's default
+		}
 	default:
 		c.r.skipf(c.ev.Line, "getsockopt option %s is not supported", exprText(c.arg(2)))
 		return sysResult{}, false
@@ -396,4 +425,27 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 		}
 	}
 	return ok0(), true
+}
+
+// roundBuffer rounds the receive buffer of a FreeBSD script's connection
+// up to a multiple of the MSS once the peer's SYN has fixed it, as FreeBSD's
+// tcp_mss does (65536 bytes become 65700 with an MSS of 1460): for real,
+// so that getsockopt(SO_RCVBUF) reports the engine's buffer.
+func (r *runner) roundBuffer(sk *socket) {
+	if !r.freeBSD || sk.rounded || sk.conn == nil {
+		return
+	}
+	info := sk.conn.Info()
+	switch info.State {
+	case tcp.StateSynSent, tcp.StateClosed, tcp.StateListen:
+		return // the peer's SYN, and its MSS, are still to come
+	}
+	sk.rounded = true
+	size, mss := r.config(sk).ReceiveBufferSize, info.SndMSS
+	if mss <= 0 || size <= mss || size%mss == 0 {
+		return
+	}
+	size = (size + mss - 1) / mss * mss
+	sk.opts.rcvBuf = size
+	sk.conn.SetReadBuffer(size)
 }

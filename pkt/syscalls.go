@@ -31,7 +31,22 @@ type socket struct {
 	// Linux.
 	errDone bool
 	shutWr  bool
+	shutRd  bool // shutdown(SHUT_RD): reads end at the data queued
 	opts    sockOpts
+	// readTotal and writeTotal count the bytes read and written (for
+	// MSG_PEEK and the SIOCINQ/SIOCOUTQ ioctls).
+	readTotal, writeTotal int64
+	// epoll is set on an epoll descriptor.
+	epoll *epollSet
+	// noSpace: a write did not fit (an edge-triggered EPOLLOUT then wakes
+	// when acknowledged data frees space).
+	noSpace bool
+	// keepInitAt is when a connect gives up (keepinit); timedOut: it did.
+	keepInitAt time.Duration
+	timedOut   bool
+	// rounded: the receive buffer was rounded up to a multiple of the
+	// MSS, as FreeBSD does once the MSS is known (FreeBSD scripts only).
+	rounded bool
 }
 
 // sockOpts are the options set with setsockopt.
@@ -40,6 +55,7 @@ type sockOpts struct {
 	rcvBuf, sndBuf, maxSeg                   int
 	keepIdle, keepIntvl, keepCnt             int // seconds, seconds, count
 	userTimeout                              int // milliseconds
+	keepInit                                 int // seconds (FreeBSD's TCP_KEEPINIT); 0: the sysctl
 	lingerOn                                 bool
 	linger                                   int
 }
@@ -208,6 +224,7 @@ func (c *call) socket(i int) (*socket, sysResult, bool) {
 	if sk == nil {
 		return nil, fail(syscall.EBADF), true
 	}
+	c.r.lastFD = sk.fd
 	return sk, sysResult{}, true
 }
 
@@ -240,6 +257,14 @@ func (c *call) dispatch() (sysResult, bool) {
 		return c.sysSetsockopt()
 	case "getsockopt":
 		return c.sysGetsockopt()
+	case "ioctl":
+		return c.sysIoctl()
+	case "epoll_create", "epoll_create1":
+		return c.sysEpollCreate()
+	case "epoll_ctl":
+		return c.sysEpollCtl()
+	case "epoll_wait":
+		return c.sysEpollWait()
 	}
 	c.r.skipf(c.ev.Line, "system call %s is not supported", c.sc.Name)
 	return sysResult{}, false
@@ -252,6 +277,17 @@ func (r *runner) newFD() int {
 		fd++
 	}
 	return fd
+}
+
+// scriptFD returns the descriptor for a call that creates one: the number
+// the script expects when it is free (packetdrill maps the script's
+// descriptors onto live ones, so a script may start at 4 or skip numbers),
+// else the lowest free one.
+func (c *call) scriptFD() int {
+	if ie, ok := c.sc.Ret.(*IntExpr); ok && ie.Value >= 3 && ie.Value < 1<<16 && c.r.socks[int(ie.Value)] == nil {
+		return int(ie.Value)
+	}
+	return c.r.newFD()
 }
 
 func (c *call) sysSocket() (sysResult, bool) {
@@ -277,8 +313,9 @@ func (c *call) sysSocket() (sysResult, bool) {
 	if dom != 2 && dom != 10 {
 		return fail(syscall.EAFNOSUPPORT), true
 	}
-	sk := &socket{fd: c.r.newFD(), v6: dom == 10, nonblock: typ&0x800 != 0}
+	sk := &socket{fd: c.scriptFD(), v6: dom == 10, nonblock: typ&0x800 != 0}
 	c.r.socks[sk.fd] = sk
+	c.r.lastFD = sk.fd
 	return retOK(int64(sk.fd)), true
 }
 
@@ -470,7 +507,7 @@ func (c *call) sysAccept() (sysResult, bool) {
 	if err != nil {
 		return fail(errnoOf(err)), true
 	}
-	ns := &socket{fd: c.r.newFD(), v6: sk.v6, conn: conn, opts: sk.opts, isBound: true, bound: conn.LocalAddrPort()}
+	ns := &socket{fd: c.scriptFD(), v6: sk.v6, conn: conn, opts: sk.opts, isBound: true, bound: conn.LocalAddrPort()}
 	c.r.socks[ns.fd] = ns
 	if sk.opts.noDelay {
 		conn.SetNoDelay(true)
@@ -478,6 +515,8 @@ func (c *call) sysAccept() (sysResult, bool) {
 	if sk.opts.lingerOn {
 		conn.SetLinger(sk.opts.linger)
 	}
+	c.r.roundBuffer(ns)
+	c.r.lastFD = ns.fd
 	f := c.r.flowFor(flowKey{local: conn.LocalAddrPort(), remote: conn.RemoteAddrPort()})
 	f.passive, f.accepted = true, true
 	ns.flow = f
@@ -506,6 +545,10 @@ func (c *call) sysConnect() (sysResult, bool) {
 				rd = sk.conn.Readiness()
 			}
 			sk.connecting = false
+			if sk.timedOut && !sk.errDone {
+				sk.errDone = true
+				return fail(syscall.ETIMEDOUT), true
+			}
 			if rd.Err != nil && !sk.errDone {
 				sk.errDone = true
 				return fail(errnoOf(rd.Err)), true
@@ -532,6 +575,9 @@ func (c *call) sysConnect() (sysResult, bool) {
 		return fail(errnoOf(err)), true
 	}
 	sk.conn = conn
+	if ki := c.r.keepInitFor(sk); ki > 0 {
+		sk.keepInitAt = c.r.now() + ki
+	}
 	if sk.opts.lingerOn {
 		conn.SetLinger(sk.opts.linger)
 	}
@@ -547,6 +593,10 @@ func (c *call) sysConnect() (sysResult, bool) {
 		return sysResult{}, false
 	}
 	rd := conn.Readiness()
+	if sk.timedOut {
+		sk.errDone = true
+		return fail(syscall.ETIMEDOUT), true
+	}
 	if rd.Err != nil {
 		sk.errDone = true
 		return fail(errnoOf(rd.Err)), true
@@ -605,7 +655,10 @@ func (c *call) sysShutdown() (sysResult, bool) {
 		return fail(syscall.ENOTCONN), true
 	}
 	if how != 1 {
-		sk.conn.CloseRead()
+		// As on Linux, SHUT_RD only marks the socket: the connection
+		// still acknowledges and queues data, which reads return before
+		// they see end of file (stack.Conn.CloseRead would discard it).
+		sk.shutRd = true
 	}
 	if how != 0 {
 		sk.shutWr = true
@@ -657,4 +710,13 @@ func joinNames(v int64, names []string) string {
 		parts = append(parts, fmt.Sprintf("%#x", v))
 	}
 	return strings.Join(parts, "|")
+}
+
+// keepInitFor is the connection-establishment limit of a socket: its
+// TCP_KEEPINIT, else net.inet.tcp.keepinit; 0 for none.
+func (r *runner) keepInitFor(sk *socket) time.Duration {
+	if sk.opts.keepInit > 0 {
+		return time.Duration(sk.opts.keepInit) * time.Second
+	}
+	return r.keepInit
 }

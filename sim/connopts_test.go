@@ -28,8 +28,8 @@ func dialAccept(t *testing.T) (*Network, *stack.Conn, *stack.Conn) {
 }
 
 // Nagle's algorithm is on by default: a second small write waits for the
-// ACK of the first (delayed 40 ms by the server). SetNoDelay(true) sends
-// both at once.
+// ACK of the first (sent at once by the server: the first data of a
+// connection starts quick-ACK mode). SetNoDelay(true) sends both at once.
 func TestConnSetNoDelay(t *testing.T) {
 	for _, tc := range []struct {
 		noDelay bool
@@ -37,13 +37,15 @@ func TestConnSetNoDelay(t *testing.T) {
 	}{
 		{false, []string{
 			"3ms client>server P. seq 1 ack 1 len 1",
-			"44ms server>client . seq 1 ack 2 len 0", // the delayed ACK
-			"45ms client>server P. seq 2 ack 1 len 1",
+			"4ms server>client . seq 1 ack 2 len 0", // a quick ACK
+			"5ms client>server P. seq 2 ack 1 len 1",
+			"6ms server>client . seq 1 ack 3 len 0",
 		}},
 		{true, []string{
 			"3ms client>server P. seq 1 ack 1 len 1",
 			"3ms client>server P. seq 2 ack 1 len 1",
-			"44ms server>client . seq 1 ack 3 len 0",
+			"4ms server>client . seq 1 ack 2 len 0",
+			"4ms server>client . seq 1 ack 3 len 0",
 		}},
 	} {
 		n, c, _ := dialAccept(t)

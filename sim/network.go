@@ -101,21 +101,22 @@ type Network struct {
 	stopped bool
 }
 
-// Stats counts what happened to packets on a Network.
+// Stats counts what happened to packets on a Network. Its JSON keys are
+// snake_case, as in every JSON synack prints.
 type Stats struct {
-	Sent      int // packets written by the hosts
-	Delivered int // packets handed to their destination
-	Filtered  int // dropped by the filter (SetFilter)
-	Lost      int // dropped by random loss (WithLoss, or an impairment's random or bursty loss)
-	NoRoute   int // dropped because no host owns the destination address
-	LinkDown  int // dropped because the destination's link was closed
+	Sent      int `json:"sent"`      // packets written by the hosts
+	Delivered int `json:"delivered"` // packets handed to their destination
+	Filtered  int `json:"filtered"`  // dropped by the filter (SetFilter)
+	Lost      int `json:"lost"`      // dropped by random loss (WithLoss, or an impairment's random or bursty loss)
+	NoRoute   int `json:"no_route"`  // dropped because no host owns the destination address
+	LinkDown  int `json:"link_down"` // dropped because the destination's link was closed
 
 	// Impairments (WithImpairment, Impair).
-	QueueFull  int // tail drops at a rate limiter's queue
-	TooBig     int // larger than a path's MTU
-	Duplicated int // packets delivered twice
-	Corrupted  int // copies delivered with a bit flipped
-	Reordered  int // packets held back to arrive out of order
+	QueueFull  int `json:"queue_full"` // tail drops at a rate limiter's queue
+	TooBig     int `json:"too_big"`    // larger than a path's MTU
+	Duplicated int `json:"duplicated"` // packets delivered twice
+	Corrupted  int `json:"corrupted"`  // copies delivered with a bit flipped
+	Reordered  int `json:"reordered"`  // packets held back to arrive out of order
 }
 
 // New returns an empty network whose randomness all comes from seed.

@@ -91,12 +91,10 @@ func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
 	return c
 }
 
-// watch reports c's state changes to the trace.
+// watch reports c's state changes to the trace and the counters.
 func (c *Conn) watch() {
-	if c.s.trace == nil {
-		return
-	}
 	c.tcb.OnStateChange = func(from, to tcp.State, now time.Time) {
+		c.s.countTransition(from, to)
 		c.s.report(c.key.local, c.key.remote, from, to, now)
 	}
 }

@@ -132,7 +132,7 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	src := laddr.Addr().Unmap()
 	if !src.IsValid() || src.IsUnspecified() {
 		src, _ = r.source(ra)
-	} else if !rt.local[src] || src.Is4() != ra.Is4() {
+	} else if !s.forwardsTo(src, rt.local) || src.Is4() != ra.Is4() {
 		return fail(laddr, syscall.EADDRNOTAVAIL)
 	}
 	if !src.IsValid() {

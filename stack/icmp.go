@@ -168,7 +168,7 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 		e, ok = classifyICMPv6(&m, &q)
 	}
 	// The quoted packet must be one we sent.
-	if !ok || !s.routes.Load().local[q.Src] {
+	if !ok || !s.forwardsTo(q.Src, s.routes.Load().local) {
 		s.ctr.icmpIgnored.Add(1)
 		return false
 	}
@@ -250,6 +250,9 @@ func (sh *shard) echo(p *inPacket) {
 	ip := &p.ip
 	if !unicast(ip.Src) {
 		return
+	}
+	if s.fwd.noEcho.Load() && !s.routes.Load().local[ip.Dst] {
+		return // a promiscuous stack told not to answer for others
 	}
 	r := s.routes.Load().lookup(ip.Src)
 	if r == nil {

@@ -3,7 +3,6 @@ package stack
 import (
 	"errors"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/synack/synack/tcp"
@@ -37,19 +36,6 @@ type inPacket struct {
 	sh      *shard
 }
 
-var packetPool = sync.Pool{New: func() any { return &inPacket{buf: make([]byte, 0, 2048)} }}
-
-func getPacket() *inPacket { return packetPool.Get().(*inPacket) }
-
-func putPacket(p *inPacket) {
-	buf := p.buf[:0]
-	if cap(buf) > 16<<10 { // a reassembled datagram: do not pool it
-		buf = make([]byte, 0, 2048)
-	}
-	*p = inPacket{buf: buf}
-	packetPool.Put(p)
-}
-
 // DeliverPacket implements link.Receiver. The packet is parsed and
 // checked (malformed ones, bad checksums and unknown protocols are counted
 // and dropped; fragments are reassembled). In real-time mode it is then
@@ -61,7 +47,7 @@ func (s *Stack) DeliverPacket(pkt []byte) {
 		return
 	}
 	s.ctr.packetsIn.Add(1)
-	p := getPacket()
+	p := getPacket(len(pkt))
 	p.buf = append(p.buf[:0], pkt...)
 	if !s.parse(p) {
 		putPacket(p)
@@ -100,7 +86,7 @@ func (s *Stack) parse(p *inPacket) bool {
 	// unmapped.
 	ep := wire.Endpoints{Src: ip.Src, Dst: ip.Dst}
 	ip.Src, ip.Dst = ip.Src.Unmap(), ip.Dst.Unmap()
-	if !s.routes.Load().local[ip.Dst] {
+	if !s.forwardsTo(ip.Dst, s.routes.Load().local) {
 		s.ctr.notLocal.Add(1)
 		return false
 	}
@@ -222,6 +208,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		Payload: p.payload,
 		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
 	}
+	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
 	if c := sh.conns[p.key]; c != nil {
 		if c.halfOpen && !sh.s.abortOnOverflow && completesHandshake(&seg) && c.lst.acceptQueueFull() {
 			// Linux's tcp_abort_on_overflow=0: the final ACK of a
@@ -236,8 +223,11 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		sh.settle(c, now)
 		return
 	}
-	if l := sh.s.listenerFor(p.key.local); l != nil {
+	if l := sh.s.listenerFor(p.key.local); l != nil && sh.s.ownsOrExact(l.key.Addr(), p.key.local.Addr()) {
 		sh.listenInput(l, p.key, &seg, now)
+		return
+	}
+	if sh.forwardSYN(p, &seg, now) {
 		return
 	}
 	sh.reset(p.key, &seg)

@@ -299,7 +299,10 @@ func (s *Stack) bindAddr(a netip.Addr, fam int) (_ netip.Addr, ok bool) {
 			return netip.IPv6Unspecified(), true
 		}
 		return netip.Addr{}, true
-	case !a.IsUnspecified() && !s.routes.Load().local[a]:
+	case !a.IsUnspecified() && !s.forwardsTo(a, s.routes.Load().local):
+		// A promiscuous stack binds any unicast address, as Linux does
+		// with IP_FREEBIND/IP_TRANSPARENT: a gateway listens and sends as
+		// the destinations it stands in for.
 		return a, false
 	}
 	return a, true

@@ -45,6 +45,7 @@ type shard struct {
 	buf    []byte    // the packet being built
 	// Manual mode: packets built under mu, written once it is released.
 	pending []outPacket
+	segs    shardSegments // introspect.go
 }
 
 type outPacket struct {
@@ -162,6 +163,7 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 	if seg.ECT {
 		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
 	}
+	sh.countSegment(true, local, remote, seg, time.Time{})
 	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
 	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
 }
@@ -208,6 +210,7 @@ func (sh *shard) remove(c *Conn) {
 	}
 	c.inTable = false
 	c.timerAt = time.Time{}
+	sh.s.retire(c)
 	sh.s.ctr.conns.Add(^uint64(0))
 	if c.halfOpen {
 		c.halfOpen = false

@@ -109,6 +109,12 @@ type Options struct {
 	// defaults.
 	Reassembly ReassemblyOptions
 
+	// Introspection (introspect.go). SegmentTrace, if set, is called
+	// with every TCP segment the stack receives (once valid) or sends,
+	// under a shard lock like Trace: it must be quick and must not call
+	// into the stack.
+	SegmentTrace func(SegmentEvent)
+
 	// Names (fuzzapi). Resolver turns host names into addresses for
 	// Dial, DialUDP, Dialer and ListenConfig; nil knows only
 	// "localhost". See Resolver for fixed names and DNS.
@@ -175,6 +181,29 @@ type Stats struct {
 	UDPOut        uint64 // datagrams sent
 	UDPNoPort     uint64 // datagrams to a port no socket is bound to (answered with port unreachable)
 	UDPQueueDrops uint64 // datagrams dropped because the socket's receive queue was full
+
+	// Forwarding (ForwardTCP, ForwardUDP; forward.go).
+	ForwardTCPRequests uint64 // SYNs handed to the TCP forwarder
+	ForwardTCPDropped  uint64 // SYNs dropped because the forwarder's maxPending requests were undecided
+	ForwardTCPAccepted uint64 // requests completed with Accept
+	ForwardTCPRefused  uint64 // requests refused (RST, ICMP or silence)
+	ForwardTCPPending  uint64 // requests undecided now
+	ForwardUDPFlows    uint64 // UDP flows handed to the UDP forwarder
+	ForwardUDPDropped  uint64 // first datagrams dropped because MaxFlows flows were live
+	ForwardUDPLive     uint64 // UDP flows open now
+	// TCP totals, as netstat -s reports the kernel's (introspect.go).
+	// Opened connections are ActiveOpens and PassiveOpens above.
+	SegmentsIn      uint64 // valid TCP segments received (to connections, listeners or nothing)
+	SegmentsOut     uint64 // TCP segments sent, retransmissions and RSTs included
+	Retransmits     uint64 // segments retransmitted: the sum of the three below
+	RetransTimeout  uint64 // … after a retransmission timeout (until the data then outstanding is acknowledged)
+	RetransRecovery uint64 // … in fast recovery (fast retransmit, SACK and RACK loss detection)
+	RetransProbe    uint64 // … outside recovery: tail loss probes
+	ResetsIn        uint64 // segments with RST received
+	ResetsOut       uint64 // segments with RST sent (by connections and by the stack; ResetsSent counts the latter)
+	AttemptFails    uint64 // connections that went from SYN-SENT or SYN-RECEIVED to CLOSED (or back to LISTEN)
+	EstabResets     uint64 // connections that went from ESTABLISHED or CLOSE-WAIT straight to CLOSED (reset, or aborted)
+	CurrEstab       uint64 // connections now in ESTABLISHED or CLOSE-WAIT
 }
 
 // counters are the live, atomic form of Stats.
@@ -186,6 +215,8 @@ type counters struct {
 	pmtuDecreases, icmpIn, icmpOut, echoReplies, icmpErrors            atomic.Uint64
 	icmpIgnored, icmpRateLimited, udpIn, udpOut, udpNoPort, udpDrops   atomic.Uint64
 	synCookiesSent, synCookiesValid, synCookiesInvalid                 atomic.Uint64
+
+	tcp tcpTotals // introspect.go
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -198,6 +229,8 @@ type Stack struct {
 	cfg    tcp.Config
 	secret []byte
 	trace  func(TraceEvent)
+	// segTrace is Options.SegmentTrace (introspect.go).
+	segTrace func(SegmentEvent)
 
 	backlog, synBacklog int
 	synCookies          SynCookieMode
@@ -209,6 +242,7 @@ type Stack struct {
 	shards []*shard
 	seed   maphash.Seed
 	ctr    counters
+	fwd    forwarding // forwarders and promiscuous mode (forward.go)
 
 	nextEphemeral atomic.Uint32 // RFC 6056 Algorithm 3's next_ephemeral
 
@@ -247,6 +281,7 @@ func New(opts Options) *Stack {
 		runner:      opts.Runner,
 		cfg:         opts.TCP,
 		trace:       opts.Trace,
+		segTrace:    opts.SegmentTrace,
 		backlog:     opts.Backlog,
 		synBacklog:  opts.SynBacklog,
 		seed:        maphash.MakeSeed(),
@@ -362,10 +397,12 @@ func (s *Stack) AddLink(l link.Link, addrs ...netip.Prefix) error {
 	return nil
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters. For the TCP totals it takes
+// each event loop's lock once and adds up the live connections' counts,
+// so it costs time in proportion to the number of connections.
 func (s *Stack) Stats() Stats {
 	c := &s.ctr
-	return Stats{
+	st := Stats{
 		PacketsIn:        c.packetsIn.Load(),
 		PacketsOut:       c.packetsOut.Load(),
 		Malformed:        c.malformed.Load(),
@@ -403,6 +440,9 @@ func (s *Stack) Stats() Stats {
 		SynCookiesValid:   c.synCookiesValid.Load(),
 		SynCookiesInvalid: c.synCookiesInvalid.Load(),
 	}
+	s.tcpStats(&st)
+	s.fwd.stats(&st)
+	return st
 }
 
 // Close aborts every connection (peers get a RST), closes every listener

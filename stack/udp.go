@@ -271,6 +271,12 @@ func (s *Stack) udpLookup(local, remote netip.AddrPort) *UDPConn {
 func (sh *shard) udpInput(p *inPacket) {
 	s := sh.s
 	c := s.udpLookup(p.key.local, p.key.remote)
+	if c != nil && !s.ownsOrExact(c.key.local.Addr(), p.key.local.Addr()) {
+		c = nil // a wildcard socket serves the stack's own addresses only
+	}
+	if c == nil && sh.forwardUDP(p) {
+		return
+	}
 	if c == nil {
 		s.ctr.udpNoPort.Add(1)
 		sh.portUnreachable(p)

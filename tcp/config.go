@@ -35,10 +35,11 @@ type Config struct {
 	MaxRetries           int           // data/FIN retransmissions before ETIMEDOUT (RFC 9293 R2); default 15
 	DelayedACK           time.Duration // longest an ACK is delayed; default 40ms; negative: ACK every segment at once
 	// QuickAcks is how many segments are acknowledged at once, without
-	// delay, when the connection starts and after out-of-order data
-	// (quick-ACK mode, so that the sender's slow start and recovery are
-	// clocked by every segment). Default min(16, buffer/(2·MSS));
-	// negative: none.
+	// delay, when the first data arrives, after an RTO without data and
+	// after out-of-order or duplicate data (quick-ACK mode, quickack.go,
+	// so that the sender's slow start and recovery are clocked by every
+	// segment). Default: half the receive window in full segments, at
+	// least 2, at most 16 (Linux's tcp_incr_quickack); negative: none.
 	QuickAcks         int
 	NoDelay           bool // disable Nagle's algorithm
 	DisableWScale     bool // do not offer window scaling (RFC 7323)

@@ -71,6 +71,7 @@ func (t *TCB) enterRecovery(newlySACKed uint32, now time.Time) {
 	t.forceRtx = true
 	t.startEpisode()
 	t.tlpOut = false // RFC 8985 §7.1: recovery ends the probe's episode
+	t.ptoAt = time.Time{}
 }
 
 // startEpisode begins counting the retransmissions of a recovery episode,
@@ -106,6 +107,7 @@ func (t *TCB) exitRecovery(now time.Time) {
 // reduced no window, so proving it spurious undoes nothing.
 func (t *TCB) retransmitted(start, end, tsval uint32) {
 	t.totalRetrans++
+	t.countRetransmit()
 	ep := uint32(0)
 	if t.recState != recOpen {
 		ep = t.episode

@@ -61,8 +61,10 @@ func TestCC_InitialWindowAndSlowStart(t *testing.T) {
 	h.check(h.info().Cwnd == 18980, "cwnd %d", h.info().Cwnd)
 }
 
-// The third duplicate ACK retransmits the first segment (RFC 5681 §3.2):
-// ssthresh = FlightSize/2, cwnd = ssthresh + 3·SMSS, inflated by one SMSS
+// The first two duplicate ACKs each send one new segment (Limited
+// Transmit, RFC 3042, cwnd unchanged); the third retransmits the first
+// segment (RFC 5681 §3.2): ssthresh = FlightSize/2 (the Limited Transmit
+// segments not counted), cwnd = ssthresh + 3·SMSS, inflated by one SMSS
 // per further duplicate; a partial ACK retransmits the next hole and
 // deflates (RFC 6582 §3.2 step 5); the ACK of the recovery point ends
 // recovery with cwnd = ssthresh.
@@ -76,8 +78,12 @@ func TestCC_FastRetransmitNewReno(t *testing.T) {
 	h.at(50 * time.Millisecond)
 	// Segments 1 and 3 are lost: 2 and 4..10 cause duplicate ACKs.
 	h.in(ack(101))
-	h.in(ack(101))
+	h.out(dataSeg(data, 10*1460, ".")) // Limited Transmit
 	h.none()
+	h.in(ack(101))
+	h.out(dataSeg(data, 11*1460, "."))
+	h.none()
+	h.check(h.info().Cwnd == 14600, "cwnd %d", h.info().Cwnd)
 	h.in(ack(101))
 	h.out(dataSeg(data, 0, "."))
 	h.none()
@@ -85,27 +91,29 @@ func TestCC_FastRetransmitNewReno(t *testing.T) {
 	h.check(i.InRecovery && i.Ssthresh == 7300 && i.Cwnd == 7300+3*1460 && i.TotalRetransmits == 1, "%+v", i)
 	h.in(ack(101)) // cwnd 13140
 	h.in(ack(101)) // 14600
+	h.in(ack(101)) // 16060
+	h.in(ack(101)) // 17520
 	h.none()
-	h.in(ack(101)) // 16060: one new segment fits
-	h.out(dataSeg(data, 10*1460, "."))
+	h.in(ack(101)) // 18980: one new segment fits (12 in flight)
+	h.out(dataSeg(data, 12*1460, "."))
 	h.none()
 	// The retransmission arrives; segment 3 is still missing: a partial
 	// ACK of 2 segments. The window deflates by 2920 and gets one SMSS
-	// back (16060 − 2920 + 1460 = 14600); segment 3 goes again at once,
-	// and with pipe 13140 one new segment fits.
+	// back (18980 − 2920 + 1460 = 17520); segment 3 goes again at once,
+	// and with pipe 16060 one new segment fits.
 	h.at(150 * time.Millisecond)
 	h.in(ack(101 + 2*1460))
 	h.out(dataSeg(data, 2*1460, "."))
-	h.out(dataSeg(data, 11*1460, "."))
+	h.out(dataSeg(data, 13*1460, "."))
 	h.none()
 	i = h.info()
-	h.check(i.InRecovery && i.Cwnd == 14600 && i.TotalRetransmits == 2, "%+v", i)
+	h.check(i.InRecovery && i.Cwnd == 17520 && i.TotalRetransmits == 2, "%+v", i)
 	// The ACK of everything sent before recovery began (RecoveryPoint
-	// 14701) ends it: cwnd = ssthresh = 7300, two segments in flight, so
+	// 17621) ends it: cwnd = ssthresh = 7300, two segments in flight, so
 	// three new ones go (4380 bytes).
 	h.at(300 * time.Millisecond)
-	h.in(ack(101 + 10*1460))
-	for k := 12; k < 15; k++ {
+	h.in(ack(101 + 12*1460))
+	for k := 14; k < 17; k++ {
 		h.out(dataSeg(data, k*1460, "."))
 	}
 	h.none()

@@ -106,19 +106,24 @@ func TestSynWithData_NotDelivered(t *testing.T) {
 	h.readAll("early")
 }
 
-// The active side ignores data on a SYN-ACK too.
-func TestSynAckWithData_NotDelivered(t *testing.T) {
+// The active side takes data on a SYN-ACK: RFC 9293 §3.10.7.3, SYN-SENT,
+// "If there are other controls or text in the segment, then continue
+// processing at the sixth step" — the ACK completing the handshake
+// acknowledges it.
+func TestSynAckWithData_Delivered(t *testing.T) {
 	h := active(t, plain)
 	h.out(seg{flags: "S", seq: iss, win: 65535, opts: mss(1460)})
 	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: mss(1460), data: "early"})
-	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 65535})
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 6, win: 65530})
 	h.state(StateEstablished)
-	h.check(!h.tcb.Readable(), "readable")
+	h.readAll("early")
 }
 
 // Simultaneous open (RFC 9293 Figure 7): both sides send a SYN, each
 // answers the other's with a SYN-ACK, and each SYN-ACK completes the
-// handshake.
+// handshake. The SYN-ACK, a SYN in a synchronized state, is acknowledged
+// at once (§3.10.7.4, RFC 5961 §4; Linux does): the peer may have lost
+// our SYN-ACK.
 func TestTransition_SynSent_SynReceived_SimultaneousOpen(t *testing.T) {
 	h := active(t, plain)
 	h.out(seg{flags: "S", seq: iss, win: 65535, opts: mss(1460)})
@@ -128,6 +133,7 @@ func TestTransition_SynSent_SynReceived_SimultaneousOpen(t *testing.T) {
 	h.none()
 	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: mss(1460)})
 	h.state(StateEstablished)
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 65535})
 	h.none()
 	h.deadline(0)
 	h.check(!h.tcb.Passive(), "Passive() = true")

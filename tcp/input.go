@@ -60,12 +60,54 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
 		t.enterEstablished(now)
 		t.ackNow = true
+		// "If there are other controls or text in the segment, then
+		// continue processing at the sixth step": text on the SYN-ACK
+		// is taken (and acknowledged by this ACK).
+		t.synText(seg.Seq, seg.Payload, seg.Flags&wire.FlagFIN != 0, now)
 		return
 	}
 	// "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
-	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open)
+	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it. ... If there are
+	// other controls or text in the segment, queue them for processing
+	// after the ESTABLISHED state has been reached" (simultaneous open).
 	t.setState(StateSynReceived, now)
 	t.sendSYN(now)
+	if len(seg.Payload) > 0 || seg.Flags&wire.FlagFIN != 0 {
+		t.synHeld = append(t.synHeld[:0], seg.Payload...)
+		t.synHeldFin = seg.Flags&wire.FlagFIN != 0
+		t.synHeldOn = true
+	}
+}
+
+// synText processes the text (and FIN) of the peer's SYN at syn, once
+// ESTABLISHED (RFC 9293 §3.10.7.3): it starts at syn+1 and is taken like
+// any in-window segment.
+func (t *TCB) synText(syn uint32, text []byte, fin bool, now time.Time) {
+	if len(text) == 0 && !fin {
+		return
+	}
+	s := Segment{Seq: syn + 1, Payload: text}
+	if fin {
+		s.Flags = wire.FlagFIN
+	}
+	seq, data, fin := t.trim(&s)
+	if len(data) > 0 {
+		t.receive(seq, data, now)
+	}
+	if fin && seq+uint32(len(data)) == t.rcvNxt {
+		t.receiveFIN(now)
+	}
+}
+
+// synHeldText processes the text a simultaneous-open SYN carried, now
+// that the connection is ESTABLISHED.
+func (t *TCB) synHeldText(now time.Time) {
+	if !t.synHeldOn {
+		return
+	}
+	t.synHeldOn = false
+	t.synText(t.irs, t.synHeld, t.synHeldFin, now)
+	t.synHeld = nil
 }
 
 // updateSndWnd sets SND.WND, SND.WL1 and SND.WL2 from seg. The window of a
@@ -117,15 +159,29 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	case t.state == StateSynReceived && syn && !rst && !hasACK && seg.Seq == t.irs:
 		// A retransmission of the SYN we answered: our SYN-ACK was lost.
+		// Its TSval becomes TS.Recent (as Linux's tcp_check_req does), so
+		// that the SYN-ACK echoes the SYN it answers and the peer's RTT
+		// sample from it is a round trip, not one plus the SYN backoff.
+		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+		}
 		t.sendSYN(now)
 		return
 	case t.state == StateSynReceived && syn && !rst && hasACK && seg.Seq == t.irs &&
 		seqGT(seg.Ack, t.sndUna) && seqLE(seg.Ack, t.sndNxt):
 		// Simultaneous open (RFC 9293 Figure 7, line 6): the peer's
-		// SYN-ACK repeats its SYN and acknowledges ours.
+		// SYN-ACK repeats its SYN and acknowledges ours. It completes
+		// the handshake and, being a SYN in a synchronized state, gets
+		// an ACK (§3.10.7.4 with RFC 5961 §4), as Linux sends: the peer
+		// may have seen neither our SYN-ACK nor any ACK of its SYN.
+		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+		}
 		t.updateSndWnd(seg, true)
 		t.ackAdvance(seg, now)
 		t.enterEstablished(now)
+		t.ackNow = true
+		t.synHeldText(now)
 		return
 	}
 
@@ -150,11 +206,23 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 			t.oowAck(seg, now)
 			if n := uint32(len(seg.Payload)); n > 0 && seqLT(seg.Seq, t.rcvNxt) {
 				t.noteDuplicate(seg.Seq, min32(seg.Seq+n, t.rcvNxt))
+				// Data we had: our ACK was probably lost (Linux
+				// tcp_send_dupack enters quick-ACK mode).
+				t.enterQuickAck()
 			}
 		}
 		return
 	}
-	t.updateTSRecent(seg, now)
+	// TS.Recent is taken only from a segment that will be processed: not
+	// from a RST or SYN (answered with a challenge ACK), nor from one
+	// without ACK or whose ACK is unacceptable (RFC 5961 §5.2: above
+	// SND.NXT, or below SND.UNA − MAX.SND.WND), which is dropped after
+	// an ACK. Otherwise one forged segment with a TSval far ahead would
+	// make every later segment fail PAWS (Linux's tcp_ack updates
+	// ts_recent only after these checks).
+	if hasACK && !rst && !syn && !seqGT(seg.Ack, t.sndNxt) && !seqLT(seg.Ack, t.sndUna-t.maxSndWnd) {
+		t.updateTSRecent(seg, now)
+	}
 	t.ecnReceive(seg)
 	t.heardFromPeer(now)
 
@@ -199,6 +267,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		t.updateSndWnd(seg, false)
 		t.ackAdvance(seg, now)
 		t.enterEstablished(now)
+		t.synHeldText(now)
 	}
 	// RFC 5961 §5.2: acceptable when (SND.UNA − MAX.SND.WND) =< SEG.ACK =<
 	// SND.NXT; otherwise discard the segment and send an ACK back. (This
@@ -266,16 +335,27 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 	if len(data) > 0 {
-		if !t.receive(seq, data, now) {
-			fin = false
-		}
+		t.receive(seq, data, now)
 		t.rcvRTTMeasure(seg, len(data), now)
 	}
 
 	// Eighth, check the FIN bit: only when everything before it arrived.
-	if fin && seq+uint32(len(data)) == t.rcvNxt {
+	// A FIN beyond a hole is remembered (finHeld) and processed when the
+	// hole fills; it is answered at once with a duplicate ACK, as any
+	// out-of-order segment (RFC 5681 §4.2).
+	if fin && !t.rcvFin {
+		if end := seq + uint32(len(data)); seqGT(end, t.rcvNxt) {
+			t.finHeld, t.finHeldSeq = true, end
+			t.ackNow = true
+		} else if end == t.rcvNxt {
+			t.finHeld, t.finHeldSeq = true, end
+		}
+	}
+	switch {
+	case t.finHeld && !t.rcvFin && t.rcvNxt == t.finHeldSeq:
+		t.finHeld = false
 		t.receiveFIN(now)
-	} else if t.state == StateFinWait1 && t.finAcked() {
+	case t.state == StateFinWait1 && t.finAcked():
 		t.enterFinWait2(now)
 	}
 }
@@ -322,9 +402,12 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 				if t.ooo.empty() {
 					t.pawsHoleOpened()
 				}
-				if t.ooo.insert(seq, end) {
-					t.noteDuplicate(seq, end)
-				} else {
+				// Bytes already held, in whole or in part: reported in a
+				// D-SACK block (RFC 2883 §4).
+				if d, ok := t.ooo.overlap(seq, end); ok {
+					t.noteDuplicate(d.start, d.end)
+				}
+				if !t.ooo.insert(seq, end) {
 					t.rcvBuf.WriteAt(off, data)
 				}
 				t.noteSACK(seq)
@@ -335,6 +418,11 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		return false
 	}
 	n := len(data)
+	if d, ok := t.ooo.overlap(seq, seq+uint32(n)); ok {
+		// In order, but partly held out of order already: the
+		// duplicate part goes in a D-SACK block (RFC 2883 §4).
+		t.noteDuplicate(d.start, d.end)
+	}
 	if !t.readClosed {
 		n = t.rcvBuf.Write(data)
 	}
@@ -353,14 +441,12 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		t.ackNow = true // filling a hole is acknowledged at once
 	}
 	t.unackedBytes += n
+	t.dataArrived(now)
 	switch {
-	case t.quickAcks > 0 && n >= t.sndMSS:
-		// Quick-ACK mode: at the start of the connection and after
-		// out-of-order data, every full-sized segment is acknowledged
-		// at once so that the sender's slow start (and recovery) is
-		// clocked by every segment. Small segments (a request, typing)
-		// keep the delayed ACK, which their reply usually carries.
-		t.quickAcks--
+	case t.inQuickAck():
+		// Quick-ACK mode (quickack.go): every segment is acknowledged
+		// at once, so that the sender's slow start (and recovery) is
+		// clocked by every segment.
 		t.ackNow = true
 	case t.cfg.DelayedACK < 0 || t.unackedBytes >= 2*t.sndMSS:
 		// RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least every
@@ -437,6 +523,7 @@ func (t *TCB) returnToListen(now time.Time) {
 // Karn's rule applies.
 func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	ack := seg.Ack
+	staleEcho := t.staleEcho(seg)
 	if seqGT(ack, t.iss) {
 		t.synAckd = true
 	}
@@ -455,7 +542,9 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	t.pawsEchoAdvance(now)
 	if r, ok := t.tsRTT(seg, now); ok {
 		t.rttTiming = false
-		t.rttSample(r)
+		if !staleEcho {
+			t.rttSample(r)
+		}
 	} else if t.rttTiming && seqGT(ack, t.rttSeq) {
 		t.rttTiming = false
 		t.rttSample(now.Sub(t.rttStart))
@@ -470,6 +559,42 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	case !t.persistProbing:
 		t.rtoAt = now.Add(t.rto)
 	}
+}
+
+// staleEcho reports whether seg's timestamp echo is older than the last
+// retransmission of a segment its ACK newly delivers (and had not
+// SACKed): the ACK does not answer that retransmission, so now − TSecr is
+// no round trip. The receiver echoes TS.Recent, which only a segment at
+// or below Last.ACK.sent updates (RFC 7323 §4.3); when its ACKs were lost
+// and our retransmission timer backed off, the retransmission arrives as
+// an old duplicate, and the ACK it draws echoes the TSval of a segment
+// sent before the timeouts — a sample inflated by every backoff (seconds,
+// even minutes, at 30% loss). Such a sample is ambiguous in the sense of
+// Karn's rule and is not taken, as RACK ignores it for RACK.rtt (RFC
+// 8985 §6.2 step 2); an echo at or after the retransmission's TSval
+// proves the ACK answers it, and is taken.
+func (t *TCB) staleEcho(seg *Segment) bool {
+	o := &seg.Options
+	if !t.tsOK || !o.HasTimestamps || o.TSEcr == 0 {
+		return false
+	}
+	if !t.synAcked() && t.synRetransmitted {
+		// Karn's rule for the handshake (RFC 6298 §3, §5.7) holds with
+		// timestamps too: the answer to a SYN or SYN-ACK sent again may
+		// be the peer's own retransmission, or a duplicate's reply, late
+		// by a backoff we cannot see in the echo.
+		return true
+	}
+	for i := 0; i < t.tx.n; i++ {
+		s := t.tx.at(i)
+		if !seqLT(s.start, seg.Ack) {
+			break
+		}
+		if s.flags&(txRetrans|txSACKed) == txRetrans && seqLT(o.TSEcr, s.tsval) {
+			return true
+		}
+	}
+	return false
 }
 
 // windowChanged leaves zero-window probing once the window opens. A probe

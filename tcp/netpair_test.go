@@ -156,6 +156,9 @@ func (p *netPair) step(cfgB Config) bool {
 		}
 	} else {
 		for _, t := range []*TCB{p.a, p.b} {
+			if t == nil {
+				continue // b not born yet: a's SYN timer
+			}
 			if d := t.Deadline(); !d.IsZero() && !d.After(p.now) {
 				t.HandleTimer(p.now)
 			}

@@ -70,6 +70,7 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 	}
 	if flags&wire.FlagACK != 0 {
 		s.Ack = t.rcvNxt
+		t.quickAckSent()
 		t.lastAck = t.rcvNxt
 		// Any segment carrying the ACK satisfies a pending one (piggyback).
 		t.ackNow = false
@@ -233,6 +234,11 @@ func (t *TCB) sendData(now time.Time) {
 		if t.tlpNew || t.frto.newSegs > 0 {
 			room = max(room, t.sndMSS)
 		}
+		if t.limitedTx > 0 {
+			// RFC 3042: outstanding data up to cwnd + 2·SMSS, one
+			// new segment per duplicate ACK.
+			room = max(room, t.cwnd()+t.limitedTx*t.sndMSS-t.pipe())
+		}
 		avail = max(min(avail, room), 0)
 		n := min(unsent, t.sndMSS, avail)
 		if !t.synAcked() {
@@ -258,6 +264,9 @@ func (t *TCB) sendData(now time.Time) {
 			flags |= wire.FlagFIN
 		}
 		seq := t.sndNxt
+		if n > 0 {
+			t.dataSent(now)
+		}
 		t.prrSent(n)
 		t.queue(flags, seq, n, now)
 		t.sndNxt += uint32(n)

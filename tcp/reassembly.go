@@ -75,3 +75,25 @@ func (a *reassembly) find(seq uint32) (seqRange, bool) {
 	}
 	return seqRange{}, false
 }
+
+// overlap returns the first held range's part inside [start, end): bytes
+// of a new segment that were already held (RFC 2883 §4 reports them in a
+// D-SACK block).
+func (a *reassembly) overlap(start, end uint32) (seqRange, bool) {
+	for _, r := range a.r {
+		if seqGE(r.start, end) {
+			break
+		}
+		if seqGT(r.end, start) {
+			lo, hi := r.start, r.end
+			if seqLT(lo, start) {
+				lo = start
+			}
+			if seqGT(hi, end) {
+				hi = end
+			}
+			return seqRange{lo, hi}, true
+		}
+	}
+	return seqRange{}, false
+}

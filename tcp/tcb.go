@@ -123,6 +123,9 @@ type TCB struct {
 	rtxLog          [32]rtxRecord // recent retransmissions, for D-SACK matching
 	rtxLogNext      int
 
+	// Introspection (introspect.go).
+	rtxCauses RetransmitCauses
+
 	// SACK generation (sack.go).
 	dsack       seqRange // a duplicate to report once (RFC 2883); empty when start == end
 	sackRecent  [wire.MaxSACKBlocks]uint32
@@ -147,6 +150,22 @@ type TCB struct {
 	// Timers; zero when not armed.
 	rtoAt, persistAt, delAckAt, kaAt, timeWaitAt, finWait2At time.Time
 	rackAt, ptoAt, paceAt                                    time.Time
+
+	// Quick-ACK and interactive ("pingpong") modes, as Linux keeps them
+	// (quickack.go).
+	lastDataIn time.Time // when in-sequence data last arrived (Linux lrcvtime); zero: never
+	pingpong   bool      // interactive: our data answered data within the delayed-ACK time
+	// A FIN that arrived beyond a hole, processed when RCV.NXT reaches it.
+	finHeld    bool
+	finHeldSeq uint32
+	// Text (and FIN) of a simultaneous-open SYN, taken once ESTABLISHED
+	// (RFC 9293 §3.10.7.3).
+	synHeld    []byte
+	synHeldFin bool
+	synHeldOn  bool
+	// Limited Transmit (RFC 3042): segments past cwnd the duplicate ACK
+	// being processed allows (1 or 2; 0 otherwise).
+	limitedTx int
 
 	// When the last ACK answering an out-of-window segment was asked
 	// for (oow.go; fuzzapi).
@@ -293,28 +312,12 @@ func (t *TCB) enterEstablished(now time.Time) {
 		t.rto = t.clampRTO(3 * time.Second)
 	}
 	t.setState(StateEstablished, now)
-	t.enterQuickAck()
 	if t.finQueued {
 		// A CloseWrite/Close issued before the handshake completed.
 		t.setState(StateFinWait1, now)
 	}
 	if t.cfg.KeepAlive.Enable {
 		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
-	}
-}
-
-// maxQuickAcks bounds quick-ACK mode, in segments.
-const maxQuickAcks = 16
-
-// enterQuickAck acknowledges the next segments at once: as many as half
-// the receive buffer holds in full segments, at most 16.
-func (t *TCB) enterQuickAck() {
-	switch {
-	case t.cfg.DelayedACK < 0 || t.cfg.QuickAcks < 0:
-	case t.cfg.QuickAcks > 0:
-		t.quickAcks = t.cfg.QuickAcks
-	default:
-		t.quickAcks = min(t.rcvBuf.size/(2*max(t.sndMSS, 1)), maxQuickAcks)
 	}
 }
 

@@ -46,14 +46,16 @@ func (t *TCB) HandleTimer(now time.Time) {
 		t.enterClosed(nil, now)
 		return
 	}
+	if due(t.ptoAt, now) {
+		// Before the RTO: a probe armed at the RTO expiry goes in its
+		// place (RFC 8985 §7.2) and re-arms the RTO.
+		t.onPTO(now)
+	}
 	if due(t.rtoAt, now) {
 		t.onRTO(now)
 	}
 	if due(t.rackAt, now) {
 		t.onRackTimer(now)
-	}
-	if due(t.ptoAt, now) {
-		t.onPTO(now)
 	}
 	if due(t.persistAt, now) {
 		t.onPersist(now)
@@ -67,6 +69,7 @@ func (t *TCB) HandleTimer(now time.Time) {
 	if due(t.delAckAt, now) {
 		t.delAckAt = time.Time{}
 		t.ackNow = true
+		t.pingpong = false // the reply did not come in time: not interactive
 	}
 	if t.state != StateClosed && t.state != StateListen {
 		t.output(now)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 	"github.com/synack/synack/ladder"
 	"github.com/synack/synack/pcap"
 	"github.com/synack/synack/sim"
+	"github.com/synack/synack/stack"
 	"github.com/synack/synack/tcp"
 )
 
@@ -28,29 +28,48 @@ const (
 
 // demoOptions are the flags of synack demo.
 type demoOptions struct {
-	seed  int64
-	delay time.Duration
-	pcap  string
-	ascii bool
-	width int
+	seed     int64
+	delay    time.Duration
+	pcap     string
+	ascii    bool
+	width    int
+	scenario string
+	list     bool
+	svg      string
+	html     string
+	trace    traceFlag
+	tw       *traceWriter
 }
+
+// renderSVG and renderHTML write a scenario's ladders as SVG or as an
+// HTML page for demo --svg and --html. They are nil until package ladder
+// has those renderers; main wires them there (see ladder.go).
+var (
+	renderSVG  func(w io.Writer, convs []ladder.Conversation, left, right string) error
+	renderHTML func(w io.Writer, convs []ladder.Conversation, left, right string) error
+)
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	var o demoOptions
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", stderr)
+	fs.StringVar(&o.scenario, "scenario", "handshake", "the `NAME` of the scenario to run (--list names them)")
+	fs.BoolVar(&o.list, "list", false, "list the scenarios, each with what to notice in its ladder")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulation's randomness (ports, ISNs)")
 	fs.DurationVar(&o.delay, "delay", time.Millisecond, "one-way delay of the simulated link")
-	fs.StringVar(&o.pcap, "pcap", "", "also write the packets to this pcap `file`")
+	fs.StringVar(&o.pcap, "pcap", "", "also write the packets to this pcap `FILE`")
+	fs.StringVar(&o.svg, "svg", "", "also draw the ladder as SVG in this `FILE`")
+	fs.StringVar(&o.html, "html", "", "also write the ladder as an HTML page to this `FILE`")
 	fs.BoolVar(&o.ascii, "ascii", false, "draw with plain ASCII")
 	fs.IntVar(&o.width, "width", 0, "width of the ladder in columns (default 110)")
+	o.trace.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: synack demo [flags]")
+		fmt.Fprintln(fs.Output(), "Usage: synack demo [--scenario NAME | --list] [flags]")
 		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Runs one TCP connection between a client (198.18.0.1) and a server")
-		fmt.Fprintln(fs.Output(), "(198.18.0.2:80) on a simulated network with a virtual clock: handshake,")
-		fmt.Fprintln(fs.Output(), "request, reply, close, TIME-WAIT. Prints its ladder diagram; the same")
-		fmt.Fprintln(fs.Output(), "seed always prints the same output.")
+		fmt.Fprintln(fs.Output(), "Runs a TCP scenario between a client (198.18.0.1) and a server")
+		fmt.Fprintln(fs.Output(), "(198.18.0.2) on a simulated network with a virtual clock and prints its")
+		fmt.Fprintln(fs.Output(), "ladder diagram. The default, handshake, is one connection: handshake,")
+		fmt.Fprintln(fs.Output(), "request, reply, close, TIME-WAIT. The same seed always prints the same")
+		fmt.Fprintln(fs.Output(), "output. Scenarios: "+scenarioNames()+".")
 		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
@@ -58,19 +77,138 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return status
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "synack demo: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "demo", "unexpected argument %q", fs.Arg(0))
 	}
-	if o.delay <= 0 {
-		fmt.Fprintln(stderr, "synack demo: --delay must be positive")
-		return 2
+	if o.list {
+		for _, s := range scenarios {
+			fmt.Fprintf(stdout, "%-19s %s\n", s.name, s.notice)
+		}
+		return 0
 	}
-	if err := demo(stdout, o); err != nil {
+	sc := findScenario(o.scenario)
+	switch {
+	case sc == nil:
+		return badUsage(stderr, "demo", "no scenario %q (synack demo --list names them)", o.scenario)
+	case o.delay <= 0:
+		return badUsage(stderr, "demo", "--delay must be positive")
+	case o.delay > time.Minute:
+		return badUsage(stderr, "demo", "--delay must be at most 1m")
+	case o.width < 0 || (o.width > 0 && o.width < minLadderWidth):
+		return badUsage(stderr, "demo", "--width must be at least %d", minLadderWidth)
+	case o.svg != "" && renderSVG == nil:
+		return badUsage(stderr, "demo", "--svg is not available in this build (package ladder has no SVG renderer yet)")
+	case o.html != "" && renderHTML == nil:
+		return badUsage(stderr, "demo", "--html is not available in this build (package ladder has no HTML renderer yet)")
+	}
+	tw, err := o.trace.open(simStart)
+	if err != nil {
+		fmt.Fprintf(stderr, "synack demo: %v\n", err)
+		return 1
+	}
+	o.tw = tw
+	if sc.run == nil {
+		err = demo(stdout, o)
+	} else {
+		err = playScenario(stdout, o, sc)
+	}
+	if cerr := tw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "synack demo: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// minLadderWidth is the narrowest --width the ladder is drawn in.
+const minLadderWidth = 60
+
+// traceHost returns the host options that send a host's events to
+// --trace (none without it).
+func (o *demoOptions) traceHost(name string) []sim.HostOption {
+	if o.tw == nil {
+		return nil
+	}
+	return []sim.HostOption{sim.HostStackOptions(func(so *stack.Options) { o.tw.hook(name, so) })}
+}
+
+// playScenario runs a scenario other than handshake and writes its report.
+func playScenario(w io.Writer, o demoOptions, s *scenario) error {
+	n := sim.New(o.seed, sim.WithDelay(o.delay))
+	var capture bytes.Buffer
+	if o.pcap != "" {
+		pw, err := pcap.NewWriter(&capture)
+		if err != nil {
+			return err
+		}
+		n.SetPcap(pw)
+	}
+	sc := &scene{n: n}
+	var cliOpts, srvOpts []sim.HostOption
+	if s.hosts != nil {
+		cliOpts, srvOpts = s.hosts(sc)
+	}
+	sc.cli = n.AddHost("client", clientAddr, append(cliOpts, o.traceHost("client")...)...)
+	sc.srv = n.AddHost("server", serverAddr, append(srvOpts, o.traceHost("server")...)...)
+	if err := s.run(sc); err != nil {
+		return err
+	}
+	n.Run()
+	if err := n.Err(); err != nil {
+		return err
+	}
+	if err := writeOutputs(o, n, sc.cli, sc.srv, capture.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "synack demo --scenario %s: client %v and server %v on a simulated network (one-way delay %v, seed %d)\n",
+		s.name, clientAddr, serverAddr, o.delay, o.seed)
+	for _, l := range wrapText(s.intro, 100) {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+	if err := n.LadderOpts(w, sc.cli, sc.srv, ladder.Options{ASCII: o.ascii, Width: o.width, Absolute: s.absolute}); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, note := range sc.notes {
+		for _, l := range wrapText(note, 100) {
+			fmt.Fprintln(w, l)
+		}
+	}
+	fmt.Fprintf(w, "After %.3f s of virtual time and %d packets.\n", n.Elapsed().Seconds(), n.Stats().Sent)
+	for _, l := range wrapText("What to notice: "+s.notice+".", 100) {
+		fmt.Fprintln(w, l)
+	}
+	if o.pcap != "" {
+		fmt.Fprintf(w, "The packets are in %s.\n", o.pcap)
+	}
+	return nil
+}
+
+// writeOutputs writes the --pcap, --svg and --html files of a demo.
+func writeOutputs(o demoOptions, n *sim.Network, cli, srv *sim.Host, capture []byte) error {
+	if o.pcap != "" {
+		if err := os.WriteFile(o.pcap, capture, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, out := range []struct {
+		file   string
+		render func(io.Writer, []ladder.Conversation, string, string) error
+	}{{o.svg, renderSVG}, {o.html, renderHTML}} {
+		if out.file == "" || out.render == nil {
+			continue
+		}
+		var b bytes.Buffer
+		if err := out.render(&b, n.Conversations(cli, srv), cli.Name(), srv.Name()); err != nil {
+			return err
+		}
+		if err := os.WriteFile(out.file, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // demo runs the demo and writes its report to w.
@@ -84,8 +222,8 @@ func demo(w io.Writer, o demoOptions) (err error) {
 		}
 		n.SetPcap(pw)
 	}
-	cli := n.AddHost("client", clientAddr)
-	srv := n.AddHost("server", serverAddr)
+	cli := n.AddHost("client", clientAddr, o.traceHost("client")...)
+	srv := n.AddHost("server", serverAddr, o.traceHost("server")...)
 
 	ln, err := srv.Stack().Listen("tcp", ":80")
 	if err != nil {
@@ -125,10 +263,8 @@ func demo(w io.Writer, o demoOptions) (err error) {
 		return err
 	}
 
-	if o.pcap != "" {
-		if err := os.WriteFile(o.pcap, capture.Bytes(), 0o644); err != nil {
-			return err
-		}
+	if err := writeOutputs(o, n, cli, srv, capture.Bytes()); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(w, "synack demo: client %v and server %v:80 on a simulated network (one-way delay %v, seed %d)\n",

@@ -3,14 +3,27 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	k, err := c.w.Write(b)
+	c.n.Add(int64(k))
+	return k, err
+}
 
 // dialOptions are the flags of synack dial.
 type dialOptions struct {
@@ -26,8 +39,7 @@ func runDial(args []string, stdout, stderr io.Writer) int {
 // dialMain is runDial with its standard input.
 func dialMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o dialOptions
-	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dial", stderr)
 	o.tunFlags.register(fs)
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up connecting after this long")
 	fs.Usage = func() {
@@ -50,19 +62,21 @@ func dialMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return status
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "synack dial: want one HOST:PORT argument")
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "dial", "want one HOST:PORT argument, got %d", fs.NArg())
 	}
 	o.target = fs.Arg(0)
+	if _, err := netip.ParseAddrPort(o.target); err != nil {
+		return badUsage(stderr, "dial", "%q is not HOST:PORT with an IP literal host (IPv6 in brackets)", o.target)
+	}
+	if o.timeout <= 0 {
+		return badUsage(stderr, "dial", "--timeout must be positive")
+	}
 	if err := o.check(defaultAddrs); err != nil {
-		fmt.Fprintf(stderr, "synack dial: %v\n", err)
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "dial", "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dial(ctx, &o, stdin, stdout); err != nil {
+	if err := dial(ctx, &o, stdin, stdout, newProgress(stdout, stderr, "dial "+o.target, true)); err != nil {
 		fmt.Fprintf(stderr, "synack dial: %v\n", err)
 		return 1
 	}
@@ -74,7 +88,7 @@ func dialMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 const stdinGrace = 250 * time.Millisecond
 
 // dial connects and copies both ways until the peer closes.
-func dial(ctx context.Context, o *dialOptions, stdin io.Reader, stdout io.Writer) error {
+func dial(ctx context.Context, o *dialOptions, stdin io.Reader, stdout io.Writer, prog *progress) error {
 	n, err := o.open()
 	if err != nil {
 		return err
@@ -86,18 +100,29 @@ func dial(ctx context.Context, o *dialOptions, stdin io.Reader, stdout io.Writer
 	if err != nil {
 		return err
 	}
+	var in, out atomic.Int64
+	stopProg := make(chan struct{})
+	progDone := make(chan struct{})
+	go func() {
+		defer close(progDone)
+		prog.watchConn(stopProg, c.Info, func() (int64, int64) { return in.Load() + out.Load(), 0 })
+	}()
+	defer func() {
+		close(stopProg)
+		<-progDone
+	}()
 	sent := make(chan struct{})
 	go func() {
 		// Standard input to the connection, then FIN. A read blocked on
 		// standard input is left behind when dial returns.
 		defer close(sent)
-		if _, err := io.Copy(c, stdin); err == nil {
+		if _, err := io.Copy(countingWriter{c, &out}, stdin); err == nil {
 			c.CloseWrite()
 		}
 	}()
 	done := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(stdout, c)
+		_, err := io.Copy(countingWriter{stdout, &in}, c)
 		done <- err
 	}()
 	select {

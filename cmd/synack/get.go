@@ -7,14 +7,15 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,11 +34,10 @@ type getOptions struct {
 
 func runGet(args []string, stdout, stderr io.Writer) int {
 	var o getOptions
-	fs := flag.NewFlagSet("get", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("get", stderr)
 	o.tunFlags.register(fs)
 	fs.BoolVar(&o.sha, "sha256", false, "print the body's SHA-256 (hex) instead of the body")
-	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM `file` for HTTPS")
+	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM `FILE` for HTTPS")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "give up after this long")
 	fs.Usage = func() {
@@ -59,15 +59,17 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		return status
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "synack get: want one URL argument")
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "get", "want one URL argument, got %d", fs.NArg())
 	}
 	o.url = fs.Arg(0)
+	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return badUsage(stderr, "get", "%q is not an http:// or https:// URL", o.url)
+	}
+	if o.timeout <= 0 {
+		return badUsage(stderr, "get", "--timeout must be positive")
+	}
 	if err := o.check(defaultAddrs); err != nil {
-		fmt.Fprintf(stderr, "synack get: %v\n", err)
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "get", "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -129,7 +131,23 @@ func get(ctx context.Context, o *getOptions, stdout, stderr io.Writer) error {
 	if o.sha {
 		body = h
 	}
-	size, err := io.Copy(body, resp.Body)
+	var got atomic.Int64
+	prog := newProgress(stdout, stderr, "get", !o.sha)
+	stopProg, progDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(progDone)
+		mu.Lock()
+		cs := conns
+		mu.Unlock()
+		if len(cs) == 0 {
+			return
+		}
+		c := cs[len(cs)-1]
+		prog.watchConn(stopProg, c.Info, func() (int64, int64) { return got.Load(), max(resp.ContentLength, 0) })
+	}()
+	size, err := io.Copy(countingWriter{body, &got}, resp.Body)
+	close(stopProg)
+	<-progDone
 	resp.Body.Close()
 	tr.CloseIdleConnections()
 	mu.Lock()

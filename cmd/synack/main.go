@@ -2,25 +2,28 @@
 //
 // Usage:
 //
-//	synack demo [--seed N] [--delay D] [--pcap FILE] [--ascii] [--width N]
+//	synack demo [--scenario NAME | --list] [--seed N] [--delay D] [--pcap FILE] [--ascii] [--width N]
 //	synack ladder [--ascii] [--width N] [--absolute] FILE.pcap
 //	synack pkt run [flags] FILE...
 //	synack transfer [--bytes N] [--loss P] [--delay D] [--rate R] ... [--json]
 //	synack serve --tun NAME --addr ADDR/PREFIX --port P (--echo|--discard|--http DIR|--source N)
 //	synack dial --tun NAME HOST:PORT
 //	synack get --tun NAME URL [--sha256]
+//	synack gateway --tun NAME --addr ADDR/PREFIX [--route PREFIX] [--socks5 HOST:PORT]
+//	synack ss --admin ADDR
+//	synack stat --admin ADDR
+//	synack version
 //
-// demo runs one TCP connection between two simulated hosts on a virtual
+// demo runs TCP scenarios between two simulated hosts on a virtual
 // clock and draws its ladder diagram; ladder draws the ladder diagrams of
 // the TCP connections in a capture; pkt runs packetdrill-language scripts
 // against a synack stack; transfer moves data over an impaired simulated
 // path and checks it; serve, dial and get put synack on a Linux TUN device
-// to talk to real hosts. "synack COMMAND --help" lists a command's flags.
+// to talk to real hosts; ss and stat show the connections and counters of a
+// running serve (--admin). "synack COMMAND --help" lists a command's flags.
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,13 +40,17 @@ type command struct {
 }
 
 var commands = []command{
-	{"demo", "run a TCP connection between two simulated hosts and draw its ladder", runDemo},
+	{"demo", "run a TCP scenario between two simulated hosts and draw its ladder (--list)", runDemo},
 	{"ladder", "draw the ladder diagrams of the TCP connections in a pcap file", runLadder},
 	{"pkt", "run packetdrill-language scripts against synack (pkt run FILE...)", runPkt},
 	{"transfer", "move data between two simulated stacks over an impaired link", runTransfer},
 	{"serve", "serve TCP (echo, discard, http, source) on a TUN device", runServe},
 	{"dial", "connect over a TUN device, netcat-style", runDial},
 	{"get", "fetch an HTTP(S) URL over a TUN device", runGet},
+	{"gateway", "relay every TCP connection and UDP flow entering a TUN to its destination", runGateway},
+	{"ss", "list a running synack's connections (from serve --admin)", runSS},
+	{"stat", "print a running synack's TCP counters (from serve --admin)", runStat},
+	{"version", "print synack's version", runVersion},
 }
 
 func usage(w io.Writer) {
@@ -54,7 +61,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "synack <command> --help" for a command's flags.`)
@@ -70,26 +77,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return 0
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "synack: unknown command %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(stderr, "synack: unknown command %q; see 'synack --help'\n", args[0])
 	return 2
-}
-
-// parse parses a subcommand's flags: 0 to go on, else the exit status
-// (0 after --help, 2 after a bad flag) with done set.
-func parse(fs *flag.FlagSet, args []string) (status int, done bool) {
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return 0, true
-	case err != nil:
-		return 2, true
-	}
-	return 0, false
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/synack/synack/pkt"
@@ -25,44 +25,58 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 			pkgUsage(stdout)
 			return 0
 		}
-		pkgUsage(stderr)
-		return 2
+		if len(args) == 0 {
+			return badUsage(stderr, "pkt", "want a subcommand: pkt run FILE...")
+		}
+		return badUsage(stderr, "pkt", "unknown subcommand %q (only \"run\")", args[0])
 	}
-	fs := flag.NewFlagSet("pkt run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tol := fs.Int64("tolerance_usecs", 4000, "how far, in microseconds, a packet or a call's return may be from its scripted time")
-	local := fs.String("local_ip", "", "the stack's address (default 192.168.0.1, or fd3d:fa7b:d17d::1 with IPv6)")
-	remote := fs.String("remote_ip", "", "the scripted peer's address (default 192.0.2.1, or 2001:db8::1 with IPv6)")
-	mss := fs.Int("mss", 1460, "MSS of the link (its MTU less the IP and TCP headers)")
-	ipVersion := fs.String("ip_version", "ipv4", "ipv4, ipv4-mapped-ipv6 (run as ipv4) or ipv6")
-	strict := fs.Bool("strict_segments", false, "do not match one expected segment with several smaller ones")
+	fs := newFlags("pkt run", stderr)
+	tol := fs.Int64("tolerance-usecs", 4000, "how far, in microseconds, a packet or a call's return may be from its scripted time")
+	local := fs.String("local-ip", "", "the stack's address (default 192.168.0.1, or fd3d:fa7b:d17d::1 with IPv6)")
+	remote := fs.String("remote-ip", "", "the scripted peer's address (default 192.0.2.1, or 2001:db8::1 with IPv6)")
+	mss := fs.Int("mss", 1460, "packetdrill's GSO size of inbound packets (no effect: packets are injected whole)")
+	mtu := fs.Int("mtu", 1500, "MTU of the link")
+	ipVersion := fs.String("ip-version", "ipv4", "ipv4, ipv4-mapped-ipv6 (run as ipv4) or ipv6")
+	strict := fs.Bool("strict-segments", false, "do not match one expected segment with several smaller ones")
 	lenient := fs.Bool("lenient", false, "compare TCP options as a set and ignore window values (scripts from another OS)")
+	queue := fs.Bool("queue-outbound", false, "keep packets no '>' line took queued for the next '>' line, as packetdrill does")
+	// The spellings of packetdrill (and of synack before 2026-12).
+	for _, n := range []string{"tolerance-usecs", "local-ip", "remote-ip", "ip-version", "strict-segments", "queue-outbound"} {
+		alias(fs, strings.ReplaceAll(n, "-", "_"), n)
+	}
 	fs.Usage = func() {
 		pkgUsage(fs.Output())
 		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Flags (also accepted as leading --flag lines in a script):")
+		fmt.Fprintln(fs.Output(), "Flags (also accepted as leading --flag lines in a script; the underscore")
+		fmt.Fprintln(fs.Output(), "spellings packetdrill uses, --tolerance_usecs and so on, work too):")
 		fs.PrintDefaults()
 	}
 	if status, done := parse(fs, args[1:]); done {
 		return status
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "pkt run", "want at least one script FILE")
+	}
+	if *tol < 0 {
+		return badUsage(stderr, "pkt run", "--tolerance-usecs must not be negative")
+	}
+	if *mss < 1 || *mss > 65495 {
+		return badUsage(stderr, "pkt run", "--mss %d: want 1 to 65495", *mss)
 	}
 	cfg := pkt.Config{
 		Tolerance:      time.Duration(*tol) * time.Microsecond,
 		MSS:            *mss,
+		MTU:            *mtu,
 		StrictSegments: *strict,
 		Lenient:        *lenient,
+		QueueOutbound:  *queue,
 	}
 	switch *ipVersion {
 	case "ipv4", "ipv4-mapped-ipv6":
 	case "ipv6":
 		cfg.IPv6 = true
 	default:
-		fmt.Fprintf(stderr, "synack pkt: bad --ip_version %q\n", *ipVersion)
-		return 2
+		return badUsage(stderr, "pkt run", "--ip-version must be ipv4, ipv4-mapped-ipv6 or ipv6, not %q", *ipVersion)
 	}
 	for _, a := range []struct {
 		s   string
@@ -73,8 +87,7 @@ func runPkt(args []string, stdout, stderr io.Writer) int {
 		}
 		ip, err := netip.ParseAddr(a.s)
 		if err != nil {
-			fmt.Fprintf(stderr, "synack pkt: bad address %q\n", a.s)
-			return 2
+			return badUsage(stderr, "pkt run", "bad address %q", a.s)
 		}
 		*a.dst = ip.Unmap()
 	}

@@ -59,11 +59,15 @@ func TestPktUsage(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{[]string{"pkt"}, 2, "", "Usage: synack pkt run"},
+		{[]string{"pkt"}, 2, "", "synack pkt: want a subcommand: pkt run FILE...; see 'synack pkt --help'\n"},
 		{[]string{"pkt", "--help"}, 0, "Usage: synack pkt run", ""},
-		{[]string{"pkt", "run", "--help"}, 0, "", "-tolerance_usecs"},
-		{[]string{"pkt", "run"}, 2, "", "Usage: synack pkt run"},
-		{[]string{"pkt", "run", "--ip_version=ipx", "a.pkt"}, 2, "", "bad --ip_version"},
+		{[]string{"pkt", "run", "--help"}, 0, "", "  --tolerance-usecs int\n"},
+		{[]string{"pkt", "run"}, 2, "", "synack pkt run: want at least one script FILE; see 'synack pkt run --help'\n"},
+		// The underscore spelling of packetdrill still works.
+		{[]string{"pkt", "run", "--ip_version=ipx", "a.pkt"}, 2, "", "synack pkt run: --ip-version must be ipv4, ipv4-mapped-ipv6 or ipv6, not \"ipx\"; see 'synack pkt run --help'\n"},
+		{[]string{"pkt", "run", "--ip-version=ipx", "a.pkt"}, 2, "", "synack pkt run: --ip-version must be ipv4, ipv4-mapped-ipv6 or ipv6, not \"ipx\""},
+		{[]string{"pkt", "run", "--tolerance_usecs=-1", "a.pkt"}, 2, "", "synack pkt run: --tolerance-usecs must not be negative"},
+		{[]string{"pkt", "frob"}, 2, "", "synack pkt: unknown subcommand \"frob\" (only \"run\"); see 'synack pkt --help'\n"},
 	} {
 		status, stdout, stderr := synack(t, tt.args...)
 		if status != tt.status || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -34,31 +35,34 @@ type serveOptions struct {
 	http    string
 	source  string
 	tls     string
+	admin   string
 
 	sourceBytes int64
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	var o serveOptions
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", stderr)
 	o.tunFlags.register(fs)
-	fs.IntVar(&o.port, "port", 0, "TCP `port` to listen on, on every synack address (required)")
+	fs.IntVar(&o.port, "port", 0, "TCP `PORT` to listen on, on every synack address (required)")
 	fs.BoolVar(&o.echo, "echo", false, "echo what each connection sends")
 	fs.BoolVar(&o.discard, "discard", false, "read and discard what each connection sends; log its SHA-256")
 	fs.StringVar(&o.http, "http", "", "serve the files under `DIR` over HTTP (net/http)")
 	fs.StringVar(&o.source, "source", "", "send `BYTES` bytes (suffixes K, M, G: KiB, MiB, GiB) of ChaCha8 output (all-zero seed) to each connection, then close; log their SHA-256")
 	fs.StringVar(&o.tls, "tls", "", "serve over TLS with the certificate and key in `CERT,KEY` (PEM files)")
+	fs.StringVar(&o.admin, "admin", "", "serve the connection table and counters over HTTP on this loopback `ADDR` (HOST:PORT; read them with synack ss and synack stat)")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack serve --tun NAME --addr ADDR/PREFIX [--peer KERNEL_ADDR] [--netns NS]")
 		fmt.Fprintln(w, "                    --port P (--echo | --discard | --http DIR | --source BYTES)")
-		fmt.Fprintln(w, "                    [--tls CERT,KEY] [--pcap FILE]")
+		fmt.Fprintln(w, "                    [--tls CERT,KEY] [--pcap FILE] [--trace FILE] [--admin ADDR]")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Creates (or opens) TUN device NAME, puts a synack stack with ADDR on it and")
 		fmt.Fprintln(w, "serves TCP port P until interrupted (SIGINT, SIGTERM). The kernel reaches synack")
 		fmt.Fprintln(w, "through the device: with --peer, serve gives the kernel side that address and")
 		fmt.Fprintln(w, "brings the device up. Each connection's open and close is logged to stderr.")
+		fmt.Fprintln(w, "SIGUSR1 prints the connection table and the counters to stderr; --admin")
+		fmt.Fprintln(w, "serves them over HTTP for synack ss and synack stat.")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Example (as root):")
 		fmt.Fprintln(w, "  ip netns add demo")
@@ -71,9 +75,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return status
 	}
 	if err := o.check(fs); err != nil {
-		fmt.Fprintf(stderr, "synack serve: %v\n", err)
-		fs.Usage()
-		return 2
+		return badUsage(stderr, "serve", "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -111,8 +113,30 @@ func (o *serveOptions) check(fs *flag.FlagSet) error {
 		}
 		o.sourceBytes = n
 	}
-	if o.tls != "" && len(strings.Split(o.tls, ",")) != 2 {
-		return errors.New("--tls wants CERT,KEY")
+	if o.admin != "" {
+		if err := checkAdminAddr(o.admin); err != nil {
+			return err
+		}
+	}
+	if o.tls != "" {
+		files := strings.Split(o.tls, ",")
+		if len(files) != 2 {
+			return errors.New("--tls wants CERT,KEY")
+		}
+		for _, f := range files {
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("--tls %s: %w", f, unwrapPath(err))
+			}
+		}
+	}
+	if o.http != "" {
+		st, err := os.Stat(o.http)
+		switch {
+		case err != nil:
+			return fmt.Errorf("--http %s: %w", o.http, unwrapPath(err))
+		case !st.IsDir():
+			return fmt.Errorf("--http %s is not a directory", o.http)
+		}
 	}
 	return nil
 }
@@ -174,6 +198,16 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		mode += " over TLS"
 	}
 	logger.Printf("listening on port %d (%s): %s", o.port, mode, n.describe(&o.tunFlags))
+	actx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	dumpOnSignal(actx, stderr, n)
+	if o.admin != "" {
+		a, err := startAdmin(actx, o.admin, n)
+		if err != nil {
+			return err
+		}
+		logger.Printf("admin interface on http://%v/ (synack ss --admin %v)", a, a)
+	}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
@@ -364,4 +398,13 @@ func (l *connLog) closed() []*stack.Conn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.closing
+}
+
+// unwrapPath drops the path an *fs.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

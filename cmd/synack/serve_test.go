@@ -30,7 +30,7 @@ func TestTunCommandsUsage(t *testing.T) {
 		{args: []string{"dial", "--tun", "t0"}, status: 2, stderr: "want one HOST:PORT"},
 		{args: []string{"dial", "198.18.0.1:7"}, status: 2, stderr: "--tun is required"},
 		{args: []string{"get", "--tun", "t0"}, status: 2, stderr: "want one URL"},
-		{args: []string{"get", "--tun", "t0", "--peer", "nonsense", "http://198.18.0.1/"}, status: 2, stderr: "invalid value"},
+		{args: []string{"get", "--tun", "t0", "--peer", "nonsense", "http://198.18.0.1/"}, status: 2, stderr: "synack get: bad --peer \"nonsense\": ParseAddr(\"nonsense\"): unable to parse IP; see 'synack get --help'\n"},
 		// A namespace that does not exist fails before any device is made.
 		{args: []string{"serve", "--netns", "/nonexistent/ns", "--tun", "t0", "--addr", "198.18.0.2/24", "--port", "80", "--echo"}, status: 1, stderr: "no such file"},
 		{args: []string{"dial", "--netns", "/nonexistent/ns", "--tun", "t0", "198.18.0.1:7"}, status: 1, stderr: "no such file"},

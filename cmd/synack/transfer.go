@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -17,30 +16,31 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 		sackFlag = "on"
 		jsonOut  bool
 	)
-	fs := flag.NewFlagSet("transfer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Var(bytesFlag{&o.bytes}, "bytes", "how much to move: 8MiB, 1GiB, 100MB, 65536, …")
+	fs := newFlags("transfer", stderr)
+	fs.Var(bytesFlag{&o.bytes}, "bytes", "how much to move (`SIZE`): 8MiB, 1GiB, 100MB, 65536, …")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulation, the impairments and the data")
 	fs.DurationVar(&o.path.Delay, "delay", 25*time.Millisecond, "one-way delay of the path (the RTT is twice this)")
 	fs.DurationVar(&o.path.Jitter, "jitter", 0, "extra random delay of each packet, uniform in [0, jitter); does not reorder")
-	fs.Var(probFlag{&o.path.Loss}, "loss", "packet loss, each direction: 1% or 0.01")
-	fs.Float64Var(&o.burst, "burst", 0, "mean length of loss bursts in packets (Gilbert–Elliott); 0 or 1: independent losses")
-	fs.Var(probFlag{&o.path.Reorder}, "reorder", "fraction of packets held back by --reorder-delay")
+	fs.Var(probFlag{&o.path.Loss}, "loss", "packet loss `P`, each direction: 1% or 0.01")
+	fs.Float64Var(&o.burst, "burst", 0, "mean length `N` of loss bursts in packets (Gilbert–Elliott); 0 or 1: independent losses")
+	fs.Var(probFlag{&o.path.Reorder}, "reorder", "fraction `P` of packets held back by --reorder-delay")
 	fs.DurationVar(&o.path.ReorderDelay, "reorder-delay", 0, "how much longer a reordered packet takes (default max(delay/4, 1ms))")
-	fs.Var(probFlag{&o.path.Duplicate}, "dup", "fraction of packets delivered twice")
-	fs.Var(probFlag{&o.path.Corrupt}, "corrupt", "fraction of packets with one bit flipped (the checksums must catch it)")
-	fs.Var(rateFlag{&o.path.Rate}, "rate", "bottleneck rate: 100Mbit, 1Gbit, 10M (bits/s); 0: none")
+	fs.Var(probFlag{&o.path.Duplicate}, "dup", "fraction `P` of packets delivered twice")
+	fs.Var(probFlag{&o.path.Corrupt}, "corrupt", "fraction `P` of packets with one bit flipped (the checksums must catch it)")
+	fs.Var(rateFlag{&o.path.Rate}, "rate", "bottleneck `RATE`: 100Mbit, 1Gbit, 10M (bits/s); 0: none")
 	var queue int64 = -1
-	fs.Var(bytesFlag{&queue}, "queue", "bytes the bottleneck queues before dropping (tail drop) (default: the bandwidth-delay product)")
+	fs.Var(bytesFlag{&queue}, "queue", "`SIZE` in bytes the bottleneck queues before dropping (tail drop), at least one packet (default: the bandwidth-delay product, at least one packet)")
 	fs.IntVar(&o.mtu, "mtu", 1500, "MTU of the hosts' links and of the path")
-	fs.StringVar(&o.cc, "cc", o.cc, "congestion control: newreno or cubic")
-	fs.StringVar(&sackFlag, "sack", sackFlag, "SACK: on or off")
-	fs.Var(bytesFlag{&o.buffer}, "buffer", "fixed send and receive buffer of each end (default: auto-tuned by the engine from 256KiB up to 4MiB send, 6MiB receive)")
+	fs.StringVar(&o.cc, "cc", o.cc, "congestion control `ALGORITHM`: newreno or cubic")
+	fs.StringVar(&sackFlag, "sack", sackFlag, "SACK `on|off`")
+	fs.Var(bytesFlag{&o.buffer}, "buffer", "fixed send and receive buffer `SIZE` of each end (default: auto-tuned by the engine from 256KiB up to 4MiB send, 6MiB receive)")
 	fs.DurationVar(&o.stall, "stall", o.stall, "give up after this long (virtual time, or wall time with --realtime) without progress")
 	impairReturn := true
 	fs.BoolVar(&impairReturn, "impair-return", true, "impair the ACKs' direction too (false: only delay, rate and MTU there)")
 	fs.BoolVar(&o.realtime, "realtime", false, "run on the wall clock: real-time stacks over an impaired in-memory pipe")
-	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (snake_case keys; see the README)")
+	var trace traceFlag
+	trace.register(fs)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack transfer [flags]")
@@ -58,10 +58,7 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	if status, done := parse(fs, args); done {
 		return status
 	}
-	bad := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "synack transfer: "+format+"\n", a...)
-		return 2
-	}
+	bad := func(format string, a ...any) int { return badUsage(stderr, "transfer", format, a...) }
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
@@ -83,12 +80,24 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 		return bad("--bytes must be positive")
 	case o.path.Delay < 0, o.path.Jitter < 0, o.path.ReorderDelay < 0:
 		return bad("durations must not be negative")
-	case o.mtu < 68 || o.mtu > 65535:
-		return bad("--mtu must be in [68, 65535]")
+	case o.mtu < minMTU4 || o.mtu > 65535:
+		return bad("--mtu %d: TCP over IPv4 needs at least %d (20-byte IPv4 header, 20-byte TCP header, 64-byte smallest MSS); at most 65535", o.mtu, minMTU4)
 	case o.stall <= 0:
 		return bad("--stall must be positive")
-	case o.buffer < 0 || o.buffer > 1<<30:
+	case o.buffer > 1<<30:
 		return bad("--buffer must be at most 1GiB")
+	case o.buffer != 0 && o.buffer < int64(o.mtu-40):
+		return bad("--buffer %d is smaller than one segment (%d bytes at --mtu %d)", o.buffer, o.mtu-40, o.mtu)
+	case o.burst < 0 || (o.burst > 0 && o.burst < 1):
+		return bad("--burst %g: a mean burst length is at least 1 packet (0: independent losses)", o.burst)
+	case o.burst > 1 && o.path.Loss == 0:
+		return bad("--burst needs --loss (the average loss the bursts make up)")
+	case queue >= 0 && o.path.Rate == 0:
+		return bad("--queue needs --rate (the queue is the bottleneck's)")
+	case queue >= 0 && queue < int64(o.mtu):
+		return bad("--queue %d is smaller than one packet (--mtu %d): nothing could pass the bottleneck", queue, o.mtu)
+	case o.path.Rate < 0:
+		return bad("--rate must not be negative")
 	}
 	o.path.MTU = o.mtu
 	o.cleanReturn = !impairReturn
@@ -100,14 +109,27 @@ func runTransfer(args []string, stdout, stderr io.Writer) int {
 	}
 	o.path.Queue = int(max(queue, 0))
 	if queue < 0 && o.path.Rate > 0 {
-		o.path.Queue = int(pathBDP(o.path))
+		// The bandwidth-delay product, but at least one packet.
+		o.path.Queue = int(max(pathBDP(o.path), int64(o.mtu)))
 	}
 
 	run := simTransfer
+	start := simStart
 	if o.realtime {
 		run = realTransfer
+		start = time.Now()
 	}
+	tw, err := trace.open(start)
+	if err != nil {
+		fmt.Fprintf(stderr, "synack transfer: %v\n", err)
+		return 1
+	}
+	o.trace = tw
+	o.progress = newProgress(stdout, stderr, "transfer", false)
 	r, err := run(o)
+	if cerr := tw.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "synack transfer: %v\n", err)
 		return 1

@@ -37,8 +37,11 @@ func realTransfer(o transferOptions) (*transferResult, error) {
 	})
 	la := impair.Wrap(a, impair.New(o.path, uint64(o.seed)<<1), nil)
 	lb := impair.Wrap(b, impair.New(o.path, uint64(o.seed)<<1|1), nil)
-	cli := stack.New(stack.Options{TCP: cfg})
-	srv := stack.New(stack.Options{TCP: cfg})
+	co, so := stack.Options{TCP: cfg}, stack.Options{TCP: cfg}
+	o.trace.hook("client", &co)
+	o.trace.hook("server", &so)
+	cli := stack.New(co)
+	srv := stack.New(so)
 	defer cli.Close()
 	defer srv.Close()
 	defer la.Close()
@@ -107,6 +110,9 @@ func realTransfer(o transferOptions) (*transferResult, error) {
 			return nil, fmt.Errorf("write after %d bytes: %w", w, err)
 		}
 		info := snd.Info()
+		if o.progress.due() {
+			o.progress.update(progressState{Bytes: w, Total: o.bytes, Elapsed: time.Since(start), Retransmits: info.TotalRetransmits, State: info.State})
+		}
 		if info.SRTT > 0 {
 			rtt.add(float64(info.SRTT) / float64(time.Millisecond))
 		}
@@ -117,6 +123,7 @@ func realTransfer(o transferOptions) (*transferResult, error) {
 	if err := snd.CloseWrite(); err != nil {
 		return nil, fmt.Errorf("close: %w", err)
 	}
+	o.progress.done()
 	var rr readResult
 	select {
 	case rr = <-done:

@@ -35,6 +35,8 @@ type transferOptions struct {
 	// the same delay, rate and MTU but no loss, reordering, duplication,
 	// corruption or jitter (for comparisons with loss models).
 	cleanReturn bool
+	trace       *traceWriter // --trace; nil: none
+	progress    *progress    // the progress line; nil: none
 }
 
 // transferPort is the server's port.
@@ -42,9 +44,11 @@ const transferPort = 5001
 
 // sampleStats is the min, mean and max of samples.
 type sampleStats struct {
-	Min, Avg, Max float64
-	N             int64 `json:"-"`
-	sum           float64
+	Min float64 `json:"min"`
+	Avg float64 `json:"avg"`
+	Max float64 `json:"max"`
+	N   int64   `json:"-"`
+	sum float64
 }
 
 func (s *sampleStats) add(v float64) {
@@ -139,8 +143,8 @@ func simTransfer(o transferOptions) (*transferResult, error) {
 	path.Delay = 0 // the network's delay: WithDelay
 	n := sim.New(o.seed, sim.WithDelay(delay), sim.WithTCP(cfg), sim.WithMTU(o.mtu),
 		sim.WithoutPacketTrace(), sim.WithImpairment(path))
-	cli := n.AddHost("client", transferClient)
-	srv := n.AddHost("server", transferServer)
+	cli := n.AddHost("client", transferClient, sim.HostStackOptions(func(so *stack.Options) { o.trace.hook("client", so) }))
+	srv := n.AddHost("server", transferServer, sim.HostStackOptions(func(so *stack.Options) { o.trace.hook("server", so) }))
 	if o.cleanReturn {
 		n.Impair(srv, cli, impair.Config{Delay: delay, Rate: path.Rate, Queue: path.Queue, MTU: path.MTU})
 	}
@@ -284,13 +288,23 @@ func (p *pump) canWrite() int64 {
 func (p *pump) canRead() int64 { return min(p.received, p.o.bytes) - p.read }
 
 func (p *pump) run() error {
+	start := p.n.Now()
+	show := func() {
+		if p.o.progress.due() {
+			p.o.progress.update(progressState{Bytes: p.read, Total: p.o.bytes, Elapsed: p.n.Now().Sub(start),
+				Retransmits: p.sndInfo.TotalRetransmits, State: p.sndInfo.State, Virtual: true})
+		}
+	}
+	defer p.o.progress.done()
 	cond := func() bool {
 		p.poll()
+		show()
 		return p.canWrite() > 0 || p.canRead() > 0
 	}
 	for p.read < p.o.bytes {
 		p.poll()
 		p.sample()
+		show()
 		progress := false
 		if k := p.canWrite(); k > 0 {
 			b := p.buf[:k]

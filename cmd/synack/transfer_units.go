@@ -133,6 +133,9 @@ func (f bytesFlag) String() string {
 	if f.n == nil {
 		return "0"
 	}
+	if *f.n > 0 {
+		return fmtBytes(*f.n)
+	}
 	return strconv.FormatInt(*f.n, 10)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/synack/synack/link"
@@ -33,16 +34,30 @@ type tunFlags struct {
 	addrs prefixList
 	peers addrList
 	pcap  string
+	// routes are added on the kernel side through the device (gateway).
+	routes prefixList
+	trace  traceFlag
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.name, "tun", "", "TUN device `name` to create or open (required)")
+	fs.StringVar(&f.name, "tun", "", "TUN device `NAME` to create or open (required)")
 	fs.StringVar(&f.netns, "netns", "", "create the TUN device in network namespace `NS` (a name from \"ip netns\" or a path)")
 	fs.IntVar(&f.mtu, "mtu", 0, "set the device's `MTU` (default: keep it, 1500 for a new device)")
 	fs.Var(&f.addrs, "addr", "synack's own `ADDR/PREFIX` on the device (repeatable, IPv4 and IPv6)")
-	fs.Var(&f.peers, "peer", "give the kernel side of the device `KERNEL_ADDR` (repeatable), with the prefix of synack's --addr of the same family, and bring it up")
-	fs.StringVar(&f.pcap, "pcap", "", "write every packet on the device to this pcap `file`")
+	fs.Var(&f.peers, "peer", "give the kernel side of the device `KERNEL_ADDR` (repeatable; inside the prefix of synack's --addr of the same family, not that address), and bring it up")
+	fs.StringVar(&f.pcap, "pcap", "", "write every packet on the device to this pcap `FILE`")
+	f.trace.register(fs)
 }
+
+// minMTU4 is the smallest --mtu that carries TCP over IPv4: a 20-byte
+// IPv4 header, a 20-byte TCP header and the 64 bytes of the smallest MSS
+// synack uses (tcp.Config raises a smaller one to 64), so that no segment
+// has to be fragmented. IPv6 needs its own minimum link MTU, 1280 (RFC
+// 8200 §5).
+const (
+	minMTU4 = 20 + 20 + 64
+	minMTU6 = 1280
+)
 
 // check validates the flags; defaults fills in --addr when it is optional.
 func (f *tunFlags) check(defaults []netip.Prefix) error {
@@ -56,8 +71,30 @@ func (f *tunFlags) check(defaults []netip.Prefix) error {
 		f.addrs = defaults
 	}
 	for _, p := range f.peers {
-		if _, ok := f.prefixFor(p); !ok {
+		pp, ok := f.prefixFor(p)
+		switch {
+		case !ok:
 			return fmt.Errorf("--peer %v: no --addr of its family", p)
+		case p == pp.Addr():
+			return fmt.Errorf("--peer %v is synack's own address (--addr %v); give the kernel another address of %v", p, pp, pp.Masked())
+		case !pp.Contains(p):
+			return fmt.Errorf("--peer %v is outside synack's prefix %v (--addr %v); the kernel would not reach synack on the device", p, pp.Masked(), pp)
+		}
+	}
+	if f.mtu != 0 {
+		lo := minMTU4
+		for _, p := range f.addrs {
+			if p.Addr().Is6() {
+				lo = minMTU6
+			}
+		}
+		switch {
+		case f.mtu < 0 || f.mtu > 65535:
+			return fmt.Errorf("--mtu %d: want 0 (keep the device's) or %d to 65535", f.mtu, lo)
+		case f.mtu < lo && lo == minMTU6:
+			return fmt.Errorf("--mtu %d is below IPv6's minimum of %d (RFC 8200); with an IPv6 --addr give at least %d", f.mtu, minMTU6, minMTU6)
+		case f.mtu < lo:
+			return fmt.Errorf("--mtu %d is too small: TCP over IPv4 needs %d (20-byte IPv4 header, 20-byte TCP header, 64-byte smallest MSS)", f.mtu, minMTU4)
 		}
 	}
 	return nil
@@ -78,6 +115,7 @@ type netStack struct {
 	*stack.Stack
 	dev     *tun.Device
 	capture *os.File
+	trace   *traceWriter
 }
 
 // open opens the device, configures its kernel side and attaches a new
@@ -88,13 +126,15 @@ func (f *tunFlags) open() (*netStack, error) {
 		pp, _ := f.prefixFor(p)
 		kernel = append(kernel, netip.PrefixFrom(p, pp.Bits()))
 	}
-	dev, err := tun.Open(tun.Options{Name: f.name, NetNS: f.netns, MTU: f.mtu, Addrs: kernel, Up: true})
+	dev, err := tun.Open(tun.Options{Name: f.name, NetNS: f.netns, MTU: f.mtu, Addrs: kernel, Up: true, Routes: f.routes})
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrPermission):
 			return nil, fmt.Errorf("%w (run as root, or grant CAP_NET_ADMIN)", err)
 		case errors.Is(err, fs.ErrNotExist) && f.netns == "":
 			return nil, fmt.Errorf("%w (is the tun module loaded? modprobe tun)", err)
+		case errors.Is(err, syscall.EBUSY):
+			return nil, fmt.Errorf("TUN device %q is taken (another synack serve, dial or get holds it?): give this one another name with --tun NAME (%w)", f.name, err)
 		}
 		return nil, err
 	}
@@ -113,7 +153,13 @@ func (f *tunFlags) open() (*netStack, error) {
 		}
 		l = link.Sniff(dev, func(_ link.Direction, pkt []byte) { w.WritePacket(time.Now(), pkt) })
 	}
-	n.Stack = stack.New(stack.Options{})
+	if n.trace, err = f.trace.open(time.Now()); err != nil {
+		n.Close()
+		return nil, err
+	}
+	var opts stack.Options
+	n.trace.hook("synack", &opts)
+	n.Stack = stack.New(opts)
 	if err := n.AddLink(l, f.addrs...); err != nil {
 		n.Close()
 		return nil, err
@@ -151,6 +197,9 @@ func (n *netStack) Close() error {
 		if cerr := n.capture.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if cerr := n.trace.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

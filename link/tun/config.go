@@ -58,9 +58,19 @@ func configure(opts Options, name string) (int, error) {
 			return 0, fmt.Errorf("tun: adding %v to %s: %w", p, name, err)
 		}
 	}
-	if opts.Up || len(opts.Addrs) > 0 {
+	if opts.Up || len(opts.Addrs) > 0 || len(opts.Routes) > 0 {
 		if err := h.LinkSetUp(l); err != nil {
 			return 0, fmt.Errorf("tun: bringing %s up: %w", name, err)
+		}
+	}
+	for _, p := range opts.Routes {
+		p = p.Masked()
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Scope: netlink.SCOPE_LINK, Dst: &net.IPNet{
+			IP:   p.Addr().AsSlice(),
+			Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
+		}}
+		if err := h.RouteAdd(r); err != nil {
+			return 0, fmt.Errorf("tun: adding a route to %v through %s: %w", p, name, err)
 		}
 	}
 	l, err = h.LinkByName(name)

@@ -61,6 +61,10 @@ type Options struct {
 	Addrs []netip.Prefix
 	// Up brings the interface up (implied when Addrs is not empty).
 	Up bool
+	// Routes are added in NetNS through the interface once it is up: the
+	// kernel then sends traffic for them into the device (a gateway's
+	// clients reach any address in them through synack).
+	Routes []netip.Prefix
 }
 
 // Device is an open TUN device. It implements link.Link.

@@ -1,0 +1,38 @@
+package stack
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkTimerHeap: a shard's timer heap holding 10,000 connections'
+// deadlines; each operation moves the earliest one later (as a connection
+// re-arms its retransmission timer after an ACK): a push, and the stale
+// entry dropped when it reaches the top. Run with
+//
+//	go test ./stack -run '^$' -bench TimerHeap -benchmem
+func BenchmarkTimerHeap(b *testing.B) {
+	const n = 10000
+	base := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	var h timerHeap
+	conns := make([]*Conn, n)
+	for i := range conns {
+		at := base.Add(time.Duration(i*7919%n) * time.Microsecond)
+		conns[i] = &Conn{inTable: true, timerAt: at}
+		h.push(timerEntry{at: at, c: conns[i]})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		at := h.next()
+		e := h[0]
+		// Re-arm: a later deadline, the old entry goes stale.
+		e.c.timerAt = at.Add(n * time.Microsecond)
+		h.push(timerEntry{at: e.c.timerAt, c: e.c})
+		if len(h) > 2*n+64 {
+			h.compact()
+		}
+	}
+	if got := h.next(); got.IsZero() {
+		b.Fatal("heap empty")
+	}
+}
