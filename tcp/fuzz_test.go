@@ -1,8 +1,10 @@
 package tcp
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -692,4 +694,107 @@ func (e *engineFuzz) cover(irs uint32) {
 
 func fmtSeg(s *Segment) string {
 	return fromSegment(s).String()
+}
+
+// FuzzPair runs two TCBs against each other over a path whose delay,
+// loss, reordering, duplication and bottleneck the fuzzer chooses (both
+// directions), with the configuration it chooses, and moves a stream from
+// one to the other: what arrives must always be a prefix of what was
+// sent and, unless a connection gave up (ETIMEDOUT under heavy loss), all
+// of it. Neither side may stall: while data remains and neither has
+// failed, something must be scheduled, and two hours of virtual time are
+// enough.
+func FuzzPair(f *testing.F) {
+	f.Add(byte(0), byte(0x21), byte(0x10), byte(0x03), uint16(20000), uint64(1))
+	f.Add(byte(0x0f), byte(0x84), byte(0x42), byte(0x35), uint16(65535), uint64(2))
+	f.Add(byte(0x31), byte(0xf9), byte(0x99), byte(0xff), uint16(3000), uint64(3))
+	f.Add(byte(0xff), byte(0x55), byte(0x55), byte(0x55), uint16(40000), uint64(4))
+	f.Fuzz(func(t *testing.T, cfgBits, abBits, baBits, more byte, size uint16, seed uint64) {
+		cfg := Config{
+			DisableSACK:       cfgBits&1 != 0,
+			DisableTimestamps: cfgBits&2 != 0,
+			DisableWScale:     cfgBits&4 != 0,
+			NoDelay:           cfgBits&8 != 0,
+			DisableRACK:       cfgBits&0x40 != 0,
+			Pacing:            cfgBits&0x80 != 0,
+			ECN:               more&0x80 != 0,
+		}
+		if cfgBits&0x10 != 0 {
+			cfg.SendBufferSize, cfg.ReceiveBufferSize = 4096, 3000
+		}
+		if cfgBits&0x20 != 0 {
+			cfg.CongestionControl = "newreno"
+		}
+		path := func(b byte, extra byte) impair {
+			im := impair{
+				delay:   time.Duration(1+b&7) * 3 * time.Millisecond,
+				loss:    float64(b>>3&3) * 0.08, // up to 24%
+				reorder: float64(b>>5&1) * 0.1,
+				extra:   time.Duration(1+extra&7) * time.Millisecond,
+				dup:     float64(b>>6&1) * 0.05,
+			}
+			if b&0x80 != 0 {
+				im.rate, im.queue = 2_000_000, 4000+int(extra>>3)*1000
+			}
+			return im
+		}
+		ab, ba := path(abBits, more), path(baBits, more>>4)
+		runPair(t, cfg, ab, ba, testData(int(size)+1, uint32(seed)), seed)
+	})
+}
+
+func runPair(t *testing.T, cfg Config, ab, ba impair, data []byte, seed uint64) {
+	p := &netPair{now: t0, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), ab: ab, ba: ba}
+	p.a = NewActive(cfg, 1000, p.now)
+	p.collect()
+	failed := func() bool {
+		return p.a.Err() != nil || p.a.State() == StateClosed ||
+			p.b != nil && (p.b.Err() != nil || p.b.State() == StateClosed || p.b.State() == StateListen)
+	}
+	for p.b == nil || p.a.State() != StateEstablished || p.b.State() != StateEstablished {
+		if failed() {
+			return // the handshake gave up: heavy loss
+		}
+		if !p.step(cfg) {
+			t.Fatalf("handshake stalled: a %s", p.a.State())
+		}
+		if p.now.Sub(t0) > 2*time.Hour {
+			t.Fatalf("handshake not done in two hours: a %s", p.a.State())
+		}
+	}
+	got := make([]byte, 0, len(data))
+	buf := make([]byte, 16<<10)
+	sent := 0
+	for len(got) < len(data) {
+		if sent < len(data) {
+			n, err := p.a.Write(data[sent:], p.now)
+			if err != nil && !failed() {
+				t.Fatalf("write: %v on a live connection", err)
+			}
+			sent += n
+		}
+		for {
+			n, _ := p.b.Read(buf, p.now)
+			if n == 0 {
+				break
+			}
+			if !bytes.Equal(buf[:n], data[len(got):len(got)+n]) {
+				t.Fatalf("bytes %d..%d read differ from those sent", len(got), len(got)+n)
+			}
+			got = append(got, buf[:n]...)
+		}
+		if len(got) == len(data) {
+			break
+		}
+		if failed() {
+			return // a connection gave up: what arrived was a prefix
+		}
+		p.collect()
+		if !p.step(cfg) {
+			t.Fatalf("stalled with %d of %d bytes read, nothing scheduled: a %+v, b %+v", len(got), len(data), p.a.Info(), p.b.Info())
+		}
+		if p.now.Sub(t0) > 2*time.Hour {
+			t.Fatalf("%d of %d bytes read after two hours: a %+v", len(got), len(data), p.a.Info())
+		}
+	}
 }
