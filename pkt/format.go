@@ -304,13 +304,24 @@ func (s *Syscall) String() string {
 	if s.Errno != "" {
 		b.WriteString(" " + s.Errno)
 		if s.ErrnoText != "" || s.Note != "" {
-			b.WriteString(" (" + s.ErrnoText + ")")
+			b.WriteString(" (" + s.ErrnoText + noteEnd(s.ErrnoText))
 		}
 	}
 	if s.Note != "" {
-		b.WriteString(" (" + s.Note + ")")
+		b.WriteString(" (" + s.Note + noteEnd(s.Note))
 	}
 	return b.String()
+}
+
+// noteEnd closes a parenthesised text. The lexer reads the text as tokens,
+// so an option's value ("--name=value", "--name value") or a "//" comment
+// at its end would swallow a ')' written right after it; a line break ends
+// both, and the parser trims it from the text.
+func noteEnd(text string) string {
+	if strings.Contains(text, "--") || strings.Contains(text, "//") {
+		return "\n)"
+	}
+	return ")"
 }
 
 // FormatExpr formats an expression as packetdrill writes it.

@@ -43,6 +43,23 @@ type Conn struct {
 	hardErr  error // an ICMP error that failed the connect (SYN-SENT)
 	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
 	tw       bool  // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
+	errTaken bool  // a Read or Write has reported the error that ended the connection (takeErr)
+}
+
+// takeErr is what a Read (write false) or Write reports when the engine
+// ended the connection with err (sh.mu held). Like a socket's pending
+// error on Linux, it is reported once, to whichever call comes first;
+// after that reads see the end of the stream and writes EPIPE, as they
+// do through package net.
+func (c *Conn) takeErr(err error, write bool) error {
+	if !c.errTaken {
+		c.errTaken = true
+		return err
+	}
+	if write {
+		return syscall.EPIPE
+	}
+	return io.EOF
 }
 
 // failure turns the error the engine ended the connection with into the
@@ -162,6 +179,9 @@ func (c *Conn) readLocked(b []byte, now, dl time.Time) (n int, err error, done b
 		// An ICMP error that ended the connection outranks the
 		// engine's view (io.EOF from a CLOSED TCB, or ETIMEDOUT).
 		err = c.failure(err)
+		if !errors.Is(err, io.EOF) {
+			err = c.takeErr(err, false)
+		}
 	}
 	switch {
 	case errors.Is(err, io.EOF):
@@ -207,7 +227,13 @@ func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
 	case c.closed:
 		return 0, c.opErr("write", net.ErrClosed)
 	case c.wrShut:
-		return 0, c.opErr("write", syscall.EPIPE)
+		// A pending error goes first, as tcp_sendmsg reports sk_err
+		// before the shutdown.
+		err := error(syscall.EPIPE)
+		if e := c.tcb.Err(); e != nil {
+			err = c.takeErr(c.failure(e), true)
+		}
+		return 0, c.opErr("write", err)
 	case !dl.IsZero() && !now.Before(dl):
 		return 0, c.opErr("write", os.ErrDeadlineExceeded)
 	case len(b) == 0:
@@ -218,7 +244,11 @@ func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
 		c.sh.settle(c, now)
 	}
 	if err != nil {
-		return n, c.opErr("write", c.failure(err))
+		err = c.failure(err)
+		if c.tcb.Err() != nil || c.hardErr != nil {
+			err = c.takeErr(err, true)
+		}
+		return n, c.opErr("write", err)
 	}
 	return n, nil
 }

@@ -214,8 +214,10 @@ func TestLingerZeroResets(t *testing.T) {
 	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read after the peer's abort: %v; want ECONNRESET", err)
 	}
-	if _, err := s.Write([]byte("x")); !errors.Is(err, syscall.ECONNRESET) {
-		t.Fatalf("write after the peer's abort: %v; want ECONNRESET", err)
+	// The error was reported once (by the read): as on Linux, writes
+	// now fail with EPIPE (TestResetReportedOnce compares with the kernel).
+	if _, err := s.Write([]byte("x")); !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("write after the peer's abort: %v; want EPIPE", err)
 	}
 	if st := c.State(); st != tcp.StateClosed {
 		t.Errorf("state after abort = %v; want CLOSED", st)
@@ -393,7 +395,6 @@ func TestBadAddresses(t *testing.T) {
 	defer s.Close()
 	for _, tc := range []struct{ network, address string }{
 		{"udp", "198.18.0.2:80"},
-		{"tcp", "example.com:80"},
 		{"tcp", "198.18.0.2"},
 		{"tcp", "198.18.0.2:99999"},
 		{"tcp4", "[2001:db8::2]:80"},

@@ -55,7 +55,7 @@ func parseAddr(op, network, address string, fam int, emptyHost bool) (netip.Addr
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return netip.AddrPort{}, bad("host must be an IP literal (synack has no resolver)")
+		return netip.AddrPort{}, bad("host must be an IP literal here (Dial, DialUDP, Dialer and ListenConfig resolve names)")
 	}
 	if a.Zone() != "" {
 		return netip.AddrPort{}, bad("zones are not supported")
@@ -67,23 +67,24 @@ func parseAddr(op, network, address string, fam int, emptyHost bool) (netip.Addr
 	return netip.AddrPortFrom(a, uint16(port)), nil
 }
 
-// Dial connects to address ("host:port", host an IP literal) over network "tcp", "tcp4" or "tcp6".
+// Dial connects to address ("host:port") over network "tcp", "tcp4" or
+// "tcp6". The host is an IP literal or a name the stack's resolver knows
+// (Options.Resolver; by default only "localhost"); a name with several
+// addresses is tried address by address.
 func (s *Stack) Dial(network, address string) (*Conn, error) {
 	return s.DialContext(context.Background(), network, address)
 }
 
 // DialContext is Dial with a context that can cancel or time out the
-// connect; the error is then ctx's error in a *net.OpError.
+// connect. As with package net, the error is then a *net.OpError holding
+// "i/o timeout" (a net.Error whose Timeout is true, which is both
+// os.ErrDeadlineExceeded and context.DeadlineExceeded) or "operation was
+// canceled" (context.Canceled).
 func (s *Stack) DialContext(ctx context.Context, network, address string) (*Conn, error) {
-	fam, err := parseNetwork("dial", network)
-	if err != nil {
+	if _, err := parseNetwork("dial", network); err != nil {
 		return nil, err
 	}
-	ap, err := parseAddr("dial", network, address, fam, false)
-	if err != nil {
-		return nil, err
-	}
-	return s.dial(ctx, network, netip.AddrPort{}, ap)
+	return s.dialAddress(ctx, network, address, &dialOpts{})
 }
 
 // DialTCP connects from laddr to raddr. A zero laddr, or one with an
@@ -91,15 +92,17 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (*Conn
 // address of the route to raddr and an ephemeral port (RFC 6056
 // Algorithm 3).
 func (s *Stack) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (*Conn, error) {
-	return s.dial(ctx, "tcp", laddr, raddr)
+	return s.dial(ctx, "tcp", laddr, raddr, &dialOpts{})
 }
 
-func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*Conn, error) {
+func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.AddrPort, o *dialOpts) (*Conn, error) {
 	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
-	fail := func(local netip.AddrPort, err error) (*Conn, error) {
+	fail := func(_ netip.AddrPort, err error) (*Conn, error) {
+		err = mapContextErr(err)
+		// As package net: the source is the one the caller asked for.
 		var src net.Addr
-		if local.IsValid() {
-			src = net.TCPAddrFromAddrPort(local)
+		if laddr.IsValid() {
+			src = net.TCPAddrFromAddrPort(laddr)
 		}
 		var dst net.Addr
 		if raddr.Addr().IsValid() {
@@ -157,6 +160,12 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	now := s.clock.Now()
 	c := s.newConn(sh, key, r)
 	cfg := s.config(r, ra)
+	if o.control != nil {
+		if err := o.control(network, raddr.String(), &cfg); err != nil {
+			sh.mu.Unlock()
+			return fail(key.local, err)
+		}
+	}
 	c.tcb = tcp.NewActive(cfg, s.isn(key.local, key.remote, now), now)
 	c.ka = cfg.KeepAlive
 	c.watch()
@@ -166,6 +175,9 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	sh.settle(c, now)
 
 	dl, _ := ctx.Deadline()
+	if !o.deadline.IsZero() && (dl.IsZero() || o.deadline.Before(dl)) {
+		dl = o.deadline
+	}
 	for {
 		if st := c.tcb.State(); st != tcp.StateSynSent {
 			if st == tcp.StateClosed || c.tcb.Done() {
@@ -182,7 +194,11 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 			sh.unlock()
 			return c, nil
 		}
-		if err := ctx.Err(); err != nil {
+		err := ctx.Err()
+		if err == nil && !dl.IsZero() && !s.clock.Now().Before(dl) {
+			err = context.DeadlineExceeded // on the stack's clock
+		}
+		if err != nil {
 			c.closed = true
 			now := s.clock.Now()
 			c.tcb.Abort(now)
@@ -193,7 +209,7 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 		}
 		ch := c.waitChan()
 		sh.unlock()
-		err := s.block(ch, dl, ctx, c.ready(func() bool { return c.tcb.State() != tcp.StateSynSent }))
+		err = s.block(ch, dl, ctx, c.ready(func() bool { return c.tcb.State() != tcp.StateSynSent }))
 		sh.mu.Lock()
 		if err != nil {
 			c.closed = true

@@ -140,6 +140,11 @@ type Options struct {
 	// Memory bounds the memory of the TCP buffers of all connections
 	// (issue 9; see MemoryOptions and stack/memory.go).
 	Memory MemoryOptions
+
+	// Names (fuzzapi). Resolver turns host names into addresses for
+	// Dial, DialUDP, Dialer and ListenConfig; nil knows only
+	// "localhost". See Resolver for fixed names and DNS.
+	Resolver *Resolver
 }
 
 // ReassemblyOptions bound IP fragment reassembly (RFC 791, RFC 8200 §4.5).
@@ -286,6 +291,7 @@ type Stack struct {
 	abortOnOverflow     bool
 	cookieKey           tcp.CookieKey
 	mem                 *tcp.Memory // the TCP buffers' memory (memory.go)
+	resolver            *Resolver   // Options.Resolver (fuzzapi)
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
@@ -394,6 +400,7 @@ func New(opts Options) *Stack {
 		}
 	}
 	s.synCookies, s.abortOnOverflow = opts.SynCookies, opts.AbortOnOverflow
+	s.resolver = opts.Resolver
 	s.cookieKey = tcp.NewCookieKey(s.secret)
 	s.tcpShared = tcp.NewShared(s.secret, opts.ChallengeACKLimit)
 	s.cfg.Shared = s.tcpShared

@@ -1,7 +1,9 @@
 package stack
 
 import (
+	"io"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -171,3 +173,74 @@ func (c *Conn) Info() tcp.Info {
 	info.State = c.engineState()
 	return info
 }
+
+// copyBufs are the buffers ReadFrom and WriteTo move data through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// ReadFrom implements io.ReaderFrom, the fast path io.Copy takes when c
+// is the destination: it reads r until io.EOF and queues what it reads
+// as Write does, through one pooled buffer (no allocation per call; one
+// copy into the buffer, one into the send buffer, as through the kernel
+// without splice). Errors are wrapped as *net.TCPConn's are: in a
+// *net.OpError "readfrom" (around the write's own error).
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			m, werr := c.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, c.copyErr("readfrom", werr)
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return total, nil
+		case rerr != nil:
+			return total, c.copyErr("readfrom", rerr)
+		}
+	}
+}
+
+// WriteTo implements io.WriterTo, the fast path io.Copy takes when c is
+// the source: it reads until the peer's FIN and writes everything to w,
+// through one pooled buffer. At io.EOF it returns a nil error; other
+// errors are wrapped in a *net.OpError "writeto", as *net.TCPConn's.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := c.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, c.copyErr("writeto", werr)
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return total, nil
+		case rerr != nil:
+			return total, c.copyErr("writeto", rerr)
+		}
+	}
+}
+
+func (c *Conn) copyErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+}
+
+var (
+	_ io.ReaderFrom = (*Conn)(nil)
+	_ io.WriterTo   = (*Conn)(nil)
+)

@@ -53,6 +53,8 @@ type UDPConn struct {
 	rdl    time.Time
 	wdl    time.Time
 	waitCh chan struct{}
+	rcvBuf int // SetReadBuffer's queue limit; 0: Options.UDPReceiveBuffer
+	sndBuf int // SetWriteBuffer's value (datagrams leave at once)
 }
 
 type udpDatagram struct {
@@ -104,26 +106,38 @@ func (s *Stack) ListenUDP(network, address string) (*UDPConn, error) {
 }
 
 // DialUDP returns a UDP socket connected to address ("host:port", host an
-// IP literal) over network "udp", "udp4" or "udp6", from the source
-// address of the route there and an ephemeral port. It receives only
-// from that peer.
+// IP literal or a name the stack's resolver knows, which gives its first
+// address) over network "udp", "udp4" or "udp6", from the source address
+// of the route there and an ephemeral port. It receives only from that
+// peer.
 func (s *Stack) DialUDP(network, address string) (*UDPConn, error) {
 	return s.DialUDPContext(context.Background(), network, address)
 }
 
 // DialUDPContext is DialUDP with a context. Nothing is sent, so ctx only
-// matters if it is already done.
+// matters for a name lookup, or if it is already done.
 func (s *Stack) DialUDPContext(ctx context.Context, network, address string) (*UDPConn, error) {
-	fam, err := parseUDPNetwork("dial", network)
+	return s.dialUDP(ctx, network, address, netip.AddrPort{}, nil)
+}
+
+// dialUDP connects a UDP socket from laddr (zero, or an unspecified
+// address or port 0: chosen) to address, resolved by r (nil: the
+// stack's resolver).
+func (s *Stack) dialUDP(ctx context.Context, network, address string, laddr netip.AddrPort, r *Resolver) (*UDPConn, error) {
+	if _, err := parseUDPNetwork("dial", network); err != nil {
+		return nil, err
+	}
+	addrs, err := s.resolveAddress(ctx, "dial", network, address, r)
 	if err != nil {
 		return nil, err
 	}
-	raddr, err := parseAddr("dial", network, address, fam, false)
-	if err != nil {
-		return nil, err
-	}
+	raddr := addrs[0]
 	fail := func(err error) (*UDPConn, error) {
-		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(raddr), Err: wrapErrno("connect", err)}
+		var src net.Addr
+		if laddr.IsValid() {
+			src = net.UDPAddrFromAddrPort(laddr)
+		}
+		return nil, &net.OpError{Op: "dial", Net: network, Source: src, Addr: net.UDPAddrFromAddrPort(raddr), Err: wrapErrno("connect", mapContextErr(err))}
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -132,17 +146,25 @@ func (s *Stack) DialUDPContext(ctx context.Context, network, address string) (*U
 	if ra.IsUnspecified() || raddr.Port() == 0 {
 		return fail(&net.AddrError{Err: "invalid remote address", Addr: raddr.String()})
 	}
-	r := s.routes.Load().lookup(ra)
-	if r == nil {
+	rt := s.routes.Load()
+	rte := rt.lookup(ra)
+	if rte == nil {
 		s.ctr.noRoute.Add(1)
 		return fail(syscall.ENETUNREACH)
 	}
-	src, ok := r.source(ra)
-	if !ok {
-		s.ctr.noRoute.Add(1)
-		return fail(syscall.EHOSTUNREACH)
+	src := laddr.Addr().Unmap()
+	if src.IsValid() && !src.IsUnspecified() {
+		if !rt.local[src] || src.Is4() != ra.Is4() {
+			return fail(syscall.EADDRNOTAVAIL)
+		}
+	} else {
+		var ok bool
+		if src, ok = rte.source(ra); !ok {
+			s.ctr.noRoute.Add(1)
+			return fail(syscall.EHOSTUNREACH)
+		}
 	}
-	c, err := s.bindUDP(network, src, 0, raddr)
+	c, err := s.bindUDP(network, src, laddr.Port(), raddr)
 	if err != nil {
 		return fail(err)
 	}
@@ -265,7 +287,7 @@ func (sh *shard) udpInput(p *inPacket) {
 	if c.closed {
 		return
 	}
-	if c.queued+len(p.payload) > s.udpBuf {
+	if c.queued+len(p.payload) > c.queueLimit() {
 		s.ctr.udpDrops.Add(1)
 		return
 	}
@@ -329,17 +351,24 @@ func (c *UDPConn) opErr(op string, addr net.Addr, err error) error {
 // (os.ErrDeadlineExceeded). A datagram longer than b is cut to fit and the
 // rest lost, as with *net.UDPConn.
 func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	n, _, from, err := c.recv(b)
+	return n, from, err
+}
+
+// recv reads one datagram into b: the bytes copied, the datagram's
+// length, its sender.
+func (c *UDPConn) recv(b []byte) (int, int, netip.AddrPort, error) {
 	s := c.s
 	for {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return 0, netip.AddrPort{}, c.opErr("read", nil, net.ErrClosed)
+			return 0, 0, netip.AddrPort{}, c.opErr("read", nil, net.ErrClosed)
 		}
 		if err := c.err; err != nil {
 			c.err = nil
 			c.mu.Unlock()
-			return 0, netip.AddrPort{}, c.opErr("read", nil, err)
+			return 0, 0, netip.AddrPort{}, c.opErr("read", nil, err)
 		}
 		if len(c.queue) > 0 {
 			d := c.queue[0]
@@ -350,12 +379,12 @@ func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 			}
 			c.queued -= len(d.data)
 			c.mu.Unlock()
-			return copy(b, d.data), d.from, nil
+			return copy(b, d.data), len(d.data), d.from, nil
 		}
 		dl := c.rdl
 		if !dl.IsZero() && !s.clock.Now().Before(dl) {
 			c.mu.Unlock()
-			return 0, netip.AddrPort{}, c.opErr("read", nil, os.ErrDeadlineExceeded)
+			return 0, 0, netip.AddrPort{}, c.opErr("read", nil, os.ErrDeadlineExceeded)
 		}
 		var ch chan struct{}
 		if s.runner == nil {
@@ -371,7 +400,7 @@ func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 			return c.closed || c.err != nil || len(c.queue) > 0 || !c.rdl.Equal(dl)
 		})
 		if err != nil {
-			return 0, netip.AddrPort{}, c.opErr("read", nil, err)
+			return 0, 0, netip.AddrPort{}, c.opErr("read", nil, err)
 		}
 	}
 }
@@ -405,10 +434,10 @@ func (c *UDPConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 // WriteTo implements net.PacketConn; addr must be a *net.UDPAddr.
 func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	ua, ok := addr.(*net.UDPAddr)
-	if !ok || ua == nil {
+	if !ok {
 		return 0, c.opErr("write", addr, syscall.EINVAL)
 	}
-	return c.WriteToUDPAddrPort(b, ua.AddrPort())
+	return c.WriteToUDP(b, ua)
 }
 
 // Write implements net.Conn: it sends b as one datagram to the connected

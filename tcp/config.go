@@ -132,6 +132,13 @@ type Config struct {
 	// FreeBSD does. Default: a plain ACK (RFC 9293 §3.10.7.4); our FIN is
 	// retransmitted by its timer if it was lost.
 	FinWithClosingAck bool
+	// InvalidRateLimit (fuzzapi) bounds the ACKs sent in reply to
+	// segments without data that are out of window, fail PAWS or
+	// acknowledge what was never sent: at most one per interval, so that
+	// two ends that disagree about the sequence space cannot ACK each
+	// other for ever (Linux: net.ipv4.tcp_invalid_ratelimit). Default
+	// 500ms; negative: no limit.
+	InvalidRateLimit time.Duration
 }
 
 // Defaults of Config and KeepAliveConfig.
@@ -209,6 +216,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MinMSS, DefaultMinMSS)
 	if c.ChallengeACKInterval == 0 {
 		c.ChallengeACKInterval = DefaultChallengeACKInterval
+	}
+	if c.InvalidRateLimit == 0 {
+		c.InvalidRateLimit = DefaultInvalidRateLimit
 	}
 	c.KeepAlive = c.KeepAlive.withDefaults()
 	if c.CongestionControl != "newreno" {

@@ -187,7 +187,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	late := false
 	switch t.paws(seg, now) {
 	case pawsStale:
-		t.ackNow = true
+		t.oowAck(seg, now)
 		return
 	case pawsLate:
 		late = true
@@ -200,7 +200,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// "If an incoming segment is not acceptable, an acknowledgment
 		// should be sent in reply (unless the RST bit is set ...)".
 		if !rst {
-			t.ackNow = true
+			t.oowAck(seg, now)
 			if n := uint32(len(seg.Payload)); n > 0 && seqLT(seg.Seq, t.rcvNxt) {
 				t.noteDuplicate(seg.Seq, min32(seg.Seq+n, t.rcvNxt))
 				// Data we had: our ACK was probably lost (Linux

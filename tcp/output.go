@@ -241,7 +241,7 @@ func (t *TCB) sendData(now time.Time) {
 		if t.limitedTx > 0 {
 			// RFC 3042: outstanding data up to cwnd + 2·SMSS, one
 			// new segment per duplicate ACK.
-			room = max(room, t.cwnd()+t.limitedTx*t.sndMSS-t.pipe())
+			room = max(room, t.cwnd()+int(t.limitedTx)*t.sndMSS-t.pipe())
 		}
 		avail = max(min(avail, room), 0)
 		n := min(unsent, t.sndMSS, avail)

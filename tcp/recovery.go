@@ -57,7 +57,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	// third duplicate ACK that fast retransmit needs.
 	t.limitedTx = 0
 	if dup && !t.sackOK && t.recState == recOpen && t.dupAcks < dupThresh {
-		t.limitedTx = t.dupAcks
+		t.limitedTx = uint8(t.dupAcks)
 	}
 	if t.frto.step != 0 {
 		t.frtoAck(ack, advanced, dup, newlySACKed, now)

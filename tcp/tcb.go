@@ -169,10 +169,13 @@ type TCB struct {
 	synHeldOn  bool
 	// Limited Transmit (RFC 3042): segments past cwnd the duplicate ACK
 	// being processed allows (1 or 2; 0 otherwise).
-	limitedTx int
+	limitedTx uint8
 
-	// Defences against hostile peers (challenge.go).
-	challengeAt int64 // when the last challenge ACK was sent, Unix nanoseconds; 0: never
+	// Defences against hostile peers (challenge.go), and the last ACK
+	// answering an out-of-window segment (oow.go); Unix nanoseconds, 0:
+	// never.
+	challengeAt int64
+	oowAckAt    int64
 
 	// Output queue, reused between DrainOutput calls; taken from a pool
 	// (outBox) and given back when the connection holds no buffer memory.
