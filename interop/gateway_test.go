@@ -148,12 +148,12 @@ func startGatewayServers(t *testing.T, up *netns.NS, late chan<- string, resets 
 	})
 
 	serveTCP(7003, func(c *net.TCPConn) { // resets after a line, or reports the client's reset
-		line, err := bufio.NewReader(c).ReadString('\n')
+		line, _ := bufio.NewReader(c).ReadString('\n')
 		switch line {
 		case "reset me\n":
 			c.SetLinger(0)
 		case "i will reset\n":
-			_, err = c.Read(make([]byte, 1))
+			_, err := c.Read(make([]byte, 1))
 			resets <- err
 		}
 	})
