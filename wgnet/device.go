@@ -19,6 +19,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/synack/synack/link"
 	"github.com/synack/synack/stack"
@@ -56,7 +57,8 @@ var pool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 // CreateNetTUN makes a synack stack with localAddresses (each as a host
 // address; the stack's default routes point into the device) and returns
 // the tun.Device to give wireguard-go and the Net to dial and listen on.
-// dnsServers are used by Net.LookupHost and by DialContext for names. mtu
+// dnsServers are used by Net.LookupHost and by DialContext for names
+// (unless opts of CreateNetTUNWithOptions sets a Resolver). mtu
 // is the tunnel's MTU (1420 is WireGuard's usual).
 func CreateNetTUN(localAddresses, dnsServers []netip.Addr, mtu int) (tun.Device, *Net, error) {
 	return CreateNetTUNWithOptions(localAddresses, dnsServers, mtu, stack.Options{})
@@ -73,6 +75,15 @@ func CreateNetTUNWithOptions(localAddresses, dnsServers []netip.Addr, mtu int, o
 		events: make(chan tun.Event, 10),
 		closed: make(chan struct{}),
 	}
+	if opts.Resolver == nil && len(dnsServers) > 0 {
+		// Names are looked up through the tunnel (A and AAAA, 2 s per
+		// try, 3 rounds: the first query may wait for the handshake).
+		r := &stack.Resolver{Timeout: 2 * time.Second, Attempts: 3}
+		for _, a := range dnsServers {
+			r.Servers = append(r.Servers, netip.AddrPortFrom(a, 53))
+		}
+		opts.Resolver = r
+	}
 	dev.stk = stack.New(opts)
 	var prefixes []netip.Prefix
 	for _, a := range localAddresses {
@@ -83,7 +94,7 @@ func CreateNetTUNWithOptions(localAddresses, dnsServers []netip.Addr, mtu int, o
 		return nil, nil, fmt.Errorf("wgnet: %w", err)
 	}
 	dev.events <- tun.EventUp
-	return dev, &Net{stk: dev.stk, dns: dnsServers}, nil
+	return dev, &Net{stk: dev.stk}, nil
 }
 
 func hasV6(addrs []netip.Addr) bool {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/synack/synack/stack"
 )
@@ -17,9 +16,7 @@ import (
 // net.Conn with the methods of *net.TCPConn), listeners *stack.Listener
 // and UDP sockets *stack.UDPConn.
 type Net struct {
-	stk  *stack.Stack
-	dns  []netip.Addr
-	next atomic.Uint32 // the DNS server to try first
+	stk *stack.Stack
 }
 
 // Stack is the synack stack behind the tunnel.
@@ -105,56 +102,24 @@ func (n *Net) ListenUDP(laddr *net.UDPAddr) (*stack.UDPConn, error) {
 }
 
 // DialContext dials address ("host:port"; host a literal address or a name
-// resolved through the DNS servers) over network: tcp, tcp4, tcp6, udp,
-// udp4 or udp6. With several addresses it tries each in turn, IPv4 and
-// IPv6 as the name gives them, until one answers.
+// resolved through the DNS servers, each address tried in turn) over
+// network: tcp, tcp4, tcp6, udp, udp4 or udp6.
 func (n *Net) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	var tcp bool
 	switch network {
 	case "tcp", "tcp4", "tcp6":
-		tcp = true
+		c, err := n.stk.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	case "udp", "udp4", "udp6":
-	default:
-		return nil, dialErr(network, nil, net.UnknownNetworkError(network))
-	}
-	host, sport, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, dialErr(network, nil, err)
-	}
-	port, err := net.LookupPort(network, sport)
-	if err != nil {
-		return nil, dialErr(network, nil, err)
-	}
-	addrs, err := n.resolve(ctx, host)
-	if err != nil {
-		return nil, dialErr(network, nil, err)
-	}
-	var first error
-	for _, a := range addrs {
-		if network[len(network)-1] == '4' && !a.Is4() || network[len(network)-1] == '6' && a.Is4() {
-			continue
+		c, err := n.stk.DialUDPContext(ctx, network, address)
+		if err != nil {
+			return nil, err
 		}
-		ap := netip.AddrPortFrom(a, uint16(port))
-		var c net.Conn
-		if tcp {
-			c, err = n.DialContextTCPAddrPort(ctx, ap)
-		} else {
-			c, err = n.DialUDPAddrPort(netip.AddrPort{}, ap)
-		}
-		if err == nil {
-			return c, nil
-		}
-		if first == nil {
-			first = err
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		return c, nil
 	}
-	if first == nil {
-		first = dialErr(network, nil, &net.AddrError{Err: "no suitable address", Addr: host})
-	}
-	return nil, first
+	return nil, dialErr(network, nil, net.UnknownNetworkError(network))
 }
 
 // Dial is DialContext without a context.
