@@ -178,47 +178,52 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	if !o.deadline.IsZero() && (dl.IsZero() || o.deadline.Before(dl)) {
 		dl = o.deadline
 	}
+	if err := sh.awaitHandshake(ctx, c, tcp.StateSynSent, dl); err != nil {
+		sh.unlock()
+		return fail(key.local, err)
+	}
+	if c.tcb.State() == tcp.StateClosed || c.tcb.Done() {
+		err := c.failure(c.tcb.Err())
+		switch {
+		case c.closed: // Stack.Close
+			err = net.ErrClosed
+		case err == nil:
+			err = syscall.ECONNREFUSED
+		}
+		sh.unlock()
+		return fail(key.local, err)
+	}
+	sh.unlock()
+	return c, nil
+}
+
+// awaitHandshake waits until c, in state from, leaves it or ends (sh.mu
+// held on entry and on return; released while waiting). When ctx ends,
+// deadline passes on the stack's clock or waiting cannot succeed, it
+// aborts c, takes it out of the table and returns why.
+func (sh *shard) awaitHandshake(ctx context.Context, c *Conn, from tcp.State, deadline time.Time) error {
+	s := sh.s
 	for {
-		if st := c.tcb.State(); st != tcp.StateSynSent {
-			if st == tcp.StateClosed || c.tcb.Done() {
-				err := c.failure(c.tcb.Err())
-				switch {
-				case c.closed: // Stack.Close
-					err = net.ErrClosed
-				case err == nil:
-					err = syscall.ECONNREFUSED
-				}
-				sh.unlock()
-				return fail(key.local, err)
-			}
-			sh.unlock()
-			return c, nil
+		if c.tcb.State() != from || c.tcb.Done() {
+			return nil
 		}
 		err := ctx.Err()
-		if err == nil && !dl.IsZero() && !s.clock.Now().Before(dl) {
+		if err == nil && !deadline.IsZero() && !s.clock.Now().Before(deadline) {
 			err = context.DeadlineExceeded // on the stack's clock
 		}
-		if err != nil {
-			c.closed = true
-			now := s.clock.Now()
-			c.tcb.Abort(now)
-			sh.settle(c, now)
-			sh.remove(c)
+		if err == nil {
+			ch := c.waitChan()
 			sh.unlock()
-			return fail(key.local, err)
+			err = s.block(ch, deadline, ctx, c.ready(func() bool { return c.tcb.State() != from || c.tcb.Done() }))
+			sh.mu.Lock()
 		}
-		ch := c.waitChan()
-		sh.unlock()
-		err = s.block(ch, dl, ctx, c.ready(func() bool { return c.tcb.State() != tcp.StateSynSent }))
-		sh.mu.Lock()
 		if err != nil {
 			c.closed = true
 			now := s.clock.Now()
 			c.tcb.Abort(now)
 			sh.settle(c, now)
 			sh.remove(c)
-			sh.unlock()
-			return fail(key.local, err)
+			return err
 		}
 	}
 }

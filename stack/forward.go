@@ -234,48 +234,26 @@ func (r *TCPRequest) Accept(ctx context.Context) (*Conn, error) {
 	sh.settle(c, now)
 
 	dl, _ := ctx.Deadline()
-	for {
-		st := c.tcb.State()
-		if c.tcb.Done() || st == tcp.StateClosed || st == tcp.StateListen {
-			err := c.failure(c.tcb.Err())
-			if err == nil {
-				err = syscall.ECONNRESET
-			}
-			if !c.tcb.Done() {
-				c.tcb.Abort(now)
-				c.tcb.DrainOutput(c.emit)
-			}
-			sh.remove(c)
-			sh.unlock()
-			return fail(err)
-		}
-		if st != tcp.StateSynReceived {
-			sh.unlock()
-			return c, nil
-		}
-		if err := ctx.Err(); err != nil {
-			c.closed = true
-			now := s.clock.Now()
-			c.tcb.Abort(now)
-			sh.settle(c, now)
-			sh.remove(c)
-			sh.unlock()
-			return fail(err)
-		}
-		ch := c.waitChan()
+	if err := sh.awaitHandshake(ctx, c, tcp.StateSynReceived, dl); err != nil {
 		sh.unlock()
-		err := s.block(ch, dl, ctx, c.ready(func() bool { return c.tcb.State() != tcp.StateSynReceived || c.tcb.Done() }))
-		sh.mu.Lock()
-		if err != nil {
-			c.closed = true
-			now := s.clock.Now()
-			c.tcb.Abort(now)
-			sh.settle(c, now)
-			sh.remove(c)
-			sh.unlock()
-			return fail(err)
-		}
+		return fail(err)
 	}
+	if st := c.tcb.State(); c.tcb.Done() || st == tcp.StateClosed || st == tcp.StateListen {
+		// Reset by the client, or the SYN-ACK's retries ran out.
+		err := c.failure(c.tcb.Err())
+		if err == nil {
+			err = syscall.ECONNRESET
+		}
+		if !c.tcb.Done() {
+			c.tcb.Abort(s.clock.Now())
+			c.tcb.DrainOutput(c.emit)
+		}
+		sh.remove(c)
+		sh.unlock()
+		return fail(err)
+	}
+	sh.unlock()
+	return c, nil
 }
 
 // Refuse answers the request the way how says. Refusing a request that was
