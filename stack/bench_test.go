@@ -9,6 +9,11 @@ import (
 // two real-time stacks.
 func BenchmarkBulkTransfer(b *testing.B) {
 	cl, sv := pair(b, Options{}, Options{})
+	bulk(b, cl, sv)
+}
+
+// bulk connects cl to sv and writes b.N times 64 KiB one way.
+func bulk(b *testing.B, cl, sv *Stack) {
 	c, s := connected(b, cl, sv)
 	buf := make([]byte, 64<<10)
 	done := make(chan int64)

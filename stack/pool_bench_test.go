@@ -2,7 +2,6 @@ package stack
 
 import (
 	"fmt"
-	"io"
 	"net/netip"
 	"testing"
 
@@ -27,25 +26,7 @@ func BenchmarkBulkTransferMTU(b *testing.B) {
 			if err := sv.AddLink(z, netip.PrefixFrom(serverAddr, 24)); err != nil {
 				b.Fatal(err)
 			}
-			c, s := connected(b, cl, sv)
-			buf := make([]byte, 64<<10)
-			done := make(chan int64)
-			go func() {
-				n, _ := io.Copy(io.Discard, s)
-				done <- n
-			}()
-			b.SetBytes(int64(len(buf)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if _, err := c.Write(buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-			c.CloseWrite()
-			if n := <-done; n != int64(b.N*len(buf)) {
-				b.Fatalf("received %d bytes; want %d", n, b.N*len(buf))
-			}
+			bulk(b, cl, sv)
 		})
 	}
 }
