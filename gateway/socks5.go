@@ -251,6 +251,7 @@ type socksUDP struct {
 	ctl   net.Conn
 	relay *net.UDPAddr
 	dst   netip.AddrPort
+	buf   []byte // Read's datagram buffer (one reader at a time)
 }
 
 // Write sends b to the destination, behind the SOCKS5 UDP header.
@@ -265,9 +266,12 @@ func (u *socksUDP) Write(b []byte) (int, error) {
 
 // Read returns the next datagram from the destination, without its header;
 // datagrams from elsewhere, and fragments (unsupported, RFC 1928 §7), are
-// skipped.
+// skipped. It is not safe for concurrent use.
 func (u *socksUDP) Read(b []byte) (int, error) {
-	buf := make([]byte, 64<<10)
+	if u.buf == nil {
+		u.buf = make([]byte, 64<<10)
+	}
+	buf := u.buf
 	for {
 		n, from, err := u.ReadFrom(buf)
 		if err != nil {
