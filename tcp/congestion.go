@@ -176,3 +176,19 @@ func (t *TCB) undo() {
 		t.frto = frtoState{}
 	}
 }
+
+// undoState is what undoing a spurious congestion response needs
+// (RFC 2883 D-SACK, RFC 3522 Eifel): the retransmissions of the current
+// episode and their record, part of the sender half of the TCB.
+type undoState struct {
+	totalRetrans    int
+	spuriousRetrans int
+	episodeRetrans  int
+	episodeUndone   bool
+	eifelOn         bool
+	eifelTS         uint32
+	eifelSeq        uint32
+	episode         uint32         // number of the current recovery episode (0: none yet)
+	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
+	rtxLogNext      int
+}

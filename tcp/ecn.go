@@ -84,3 +84,14 @@ func (t *TCB) ecnEcho(now time.Time) {
 	t.ecnRecover = t.sndNxt
 	t.ecnSendCWR = true
 }
+
+// ecnState is ECN (RFC 3168) for both directions: the echo of CE marks we
+// receive, and our response to the echoes of the peer.
+type ecnState struct {
+	ecnOK          bool
+	ecnEchoing     bool // CE seen: our ACKs carry ECE until CWR arrives
+	ecnSendCWR     bool // the next new data segment carries CWR
+	ecnReduced     bool
+	retransmitting bool
+	ecnRecover     uint32 // no further reduction until SND.UNA passes it
+}

@@ -536,11 +536,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	if seqGT(ack, t.iss) {
 		t.synAckd = true
 	}
-	var rk *rack
-	if t.useRACK && t.sackOK {
-		rk = &t.rack
-	}
-	t.tx.ackTo(ack, rk, now)
+	t.tx.ackTo(ack, t.loss().deliveries(t), now)
 	if seqGT(ack, t.sndBufSeq) {
 		n := min(int(ack-t.sndBufSeq), t.sndBuf.Len())
 		t.sndBuf.Discard(n)

@@ -81,3 +81,10 @@ func addBlock(o *wire.TCPOptions, from, cnt int, r seqRange) int {
 	o.SACK[cnt] = wire.SACKBlock{Start: r.start, End: r.end}
 	return cnt + 1
 }
+
+// sackGen is what the receiver reports in its SACK options.
+type sackGen struct {
+	dsack       seqRange // a duplicate to report once (RFC 2883); empty when start == end
+	sackRecent  [wire.MaxSACKBlocks]uint32
+	sackRecentN int
+}

@@ -268,3 +268,18 @@ func (t *TCB) onKeepAlive(now time.Time) {
 	t.kaProbes++
 	t.kaAt = now.Add(ka.Interval)
 }
+
+// persistState is the zero-window probing of the sender (RFC 9293
+// §3.8.6.1, RFC 1122 §4.2.2.17).
+type persistState struct {
+	persistProbing bool // a zero-window probe byte is outstanding
+	persistBackoff int
+	persistProbes  int // probes unanswered since the last ACK
+	persistAt      time.Time
+}
+
+// keepalive is the keepalive timer and its probes (RFC 1122 §4.2.3.6).
+type keepalive struct {
+	kaProbes int
+	kaAt     time.Time
+}
