@@ -71,7 +71,7 @@ func (t *TCB) enterRecovery(newlySACKed uint32, now time.Time) {
 	t.forceRtx = true
 	t.startEpisode()
 	t.tlpOut = false // RFC 8985 §7.1: recovery ends the probe's episode
-	t.ptoAt = time.Time{}
+	t.ptoAt = 0
 }
 
 // startEpisode begins counting the retransmissions of a recovery episode,

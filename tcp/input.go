@@ -54,7 +54,7 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 	t.rcvNxt = seg.Seq + 1 // data on a SYN is not taken (the peer resends it)
 	t.negotiate(&seg.Options)
 	t.negotiateECN(seg, hasACK) // a simultaneous-open SYN negotiates as a SYN
-	t.tsRecentAt = now
+	t.tsRecentAt = instantOf(now)
 	t.updateSndWnd(seg, true)
 	if hasACK {
 		t.ackAdvance(seg, now)
@@ -160,7 +160,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// that the SYN-ACK echoes the SYN it answers and the peer's RTT
 		// sample from it is a round trip, not one plus the SYN backoff.
 		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
-			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, instantOf(now)
 		}
 		t.sendSYN(now)
 		return
@@ -172,7 +172,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// an ACK (§3.10.7.4 with RFC 5961 §4), as Linux sends: the peer
 		// may have seen neither our SYN-ACK nor any ACK of its SYN.
 		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
-			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, instantOf(now)
 		}
 		t.updateSndWnd(seg, true)
 		t.ackAdvance(seg, now)
@@ -456,7 +456,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		// second full-sized segment.
 		t.ackNow = true
 	case t.delAckAt.IsZero():
-		t.delAckAt = now.Add(t.cfg.DelayedACK)
+		t.delAckAt = instantOf(now.Add(t.cfg.DelayedACK))
 	}
 	return all
 }
@@ -552,7 +552,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 		}
 	} else if t.rttTiming && seqGT(ack, t.rttSeq) {
 		t.rttTiming = false
-		t.rttSample(now.Sub(t.rttStart))
+		t.rttSample(instantOf(now).Sub(t.rttStart))
 	}
 	t.retransmits = 0
 	if t.persistProbing && t.sndUna == t.sndNxt {
@@ -560,9 +560,9 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	}
 	switch {
 	case t.sndUna == t.sndNxt:
-		t.rtoAt = time.Time{}
+		t.rtoAt = 0
 	case !t.persistProbing:
-		t.rtoAt = now.Add(t.rto)
+		t.rtoAt = instantOf(now.Add(t.rto))
 	}
 }
 
@@ -608,7 +608,7 @@ func (t *TCB) windowChanged() {
 	if t.sndWnd == 0 {
 		return
 	}
-	t.persistAt = time.Time{}
+	t.persistAt = 0
 	t.persistBackoff = 0
 	if t.persistProbing {
 		t.persistProbing = false
@@ -624,7 +624,7 @@ func (t *TCB) windowChanged() {
 func (t *TCB) enterFinWait2(now time.Time) {
 	t.setState(StateFinWait2, now)
 	if t.fullClose {
-		t.finWait2At = now.Add(t.cfg.FinWait2Timeout)
+		t.finWait2At = instantOf(now.Add(t.cfg.FinWait2Timeout))
 	}
 }
 
@@ -632,6 +632,6 @@ func (t *TCB) enterFinWait2(now time.Time) {
 func (t *TCB) heardFromPeer(now time.Time) {
 	t.kaProbes = 0
 	if t.cfg.KeepAlive.Enable && t.keepAliveState() {
-		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
 	}
 }

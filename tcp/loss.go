@@ -68,9 +68,9 @@ type rackLoss struct{}
 
 func (rackLoss) onAck(t *TCB, now time.Time) bool {
 	lost, timeout := t.rackDetectLoss(now)
-	t.rackAt = time.Time{}
+	t.rackAt = 0
 	if timeout > 0 {
-		t.rackAt = now.Add(timeout)
+		t.rackAt = instantOf(now.Add(timeout))
 	}
 	return lost
 }

@@ -110,7 +110,7 @@ func (t *TCB) updateTSRecent(seg *Segment, now time.Time) {
 	}
 	if seqGE(seg.Options.TSVal, t.tsRecent) && seqLE(seg.Seq, t.lastAck) {
 		t.tsRecent = seg.Options.TSVal
-		t.tsRecentAt = now
+		t.tsRecentAt = instantOf(now)
 	}
 }
 

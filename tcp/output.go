@@ -79,7 +79,7 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 		// Any segment carrying the ACK satisfies a pending one (piggyback).
 		t.ackNow = false
 		t.unackedBytes = 0
-		t.delAckAt = time.Time{}
+		t.delAckAt = 0
 	}
 }
 
@@ -116,7 +116,7 @@ func (t *TCB) sendSYN(now time.Time) {
 		t.startRTT(t.iss, now)
 	}
 	if t.rtoAt.IsZero() {
-		t.rtoAt = now.Add(t.rto)
+		t.rtoAt = instantOf(now.Add(t.rto))
 	}
 }
 
@@ -296,7 +296,7 @@ func (t *TCB) sendData(now time.Time) {
 		t.startRTT(seq, now)
 		if t.rtoAt.IsZero() {
 			// RFC 6298 §5.1: start the timer when sending data if it is off.
-			t.rtoAt = now.Add(t.rto)
+			t.rtoAt = instantOf(now.Add(t.rto))
 		}
 		if !t.tlpOut {
 			t.armPTO(now) // RFC 8985 §7.2: re-armed on sending new data
@@ -338,7 +338,7 @@ func (t *TCB) startRTT(seq uint32, now time.Time) {
 	}
 	t.rttTiming = true
 	t.rttSeq = seq
-	t.rttStart = now
+	t.rttStart = instantOf(now)
 }
 
 // retransmitFirst resends the earliest unacknowledged segment: the SYN or

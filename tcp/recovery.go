@@ -181,10 +181,10 @@ func (t *TCB) sackDetectLoss() bool {
 // onRackTimer is the reordering timer (RFC 8985 §6.3): segments whose
 // reordering window has passed are lost.
 func (t *TCB) onRackTimer(now time.Time) {
-	t.rackAt = time.Time{}
+	t.rackAt = 0
 	lost, timeout := t.rackDetectLoss(now)
 	if timeout > 0 {
-		t.rackAt = now.Add(timeout)
+		t.rackAt = instantOf(now.Add(timeout))
 	}
 	if lost && t.recState == recOpen {
 		t.enterRecovery(0, now)
@@ -217,6 +217,6 @@ func (t *TCB) retransmitSeg(i int, now time.Time) {
 	t.retransmitted(s.start, s.end, s.tsval)
 	t.paceSent(n, now)
 	if t.rtoAt.IsZero() {
-		t.rtoAt = now.Add(t.rto)
+		t.rtoAt = instantOf(now.Add(t.rto))
 	}
 }

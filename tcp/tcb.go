@@ -46,7 +46,7 @@ type TCB struct {
 	rtxCauses RetransmitCauses
 
 	// Timers of the connection as a whole; zero when not armed.
-	timeWaitAt, finWait2At time.Time
+	timeWaitAt, finWait2At instant
 
 	// Defences against hostile peers (challenge.go), and the last ACK
 	// answering an out-of-window segment (oow.go); Unix nanoseconds, 0:
@@ -94,9 +94,9 @@ type sender struct {
 	rttTiming         bool
 	synRetransmitted  bool // the SYN or SYN-ACK was retransmitted (RFC 6298 §5.7)
 	rttSeq            uint32
-	rttStart          time.Time
+	rttStart          instant
 	retransmits       int // consecutive RTOs of the current SND.UNA
-	rtoAt             time.Time
+	rtoAt             instant
 
 	// Congestion control and loss recovery (congestion.go, recovery.go,
 	// rack.go, txmap.go, loss.go).
@@ -118,7 +118,7 @@ type sender struct {
 	lastRTT   time.Duration // the sample taken by the current ACK
 	roundEnd  uint32
 	ackDSACK  seqRange // the D-SACK block of the ACK being processed
-	rackAt    time.Time
+	rackAt    instant
 	prr       prrState
 	frto      frtoState
 	tlpState
@@ -128,7 +128,7 @@ type sender struct {
 	// (pacing.go).
 	persistState
 	keepalive
-	paceAt time.Time
+	paceAt instant
 }
 
 // receiver is the receiving half of the TCB: the receive sequence
@@ -168,7 +168,7 @@ type receiver struct {
 	// ACK generation.
 	unackedBytes int // in-order bytes received since our last ACK
 	quickAcks    int // segments still to be acknowledged at once
-	delAckAt     time.Time
+	delAckAt     instant
 	// Quick-ACK and interactive ("pingpong") modes, as Linux keeps them
 	// (quickack.go).
 	lastDataIn int64 // when in-sequence data last arrived (Linux lrcvtime), Unix nanoseconds; 0: never
@@ -180,7 +180,7 @@ type receiver struct {
 	tsRecent   uint32       // TS.Recent
 	pawsHole   pawsFloor    // TS.Recent when the latest hole opened
 	pawsEcho   [2]pawsFloor // echoes of our clock: the floor, and the next one
-	tsRecentAt time.Time
+	tsRecentAt instant
 }
 
 // Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.
@@ -276,7 +276,7 @@ func NewPassive(cfg Config, iss uint32, syn *Segment, now time.Time) *TCB {
 	t.negotiateECN(syn, false)
 	if syn.Options.HasTimestamps && t.tsOK {
 		t.tsRecent = syn.Options.TSVal
-		t.tsRecentAt = now
+		t.tsRecentAt = instantOf(now)
 	}
 	t.updateSndWnd(syn, true)
 	t.sendSYN(now)
@@ -311,7 +311,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 // "Start the time-wait timer, turn off the other timers").
 func (t *TCB) enterTimeWait(now time.Time) {
 	t.stopTimers()
-	t.timeWaitAt = now.Add(2 * t.cfg.MSL)
+	t.timeWaitAt = instantOf(now.Add(2 * t.cfg.MSL))
 	t.setState(StateTimeWait, now)
 }
 
@@ -329,14 +329,14 @@ func (t *TCB) enterEstablished(now time.Time) {
 		t.setState(StateFinWait1, now)
 	}
 	if t.cfg.KeepAlive.Enable {
-		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
 	}
 }
 
 func (t *TCB) stopTimers() {
-	t.rtoAt, t.persistAt, t.delAckAt = time.Time{}, time.Time{}, time.Time{}
-	t.kaAt, t.timeWaitAt, t.finWait2At = time.Time{}, time.Time{}, time.Time{}
-	t.rackAt, t.ptoAt, t.paceAt = time.Time{}, time.Time{}, time.Time{}
+	t.rtoAt, t.persistAt, t.delAckAt = 0, 0, 0
+	t.kaAt, t.timeWaitAt, t.finWait2At = 0, 0, 0
+	t.rackAt, t.ptoAt, t.paceAt = 0, 0, 0
 	t.rttTiming = false
 }
 
@@ -368,9 +368,9 @@ func (t *TCB) SetNoDelay(noDelay bool) { t.cfg.NoDelay = noDelay }
 func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
 	t.cfg.KeepAlive = ka.withDefaults()
 	t.kaProbes = 0
-	t.kaAt = time.Time{}
+	t.kaAt = 0
 	if ka.Enable && t.keepAliveState() {
-		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
 	}
 }
 

@@ -21,7 +21,7 @@ type tlpState struct {
 	tlpProbe     seqRange // what a retransmitted probe resent
 	tlpFlight    int      // the flight size when the probe went out
 	tlpResponses int      // congestion responses to losses probes repaired
-	ptoAt        time.Time
+	ptoAt        instant
 }
 
 // ptoAllowed reports whether a tail loss probe may be armed (RFC 8985
@@ -40,7 +40,7 @@ func (t *TCB) ptoAllowed() bool {
 // goes at the RTO expiry instead, in its place (§7.2: "If Now() + PTO >
 // TCP_RTO_expire(), PTO = TCP_RTO_expire() - Now()"; Linux likewise).
 func (t *TCB) armPTO(now time.Time) {
-	t.ptoAt = time.Time{}
+	t.ptoAt = 0
 	if !t.ptoAllowed() {
 		return
 	}
@@ -56,7 +56,7 @@ func (t *TCB) armPTO(now time.Time) {
 		}
 		pto = max(pto, minPTO)
 	}
-	at := now.Add(pto)
+	at := instantOf(now.Add(pto))
 	if !t.rtoAt.IsZero() && at.After(t.rtoAt) {
 		at = t.rtoAt
 	}
@@ -85,7 +85,7 @@ const minPTO = 40 * time.Millisecond
 // onPTO sends the tail loss probe (RFC 8985 §7.3): new data if the
 // windows allow, else the last segment again.
 func (t *TCB) onPTO(now time.Time) {
-	t.ptoAt = time.Time{}
+	t.ptoAt = 0
 	if t.sndUna == t.sndNxt || t.recState != recOpen {
 		return
 	}
@@ -104,7 +104,7 @@ func (t *TCB) onPTO(now time.Time) {
 		t.retransmitSeg(t.tx.n-1, now)
 	}
 	t.tlpEnd = t.sndNxt
-	t.rtoAt = now.Add(t.rto)
+	t.rtoAt = instantOf(now.Add(t.rto))
 }
 
 // tlpAck is RFC 8985 §7.4.2 for an ACK during a tail loss probe episode

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -10,7 +11,7 @@ import (
 // §5.2) in one.
 type txSeg struct {
 	start, end uint32    // [start, end) in sequence space, FIN included
-	sent       time.Time // time of the last (re)transmission
+	sent       instant // time of the last (re)transmission
 	tsval      uint32    // TSval of the last (re)transmission
 	flags      txFlags
 	// prev and next link the segment into the map's send-time list (slots
@@ -72,7 +73,7 @@ func (m *txMap) push(start, end uint32, now time.Time, tsval uint32) {
 		m.grow()
 	}
 	sl := m.slot(m.n)
-	m.segs[sl] = txSeg{start: start, end: end, sent: now, tsval: tsval}
+	m.segs[sl] = txSeg{start: start, end: end, sent: instantOf(now), tsval: tsval}
 	m.n++
 	m.link(sl)
 }
@@ -272,7 +273,7 @@ func (m *txMap) resent(i int, now time.Time, tsval uint32) {
 	s := &m.segs[sl]
 	m.clearFlag(sl, txLost)
 	s.flags |= txRetrans
-	s.sent, s.tsval = now, tsval
+	s.sent, s.tsval = instantOf(now), tsval
 	m.unlink(sl)
 	m.link(sl)
 }
@@ -302,7 +303,7 @@ func (m *txMap) relink() {
 		}
 	}
 	slices.SortStableFunc(m.scratch, func(a, b int32) int {
-		return m.at(int(a)).sent.Compare(m.at(int(b)).sent)
+		return cmp.Compare(m.at(int(a)).sent, m.at(int(b)).sent)
 	})
 	m.tsHead, m.tsTail = -1, -1
 	for _, i := range m.scratch {

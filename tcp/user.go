@@ -71,7 +71,7 @@ func (t *TCB) windowUpdate(now time.Time) {
 	case t.rcvWnd < uint32(t.sndMSS) || t.cfg.DelayedACK < 0:
 		t.sendAck(now)
 	case t.delAckAt.IsZero():
-		t.delAckAt = now.Add(t.cfg.DelayedACK)
+		t.delAckAt = instantOf(now.Add(t.cfg.DelayedACK))
 	}
 }
 
@@ -166,7 +166,7 @@ func (t *TCB) Close(now time.Time) error {
 		}
 	}
 	if t.state == StateFinWait2 && t.finWait2At.IsZero() {
-		t.finWait2At = now.Add(t.cfg.FinWait2Timeout)
+		t.finWait2At = instantOf(now.Add(t.cfg.FinWait2Timeout))
 	}
 	return nil
 }
