@@ -10,9 +10,9 @@ import (
 // sender's scoreboard (RFC 6675) and RACK's per-segment record (RFC 8985
 // §5.2) in one.
 type txSeg struct {
-	start, end uint32    // [start, end) in sequence space, FIN included
+	start, end uint32  // [start, end) in sequence space, FIN included
 	sent       instant // time of the last (re)transmission
-	tsval      uint32    // TSval of the last (re)transmission
+	tsval      uint32  // TSval of the last (re)transmission
 	flags      txFlags
 	// prev and next link the segment into the map's send-time list (slots
 	// in segs, -1 for none) while it is neither SACKed nor marked lost.
