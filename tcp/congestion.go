@@ -61,6 +61,7 @@ func (t *TCB) flightSize() int {
 // (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4, RFC 8985 §6.3). newlySACKed
 // is what the ACK that found the loss SACKed (0 on a timer), for PRR.
 func (t *TCB) enterRecovery(newlySACKed uint32, now time.Time) {
+	t.takeLoss()
 	t.cc.OnCongestionEvent(t.flightSize(), now)
 	t.recState = recFast
 	t.recoverPt = t.sndNxt
@@ -93,9 +94,11 @@ func (t *TCB) exitRecovery(now time.Time) {
 		t.cc.OnRecoveryEnd(now)
 	}
 	t.recState = recOpen
-	t.inflate = 0
 	t.dupAcks = 0
-	t.frto = frtoState{}
+	if t.lossState != nil {
+		t.inflate = 0
+		t.frto = frtoState{}
+	}
 	t.rack.onRecoveryEnd()
 }
 
@@ -121,7 +124,7 @@ func (t *TCB) retransmitted(start, end, tsval uint32) {
 		t.rtxLog = new([32]rtxRecord)
 	}
 	t.rtxLog[t.rtxLogNext] = rtxRecord{seqRange{start, end}, ep}
-	t.rtxLogNext = (t.rtxLogNext + 1) % len(t.rtxLog)
+	t.rtxLogNext = uint8((int(t.rtxLogNext) + 1) % len(t.rtxLog))
 }
 
 // rtxRecord is one retransmission and the episode it belongs to (0: none).
@@ -181,14 +184,19 @@ func (t *TCB) undo() {
 // (RFC 2883 D-SACK, RFC 3522 Eifel): the retransmissions of the current
 // episode and their record, part of the sender half of the TCB.
 type undoState struct {
-	totalRetrans    int
-	spuriousRetrans int
-	episodeRetrans  int
-	episodeUndone   bool
-	eifelOn         bool
+	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
+	totalRetrans    int32
+	spuriousRetrans int32
+	episodeRetrans  int32
 	eifelTS         uint32
 	eifelSeq        uint32
-	episode         uint32         // number of the current recovery episode (0: none yet)
-	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
-	rtxLogNext      int
+	episode         uint32 // number of the current recovery episode (0: none yet)
+	rtxLogNext      uint8
+	episodeUndone   bool
+	eifelOn         bool
+	// Retransmissions by cause (introspect.go).
+	rtxCauses rtxCounts
 }
+
+// rtxCounts is RetransmitCauses as the TCB keeps it.
+type rtxCounts struct{ Timeout, Recovery, Probe int32 }

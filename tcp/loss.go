@@ -108,3 +108,43 @@ func (renoLoss) onAck(t *TCB, _ time.Time) bool {
 
 func (renoLoss) deliveries(*TCB) *rack { return nil }
 func (renoLoss) probes() bool          { return false }
+
+// lossState is what only a loss recovery needs: PRR (prr.go), F-RTO
+// (frto.go) and NewReno's window inflation. A connection that is not
+// recovering keeps none (issue 9: an idle connection's memory): it is
+// taken when a recovery starts (enterRecovery, goBack) and given back
+// once no recovery runs and nothing is in flight (releaseLoss). While it
+// is nil, PRR is inactive, F-RTO is not running and there is no
+// inflation, as their zero values say.
+type lossState struct {
+	prr     prrState
+	frto    frtoState
+	inflate int // window inflation of NewReno recovery without SACK
+}
+
+var lossStatePool = freeList[lossState]{max: 1024}
+
+// takeLoss gives the TCB its lossState, zeroed, if it has none.
+func (t *TCB) takeLoss() {
+	if t.lossState != nil {
+		return
+	}
+	ls := lossStatePool.get()
+	if ls == nil {
+		ls = new(lossState)
+	} else {
+		*ls = lossState{}
+	}
+	t.lossState = ls
+}
+
+// releaseLoss gives the lossState back when no recovery runs, F-RTO is
+// done and the scoreboard is empty.
+func (t *TCB) releaseLoss() {
+	ls := t.lossState
+	if ls == nil || t.recState != recOpen || ls.frto.step != 0 || t.tx.n != 0 {
+		return
+	}
+	t.lossState = nil
+	lossStatePool.put(ls)
+}

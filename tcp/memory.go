@@ -376,6 +376,6 @@ func (t *TCB) releaseTx() {
 	if len(m.segs) == txSegsMin {
 		txSegsPool.put((*[txSegsMin]txSeg)(m.segs))
 	}
-	m.segs, m.head, m.scratch = nil, 0, nil
+	m.segs, m.head = nil, 0
 	t.rack.marks, t.rack.marksHead = nil, 0
 }

@@ -76,7 +76,7 @@ func TestTCBSize(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("sizes are for 64-bit platforms")
 	}
-	if n := unsafe.Sizeof(TCB{}); n > 1536 {
-		t.Errorf("TCB is %d bytes, past the 1536-byte class", n)
+	if n := unsafe.Sizeof(TCB{}); n > 1152 {
+		t.Errorf("TCB is %d bytes, past the 1152-byte class", n)
 	}
 }

@@ -213,7 +213,7 @@ func (t *TCB) sendData(now time.Time) {
 		if t.paced(now) || t.frtoHolds() {
 			return
 		}
-		if t.synAcked() && t.frto.newSegs == 0 {
+		if t.synAcked() && t.frtoNewSegs() == 0 {
 			if i := t.tx.firstLost(); i >= 0 {
 				s := t.tx.at(i)
 				room := t.cwnd() - t.pipe()
@@ -235,7 +235,7 @@ func (t *TCB) sendData(now time.Time) {
 			avail = int(lim - inflight)
 		}
 		room := t.cwnd() - t.pipe()
-		if t.tlpNew || t.frto.newSegs > 0 {
+		if t.tlpNew || t.frtoNewSegs() > 0 {
 			room = max(room, t.sndMSS)
 		}
 		if t.limitedTx > 0 {
@@ -292,7 +292,7 @@ func (t *TCB) sendData(now time.Time) {
 			t.paceSent(n, now)
 		}
 		t.tlpNew = false
-		t.frto.newSegs = max(t.frto.newSegs-1, 0)
+		t.frtoSent()
 		t.startRTT(seq, now)
 		if t.rtoAt.IsZero() {
 			// RFC 6298 §5.1: start the timer when sending data if it is off.

@@ -59,7 +59,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	if dup && !t.sackOK && t.recState == recOpen && t.dupAcks < dupThresh {
 		t.limitedTx = uint8(t.dupAcks)
 	}
-	if t.frto.step != 0 {
+	if t.lossState != nil && t.frto.step != 0 {
 		t.frtoAck(ack, advanced, dup, newlySACKed, now)
 	}
 
@@ -112,6 +112,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	if advanced || !t.ptoAllowed() {
 		t.armPTO(now)
 	}
+	t.releaseLoss()
 }
 
 // isDupAck is the duplicate ACK of RFC 5681 §2: it acknowledges SND.UNA

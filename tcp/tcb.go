@@ -42,9 +42,6 @@ type TCB struct {
 	sender
 	receiver
 
-	// Introspection (introspect.go).
-	rtxCauses RetransmitCauses
-
 	// Timers of the connection as a whole; zero when not armed.
 	timeWaitAt, finWait2At instant
 
@@ -87,6 +84,8 @@ type sender struct {
 	finQueued bool   // the user asked for a FIN (CloseWrite or Close)
 	finSent   bool   // our FIN has a sequence number
 	sndFinSeq uint32 // its sequence number
+	// Consecutive RTOs of the current SND.UNA (RFC 6298).
+	retransmits int32
 
 	// Retransmission (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -95,7 +94,6 @@ type sender struct {
 	synRetransmitted  bool // the SYN or SYN-ACK was retransmitted (RFC 6298 §5.7)
 	rttSeq            uint32
 	rttStart          instant
-	retransmits       int // consecutive RTOs of the current SND.UNA
 	rtoAt             instant
 
 	// Congestion control and loss recovery (congestion.go, recovery.go,
@@ -113,14 +111,14 @@ type sender struct {
 	// being processed allows (1 or 2; 0 otherwise).
 	limitedTx uint8
 	recoverPt uint32 // RecoveryPoint (RFC 6675), "recover" (RFC 6582)
-	dupAcks   int
-	inflate   int           // window inflation of NewReno recovery without SACK
+	dupAcks   int32
 	lastRTT   time.Duration // the sample taken by the current ACK
 	roundEnd  uint32
 	ackDSACK  seqRange // the D-SACK block of the ACK being processed
 	rackAt    instant
-	prr       prrState
-	frto      frtoState
+	// PRR, F-RTO and NewReno's window inflation, allocated while a
+	// recovery needs them (loss.go).
+	*lossState
 	tlpState
 	undoState
 
@@ -396,20 +394,20 @@ func (t *TCB) Info() Info {
 		SRTT:          t.srtt,
 		RTTVar:        t.rttvar,
 		RTO:           t.rto,
-		Retransmits:   t.retransmits,
+		Retransmits:   int(t.retransmits),
 
 		CongestionControl:   t.cfg.CongestionControl,
 		Cwnd:                t.cwnd(),
 		Ssthresh:            t.cc.Ssthresh(),
 		InRecovery:          t.recState != recOpen,
-		TotalRetransmits:    t.totalRetrans,
-		SpuriousRetransmits: t.spuriousRetrans,
+		TotalRetransmits:    int(t.totalRetrans),
+		SpuriousRetransmits: int(t.spuriousRetrans),
 		MinRTT:              t.rack.minRTT,
 		ReorderingSeen:      t.rack.reorderingSeen,
 		SendBufferSize:      t.sndBuf.size,
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
-		TLPRepairs:          t.tlpResponses,
+		TLPRepairs:          int(t.tlpResponses),
 
 		SendBufferAllocated:    t.sndBuf.Allocated(),
 		ReceiveBufferAllocated: t.rcvBuf.Allocated(),

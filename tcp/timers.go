@@ -121,7 +121,7 @@ func (t *TCB) onRTO(now time.Time) {
 			limit = t.cfg.SynAckRetries
 		}
 	}
-	if t.retransmits >= limit {
+	if int(t.retransmits) >= limit {
 		if t.passive && !t.synAcked() {
 			// A half-open connection nobody accepted yet: drop it silently.
 			t.enterClosed(nil, now)
@@ -161,6 +161,7 @@ func (t *TCB) goBack(now time.Time) {
 		// be undone only if every retransmission of the recovery, not
 		// just the timeout's, proves spurious.
 	}
+	t.takeLoss()
 	t.recState = recRTO
 	t.recoverPt = t.sndNxt
 	t.inflate, t.dupAcks = 0, 0
@@ -195,7 +196,7 @@ func (t *TCB) checkPersist(now time.Time) {
 // persistInterval is the RTO backed off once per unanswered probe.
 func (t *TCB) persistInterval() time.Duration {
 	d := t.rto
-	for i := 0; i < t.persistBackoff && d < t.cfg.MaxRTO; i++ {
+	for i := 0; i < int(t.persistBackoff) && d < t.cfg.MaxRTO; i++ {
 		d *= 2
 	}
 	return t.clampRTO(d)
@@ -208,7 +209,7 @@ func (t *TCB) onPersist(now time.Time) {
 	if t.sndWnd != 0 {
 		return
 	}
-	if t.persistProbes >= t.cfg.MaxRetries {
+	if int(t.persistProbes) >= t.cfg.MaxRetries {
 		t.enterClosed(errTimedOut, now)
 		return
 	}
@@ -274,8 +275,8 @@ func (t *TCB) onKeepAlive(now time.Time) {
 // §3.8.6.1, RFC 1122 §4.2.2.17).
 type persistState struct {
 	persistProbing bool // a zero-window probe byte is outstanding
-	persistBackoff int
-	persistProbes  int // probes unanswered since the last ACK
+	persistBackoff int32
+	persistProbes  int32 // probes unanswered since the last ACK
 	persistAt      instant
 }
 

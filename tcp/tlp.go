@@ -19,8 +19,8 @@ type tlpState struct {
 	tlpRetrans   bool     // TLP.is_retrans: the probe resent tlpProbe
 	tlpEnd       uint32   // TLP.end_seq
 	tlpProbe     seqRange // what a retransmitted probe resent
-	tlpFlight    int      // the flight size when the probe went out
-	tlpResponses int      // congestion responses to losses probes repaired
+	tlpFlight    int32    // the flight size when the probe went out
+	tlpResponses int32    // congestion responses to losses probes repaired
 	ptoAt        instant
 }
 
@@ -90,7 +90,7 @@ func (t *TCB) onPTO(now time.Time) {
 		return
 	}
 	t.tlpOut, t.tlpSampled = true, false
-	t.tlpFlight = t.flightSize()
+	t.tlpFlight = int32(t.flightSize())
 	t.tlpRetrans = false
 	before := t.sndNxt
 	if t.unsent() > 0 {
@@ -148,7 +148,7 @@ func (t *TCB) tlpAck(seg *Segment, advanced bool, newlySACKed uint32, now time.T
 // with no retransmissions, so that no D-SACK of an earlier episode undoes
 // this reduction.
 func (t *TCB) tlpLossResponse(now time.Time) {
-	t.cc.OnCongestionEvent(t.tlpFlight, now)
+	t.cc.OnCongestionEvent(int(t.tlpFlight), now)
 	t.cc.OnRecoveryEnd(now)
 	t.startEpisode()
 	t.tlpResponses++

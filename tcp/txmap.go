@@ -42,7 +42,8 @@ func (s *txSeg) len() uint32 { return s.end - s.start }
 // sorted by transmission time").
 type txMap struct {
 	segs        []txSeg
-	head, n     int
+	n           int   // segments recorded
+	head        int32 // slot of the first
 	sackedBytes uint32
 	lostBytes   uint32
 	// tsHead and tsTail are the oldest and newest sent of the send-time
@@ -51,11 +52,10 @@ type txMap struct {
 	// lostHint is at or below the start of every segment marked lost, so
 	// that firstLost need not look below it.
 	lostHint uint32
-	scratch  []int32 // relink's sort, reused
 }
 
 // slot is where the i-th segment (in sequence order) lives in segs.
-func (m *txMap) slot(i int) int32 { return int32((m.head + i) % len(m.segs)) }
+func (m *txMap) slot(i int) int32 { return int32((int(m.head) + i) % len(m.segs)) }
 
 func (m *txMap) at(i int) *txSeg { return &m.segs[m.slot(i)] }
 
@@ -86,7 +86,7 @@ func (m *txMap) grow() {
 		if sl < 0 {
 			return -1
 		}
-		return int32((int(sl) - m.head + old) % old)
+		return int32((int(sl) - int(m.head) + old) % old)
 	}
 	for i := range m.n {
 		s := *m.at(i)
@@ -193,7 +193,7 @@ func (m *txMap) ackTo(una uint32, rk *rack, now time.Time) {
 		m.clearFlag(sl, txSACKed)
 		m.clearFlag(sl, txLost)
 		m.unlink(sl)
-		m.head = (m.head + 1) % len(m.segs)
+		m.head = int32((int(m.head) + 1) % len(m.segs))
 		m.n--
 	}
 	m.head = 0
@@ -291,25 +291,38 @@ func (m *txMap) clearLost() {
 }
 
 // relink rebuilds the send-time list from every segment neither SACKed
-// nor lost, by send time and then sequence.
+// nor lost, by send time and then sequence. It runs only on an undo; its
+// sort space is shared through relinkPool rather than kept by every
+// connection.
 func (m *txMap) relink() {
-	m.scratch = m.scratch[:0]
+	buf := relinkPool.get()
+	if buf == nil {
+		buf = new([]int32)
+	}
+	order := (*buf)[:0]
 	for i := range m.n {
 		sl := m.slot(i)
 		s := &m.segs[sl]
 		s.flags &^= txTimed
 		if s.flags&(txSACKed|txLost) == 0 {
-			m.scratch = append(m.scratch, int32(i))
+			order = append(order, int32(i))
 		}
 	}
-	slices.SortStableFunc(m.scratch, func(a, b int32) int {
+	slices.SortStableFunc(order, func(a, b int32) int {
 		return cmp.Compare(m.at(int(a)).sent, m.at(int(b)).sent)
 	})
 	m.tsHead, m.tsTail = -1, -1
-	for _, i := range m.scratch {
+	for _, i := range order {
 		m.link(m.slot(int(i)))
 	}
+	if cap(order) <= 4096 {
+		*buf = order
+		relinkPool.put(buf)
+	}
 }
+
+// relinkPool holds relink's sort space.
+var relinkPool = freeList[[]int32]{max: 16}
 
 // truncate forgets every segment at or past seq (SND.NXT moved back).
 func (m *txMap) truncate(seq uint32) {
