@@ -69,7 +69,7 @@ func TestLoss_StateTakenForRecoveryAndGivenBack(t *testing.T) {
 	}
 	// The next loss takes it again, from zero.
 	h.write(full(20))
-	h.pending = nil // the whole flight is lost
+	h.pending = nil                      // the whole flight is lost
 	h.at(h.now.Sub(t0) + 10*time.Second) // the RTO: goBack takes it
 	if h.tcb.lossState == nil || h.tcb.recState != recRTO {
 		h.fail("no lossState after a timeout: recState %d", h.tcb.recState)
