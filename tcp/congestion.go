@@ -78,6 +78,7 @@ func (t *TCB) enterRecovery(newlySACKed uint32, now time.Time) {
 // startEpisode begins counting the retransmissions of a recovery episode,
 // which D-SACKs or timestamps may prove spurious (undo).
 func (t *TCB) startEpisode() {
+	t.takeUndo()
 	t.episode++
 	if t.episode == 0 {
 		t.episode = 1 // 0 marks retransmissions outside any episode
@@ -109,6 +110,7 @@ func (t *TCB) exitRecovery(now time.Time) {
 // episode; a tail loss probe sent while no recovery runs (RFC 8985 §7)
 // reduced no window, so proving it spurious undoes nothing.
 func (t *TCB) retransmitted(start, end, tsval uint32) {
+	t.takeUndo()
 	t.totalRetrans++
 	t.countRetransmit()
 	ep := uint32(0)
@@ -141,7 +143,7 @@ type rtxRecord struct {
 // nothing about the current one.
 func (t *TCB) spurious(start, end uint32) {
 	ep, found := uint32(0), false
-	if t.rtxLog == nil {
+	if t.undoState == nil || t.rtxLog == nil {
 		return // nothing was retransmitted
 	}
 	for i := range t.rtxLog {
@@ -182,7 +184,10 @@ func (t *TCB) undo() {
 
 // undoState is what undoing a spurious congestion response needs
 // (RFC 2883 D-SACK, RFC 3522 Eifel): the retransmissions of the current
-// episode and their record, part of the sender half of the TCB.
+// episode and their record, part of the sender half of the TCB, with the
+// retransmission counters. A connection that never recovered nor
+// retransmitted has none (takeUndo); its zero value is the state before
+// the first episode.
 type undoState struct {
 	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
 	totalRetrans    int32
@@ -200,3 +205,18 @@ type undoState struct {
 
 // rtxCounts is RetransmitCauses as the TCB keeps it.
 type rtxCounts struct{ Timeout, Recovery, Probe int32 }
+
+// takeUndo gives the TCB its undoState on first need; it is kept.
+func (t *TCB) takeUndo() {
+	if t.undoState == nil {
+		t.undoState = new(undoState)
+	}
+}
+
+// retransmitCounts returns the total and spurious retransmission counts.
+func (t *TCB) retransmitCounts() (total, spurious int) {
+	if t.undoState == nil {
+		return 0, 0
+	}
+	return int(t.totalRetrans), int(t.spuriousRetrans)
+}

@@ -79,7 +79,9 @@ func (t *TCB) ecnEcho(now time.Time) {
 	t.cc.OnRecoveryEnd(now)
 	// The controller's saved state is now from before this reduction,
 	// which no D-SACK can prove spurious: no undo past it.
-	t.episodeUndone = true
+	if t.undoState != nil { // else there is no episode to undo
+		t.episodeUndone = true
+	}
 	t.ecnReduced = true
 	t.ecnRecover = t.sndNxt
 	t.ecnSendCWR = true

@@ -10,6 +10,9 @@ type RetransmitCauses struct {
 
 // RetransmitCauses returns the TCB's retransmissions by cause.
 func (t *TCB) RetransmitCauses() RetransmitCauses {
+	if t.undoState == nil {
+		return RetransmitCauses{}
+	}
 	c := &t.rtxCauses
 	return RetransmitCauses{Timeout: int(c.Timeout), Recovery: int(c.Recovery), Probe: int(c.Probe)}
 }

@@ -44,14 +44,15 @@ func TestLoss_DetectorChosenAtNegotiation(t *testing.T) {
 }
 
 // The recovery state (PRR, F-RTO, NewReno inflation) exists only while
-// it is needed: none before the first loss, one from the ACK that starts
+// it is needed, and the undo state from the first retransmission on:
+// none before the first loss, one from the ACK that starts
 // fast recovery, none again once recovery has ended and everything sent
 // is acknowledged. The ladder is prrLadder's: segment 10 lost, its loss
 // found on the ACK of segment 13.
 func TestLoss_StateTakenForRecoveryAndGivenBack(t *testing.T) {
 	h, c := prrLadder(t, sackReno)
-	if h.tcb.lossState != nil {
-		h.fail("lossState before any loss")
+	if h.tcb.lossState != nil || h.tcb.undoState != nil {
+		h.fail("lossState or undoState before any loss")
 	}
 	if got := c.run(3); got != "11:new30 12:new31 13:rtx10" {
 		h.fail("got %s", got)
@@ -66,6 +67,10 @@ func TestLoss_StateTakenForRecoveryAndGivenBack(t *testing.T) {
 	h.check(!i.InRecovery && i.SndUna == i.SndNxt && i.SndNxt == 101+60*1460, "%+v", i)
 	if h.tcb.lossState != nil {
 		h.fail("lossState kept after recovery with nothing in flight")
+	}
+	// The undo state and the counters stay once there was a retransmission.
+	if h.tcb.undoState == nil || i.TotalRetransmits != 1 || h.tcb.RetransmitCauses().Recovery != 1 {
+		h.fail("undo state %v, retransmissions %d", h.tcb.undoState != nil, i.TotalRetransmits)
 	}
 	// The next loss takes it again, from zero.
 	h.write(full(20))

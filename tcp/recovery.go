@@ -32,7 +32,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	switch {
 	case advanced:
 		acked = int(ack - t.sndUna)
-		if t.eifelOn && seqGT(ack, t.eifelSeq) {
+		if t.undoState != nil && t.eifelOn && seqGT(ack, t.eifelSeq) {
 			// RFC 3522: the ACK of the first retransmission echoes a
 			// TSval older than it: the original arrived; it was spurious.
 			t.eifelOn = false

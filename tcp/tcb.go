@@ -120,7 +120,9 @@ type sender struct {
 	// recovery needs them (loss.go).
 	*lossState
 	tlpState
-	undoState
+	// Undo and retransmission counters (congestion.go): nil until the
+	// first recovery or retransmission.
+	*undoState
 
 	// Zero-window probing (timers.go), keepalive (timers.go) and pacing
 	// (pacing.go).
@@ -374,6 +376,7 @@ func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
 
 // Info returns a snapshot of the TCB's variables.
 func (t *TCB) Info() Info {
+	total, spurious := t.retransmitCounts()
 	return Info{
 		State:         t.state,
 		ISS:           t.iss,
@@ -400,8 +403,8 @@ func (t *TCB) Info() Info {
 		Cwnd:                t.cwnd(),
 		Ssthresh:            t.cc.Ssthresh(),
 		InRecovery:          t.recState != recOpen,
-		TotalRetransmits:    int(t.totalRetrans),
-		SpuriousRetransmits: int(t.spuriousRetrans),
+		TotalRetransmits:    total,
+		SpuriousRetransmits: spurious,
 		MinRTT:              t.rack.minRTT,
 		ReorderingSeen:      t.rack.reorderingSeen,
 		SendBufferSize:      t.sndBuf.size,
