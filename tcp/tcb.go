@@ -182,6 +182,9 @@ type TCB struct {
 	outQ    []outEntry
 	outData []byte
 	outBox  *outBox
+
+	// TCP Fast Open (fastopen.go): nil unless the connection uses it.
+	fo *fastOpen
 }
 
 // Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.
