@@ -134,6 +134,7 @@ type fastOpen struct {
 	gotExp    bool
 	peerMSS   int
 	answered  bool // a SYN-ACK was processed
+	taken     bool // TakeFastOpenResult returned it
 	// Server.
 	child bool // the SYN's data was accepted (a Fast Open child)
 }
@@ -316,3 +317,20 @@ func NewPassiveFastOpen(cfg Config, iss uint32, syn *Segment, reply FastOpenRepl
 func (t *TCB) fastOpenEarly() bool {
 	return t.fo != nil && t.fo.child && t.state == StateSynReceived
 }
+
+// TakeFastOpenResult returns, once, what the SYN-ACK of a Fast Open client
+// said (ok false before it came, and after the first call), with whether
+// the SYN used the experimental option and asked for a cookie.
+func (t *TCB) TakeFastOpenResult() (r FastOpenResult, sentExp, requested, ok bool) {
+	fo := t.fo
+	if fo == nil || !fo.answered || fo.taken {
+		return r, false, false, false
+	}
+	fo.taken = true
+	c := &fo.client
+	return t.FastOpenResult(), c.Exp, len(c.Cookie) == 0 && !c.NoCookie, true
+}
+
+// UsesFastOpen reports whether the TCB has Fast Open state (a Fast Open
+// client, or a server's Fast Open child).
+func (t *TCB) UsesFastOpen() bool { return t.fo != nil }
