@@ -302,8 +302,8 @@ type Stack struct {
 	abortOnOverflow     bool
 	cookieKey           tcp.CookieKey
 	fo                  fastOpenState // TCP Fast Open (fastopen.go)
-	mem                 *tcp.Memory // the TCP buffers' memory (memory.go)
-	resolver            *Resolver   // Options.Resolver (fuzzapi)
+	mem                 *tcp.Memory   // the TCP buffers' memory (memory.go)
+	resolver            *Resolver     // Options.Resolver (fuzzapi)
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
