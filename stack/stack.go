@@ -301,9 +301,10 @@ type Stack struct {
 	synCookies          SynCookieMode
 	abortOnOverflow     bool
 	cookieKey           tcp.CookieKey
-	fo                  fastOpenState // TCP Fast Open (fastopen.go)
-	mem                 *tcp.Memory   // the TCP buffers' memory (memory.go)
-	resolver            *Resolver     // Options.Resolver (fuzzapi)
+	mem                 *tcp.Memory // the TCP buffers' memory (memory.go)
+	resolver            *Resolver   // Options.Resolver (fuzzapi)
+
+	fo fastOpenState // TCP Fast Open (fastopen.go)
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
