@@ -38,6 +38,7 @@ type codeEnv struct {
 	state    tcp.State
 	hasState bool
 	freeBSD  bool // number states as FreeBSD does
+	sk       *socket // the socket, for the Fast Open fields (fastopen.go)
 }
 
 // tcpInfoConsts are the constants the scripts compare with (Linux's).
@@ -133,6 +134,7 @@ func (e *codeEnv) tcpInfoField(name string) (int64, bool) {
 		if in.ECN {
 			o |= 8 // TCPI_OPT_ECN
 		}
+		o |= fastOpenInfoOptions(e.sk) // TCPI_OPT_SYN_DATA
 		return o, true
 	case "tcpi_total_retrans":
 		return int64(in.TotalRetransmits), true
@@ -143,7 +145,7 @@ func (e *codeEnv) tcpInfoField(name string) (int64, bool) {
 	case "tcpi_rcv_wscale":
 		return int64(in.RcvWScale), true
 	}
-	return 0, false
+	return fastOpenInfoField(e, name)
 }
 
 // runCode evaluates a %{ }% block.
@@ -154,6 +156,7 @@ func (r *runner) runCode(line int, text string) {
 	}
 	if sk := r.socks[r.lastFD]; sk != nil {
 		env.hasState = true
+		env.sk = sk
 		switch {
 		case sk.conn != nil:
 			info := sk.conn.Info()

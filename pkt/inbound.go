@@ -29,6 +29,11 @@ type flow struct {
 	accepted bool // accept() has returned it
 	synSeen  bool // a SYN of the peer has been injected
 	closed   bool // its descriptor has been closed
+	// rISN is the peer's initial sequence number: the sequence number of
+	// its last SYN line. As packetdrill does, the sequence numbers of the
+	// peer's other segments, and our acknowledgments of them, are
+	// written relative to it; those of SYNs are absolute.
+	rISN uint32
 }
 
 // flowFor returns the flow for k, creating it.
@@ -97,6 +102,11 @@ func (r *runner) inject(ev Event, p *Packet) {
 		Seq:     p.Seq,
 		Flags:   wire.Flags(p.Flags & 0xff),
 		Window:  65535,
+	}
+	if p.Flags&FlagSYN != 0 {
+		f.rISN = p.Seq
+	} else {
+		h.Seq += f.rISN
 	}
 	if p.Ack != nil {
 		h.Ack = *p.Ack
@@ -205,6 +215,8 @@ func (r *runner) rawOption(f *flow, o TCPOption) (wire.RawOption, bool) {
 		if b, err := hex.DecodeString(o.Cookie); err == nil && len(b) == 16 {
 			return wire.RawOption{Kind: 19, Data: b}, true
 		}
+	case OptFastOpen, OptFastOpenExp:
+		return r.fastOpenOption(o) // fastopen.go
 	}
 	return wire.RawOption{}, false
 }

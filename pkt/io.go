@@ -225,9 +225,12 @@ func (c *call) payload(n int64) []byte {
 }
 
 func (c *call) sysWrite() (sysResult, bool) {
-	sk, n, nonblock, res, ok := c.ioArgs(0x80)
+	sk, n, nonblock, res, ok := c.ioArgs(0x80 | msgFastOpen)
 	if sk == nil {
 		return res, ok
+	}
+	if res, handled, ok := c.fastOpenWrite(sk, n, nonblock); handled {
+		return res, ok // MSG_FASTOPEN, TCP_FASTOPEN_CONNECT (fastopen.go)
 	}
 	if sk.conn == nil {
 		return fail(syscall.EPIPE), true

@@ -62,8 +62,14 @@ func (r *runner) asPacket(s sent, f *flow) *Packet {
 	}
 	n := uint32(s.payload)
 	p.Seq, p.End, p.Len = seq, seq+n, n
+	// Acknowledgments of the peer's data are relative to its ISN, but on
+	// a SYN (packetdrill's remote_seq_live_to_script_offset).
+	var rISN uint32
+	if f != nil && s.hdr.Flags&wire.FlagSYN == 0 {
+		rISN = f.rISN
+	}
 	if s.hdr.Flags&wire.FlagACK != 0 {
-		p.Ack = new(s.hdr.Ack)
+		p.Ack = new(s.hdr.Ack - rISN)
 	}
 	if s.hdr.Flags&wire.FlagRST == 0 {
 		p.Win = new(s.hdr.Window)
@@ -83,7 +89,12 @@ func (r *runner) asPacket(s sent, f *flow) *Packet {
 		p.Options = []TCPOption{}
 	}
 	for _, o := range s.opts {
-		p.Options = append(p.Options, scriptOption(o))
+		so := scriptOption(o)
+		for i := range so.Blocks {
+			so.Blocks[i].Left -= rISN
+			so.Blocks[i].Right -= rISN
+		}
+		p.Options = append(p.Options, so)
 	}
 	return p
 }
@@ -114,6 +125,10 @@ func scriptOption(o wire.RawOption) TCPOption {
 	case wire.OptTimestamps:
 		if len(o.Data) == 8 {
 			return TCPOption{Kind: OptTimestamp, TSVal: binary.BigEndian.Uint32(o.Data), TSEcr: binary.BigEndian.Uint32(o.Data[4:])}
+		}
+	case wire.OptFastOpen, wire.OptExperimental:
+		if t, ok := fastOpenScriptOption(o); ok { // fastopen.go
+			return t
 		}
 	}
 	return TCPOption{Kind: OptUnsupported, Text: fmt.Sprintf("kind %d len %d", o.Kind, len(o.Data)+2)}
@@ -287,6 +302,8 @@ func compareOption(w, g TCPOption, lenient bool) string {
 		bad = !slices.Equal(w.Blocks, g.Blocks)
 	case OptTimestamp:
 		bad = w.TSEcr != g.TSEcr
+	case OptFastOpen, OptFastOpenExp:
+		bad = !fastOpenCookieEqual(w.Cookie, g.Cookie) // fastopen.go
 	}
 	if bad {
 		return fmt.Sprintf("bad TCP option: expected %s, actual %s", w.String(), g.String())

@@ -199,6 +199,9 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 	if !ok {
 		return sysResult{}, false
 	}
+	if res, handled, ok := c.fastOpenSetsockopt(sk, level, opt); handled {
+		return res, ok // TCP_FASTOPEN* (fastopen.go)
+	}
 	o := &sk.opts
 	if level == solSocket && opt == 13 { // SO_LINGER
 		st, isStruct := c.arg(3).(*StructExpr)

@@ -187,6 +187,7 @@ func (s *Stack) ForgetFastOpenCookies() {
 type listenerFastOpen struct {
 	qlen     int                // most pending Fast Open connections; 0: off
 	children map[*Conn]struct{} // accepted on their SYN's data, not yet synchronized
+	key      *tcp.FastOpenKey   // the listener's own key (SetFastOpenKey); nil: the stack's
 }
 
 // SetFastOpen lets the listener accept data on SYNs with valid cookies
@@ -196,6 +197,14 @@ type listenerFastOpen struct {
 func (l *Listener) SetFastOpen(qlen int) {
 	l.mu.Lock()
 	l.fo.qlen = max(qlen, 0)
+	l.mu.Unlock()
+}
+
+// SetFastOpenKey gives the listener its own key for Fast Open cookies
+// (Linux's TCP_FASTOPEN_KEY socket option) instead of the stack's.
+func (l *Listener) SetFastOpenKey(k tcp.FastOpenKey) {
+	l.mu.Lock()
+	l.fo.key = &k
 	l.mu.Unlock()
 }
 
@@ -241,6 +250,11 @@ func (sh *shard) passiveTCB(l *Listener, cfg tcp.Config, key tuple, seg *tcp.Seg
 	keys := s.fo.keys
 	nkeys := s.fo.nkeys
 	s.fo.mu.Unlock()
+	l.mu.Lock()
+	if l.fo.key != nil {
+		keys[0], nkeys = *l.fo.key, 1
+	}
+	l.mu.Unlock()
 	valid := tcp.MakeFastOpenCookie(&keys[0], key.remote.Addr(), key.local.Addr())
 	got := o.FastOpen()
 	switch {
@@ -312,6 +326,30 @@ func (c *Conn) FastOpenSYNData() bool {
 	c.sh.mu.Lock()
 	defer c.sh.mu.Unlock()
 	return c.tcb.SYNData()
+}
+
+// FastOpenPending reports whether the connection is a Fast Open dial
+// whose SYN waits for the first Write.
+func (c *Conn) FastOpenPending() bool {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	return c.tcb.FastOpenPending()
+}
+
+// UsesFastOpen reports whether the connection is a Fast Open dial, or was
+// accepted on its SYN's data.
+func (c *Conn) UsesFastOpen() bool {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	return c.tcb.UsesFastOpen()
+}
+
+// FastOpenSYNBytes is how many bytes of data the connection's SYN carried
+// (a Fast Open dial's; 0 otherwise).
+func (c *Conn) FastOpenSYNBytes() int {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	return c.tcb.FastOpenResult().SYNData
 }
 
 // FastOpenRoom is how many bytes the deferred SYN of a Fast Open dial
