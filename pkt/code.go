@@ -37,7 +37,7 @@ type codeEnv struct {
 	// without a connection); hasState is false when there is no socket.
 	state    tcp.State
 	hasState bool
-	freeBSD  bool // number states as FreeBSD does
+	freeBSD  bool    // number states as FreeBSD does
 	sk       *socket // the socket, for the Fast Open fields (fastopen.go)
 }
 
