@@ -459,3 +459,24 @@ func fastOpenInfoField(e *codeEnv, name string) (int64, bool) {
 	mss := int64(max(in.SndMSS, 1))
 	return 1 + max(acked+mss-1, 0)/mss, true
 }
+
+// dropStale drops the queued packets of connections whose descriptor the
+// script has closed when it expects the SYN of a new connection:
+// packetdrill only looks at the packets of the socket under test, and a
+// new connect makes the new socket that one (the FIN of the last
+// connection, closed without a '>' line for it, is not compared).
+func (r *runner) dropStale(p *Packet) {
+	if p.Flags&(FlagSYN|FlagACK) != FlagSYN {
+		return
+	}
+	keep := r.out[:0]
+	for _, op := range r.out {
+		if s := decode(op); s.ok && s.hdr.Flags&wire.FlagSYN == 0 {
+			if f := r.flows[s.key]; f != nil && f.closed {
+				continue
+			}
+		}
+		keep = append(keep, op)
+	}
+	r.out = keep
+}

@@ -144,6 +144,7 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 		lo, hi = -1<<62, -1
 	}
 	want := func() string { return fmt.Sprintf("%s %s", fmtTime(start), p.String()) }
+	r.dropStale(p) // fastopen.go
 	for len(r.out) == 0 {
 		if !r.tick(hi) {
 			if hi >= 0 {

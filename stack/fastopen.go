@@ -164,7 +164,7 @@ func (s *Stack) fastOpenLearn(server netip.Addr, sentExp, requested bool, r tcp.
 	switch {
 	case len(r.Cookie) > 0:
 		e.cookie, e.exp, e.tryExp = r.Cookie, r.Exp, 0
-	case requested && len(e.cookie) == 0:
+	case requested && len(e.cookie) == 0 && !r.SYNRetransmitted:
 		// Asked and got nothing: perhaps a middlebox strips the
 		// option; try the other kind next time.
 		e.tryExp = 1

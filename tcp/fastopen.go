@@ -220,7 +220,7 @@ func (t *TCB) fastOpenWrite(now time.Time) {
 // §4.2.2), after SND.UNA moved: it keeps the cookie and MSS the server
 // gave, and when the SYN-ACK did not acknowledge all the data of the SYN,
 // sends the rest again right after the handshake's ACK.
-func (t *TCB) fastOpenSynAck(seg *Segment) {
+func (t *TCB) fastOpenSynAck(seg *Segment, now time.Time) {
 	fo := t.fo
 	if fo == nil || !fo.synSent || fo.answered {
 		return
@@ -235,10 +235,17 @@ func (t *TCB) fastOpenSynAck(seg *Segment) {
 		fo.gotCookie = slices.Clone(c)
 		fo.gotExp = o.FastOpenExp
 	}
+	end := t.iss + 1 + fo.synData
+	if seqGT(t.sndBufSeq+uint32(t.sndBuf.Len()), end) {
+		// A writer waits with more data than the SYN carried (Linux's
+		// sk_write_pending): the data goes at once, and, as a reply
+		// within the delayed-ACK time of the SYN-ACK, makes the
+		// connection interactive (quickack.go).
+		t.lastDataIn = now.UnixNano()
+	}
 	if fo.synData == 0 {
 		return
 	}
-	end := t.iss + 1 + fo.synData
 	if seqGE(t.sndUna, end) {
 		fo.dataAckd = true
 		return
@@ -259,6 +266,9 @@ type FastOpenResult struct {
 	MSS      int    // the server's MSS
 	SYNData  int    // bytes the SYN carried
 	DataAckd bool   // the SYN-ACK acknowledged all of them
+	// SYNRetransmitted: the SYN timed out and was sent again (without
+	// the option or data): the answer says little about the option.
+	SYNRetransmitted bool
 }
 
 // FastOpenResult reports what the SYN-ACK of a Fast Open client said;
@@ -269,7 +279,7 @@ func (t *TCB) FastOpenResult() FastOpenResult {
 	}
 	fo := t.fo
 	return FastOpenResult{Answered: fo.answered, Cookie: fo.gotCookie, Exp: fo.gotExp, MSS: fo.peerMSS,
-		SYNData: int(fo.synData), DataAckd: fo.dataAckd}
+		SYNData: int(fo.synData), DataAckd: fo.dataAckd, SYNRetransmitted: t.synRetransmitted}
 }
 
 // SYNData reports whether data on the SYN was exchanged: on a client, the

@@ -60,7 +60,7 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 		t.ackAdvance(seg, now)
 	}
 	if t.synAcked() {
-		t.fastOpenSynAck(seg) // data on our SYN not acknowledged: sent again
+		t.fastOpenSynAck(seg, now) // data on our SYN not acknowledged: sent again
 		// "If SND.UNA > ISS (our SYN has been ACKed), change the
 		// connection state to ESTABLISHED, form an ACK segment
 		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
