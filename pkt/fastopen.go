@@ -192,6 +192,9 @@ func (c *call) fastOpenSetsockopt(sk *socket, level, opt int64) (res sysResult, 
 			sk.lst.SetFastOpen(int(v))
 		}
 	case optTCPFastOpenConnect:
+		if !c.r.fastOpenClientOn() {
+			return fail(syscall.EOPNOTSUPP), true, true
+		}
 		if sk.conn != nil {
 			return fail(syscall.EISCONN), true, true
 		}
@@ -460,8 +463,8 @@ func fastOpenInfoField(e *codeEnv, name string) (int64, bool) {
 	return 1 + max(acked+mss-1, 0)/mss, true
 }
 
-// dropStale drops the queued packets of connections whose descriptor the
-// script has closed when it expects the SYN of a new connection:
+// dropStale drops the queued packets of other connections (closed, or not
+// the one the last connect made) when the script expects a new SYN:
 // packetdrill only looks at the packets of the socket under test, and a
 // new connect makes the new socket that one (the FIN of the last
 // connection, closed without a '>' line for it, is not compared).
@@ -472,11 +475,27 @@ func (r *runner) dropStale(p *Packet) {
 	keep := r.out[:0]
 	for _, op := range r.out {
 		if s := decode(op); s.ok && s.hdr.Flags&wire.FlagSYN == 0 {
-			if f := r.flows[s.key]; f != nil && f.closed {
+			if f := r.flows[s.key]; f != nil && (f.closed || f != r.cur) {
 				continue
 			}
 		}
 		keep = append(keep, op)
 	}
 	r.out = keep
+}
+
+// fastOpenRevents adds what poll sees of a Fast Open connection before its
+// handshake completes: a dial whose SYN waits for the first write is
+// writable, and a server's child holding the SYN's data is readable.
+func fastOpenRevents(sk *socket, rd stack.Readiness) int64 {
+	if sk.conn == nil {
+		return 0
+	}
+	switch {
+	case rd.State == tcp.StateSynSent && sk.conn.FastOpenPending():
+		return 0x4 | 0x100 // POLLOUT, POLLWRNORM
+	case rd.State == tcp.StateSynReceived && rd.Readable:
+		return 0x1 | 0x40 // POLLIN, POLLRDNORM
+	}
+	return 0
 }

@@ -19,6 +19,10 @@ type flow struct {
 	flowKey
 	isn     uint32 // our initial sequence number, learned from our SYN
 	haveISN bool
+	// synOff is our SYN's sequence number less the one its '>' line
+	// wrote: packetdrill compares SYNs (and their acknowledgments) in the
+	// script's numbers, and every other segment relative to our ISN.
+	synOff uint32
 	// ts maps a TSval written on a '>' line to the TSval we really sent,
 	// so that an inbound "ecr" naming it echoes the real one.
 	ts       map[uint32]uint32
@@ -33,7 +37,8 @@ type flow struct {
 	// its last SYN line. As packetdrill does, the sequence numbers of the
 	// peer's other segments, and our acknowledgments of them, are
 	// written relative to it; those of SYNs are absolute.
-	rISN uint32
+	rISN     uint32
+	haveRISN bool
 }
 
 // flowFor returns the flow for k, creating it.
@@ -104,7 +109,9 @@ func (r *runner) inject(ev Event, p *Packet) {
 		Window:  65535,
 	}
 	if p.Flags&FlagSYN != 0 {
-		f.rISN = p.Seq
+		if !f.haveRISN {
+			f.rISN, f.haveRISN = p.Seq, true
+		}
 	} else {
 		h.Seq += f.rISN
 	}
@@ -112,6 +119,9 @@ func (r *runner) inject(ev Event, p *Packet) {
 		h.Ack = *p.Ack
 		if f.haveISN {
 			h.Ack += f.isn
+			if p.Flags&FlagSYN != 0 {
+				h.Ack += f.synOff - f.isn
+			}
 		}
 	}
 	if p.Win != nil {

@@ -59,6 +59,9 @@ func (r *runner) asPacket(s sent, f *flow) *Packet {
 	seq := s.hdr.Seq
 	if f != nil && f.haveISN && !(s.hdr.Flags&wire.FlagRST != 0 && seq == 0) {
 		seq -= f.isn
+		if s.hdr.Flags&wire.FlagSYN != 0 {
+			seq += f.isn - f.synOff
+		}
 	}
 	n := uint32(s.payload)
 	p.Seq, p.End, p.Len = seq, seq+n, n
@@ -161,7 +164,7 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 	}
 	f := r.flowFor(s.key)
 	if p.Flags&FlagSYN != 0 && s.hdr.Flags&wire.FlagSYN != 0 {
-		f.isn, f.haveISN = s.hdr.Seq-p.Seq, true
+		f.isn, f.synOff, f.haveISN = s.hdr.Seq, s.hdr.Seq-p.Seq, true
 	}
 	taken := 1
 	// Several segments may make up one expected segment (TSO).

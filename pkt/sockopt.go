@@ -63,7 +63,7 @@ func (r *runner) revents(sk *socket) int64 {
 	if rd.Err != nil && !sk.errDone {
 		m |= err
 	}
-	return m
+	return m | fastOpenRevents(sk, rd) // fastopen.go
 }
 
 // pollEntry is one struct pollfd of a poll call.

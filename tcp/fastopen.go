@@ -137,6 +137,7 @@ type fastOpen struct {
 	taken     bool // TakeFastOpenResult returned it
 	// Server.
 	child bool // the SYN's data was accepted (a Fast Open child)
+	took  bool // ... and it carried data
 }
 
 // NewActiveFastOpen starts an active open that uses Fast Open: the TCB is
@@ -192,10 +193,11 @@ func (t *TCB) fastOpenSYN(now time.Time) {
 	e := &t.outQ[len(t.outQ)-1]
 	c := &fo.client
 	switch {
+	case c.NoCookie:
+		// Data without a cookie: no option at all (Linux sends none
+		// even when it has one).
 	case len(c.Cookie) > 0:
 		e.seg.Options.SetFastOpen(c.Cookie, c.Exp)
-	case c.NoCookie:
-		// Data without a cookie: no option at all.
 	default:
 		e.seg.Options.SetFastOpen(nil, c.Exp) // a cookie request
 	}
@@ -286,7 +288,7 @@ func (t *TCB) FastOpenResult() FastOpenResult {
 // SYN-ACK acknowledged all the data of its SYN; on a server, the SYN's
 // data was accepted (Linux's TCPI_OPT_SYN_DATA).
 func (t *TCB) SYNData() bool {
-	return t.fo != nil && (t.fo.dataAckd || t.fo.child)
+	return t.fo != nil && (t.fo.dataAckd || t.fo.took)
 }
 
 // FastOpenChild reports whether the TCB was made by NewPassiveFastOpen
@@ -301,7 +303,7 @@ func (t *TCB) FastOpenChild() bool { return t.fo != nil && t.fo.child }
 func NewPassiveFastOpen(cfg Config, iss uint32, syn *Segment, reply FastOpenReply, now time.Time) *TCB {
 	t := NewPassive(cfg, iss, syn, now)
 	if reply.Accept {
-		t.fo = &fastOpen{child: true}
+		t.fo = &fastOpen{child: true, took: len(syn.Payload) > 0}
 		if data := syn.Payload; len(data) > 0 {
 			n := t.rcvWrite(data)
 			t.advanceRcvNxt(uint32(n))
