@@ -167,6 +167,9 @@ func (c *call) sysRead() (sysResult, bool) {
 		got := 0
 		var err error
 		for got < len(buf) {
+			if got > 0 && conn.Readiness().Err != nil {
+				break // the error waits for the next read, as on Linux
+			}
 			var k int
 			k, err = conn.TryRead(buf[got:])
 			got += k
