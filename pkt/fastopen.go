@@ -24,6 +24,7 @@ const (
 	optTCPFastOpenNoCookie = 34
 	optFreeBSDFastOpen     = 1025
 	msgFastOpen            = 0x20000000
+	optTCPSynCnt           = 7
 )
 
 // tfoCookieDefines are the --define values packetdrill's run_all.py gives
@@ -46,6 +47,7 @@ type sockFastOpen struct {
 	connect  bool // TCP_FASTOPEN_CONNECT, or FreeBSD's TCP_FASTOPEN on a client
 	noCookie bool // TCP_FASTOPEN_NO_COOKIE
 	key      *tcp.FastOpenKey
+	synCnt   int // TCP_SYNCNT: SYN retransmissions (the Fast Open scripts use it)
 }
 
 func init() {
@@ -166,7 +168,7 @@ func (c *call) fastOpenSetsockopt(sk *socket, level, opt int64) (res sysResult, 
 			sk.lst.SetFastOpenKey(k)
 		}
 		return ok0(), true, true
-	case optTCPFastOpen, optFreeBSDFastOpen, optTCPFastOpenConnect, optTCPFastOpenNoCookie:
+	case optTCPFastOpen, optFreeBSDFastOpen, optTCPFastOpenConnect, optTCPFastOpenNoCookie, optTCPSynCnt:
 	default:
 		return res, false, true
 	}
@@ -201,6 +203,11 @@ func (c *call) fastOpenSetsockopt(sk *socket, level, opt int64) (res sysResult, 
 		sk.fo.connect = v != 0
 	case optTCPFastOpenNoCookie:
 		sk.fo.noCookie = v != 0
+	case optTCPSynCnt:
+		if v < 1 || v > 255 {
+			return fail(syscall.EINVAL), true, true
+		}
+		sk.fo.synCnt = int(v)
 	}
 	return ok0(), true, true
 }

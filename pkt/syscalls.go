@@ -439,6 +439,9 @@ func (r *runner) config(sk *socket) tcp.Config {
 	if o.keepCnt > 0 {
 		cfg.KeepAlive.Count = o.keepCnt
 	}
+	if sk.fo.synCnt > 0 {
+		cfg.SynRetries = sk.fo.synCnt // TCP_SYNCNT (fastopen.go)
+	}
 	return cfg
 }
 
