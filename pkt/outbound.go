@@ -156,6 +156,7 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 			r.mismatch(ev.Line, "expected packet was not sent", want(), "nothing by "+fmtTime(r.now()))
 			return
 		}
+		r.dropStale(p)
 	}
 	s := decode(r.out[0])
 	if !s.ok {

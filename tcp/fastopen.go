@@ -346,3 +346,23 @@ func (t *TCB) TakeFastOpenResult() (r FastOpenResult, sentExp, requested, ok boo
 // UsesFastOpen reports whether the TCB has Fast Open state (a Fast Open
 // client, or a server's Fast Open child).
 func (t *TCB) UsesFastOpen() bool { return t.fo != nil }
+
+// fastOpenPathMTU is HandlePathMTU for a SYN that carried data: if the
+// path cannot carry it, the SYN is sent again at once, without the data
+// and with the smaller MSS (as Linux's tcp_simple_retransmit does); the
+// data follows the handshake.
+func (t *TCB) fastOpenPathMTU(mss int, now time.Time) bool {
+	fo := t.fo
+	if fo == nil || t.state != StateSynSent || fo.synData == 0 || t.synAcked() {
+		return false
+	}
+	mss = max(mss, t.cfg.MinMSS)
+	if mss >= t.cfg.MSS {
+		return false
+	}
+	t.cfg.MSS = mss
+	t.synRetransmitted = true
+	t.rttTiming = false
+	t.sendSYN(now)
+	return true
+}
