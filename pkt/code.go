@@ -39,6 +39,7 @@ type codeEnv struct {
 	hasState bool
 	freeBSD  bool    // number states as FreeBSD does
 	sk       *socket // the socket, for the Fast Open fields (fastopen.go)
+	foUsed   bool    // the script uses Fast Open (fastopen.go)
 }
 
 // tcpInfoConsts are the constants the scripts compare with (Linux's).
@@ -156,7 +157,7 @@ func (r *runner) runCode(line int, text string) {
 	}
 	if sk := r.socks[r.lastFD]; sk != nil {
 		env.hasState = true
-		env.sk = sk
+		env.sk, env.foUsed = sk, r.fo.used
 		switch {
 		case sk.conn != nil:
 			info := sk.conn.Info()

@@ -39,6 +39,9 @@ type runnerFastOpen struct {
 	real   *runner // the runner itself (not a scratch copy checking a command)
 	// bsdClient: FreeBSD's net.inet.tcp.fastopen.client_enable.
 	bsdClient bool
+	// used: the script has used Fast Open (an FO option, MSG_FASTOPEN,
+	// a TCP_FASTOPEN option): its tcpi_delivered is answered.
+	used bool
 }
 
 // sockFastOpen is a socket's Fast Open options.
@@ -149,6 +152,10 @@ func (r *runner) fastOpenListen(sk *socket) {
 func (c *call) fastOpenSetsockopt(sk *socket, level, opt int64) (res sysResult, handled, ok bool) {
 	if level != solTCP {
 		return res, false, true
+	}
+	switch opt {
+	case optTCPFastOpen, optFreeBSDFastOpen, optTCPFastOpenConnect, optTCPFastOpenNoCookie, optTCPFastOpenKey:
+		c.r.fo.used = true
 	}
 	switch opt {
 	case optTCPFastOpenKey:
@@ -310,6 +317,9 @@ func (c *call) awaitConnect(sk *socket) (sysResult, bool, bool) {
 // otherwise.
 func (c *call) fastOpenWrite(sk *socket, n int64, nonblock bool) (res sysResult, handled, ok bool) {
 	fl, _ := c.flags()
+	if fl&msgFastOpen != 0 {
+		c.r.fo.used = true
+	}
 	switch {
 	case sk.conn == nil && sk.lst == nil && (fl&msgFastOpen != 0 || (sk.fo.connect && c.sc.Name == "sendto")):
 		if fl&msgFastOpen != 0 && !c.r.fastOpenClientOn() {
@@ -397,6 +407,7 @@ func (c *call) fastOpenWrite(sk *socket, n int64, nonblock bool) (res sysResult,
 
 // fastOpenOption encodes an inbound FO or FOEXP option.
 func (r *runner) fastOpenOption(o TCPOption) (wire.RawOption, bool) {
+	r.fo.used = true
 	cookie, ok := r.fastOpenCookie(o.Cookie)
 	if !ok {
 		return wire.RawOption{}, false
@@ -454,7 +465,7 @@ func fastOpenInfoOptions(sk *socket) int64 {
 // every segment but the last of a write is full-sized; other connections
 // keep the field unanswered.
 func fastOpenInfoField(e *codeEnv, name string) (int64, bool) {
-	if name != "tcpi_delivered" || e.sk == nil || e.sk.conn == nil || e.info == nil || !e.sk.conn.UsesFastOpen() {
+	if name != "tcpi_delivered" || e.sk == nil || e.sk.conn == nil || e.info == nil || !(e.foUsed || e.sk.conn.UsesFastOpen()) {
 		return 0, false
 	}
 	in := e.info
