@@ -244,7 +244,7 @@ func (c *call) fastOpenDial(sk *socket, ap netip.AddrPort) (sysResult, bool) {
 	if sk.isBound {
 		local = sk.bound
 	}
-	conn, err := st.DialStartFastOpen(local, ap, &cfg, stack.FastOpenDial{NoCookie: sk.fo.noCookie})
+	conn, err := st.DialStartFastOpen(local, ap, &cfg, stack.FastOpenDial{NoCookie: sk.fo.noCookie, GiveUp: c.r.freeBSD})
 	if err != nil {
 		return fail(errnoOf(err)), false
 	}

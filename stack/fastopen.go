@@ -58,6 +58,7 @@ type fastOpenEntry struct {
 	exp    bool // the cookie came in the experimental option
 	mss    int
 	tryExp uint8 // a request got no cookie: 1 try kind 254 next, 2 back to 34
+	failed bool  // Fast Open failed with a FastOpenDial.GiveUp dial: not tried again
 }
 
 func (f *fastOpenState) init(opts *Options, secret []byte) {
@@ -114,6 +115,13 @@ type FastOpenDial struct {
 	// NoCookie sends the data on the SYN without a cookie (Linux's
 	// TCP_FASTOPEN_NO_COOKIE socket option).
 	NoCookie bool
+	// GiveUp stops using Fast Open with a server once it failed: a
+	// cookie request got no valid cookie, or the SYN-ACK did not
+	// acknowledge the SYN's data. Later dials to it send plain SYNs, as
+	// FreeBSD's client does. Without it, as on Linux, the cookie is
+	// kept and a request that got none is retried in the other option
+	// kind.
+	GiveUp bool
 }
 
 // DialStartFastOpen is DialStart for a Fast Open connection (Linux's
@@ -133,9 +141,14 @@ func (s *Stack) activeTCB(cfg tcp.Config, key tuple, now time.Time, fo *FastOpen
 	if fo == nil || !s.fastOpenOn(FastOpenClient) {
 		return tcp.NewActive(cfg, iss, now)
 	}
-	c := tcp.FastOpenClient{NoCookie: fo.NoCookie || s.fastOpenOn(FastOpenClientNoCookie)}
+	c := tcp.FastOpenClient{NoCookie: fo.NoCookie || s.fastOpenOn(FastOpenClientNoCookie), GiveUp: fo.GiveUp}
 	s.fo.mu.Lock()
-	if e, ok := s.fo.cache[key.remote.Addr()]; ok {
+	e, ok := s.fo.cache[key.remote.Addr()]
+	if ok && e.failed && fo.GiveUp {
+		s.fo.mu.Unlock()
+		return tcp.NewActive(cfg, iss, now)
+	}
+	if ok {
 		c.Cookie, c.Exp, c.MSS = slices.Clone(e.cookie), e.exp, e.mss
 		if len(e.cookie) == 0 {
 			c.Exp = e.tryExp == 1
@@ -161,6 +174,15 @@ func (s *Stack) fastOpenLearn(server netip.Addr, sentExp, requested bool, r tcp.
 		}
 	}
 	e.mss = r.MSS
+	if r.GiveUp {
+		if len(r.Cookie) > 0 {
+			e.cookie, e.exp = r.Cookie, r.Exp // a new cookie: keep trying
+		} else {
+			e.failed = requested || (r.SYNData > 0 && !r.DataAckd)
+		}
+		s.fo.cache[server] = e
+		return
+	}
 	switch {
 	case len(r.Cookie) > 0:
 		e.cookie, e.exp, e.tryExp = r.Cookie, r.Exp, 0

@@ -105,6 +105,7 @@ type FastOpenClient struct {
 	Exp      bool   // use the experimental option (kind 254)
 	NoCookie bool   // send data on the SYN without any cookie (Linux's tcp_fastopen 0x4)
 	MSS      int    // the server's MSS cached with the cookie; 0: unknown
+	GiveUp   bool   // passed back in FastOpenResult (the stack's FreeBSD-like cache policy)
 }
 
 // FastOpenReply is how a server answers a SYN's Fast Open option: the
@@ -271,6 +272,7 @@ type FastOpenResult struct {
 	// SYNRetransmitted: the SYN timed out and was sent again (without
 	// the option or data): the answer says little about the option.
 	SYNRetransmitted bool
+	GiveUp           bool // FastOpenClient.GiveUp, as given
 }
 
 // FastOpenResult reports what the SYN-ACK of a Fast Open client said;
@@ -281,7 +283,7 @@ func (t *TCB) FastOpenResult() FastOpenResult {
 	}
 	fo := t.fo
 	return FastOpenResult{Answered: fo.answered, Cookie: fo.gotCookie, Exp: fo.gotExp, MSS: fo.peerMSS,
-		SYNData: int(fo.synData), DataAckd: fo.dataAckd, SYNRetransmitted: t.synRetransmitted}
+		SYNData: int(fo.synData), DataAckd: fo.dataAckd, SYNRetransmitted: t.synRetransmitted, GiveUp: fo.client.GiveUp}
 }
 
 // SYNData reports whether data on the SYN was exchanged: on a client, the
