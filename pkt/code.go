@@ -37,7 +37,9 @@ type codeEnv struct {
 	// without a connection); hasState is false when there is no socket.
 	state    tcp.State
 	hasState bool
-	freeBSD  bool // number states as FreeBSD does
+	freeBSD  bool    // number states as FreeBSD does
+	sk       *socket // the socket, for the Fast Open fields (fastopen.go)
+	foUsed   bool    // the script uses Fast Open (fastopen.go)
 }
 
 // tcpInfoConsts are the constants the scripts compare with (Linux's).
@@ -133,6 +135,7 @@ func (e *codeEnv) tcpInfoField(name string) (int64, bool) {
 		if in.ECN {
 			o |= 8 // TCPI_OPT_ECN
 		}
+		o |= fastOpenInfoOptions(e.sk) // TCPI_OPT_SYN_DATA
 		return o, true
 	case "tcpi_total_retrans":
 		return int64(in.TotalRetransmits), true
@@ -143,7 +146,7 @@ func (e *codeEnv) tcpInfoField(name string) (int64, bool) {
 	case "tcpi_rcv_wscale":
 		return int64(in.RcvWScale), true
 	}
-	return 0, false
+	return fastOpenInfoField(e, name)
 }
 
 // runCode evaluates a %{ }% block.
@@ -154,6 +157,7 @@ func (r *runner) runCode(line int, text string) {
 	}
 	if sk := r.socks[r.lastFD]; sk != nil {
 		env.hasState = true
+		env.sk, env.foUsed = sk, r.fo.used
 		switch {
 		case sk.conn != nil:
 			info := sk.conn.Info()

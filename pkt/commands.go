@@ -256,8 +256,6 @@ func (r *runner) prescan() *Result {
 			}
 			for _, o := range a.Options {
 				switch o.Kind {
-				case OptFastOpen, OptFastOpenExp:
-					return skip("TCP Fast Open is not supported")
 				case OptMD5:
 					return skip("TCP MD5 signatures are not supported")
 				case OptUnsupported:

@@ -19,6 +19,10 @@ type flow struct {
 	flowKey
 	isn     uint32 // our initial sequence number, learned from our SYN
 	haveISN bool
+	// synOff is our SYN's sequence number less the one its '>' line
+	// wrote: packetdrill compares SYNs (and their acknowledgments) in the
+	// script's numbers, and every other segment relative to our ISN.
+	synOff uint32
 	// ts maps a TSval written on a '>' line to the TSval we really sent,
 	// so that an inbound "ecr" naming it echoes the real one.
 	ts       map[uint32]uint32
@@ -29,6 +33,12 @@ type flow struct {
 	accepted bool // accept() has returned it
 	synSeen  bool // a SYN of the peer has been injected
 	closed   bool // its descriptor has been closed
+	// rISN is the peer's initial sequence number: the sequence number of
+	// its last SYN line. As packetdrill does, the sequence numbers of the
+	// peer's other segments, and our acknowledgments of them, are
+	// written relative to it; those of SYNs are absolute.
+	rISN     uint32
+	haveRISN bool
 }
 
 // flowFor returns the flow for k, creating it.
@@ -98,10 +108,20 @@ func (r *runner) inject(ev Event, p *Packet) {
 		Flags:   wire.Flags(p.Flags & 0xff),
 		Window:  65535,
 	}
+	if p.Flags&FlagSYN != 0 {
+		if !f.haveRISN {
+			f.rISN, f.haveRISN = p.Seq, true
+		}
+	} else {
+		h.Seq += f.rISN
+	}
 	if p.Ack != nil {
 		h.Ack = *p.Ack
 		if f.haveISN {
 			h.Ack += f.isn
+			if p.Flags&FlagSYN != 0 {
+				h.Ack += f.synOff - f.isn
+			}
 		}
 	}
 	if p.Win != nil {
@@ -205,6 +225,8 @@ func (r *runner) rawOption(f *flow, o TCPOption) (wire.RawOption, bool) {
 		if b, err := hex.DecodeString(o.Cookie); err == nil && len(b) == 16 {
 			return wire.RawOption{Kind: 19, Data: b}, true
 		}
+	case OptFastOpen, OptFastOpenExp:
+		return r.fastOpenOption(o) // fastopen.go
 	}
 	return wire.RawOption{}, false
 }

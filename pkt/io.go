@@ -167,6 +167,9 @@ func (c *call) sysRead() (sysResult, bool) {
 		got := 0
 		var err error
 		for got < len(buf) {
+			if got > 0 && conn.Readiness().Err != nil {
+				break // the error waits for the next read, as on Linux
+			}
 			var k int
 			k, err = conn.TryRead(buf[got:])
 			got += k
@@ -225,9 +228,12 @@ func (c *call) payload(n int64) []byte {
 }
 
 func (c *call) sysWrite() (sysResult, bool) {
-	sk, n, nonblock, res, ok := c.ioArgs(0x80)
+	sk, n, nonblock, res, ok := c.ioArgs(0x80 | msgFastOpen)
 	if sk == nil {
 		return res, ok
+	}
+	if res, handled, ok := c.fastOpenWrite(sk, n, nonblock); handled {
+		return res, ok // MSG_FASTOPEN, TCP_FASTOPEN_CONNECT (fastopen.go)
 	}
 	if sk.conn == nil {
 		return fail(syscall.EPIPE), true

@@ -59,11 +59,20 @@ func (r *runner) asPacket(s sent, f *flow) *Packet {
 	seq := s.hdr.Seq
 	if f != nil && f.haveISN && !(s.hdr.Flags&wire.FlagRST != 0 && seq == 0) {
 		seq -= f.isn
+		if s.hdr.Flags&wire.FlagSYN != 0 {
+			seq += f.isn - f.synOff
+		}
 	}
 	n := uint32(s.payload)
 	p.Seq, p.End, p.Len = seq, seq+n, n
+	// Acknowledgments of the peer's data are relative to its ISN, but on
+	// a SYN (packetdrill's remote_seq_live_to_script_offset).
+	var rISN uint32
+	if f != nil && s.hdr.Flags&wire.FlagSYN == 0 {
+		rISN = f.rISN
+	}
 	if s.hdr.Flags&wire.FlagACK != 0 {
-		p.Ack = new(s.hdr.Ack)
+		p.Ack = new(s.hdr.Ack - rISN)
 	}
 	if s.hdr.Flags&wire.FlagRST == 0 {
 		p.Win = new(s.hdr.Window)
@@ -83,7 +92,12 @@ func (r *runner) asPacket(s sent, f *flow) *Packet {
 		p.Options = []TCPOption{}
 	}
 	for _, o := range s.opts {
-		p.Options = append(p.Options, scriptOption(o))
+		so := scriptOption(o)
+		for i := range so.Blocks {
+			so.Blocks[i].Left -= rISN
+			so.Blocks[i].Right -= rISN
+		}
+		p.Options = append(p.Options, so)
 	}
 	return p
 }
@@ -115,6 +129,10 @@ func scriptOption(o wire.RawOption) TCPOption {
 		if len(o.Data) == 8 {
 			return TCPOption{Kind: OptTimestamp, TSVal: binary.BigEndian.Uint32(o.Data), TSEcr: binary.BigEndian.Uint32(o.Data[4:])}
 		}
+	case wire.OptFastOpen, wire.OptExperimental:
+		if t, ok := fastOpenScriptOption(o); ok { // fastopen.go
+			return t
+		}
 	}
 	return TCPOption{Kind: OptUnsupported, Text: fmt.Sprintf("kind %d len %d", o.Kind, len(o.Data)+2)}
 }
@@ -129,6 +147,7 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 		lo, hi = -1<<62, -1
 	}
 	want := func() string { return fmt.Sprintf("%s %s", fmtTime(start), p.String()) }
+	r.dropStale(p) // fastopen.go
 	for len(r.out) == 0 {
 		if !r.tick(hi) {
 			if hi >= 0 {
@@ -137,6 +156,7 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 			r.mismatch(ev.Line, "expected packet was not sent", want(), "nothing by "+fmtTime(r.now()))
 			return
 		}
+		r.dropStale(p)
 	}
 	s := decode(r.out[0])
 	if !s.ok {
@@ -145,7 +165,7 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 	}
 	f := r.flowFor(s.key)
 	if p.Flags&FlagSYN != 0 && s.hdr.Flags&wire.FlagSYN != 0 {
-		f.isn, f.haveISN = s.hdr.Seq-p.Seq, true
+		f.isn, f.synOff, f.haveISN = s.hdr.Seq, s.hdr.Seq-p.Seq, true
 	}
 	taken := 1
 	// Several segments may make up one expected segment (TSO).
@@ -287,6 +307,8 @@ func compareOption(w, g TCPOption, lenient bool) string {
 		bad = !slices.Equal(w.Blocks, g.Blocks)
 	case OptTimestamp:
 		bad = w.TSEcr != g.TSEcr
+	case OptFastOpen, OptFastOpenExp:
+		bad = !fastOpenCookieEqual(w.Cookie, g.Cookie) // fastopen.go
 	}
 	if bad {
 		return fmt.Sprintf("bad TCP option: expected %s, actual %s", w.String(), g.String())

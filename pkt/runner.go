@@ -49,6 +49,8 @@ type runner struct {
 	// calls one at a time), so it acts as the end of the script.
 	blocked int
 	ticks   int // timer events run so far
+
+	fo runnerFastOpen // TCP Fast Open settings (fastopen.go)
 }
 
 // outPacket is one packet the stack sent, with its script time.
@@ -128,6 +130,7 @@ func (r *runner) stack(cfg *tcp.Config) *stack.Stack {
 	if err := r.st.AddLink(r.lnk, netip.PrefixFrom(r.cfg.LocalIP, bits)); err != nil {
 		r.failf(0, "cannot attach the link: %v", err)
 	}
+	r.fastOpenStackCreated()
 	return r.st
 }
 

@@ -54,7 +54,7 @@ func TestRunOutcomes(t *testing.T) {
 		{"ecn bad value", "`sysctl -q net.ipv4.tcp_ecn=3`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", Skip, 1, "tcp_ecn=3: no synack equivalent"},
 		{"ecn active default", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0 connect(3, ..., ...) = -1 EINPROGRESS\n+0 > S 0:0(0) <...>\n", Pass, 0, ""},
 		{"accecn", listenPrefix + "+0 > S.A 0:0(0) ack 1 <...>\n", Skip, 5, "AccECN"},
-		{"fast open", listenPrefix + "+0 > S. 0:0(0) ack 1 <mss 1460,FO 0102030405060708,nop,nop>\n", Skip, 5, "TCP Fast Open"},
+		{"fast open off", listenPrefix + "+0 > S. 0:0(0) ack 1 <mss 1460,FO 0102030405060708,nop,nop>\n", Fail, 5, "bad TCP options"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,7 +63,7 @@ func (r *runner) revents(sk *socket) int64 {
 	if rd.Err != nil && !sk.errDone {
 		m |= err
 	}
-	return m
+	return m | fastOpenRevents(sk, rd) // fastopen.go
 }
 
 // pollEntry is one struct pollfd of a poll call.
@@ -198,6 +198,9 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 	level, opt, ok := c.optName()
 	if !ok {
 		return sysResult{}, false
+	}
+	if res, handled, ok := c.fastOpenSetsockopt(sk, level, opt); handled {
+		return res, ok // TCP_FASTOPEN* (fastopen.go)
 	}
 	o := &sk.opts
 	if level == solSocket && opt == 13 { // SO_LINGER

@@ -47,6 +47,7 @@ type socket struct {
 	// rounded: the receive buffer was rounded up to a multiple of the
 	// MSS, as FreeBSD does once the MSS is known (FreeBSD scripts only).
 	rounded bool
+	fo      sockFastOpen // TCP Fast Open options (fastopen.go)
 }
 
 // sockOpts are the options set with setsockopt.
@@ -438,6 +439,9 @@ func (r *runner) config(sk *socket) tcp.Config {
 	if o.keepCnt > 0 {
 		cfg.KeepAlive.Count = o.keepCnt
 	}
+	if sk.fo.synCnt > 0 {
+		cfg.SynRetries = sk.fo.synCnt // TCP_SYNCNT (fastopen.go)
+	}
 	return cfg
 }
 
@@ -472,6 +476,7 @@ func (c *call) sysListen() (sysResult, bool) {
 		return fail(errnoOf(err)), true
 	}
 	sk.lst = l
+	c.r.fastOpenListen(sk)
 	port := uint16(0)
 	if ta, isTCP := l.Addr().(*net.TCPAddr); isTCP {
 		port = uint16(ta.Port)
@@ -531,6 +536,9 @@ func (c *call) sysConnect() (sysResult, bool) {
 	}
 	if sk.lst != nil {
 		return fail(syscall.EISCONN), true
+	}
+	if res, handled, ok := c.fastOpenConnect(sk); handled {
+		return res, ok // TCP_FASTOPEN_CONNECT (fastopen.go)
 	}
 	if sk.conn != nil {
 		rd := sk.conn.Readiness()

@@ -172,6 +172,7 @@ func (c *Conn) readLocked(b []byte, now, dl time.Time) (n int, err error, done b
 	}
 	n, err = c.tcb.Read(b, now)
 	if n == 0 && err == nil {
+		c.fastOpenKick(now) // a Fast Open dial read before writing
 		return 0, nil, false
 	}
 	c.sh.settle(c, now) // a window update may be due

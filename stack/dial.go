@@ -166,7 +166,11 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 			return fail(key.local, err)
 		}
 	}
-	c.tcb = tcp.NewActive(cfg, s.isn(key.local, key.remote, now), now)
+	var fo *FastOpenDial
+	if o.fastOpen {
+		fo = &FastOpenDial{}
+	}
+	c.tcb = s.activeTCB(cfg, key, now, fo)
 	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateClosed, tcp.StateSynSent, now)
@@ -174,6 +178,10 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	s.ctr.activeOpens.Add(1)
 	sh.settle(c, now)
 
+	if c.tcb.FastOpenPending() {
+		sh.unlock()
+		return c, nil // the SYN goes with the first Write (fastopen.go)
+	}
 	dl, _ := ctx.Deadline()
 	if !o.deadline.IsZero() && (dl.IsZero() || o.deadline.Before(dl)) {
 		dl = o.deadline

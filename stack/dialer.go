@@ -50,6 +50,7 @@ type dialOpts struct {
 	control  func(network, address string, cfg *tcp.Config) error // Dialer.Control
 	resolver *Resolver                                            // nil: the stack's
 	ka       *net.KeepAliveConfig                                 // keepalive to set once connected; nil: the stack's
+	fastOpen bool                                                 // Dialer.FastOpen (fastopen.go)
 }
 
 // dialAddress resolves address ("host:port") and connects to its
@@ -158,6 +159,14 @@ type Dialer struct {
 	// use: the counterpart of setting socket options before connect. It
 	// may change cfg; an error aborts the dial with that error.
 	Control func(network, address string, cfg *tcp.Config) error
+	// FastOpen makes a TCP dial use TCP Fast Open (RFC 7413; as Linux's
+	// TCP_FASTOPEN_CONNECT): DialTCP returns at once, and the SYN goes
+	// with the first Write, carrying its data when a cookie from an
+	// earlier connection to the server is cached (otherwise it asks for
+	// one, and the data follows the handshake). A Read before any Write
+	// sends the SYN alone. The stack's mode must allow it (Options.FastOpen:
+	// the default does).
+	FastOpen bool
 }
 
 // Dial connects to address over network, as DialContext.
@@ -204,6 +213,7 @@ func (d *Dialer) DialTCP(ctx context.Context, network, address string) (*Conn, e
 		o.laddr = ta.AddrPort()
 	}
 	o.control = d.Control
+	o.fastOpen = d.FastOpen
 	switch {
 	case d.KeepAliveConfig.Enable:
 		ka := d.KeepAliveConfig
@@ -272,6 +282,12 @@ type ListenConfig struct {
 	// Control, when set, is called before the listener or socket is
 	// bound; an error aborts Listen with that error.
 	Control func(network, address string) error
+	// FastOpen, when positive, lets the listener accept data on SYNs
+	// carrying a valid TCP Fast Open cookie (RFC 7413; Linux's
+	// TCP_FASTOPEN socket option), with at most FastOpen such connections
+	// pending at a time; their data is readable as soon as Accept returns
+	// them. The stack's mode must have FastOpenServer (Options.FastOpen).
+	FastOpen int
 }
 
 // Listen listens on address over network "tcp", "tcp4" or "tcp6". The
@@ -288,6 +304,9 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	l, err := lc.Stack.ListenBacklog(network, addr, lc.Backlog)
 	if err != nil {
 		return nil, err
+	}
+	if lc.FastOpen > 0 {
+		l.SetFastOpen(lc.FastOpen)
 	}
 	ka := lc.KeepAliveConfig
 	switch {

@@ -295,13 +295,17 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 		return
 	}
 	cfg := s.config(r, key.remote.Addr())
-	c.tcb = tcp.NewPassive(cfg, sh.passiveISN(key, now), seg, now)
+	tcb, child := sh.passiveTCB(l, cfg, key, seg, now) // Fast Open (fastopen.go)
+	c.tcb = tcb
 	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)
 	c.halfOpen = true
 	c.lst = l
 	sh.insert(c)
+	if child {
+		sh.fastOpenChild(l, c)
+	}
 	s.ctr.passiveOpens.Add(1)
 	sh.settle(c, now)
 }

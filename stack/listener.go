@@ -55,8 +55,9 @@ type Listener struct {
 	queue    []*Conn            // the accept queue
 	cookieAt time.Time          // when the last SYN cookie was sent
 	closed   bool
-	deadline time.Time     // for Accept
-	waitCh   chan struct{} // closed when the accept queue, closed or deadline changes
+	fo       listenerFastOpen // TCP Fast Open (fastopen.go)
+	deadline time.Time        // for Accept
+	waitCh   chan struct{}    // closed when the accept queue, closed or deadline changes
 }
 
 var _ net.Listener = (*Listener)(nil)

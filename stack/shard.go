@@ -188,6 +188,9 @@ func (sh *shard) pendingQueue() *[]outPacket {
 // forget it if it is done, re-arm its timer and wake its waiters.
 func (sh *shard) settle(c *Conn, now time.Time) {
 	c.tcb.DrainOutput(c.emit)
+	if c.tcb.UsesFastOpen() {
+		sh.fastOpenSettle(c)
+	}
 	if c.tw {
 		c.notify() // a TIME-WAIT record stands for the connection
 		return

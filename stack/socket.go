@@ -21,6 +21,11 @@ import (
 // (its MSS is still capped by the route). Whether the handshake succeeds
 // is seen later with State and Err.
 func (s *Stack) DialStart(laddr, raddr netip.AddrPort, cfg *tcp.Config) (*Conn, error) {
+	return s.dialStart(laddr, raddr, cfg, nil)
+}
+
+// dialStart is DialStart, a Fast Open one when fo is set (fastopen.go).
+func (s *Stack) dialStart(laddr, raddr netip.AddrPort, cfg *tcp.Config, fo *FastOpenDial) (*Conn, error) {
 	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
 	fail := func(err error) (*Conn, error) {
 		var dst net.Addr
@@ -81,7 +86,7 @@ func (s *Stack) DialStart(laddr, raddr netip.AddrPort, cfg *tcp.Config) (*Conn, 
 			conf.MSS = mss
 		}
 	}
-	c.tcb = tcp.NewActive(conf, s.isn(key.local, key.remote, now), now)
+	c.tcb = s.activeTCB(conf, key, now, fo)
 	c.ka = conf.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateClosed, tcp.StateSynSent, now)

@@ -98,6 +98,13 @@ type Options struct {
 	// TTL is the TTL (IPv4) or hop limit (IPv6) of the packets the
 	// stack sends. Default 64.
 	TTL uint8
+
+	// TCP Fast Open (RFC 7413; fastopen.go). FastOpen holds the bits of
+	// Linux's net.ipv4.tcp_fastopen (0: the default, FastOpenClient);
+	// FastOpenKey is the key server cookies are made with (nil: derived
+	// from Secret). Stack.SetFastOpen and SetFastOpenKey change them.
+	FastOpen    FastOpenMode
+	FastOpenKey *tcp.FastOpenKey
 	// ICMPRate bounds the ICMP error messages the stack sends (port
 	// unreachable, reassembly time exceeded) to this many per second,
 	// with bursts of ICMPBurst. Echo replies are not limited. Defaults
@@ -250,6 +257,9 @@ type Stats struct {
 	BufferGrowthRefused  uint64 // buffer growths refused under memory pressure or past Options.Memory.High
 	MemoryDrops          uint64 // received segments whose data was dropped, in part or whole, for want of buffer memory (the peer resends it)
 	TimeWaitRecords      uint64 // connections now in TIME-WAIT, each kept as a compact record
+
+	// TCP Fast Open (Options.FastOpen; fastopen.go).
+	FastOpen FastOpenStats
 }
 
 // counters are the live, atomic form of Stats.
@@ -269,6 +279,7 @@ type counters struct {
 	reassemblyTooBig, ipv6ParamProblems                        atomic.Uint64
 	pmtuIgnored, pmtuConnUpdates                               atomic.Uint64
 	timeWait                                                   atomic.Int64 // TIME-WAIT records (timewait.go)
+	fo                                                         fastOpenCounters
 }
 
 // minMTU is the smallest link MTU the stack accepts (RFC 791's 68).
@@ -292,6 +303,8 @@ type Stack struct {
 	cookieKey           tcp.CookieKey
 	mem                 *tcp.Memory // the TCP buffers' memory (memory.go)
 	resolver            *Resolver   // Options.Resolver (fuzzapi)
+
+	fo fastOpenState // TCP Fast Open (fastopen.go)
 
 	routes atomic.Pointer[routeTable]
 	shards []*shard
@@ -402,6 +415,7 @@ func New(opts Options) *Stack {
 	s.synCookies, s.abortOnOverflow = opts.SynCookies, opts.AbortOnOverflow
 	s.resolver = opts.Resolver
 	s.cookieKey = tcp.NewCookieKey(s.secret)
+	s.fo.init(&opts, s.secret)
 	s.tcpShared = tcp.NewShared(s.secret, opts.ChallengeACKLimit)
 	s.cfg.Shared = s.tcpShared
 	s.cfg.KeepAlive = defaultKeepAlive(s.cfg.KeepAlive, opts.KeepAlive)
@@ -519,6 +533,7 @@ func (s *Stack) Stats() Stats {
 	s.tcpStats(&st)
 	s.fwd.stats(&st)
 	s.memoryStats(&st)
+	st.FastOpen = s.ctr.fo.stats()
 	return st
 }
 

@@ -60,6 +60,7 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 		t.ackAdvance(seg, now)
 	}
 	if t.synAcked() {
+		t.fastOpenSynAck(seg, now) // data on our SYN not acknowledged: sent again
 		// "If SND.UNA > ISS (our SYN has been ACKed), change the
 		// connection state to ESTABLISHED, form an ACK segment
 		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
@@ -498,8 +499,12 @@ func (t *TCB) receiveFIN(now time.Time) {
 func (t *TCB) reset(now time.Time) {
 	switch t.state {
 	case StateSynReceived:
-		if t.passive {
+		if t.passive && !t.FastOpenChild() {
 			t.returnToListen(now)
+			return
+		}
+		if t.FastOpenChild() {
+			t.enterClosed(errReset, now) // accepted already: the user sees the reset
 			return
 		}
 		// "If this connection was initiated with an active OPEN ...

@@ -198,6 +198,10 @@ func (t *TCB) output(now time.Time) {
 	case StateEstablished, StateCloseWait, StateFinWait1:
 		t.sendData(now)
 		t.checkPersist(now)
+	case StateSynReceived:
+		if t.fastOpenEarly() {
+			t.sendData(now) // a Fast Open child sends before the final ACK
+		}
 	}
 	if t.ackNow && t.state != StateClosed && t.state != StateListen {
 		t.sendAck(now)
@@ -245,7 +249,7 @@ func (t *TCB) sendData(now time.Time) {
 		}
 		avail = max(min(avail, room), 0)
 		n := min(unsent, t.sndMSS, avail)
-		if !t.synAcked() {
+		if !t.synAcked() && !t.fastOpenEarly() {
 			// SYN-RECEIVED closed before the handshake ended: only a
 			// FIN may go before our SYN is acknowledged (§3.10.4).
 			n = 0
@@ -287,7 +291,7 @@ func (t *TCB) sendData(now time.Time) {
 				t.setState(StateLastAck, now)
 			}
 		}
-		if t.synAcked() {
+		if t.synAcked() || t.fastOpenEarly() {
 			t.tx.push(seq, t.sndNxt, now, t.tsNow(now))
 			t.paceSent(n, now)
 		}

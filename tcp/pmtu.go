@@ -18,6 +18,9 @@ import (
 // congestion, so the congestion window is left alone (as Linux's
 // tcp_simple_retransmit does). It reports whether the MSS changed.
 func (t *TCB) HandlePathMTU(mss int, now time.Time) bool {
+	if t.fastOpenPathMTU(mss, now) {
+		return true // a SYN with data was too big (fastopen.go)
+	}
 	if t.Done() || !t.synAcked() {
 		return false
 	}

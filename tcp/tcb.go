@@ -56,6 +56,9 @@ type TCB struct {
 	outQ    []outEntry
 	outData []byte
 	outBox  *outBox
+
+	// TCP Fast Open (fastopen.go): nil unless the connection uses it.
+	fo *fastOpen
 }
 
 // sender is the sending half of the TCB: the send sequence variables, the

@@ -25,6 +25,8 @@ func (t *TCB) Write(p []byte, now time.Time) (int, error) {
 	}
 	if t.state != StateSynSent {
 		t.output(now)
+	} else {
+		t.fastOpenWrite(now) // a deferred Fast Open SYN goes with the data
 	}
 	return n, nil
 }

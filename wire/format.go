@@ -1,6 +1,9 @@
 package wire
 
-import "strconv"
+import (
+	"encoding/hex"
+	"strconv"
+)
 
 // String formats f as tcpdump does: "S", "S.", ".", "F.", "R", "P." …
 //
@@ -65,6 +68,18 @@ func (o TCPOptions) String() string {
 			b = append(b, ':')
 			b = strconv.AppendUint(b, uint64(blk.End), 10)
 			b = append(b, '}')
+		}
+	}
+	if o.HasFastOpen {
+		sep()
+		if o.FastOpenExp {
+			b = append(b, "FOEXP"...)
+		} else {
+			b = append(b, "FO"...)
+		}
+		if c := o.FastOpen(); len(c) > 0 {
+			b = append(b, ' ')
+			b = hex.AppendEncode(b, c)
 		}
 	}
 	return string(b)

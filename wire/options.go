@@ -102,9 +102,37 @@ func ParseTCPOptions(b []byte) (TCPOptions, error) {
 			o.TSVal = binary.BigEndian.Uint32(data)
 			o.TSEcr = binary.BigEndian.Uint32(data[4:])
 			o.HasTimestamps = true
+		case OptFastOpen:
+			o.setFastOpenParsed(data, false)
+		case OptExperimental:
+			if len(data) >= 2 && binary.BigEndian.Uint16(data) == FastOpenMagic {
+				o.setFastOpenParsed(data[2:], true)
+			}
 		}
 	}
 	return o, nil
+}
+
+// setFastOpenParsed records a parsed Fast Open option: its length as sent
+// (up to 38 bytes fit) and its first 16 bytes.
+func (o *TCPOptions) setFastOpenParsed(cookie []byte, exp bool) {
+	o.HasFastOpen, o.FastOpenExp = true, exp
+	o.FastOpenCookie = [MaxFastOpenCookie]byte{}
+	copy(o.FastOpenCookie[:], cookie)
+	o.FastOpenLen = uint8(len(cookie))
+}
+
+// fastOpenLen is the encoded length of o's Fast Open option, padded to 4
+// (0 when none).
+func (o *TCPOptions) fastOpenLen() int {
+	if !o.HasFastOpen {
+		return 0
+	}
+	n := 2 + min(int(o.FastOpenLen), MaxFastOpenCookie)
+	if o.FastOpenExp {
+		n += 2
+	}
+	return (n + 3) &^ 3
 }
 
 // The encoding is built of chunks that are each a multiple of 4 bytes, in
@@ -116,6 +144,8 @@ func ParseTCPOptions(b []byte) (TCPOptions, error) {
 //	sackOK                   NOP NOP SACKOK(2)         when only sackOK
 //	window scale             NOP WS(3)                 when HasWindowScale
 //	sack                     NOP NOP SACK(2+8n)        when NumSACK > 0
+//	fast open                FO(2+n) [NOP NOP]         when HasFastOpen
+//	                         or EXP(4+n) [NOP NOP]     with FastOpenExp
 //
 // so a SYN reads "mss,sackOK,TS,nop,wscale" and an ACK "nop,nop,TS,nop,
 // nop,sack", and no padding is ever needed. SACK blocks that do not fit in
@@ -135,7 +165,7 @@ func (o *TCPOptions) fixedLen() int {
 	if o.HasWindowScale {
 		n += 4
 	}
-	return n
+	return n + o.fastOpenLen()
 }
 
 // SACKBlocksSent is how many of o's SACK blocks AppendTCPOptions writes:
@@ -184,6 +214,21 @@ func AppendTCPOptions(dst []byte, o *TCPOptions) []byte {
 		for _, blk := range o.SACK[:k] {
 			dst = binary.BigEndian.AppendUint32(dst, blk.Start)
 			dst = binary.BigEndian.AppendUint32(dst, blk.End)
+		}
+	}
+	if o.HasFastOpen {
+		// As Linux writes it (tcp_options_write): the cookie last,
+		// followed by two NOPs when its length leaves 2 bytes over.
+		cookie := o.FastOpenCookie[:min(int(o.FastOpenLen), MaxFastOpenCookie)]
+		start := len(dst)
+		if o.FastOpenExp {
+			dst = append(dst, OptExperimental, byte(4+len(cookie)), FastOpenMagic>>8, FastOpenMagic&0xff)
+		} else {
+			dst = append(dst, OptFastOpen, byte(2+len(cookie)))
+		}
+		dst = append(dst, cookie...)
+		for (len(dst)-start)%4 != 0 {
+			dst = append(dst, OptNOP)
 		}
 	}
 	return dst

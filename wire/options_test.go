@@ -90,7 +90,7 @@ func TestParseTCPOptions(t *testing.T) {
 			TCPOptions{MSS: 1460, HasMSS: true, SACKPermitted: true, TSVal: 1, HasTimestamps: true, WindowScale: 7, HasWindowScale: true}},
 		{"eol ends, garbage after ignored", "02 04 05 b4 00 ff 03 ff",
 			TCPOptions{MSS: 1460, HasMSS: true}},
-		{"unknown kinds skipped", "1e 04 aa bb 22 02 fe 06 01 02 03 04 03 03 0e 00",
+		{"unknown kinds skipped", "1e 04 aa bb 1f 02 fe 06 01 02 03 04 03 03 0e 00",
 			TCPOptions{WindowScale: 14, HasWindowScale: true}},
 		{"wscale above 14 kept", "03 03 ff 00", TCPOptions{WindowScale: 255, HasWindowScale: true}},
 		{"repeated: last wins", "02 04 05 b4 02 04 02 18 03 03 01 03 03 02",
