@@ -258,6 +258,7 @@ func (t *TCB) fastOpenSynAck(seg *Segment, now time.Time) {
 	t.sndNxt = t.sndUna
 	t.tx.truncate(t.sndNxt)
 	t.rttTiming = false
+	t.takeUndo()
 	t.totalRetrans++
 }
 
