@@ -294,8 +294,9 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 		sh.sendCookie(key, seg, now)
 		return
 	}
-	cfg := s.config(r, key.remote.Addr())
+	cfg := l.passiveConfig(s.config(r, key.remote.Addr())) // TCP_MAXSEG (sockopt.go)
 	c.tcb = tcp.NewPassive(cfg, sh.passiveISN(key, now), seg, now)
+	l.passiveTCB(c.tcb) // TCP_DEFER_ACCEPT (sockopt.go)
 	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)

@@ -57,6 +57,8 @@ type Listener struct {
 	closed   bool
 	deadline time.Time     // for Accept
 	waitCh   chan struct{} // closed when the accept queue, closed or deadline changes
+
+	so listenerOpts // socket options (sockopt.go), guarded by mu
 }
 
 var _ net.Listener = (*Listener)(nil)

@@ -257,6 +257,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	if !hasACK {
 		return
 	}
+	if t.state == StateSynReceived && t.deferBareACK(seg) {
+		return // TCP_DEFER_ACCEPT (sockopt.go)
+	}
 	if t.state == StateSynReceived {
 		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state
 		// and continue processing with the variables below set to:
@@ -628,7 +631,7 @@ func (t *TCB) windowChanged() {
 func (t *TCB) enterFinWait2(now time.Time) {
 	t.setState(StateFinWait2, now)
 	if t.fullClose {
-		t.finWait2At = now.Add(t.cfg.FinWait2Timeout)
+		t.armFinWait2(now) // TCP_LINGER2 (sockopt.go)
 	}
 }
 

@@ -182,6 +182,11 @@ type TCB struct {
 	outQ    []outEntry
 	outData []byte
 	outBox  *outBox
+
+	// Socket options (sockopt.go): TCP_USER_TIMEOUT, TCP_DEFER_ACCEPT,
+	// TCP_LINGER2, TCP_CORK/MSG_MORE, TCP_NOTSENT_LOWAT, MSG_EOR; nil
+	// until one is set.
+	so *sockOpts
 }
 
 // Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.

@@ -15,7 +15,7 @@ func (t *TCB) Deadline() time.Time {
 	if t.cfg.Pacing && !t.paceAt.IsZero() && t.paceWaiting() {
 		d = t.paceAt
 	}
-	for _, at := range [...]time.Time{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt} {
+	for _, at := range [...]time.Time{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt, t.probeDeadline()} {
 		if !at.IsZero() && (d.IsZero() || at.Before(d)) {
 			d = at
 		}
@@ -66,6 +66,7 @@ func (t *TCB) HandleTimer(now time.Time) {
 	if due(t.paceAt, now) {
 		t.paceAt = time.Time{} // output sends what pacing held back
 	}
+	t.onProbe(now) // sockopt.go
 	if due(t.delAckAt, now) {
 		t.delAckAt = time.Time{}
 		t.ackNow = true
@@ -120,7 +121,18 @@ func (t *TCB) onRTO(now time.Time) {
 			limit = t.cfg.SynAckRetries
 		}
 	}
-	if t.retransmits >= limit {
+	expire, resend := t.retransmits >= limit, true
+	if t.synAcked() && t.UserTimeout() > 0 {
+		// TCP_USER_TIMEOUT replaces the retry count (sockopt.go).
+		expire = false
+	}
+	if t.userTimedOut(now) {
+		expire = true
+	}
+	if e, r, ok := t.deferSynAck(limit); ok && !t.synAcked() {
+		expire, resend = e, r // TCP_DEFER_ACCEPT (sockopt.go)
+	}
+	if expire {
 		if t.passive && !t.synAcked() {
 			// A half-open connection nobody accepted yet: drop it silently.
 			t.enterClosed(nil, now)
@@ -133,13 +145,17 @@ func (t *TCB) onRTO(now time.Time) {
 	t.retransmits++
 	t.rttTiming = false // Karn's rule: no sample from a retransmission
 	t.ptoAt, t.rackAt, t.tlpOut = time.Time{}, time.Time{}, false
-	if !t.synAcked() {
+	switch {
+	case !t.synAcked() && !resend:
+		// TCP_DEFER_ACCEPT: the peer did ACK; wait for its data.
+	case !t.synAcked():
 		t.retransmitFirst(now)
-	} else {
+	default:
 		t.goBack(now)
 	}
 	t.rto = t.clampRTO(2 * t.rto) // §5.5: back off the timer
 	t.rtoAt = now.Add(t.rto)      // §5.6
+	t.clampToUserTimeout()
 }
 
 // goBack is the data sender's response to a timeout: the congestion
@@ -207,7 +223,7 @@ func (t *TCB) onPersist(now time.Time) {
 	if t.sndWnd != 0 {
 		return
 	}
-	if t.persistProbes >= t.cfg.MaxRetries {
+	if t.persistTimedOut(now) || t.persistProbes >= t.cfg.MaxRetries && t.UserTimeout() == 0 {
 		t.enterClosed(errTimedOut, now)
 		return
 	}
