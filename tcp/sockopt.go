@@ -76,10 +76,14 @@ func (t *TCB) WriteWithFlags(p []byte, flags WriteFlags, now time.Time) (int, er
 	}
 	o := t.opts()
 	o.more = flags&WriteMore != 0
+	noPSH := o.noPSH
+	o.noPSH = o.more // the segment ending this write's data, if sent now
 	n, err := t.Write(p, now)
 	o.more = false
+	if n == 0 {
+		o.noPSH = noPSH
+	}
 	if n > 0 {
-		o.noPSH = flags&WriteMore != 0
 		if flags&WriteEOR != 0 && n == len(p) {
 			o.eor = append(o.eor, t.sndBufSeq+uint32(t.sndBuf.Len()))
 		}
