@@ -122,22 +122,27 @@ func (t *TCB) userTimedOut(now time.Time) bool {
 	if t.so == nil || t.so.userTimeout <= 0 {
 		return false
 	}
-	if t.retransmits == 0 {
+	if t.retransmits == 0 && !t.persistProbing {
 		// The first timeout of this data: it was sent when the timer
-		// was armed, one RTO ago.
+		// was armed, one RTO ago. (A zero-window probe counts from the
+		// first probe: persistTimedOut.)
 		t.so.rtxStart = now.Add(-t.rto)
 	}
 	return now.Sub(t.so.rtxStart) >= t.so.userTimeout
 }
 
-// clampToUserTimeout makes the retransmission timer fire no later than the
-// user timeout (Linux's tcp_clamp_rto_to_user_timeout).
+// clampToUserTimeout makes the retransmission and persist timers fire no
+// later than the user timeout (Linux's tcp_clamp_rto_to_user_timeout).
 func (t *TCB) clampToUserTimeout() {
-	if t.so == nil || t.so.userTimeout <= 0 || t.rtoAt.IsZero() || t.so.rtxStart.IsZero() {
+	if t.so == nil || t.so.userTimeout <= 0 || t.so.rtxStart.IsZero() {
 		return
 	}
-	if end := t.so.rtxStart.Add(t.so.userTimeout); end.Before(t.rtoAt) {
+	end := t.so.rtxStart.Add(t.so.userTimeout)
+	if !t.rtoAt.IsZero() && end.Before(t.rtoAt) {
 		t.rtoAt = end
+	}
+	if t.persistProbing && !t.persistAt.IsZero() && end.Before(t.persistAt) {
+		t.persistAt = end
 	}
 }
 
@@ -147,8 +152,8 @@ func (t *TCB) persistTimedOut(now time.Time) bool {
 	if t.so == nil || t.so.userTimeout <= 0 {
 		return false
 	}
-	if t.persistProbes == 0 {
-		t.so.rtxStart = now
+	if !t.persistProbing {
+		t.so.rtxStart = now // the first probe goes now
 	}
 	return now.Sub(t.so.rtxStart) >= t.so.userTimeout
 }

@@ -240,6 +240,7 @@ func (t *TCB) onPersist(now time.Time) {
 	t.persistProbes++
 	t.persistBackoff++
 	t.persistAt = now.Add(t.persistInterval())
+	t.clampToUserTimeout() // TCP_USER_TIMEOUT (sockopt.go)
 }
 
 // dataFlags are the flags of a data segment of n bytes at seq: ACK, and
