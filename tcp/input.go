@@ -571,6 +571,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	case !t.persistProbing:
 		t.rtoAt = now.Add(t.rto)
 	}
+	t.noteHead() // TCP_USER_TIMEOUT (sockopt.go)
 }
 
 // staleEcho reports whether seg's timestamp echo is older than the last

@@ -290,6 +290,9 @@ func (t *TCB) sendData(now time.Time) {
 		}
 		if t.synAcked() {
 			t.tx.push(seq, t.sndNxt, now, t.tsNow(now))
+			if seq == t.sndUna {
+				t.noteHead() // TCP_USER_TIMEOUT (sockopt.go)
+			}
 			t.paceSent(n, now)
 		}
 		t.tlpNew = false

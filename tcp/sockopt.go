@@ -17,6 +17,8 @@ type sockOpts struct {
 	// rtxStart is when the data now being retransmitted (or the first
 	// zero-window probe) was first sent: the user timeout counts from it.
 	rtxStart time.Time
+	// headSent is when the segment at SND.UNA was sent (noteHead).
+	headSent time.Time
 	// probeAt: a partial segment held back by cork or MSG_MORE goes out
 	// when it passes, if nothing is in flight to clock it (Linux's probe0
 	// timer); zero when not armed.
@@ -123,10 +125,14 @@ func (t *TCB) userTimedOut(now time.Time) bool {
 		return false
 	}
 	if t.retransmits == 0 && !t.persistProbing {
-		// The first timeout of this data: it was sent when the timer
-		// was armed, one RTO ago. (A zero-window probe counts from the
-		// first probe: persistTimedOut.)
+		// The first timeout of this data: count from when it was sent,
+		// or else from when the timer was armed, one RTO ago. (A
+		// zero-window probe counts from the first probe:
+		// persistTimedOut.)
 		t.so.rtxStart = now.Add(-t.rto)
+		if !t.so.headSent.IsZero() && t.so.headSent.Before(t.so.rtxStart) {
+			t.so.rtxStart = t.so.headSent
+		}
 	}
 	return now.Sub(t.so.rtxStart) >= t.so.userTimeout
 }
@@ -434,4 +440,16 @@ func (t *TCB) sendable() int {
 	}
 	room := t.cwnd() - t.pipe()
 	return max(min(avail, room)-t.unsent(), 0)
+}
+
+// noteHead records when the segment now at SND.UNA was sent, for the user
+// timeout (called when one is sent at SND.UNA and when SND.UNA advances).
+func (t *TCB) noteHead() {
+	if t.so == nil || t.so.userTimeout <= 0 {
+		return
+	}
+	t.so.headSent = time.Time{}
+	if t.tx.n > 0 {
+		t.so.headSent = t.tx.at(0).sent
+	}
 }
