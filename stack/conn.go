@@ -44,6 +44,10 @@ type Conn struct {
 	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
 	tw       bool  // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
 	errTaken bool  // a Read or Write has reported the error that ended the connection (takeErr)
+
+	// Socket options (sockopt.go), guarded by sh.mu.
+	ipo    ipOpts         // IP_TOS, IP_TTL, IPV6_TCLASS, IPV6_UNICAST_HOPS
+	wflags tcp.WriteFlags // send flags of the WriteFlags call in progress
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine
@@ -88,7 +92,11 @@ func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
 		raddr:  net.TCPAddrFromAddrPort(key.remote),
 		linger: -1,
 	}
-	c.emit = func(seg *tcp.Segment) { sh.emit(c.route, c.key.local, c.key.remote, seg) }
+	c.emit = func(seg *tcp.Segment) {
+		sh.ipo = c.ipo // sockopt.go
+		sh.emit(c.route, c.key.local, c.key.remote, seg)
+		sh.ipo = ipOpts{}
+	}
 	return c
 }
 
@@ -240,7 +248,7 @@ func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
 	case len(b) == 0:
 		return 0, nil
 	}
-	n, err := c.tcb.Write(b, now)
+	n, err := c.tcb.WriteWithFlags(b, c.wflags, now) // flags: WriteFlags (sockopt.go)
 	if n > 0 || err != nil {
 		c.sh.settle(c, now)
 	}

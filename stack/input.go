@@ -294,9 +294,10 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 		sh.sendCookie(key, seg, now)
 		return
 	}
-	cfg := s.config(r, key.remote.Addr())
-	tcb, child := sh.passiveTCB(l, cfg, key, seg, now) // Fast Open (fastopen.go)
+	cfg := l.passiveConfig(s.config(r, key.remote.Addr())) // TCP_MAXSEG (sockopt.go)
+	tcb, child := sh.passiveTCB(l, cfg, key, seg, now)     // Fast Open (fastopen.go)
 	c.tcb = tcb
+	l.passiveTCB(c.tcb) // TCP_DEFER_ACCEPT (sockopt.go)
 	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)

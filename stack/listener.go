@@ -58,6 +58,8 @@ type Listener struct {
 	fo       listenerFastOpen // TCP Fast Open (fastopen.go)
 	deadline time.Time        // for Accept
 	waitCh   chan struct{}    // closed when the accept queue, closed or deadline changes
+
+	so listenerOpts // socket options (sockopt.go), guarded by mu
 }
 
 var _ net.Listener = (*Listener)(nil)

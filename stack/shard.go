@@ -46,6 +46,7 @@ type shard struct {
 	// Manual mode: packets built under mu, written once it is released.
 	pending []outPacket
 	segs    shardSegments // introspect.go
+	ipo     ipOpts        // the IP settings of the connection emitting (sockopt.go)
 
 	// TIME-WAIT records and their expiries (timewait.go).
 	tw        map[twKey]tcp.TimeWait
@@ -171,6 +172,7 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 	}
 	sh.countSegment(true, local, remote, seg, time.Time{})
 	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
+	sh.ipo.apply(sh.buf) // IP_TOS, IP_TTL ... (sockopt.go)
 	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
 }
 

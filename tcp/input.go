@@ -258,6 +258,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	if !hasACK {
 		return
 	}
+	if t.state == StateSynReceived && t.deferBareACK(seg) {
+		return // TCP_DEFER_ACCEPT (sockopt.go)
+	}
 	if t.state == StateSynReceived {
 		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state
 		// and continue processing with the variables below set to:
@@ -569,6 +572,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	case !t.persistProbing:
 		t.rtoAt = instantOf(now.Add(t.rto))
 	}
+	t.noteHead() // TCP_USER_TIMEOUT (sockopt.go)
 }
 
 // staleEcho reports whether seg's timestamp echo is older than the last
@@ -629,7 +633,7 @@ func (t *TCB) windowChanged() {
 func (t *TCB) enterFinWait2(now time.Time) {
 	t.setState(StateFinWait2, now)
 	if t.fullClose {
-		t.finWait2At = instantOf(now.Add(t.cfg.FinWait2Timeout))
+		t.armFinWait2(now) // TCP_LINGER2 (sockopt.go)
 	}
 }
 

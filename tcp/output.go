@@ -198,6 +198,7 @@ func (t *TCB) output(now time.Time) {
 	case StateEstablished, StateCloseWait, StateFinWait1:
 		t.sendData(now)
 		t.checkPersist(now)
+		t.probeHeld(now) // sockopt.go
 	case StateSynReceived:
 		if t.fastOpenEarly() {
 			t.sendData(now) // a Fast Open child sends before the final ACK
@@ -248,7 +249,7 @@ func (t *TCB) sendData(now time.Time) {
 			room = max(room, t.cwnd()+int(t.limitedTx)*t.sndMSS-t.pipe())
 		}
 		avail = max(min(avail, room), 0)
-		n := min(unsent, t.sndMSS, avail)
+		n := t.recordLimit(t.sndNxt, min(unsent, t.sndMSS, avail))
 		if !t.synAcked() && !t.fastOpenEarly() {
 			// SYN-RECEIVED closed before the handshake ended: only a
 			// FIN may go before our SYN is acknowledged (§3.10.4).
@@ -265,8 +266,8 @@ func (t *TCB) sendData(now time.Time) {
 			return
 		}
 		flags := wire.FlagACK
-		if n > 0 && n == unsent {
-			flags |= wire.FlagPSH // the segment empties the send buffer
+		if n > 0 && (n == unsent && !t.noPSH() || t.atRecordEnd(t.sndNxt+uint32(n)) || t.probePSH()) {
+			flags |= wire.FlagPSH // the segment empties the send buffer or ends a record
 		}
 		if fin {
 			flags |= wire.FlagFIN
@@ -293,6 +294,9 @@ func (t *TCB) sendData(now time.Time) {
 		}
 		if t.synAcked() || t.fastOpenEarly() {
 			t.tx.push(seq, t.sndNxt, now, t.tsNow(now))
+			if seq == t.sndUna {
+				t.noteHead() // TCP_USER_TIMEOUT (sockopt.go)
+			}
 			t.paceSent(n, now)
 		}
 		t.tlpNew = false
@@ -315,6 +319,14 @@ func (t *TCB) sendData(now time.Time) {
 // segment is unacknowledged, and never when it carries the FIN or
 // NoDelay is set.
 func (t *TCB) sendSmall(n, unsent int, fin bool) bool {
+	switch {
+	case t.pushForced():
+		return true // the probe timer, or Push (sockopt.go)
+	case t.corkHolds() && !fin:
+		return false // TCP_CORK or MSG_MORE (sockopt.go)
+	case n < unsent && t.atRecordEnd(t.sndNxt+uint32(n)):
+		return true // a MSG_EOR record ends here and data follows
+	}
 	idle := t.sndNxt == t.sndUna
 	if n == unsent {
 		// Everything queued fits: the "pushed" case.

@@ -59,6 +59,11 @@ type TCB struct {
 
 	// TCP Fast Open (fastopen.go): nil unless the connection uses it.
 	fo *fastOpen
+
+	// Socket options (sockopt.go): TCP_USER_TIMEOUT, TCP_DEFER_ACCEPT,
+	// TCP_LINGER2, TCP_CORK/MSG_MORE, TCP_NOTSENT_LOWAT, MSG_EOR; nil
+	// until one is set.
+	so *sockOpts
 }
 
 // sender is the sending half of the TCB: the send sequence variables, the

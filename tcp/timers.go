@@ -15,7 +15,7 @@ func (t *TCB) Deadline() time.Time {
 	if t.cfg.Pacing && !t.paceAt.IsZero() && t.paceWaiting() {
 		d = t.paceAt
 	}
-	for _, at := range [...]instant{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt} {
+	for _, at := range [...]instant{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt, t.probeDeadline()} {
 		if !at.IsZero() && (d.IsZero() || at.Before(d)) {
 			d = at
 		}
@@ -67,6 +67,7 @@ func (t *TCB) HandleTimer(now time.Time) {
 	if due(t.paceAt, now) {
 		t.paceAt = 0 // output sends what pacing held back
 	}
+	t.onProbe(now) // sockopt.go
 	if due(t.delAckAt, now) {
 		t.delAckAt = 0
 		t.ackNow = true
@@ -121,7 +122,18 @@ func (t *TCB) onRTO(now time.Time) {
 			limit = t.cfg.SynAckRetries
 		}
 	}
-	if int(t.retransmits) >= limit {
+	expire, resend := int(t.retransmits) >= limit, true
+	if t.synAcked() && t.UserTimeout() > 0 {
+		// TCP_USER_TIMEOUT replaces the retry count (sockopt.go).
+		expire = false
+	}
+	if t.userTimedOut(now) {
+		expire = true
+	}
+	if e, r, ok := t.deferSynAck(limit); ok && !t.synAcked() {
+		expire, resend = e, r // TCP_DEFER_ACCEPT (sockopt.go)
+	}
+	if expire {
 		if t.passive && !t.synAcked() {
 			// A half-open connection nobody accepted yet: drop it silently.
 			t.enterClosed(nil, now)
@@ -134,13 +146,17 @@ func (t *TCB) onRTO(now time.Time) {
 	t.retransmits++
 	t.rttTiming = false // Karn's rule: no sample from a retransmission
 	t.ptoAt, t.rackAt, t.tlpOut = 0, 0, false
-	if !t.synAcked() {
+	switch {
+	case !t.synAcked() && !resend:
+		// TCP_DEFER_ACCEPT: the peer did ACK; wait for its data.
+	case !t.synAcked():
 		t.retransmitFirst(now)
-	} else {
+	default:
 		t.goBack(now)
 	}
 	t.rto = t.clampRTO(2 * t.rto)       // §5.5: back off the timer
 	t.rtoAt = instantOf(now.Add(t.rto)) // §5.6
+	t.clampToUserTimeout()
 }
 
 // goBack is the data sender's response to a timeout: the congestion
@@ -209,7 +225,7 @@ func (t *TCB) onPersist(now time.Time) {
 	if t.sndWnd != 0 {
 		return
 	}
-	if int(t.persistProbes) >= t.cfg.MaxRetries {
+	if t.persistTimedOut(now) || int(t.persistProbes) >= t.cfg.MaxRetries && t.UserTimeout() == 0 {
 		t.enterClosed(errTimedOut, now)
 		return
 	}
@@ -226,6 +242,7 @@ func (t *TCB) onPersist(now time.Time) {
 	t.persistProbes++
 	t.persistBackoff++
 	t.persistAt = instantOf(now.Add(t.persistInterval()))
+	t.clampToUserTimeout() // TCP_USER_TIMEOUT (sockopt.go)
 }
 
 // dataFlags are the flags of a data segment of n bytes at seq: ACK, and
