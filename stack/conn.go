@@ -23,27 +23,25 @@ type Conn struct {
 	sh    *shard
 	key   tuple
 	route *route
-	laddr *net.TCPAddr
-	raddr *net.TCPAddr
-	emit  func(*tcp.Segment) // sends one of the TCB's segments
 
-	// Guarded by sh.mu.
+	// Guarded by sh.mu. The layout is kept small: an idle connection is
+	// this struct and its TCB (TestConnSize).
 	tcb      *tcp.TCB
-	inTable  bool      // in sh.conns
-	timerAt  time.Time // the deadline sh.timers holds for this connection
-	halfOpen bool      // in lst's SYN queue
 	lst      *Listener
 	waitCh   chan struct{} // closed (and cleared) when anything changes
-	rdl, wdl time.Time     // read and write deadlines
+	timerAt  int64         // the deadline sh.timers holds for this connection (sh.mono; 0: none)
+	rdl, wdl int64         // read and write deadlines (sh.mono; 0: none)
+	linger   time.Duration // < 0: close in the background
+	ka       tcp.KeepAliveConfig
+	hardErr  syscall.Errno // an ICMP error that failed the connect (SYN-SENT)
+	softErr  syscall.Errno // the last soft ICMP error (RFC 1122 §4.2.3.9)
+	inTable  bool          // in sh.conns
+	halfOpen bool          // in lst's SYN queue
 	closed   bool          // Close was called
 	rdShut   bool          // CloseRead was called
 	wrShut   bool          // CloseWrite was called
-	linger   time.Duration // < 0: close in the background
-	ka       tcp.KeepAliveConfig
-	hardErr  error // an ICMP error that failed the connect (SYN-SENT)
-	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
-	tw       bool  // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
-	errTaken bool  // a Read or Write has reported the error that ended the connection (takeErr)
+	tw       bool          // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
+	errTaken bool          // a Read or Write has reported the error that ended the connection (takeErr)
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine
@@ -68,9 +66,9 @@ func (c *Conn) takeErr(err error, write bool) error {
 // more than ETIMEDOUT (RFC 1122 §4.2.3.9, as Linux reports it).
 func (c *Conn) failure(err error) error {
 	switch {
-	case c.hardErr != nil:
+	case c.hardErr != 0:
 		return c.hardErr
-	case c.softErr != nil && errors.Is(err, syscall.ETIMEDOUT):
+	case c.softErr != 0 && errors.Is(err, syscall.ETIMEDOUT):
 		return c.softErr
 	}
 	return err
@@ -79,17 +77,20 @@ func (c *Conn) failure(err error) error {
 var _ net.Conn = (*Conn)(nil)
 
 func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
-	c := &Conn{
+	return &Conn{
 		s:      s,
 		sh:     sh,
 		key:    key,
 		route:  r,
-		laddr:  net.TCPAddrFromAddrPort(key.local),
-		raddr:  net.TCPAddrFromAddrPort(key.remote),
 		linger: -1,
 	}
-	c.emit = func(seg *tcp.Segment) { sh.emit(c.route, c.key.local, c.key.remote, seg) }
-	return c
+}
+
+// emit sends one of the TCB's segments; c.tcb.DrainOutput(c.emit) takes
+// it as a method value that does not escape, so no closure is kept per
+// connection.
+func (c *Conn) emit(seg *tcp.Segment) {
+	c.sh.emit(c.route, c.key.local, c.key.remote, seg)
 }
 
 // watch reports c's state changes to the trace and the counters.
@@ -130,7 +131,7 @@ func (c *Conn) ready(f func() bool) func() bool {
 }
 
 func (c *Conn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: wrapErrno(op, err)}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: wrapErrno(op, err)}
 }
 
 // Read implements net.Conn. It blocks until data, the peer's FIN (io.EOF),
@@ -139,7 +140,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 	sh := c.sh
 	for {
 		sh.mu.Lock()
-		dl := c.rdl
+		rdl := c.rdl
+		dl := sh.wall(rdl)
 		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
 			sh.unlock()
 			return n, err
@@ -147,7 +149,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		ch := c.waitChan()
 		sh.unlock()
 		err := c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
+			return c.closed || c.tcb.Readable() || c.rdl != rdl
 		}))
 		if err != nil {
 			return 0, c.opErr("read", err)
@@ -200,7 +202,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 	total := 0
 	for {
 		sh.mu.Lock()
-		dl := c.wdl
+		wdl := c.wdl
+		dl := sh.wall(wdl)
 		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
 		total += n
 		if err != nil || total == len(b) {
@@ -210,7 +213,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		ch := c.waitChan()
 		sh.unlock()
 		err = c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)
+			return c.closed || c.tcb.Writable() || c.wdl != wdl
 		}))
 		if err != nil {
 			return total, c.opErr("write", err)
@@ -245,7 +248,7 @@ func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
 	}
 	if err != nil {
 		err = c.failure(err)
-		if c.tcb.Err() != nil || c.hardErr != nil {
+		if c.tcb.Err() != nil || c.hardErr != 0 {
 			err = c.takeErr(err, true)
 		}
 		return n, c.opErr("write", err)
@@ -299,11 +302,13 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// LocalAddr implements net.Conn; it returns a *net.TCPAddr.
-func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+// LocalAddr implements net.Conn; it returns a *net.TCPAddr, made on each
+// call (the connection keeps only its compact 4-tuple).
+func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.local) }
 
-// RemoteAddr implements net.Conn; it returns a *net.TCPAddr.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+// RemoteAddr implements net.Conn; it returns a *net.TCPAddr, made on each
+// call.
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.remote) }
 
 // LocalAddrPort returns the local address.
 func (c *Conn) LocalAddrPort() netip.AddrPort { return c.key.local }
@@ -330,10 +335,10 @@ func (c *Conn) setDeadline(t time.Time, read, write bool) error {
 		return c.opErr("set", net.ErrClosed)
 	}
 	if read {
-		c.rdl = t
+		c.rdl = sh.mono(t)
 	}
 	if write {
-		c.wdl = t
+		c.wdl = sh.mono(t)
 	}
 	c.notify()
 	return nil

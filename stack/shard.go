@@ -41,6 +41,7 @@ type shard struct {
 	mu     sync.Mutex
 	conns  map[tuple]*Conn
 	timers timerHeap
+	epoch  time.Time // the origin of the compact times in timers and Conns (mono)
 	armed  time.Time // when the loop's timer fires; zero: not armed
 	buf    []byte    // the packet being built
 	// Manual mode: packets built under mu, written once it is released.
@@ -60,7 +61,7 @@ type outPacket struct {
 }
 
 func newShard(s *Stack, qlen int) *shard {
-	sh := &shard{s: s, conns: make(map[tuple]*Conn), buf: make([]byte, 0, 2048)}
+	sh := &shard{s: s, conns: make(map[tuple]*Conn), buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
 	if s.runner == nil {
 		sh.in = make(chan *inPacket, qlen)
 		sh.kick = make(chan struct{}, 1)
@@ -225,7 +226,7 @@ func (sh *shard) remove(c *Conn) {
 		delete(sh.conns, c.key)
 	}
 	c.inTable = false
-	c.timerAt = time.Time{}
+	c.timerAt = 0
 	sh.s.retire(c)
 	sh.s.ctr.conns.Add(^uint64(0))
 	sh.s.mem.AddConnections(-1)
@@ -238,14 +239,15 @@ func (sh *shard) remove(c *Conn) {
 // schedule makes the shard's timers agree with c's engine deadline.
 func (sh *shard) schedule(c *Conn) {
 	d := c.tcb.Deadline()
-	if d.Equal(c.timerAt) {
+	at := sh.mono(d)
+	if at == c.timerAt {
 		return
 	}
-	c.timerAt = d
-	if d.IsZero() {
+	c.timerAt = at
+	if at == 0 {
 		return
 	}
-	sh.timers.push(timerEntry{at: d, c: c})
+	sh.timers.push(timerEntry{at: at, c: c})
 	if len(sh.timers) > 2*len(sh.conns)+64 {
 		sh.timers.compact()
 	}
@@ -265,12 +267,12 @@ func (sh *shard) runTimers(now time.Time) {
 	sh.expireTimeWait(now)
 	var due []*Conn
 	for {
-		d := sh.timers.next()
+		d := sh.wall(sh.timers.next())
 		if d.IsZero() || d.After(now) {
 			break
 		}
 		e := sh.timers.pop()
-		e.c.timerAt = time.Time{}
+		e.c.timerAt = 0
 		due = append(due, e.c)
 	}
 	for _, c := range due {
@@ -285,28 +287,51 @@ func (sh *shard) runTimers(now time.Time) {
 	}
 }
 
-// timerEntry asks for c's timer to run at at. It is stale (lazily deleted)
-// once c's deadline has moved or c has left the table.
+// mono is t as the compact time the timers and Conns keep: nanoseconds
+// since the shard's epoch (monotonic when the clock is), never 0, which
+// stands for the zero time. A time that falls on the epoch itself is
+// kept 1 ns earlier (it is already due).
+func (sh *shard) mono(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if d := int64(t.Sub(sh.epoch)); d != 0 {
+		return d
+	}
+	return -1
+}
+
+// wall is the time of a compact time from mono (the zero time for 0).
+func (sh *shard) wall(at int64) time.Time {
+	if at == 0 {
+		return time.Time{}
+	}
+	return sh.epoch.Add(time.Duration(at))
+}
+
+// timerEntry asks for c's timer to run at at (sh.mono). It is stale
+// (lazily deleted) once c's deadline has moved or c has left the table.
+// 16 bytes: every idle connection with keepalive on has one.
 type timerEntry struct {
-	at time.Time
+	at int64
 	c  *Conn
 }
 
-func (e timerEntry) live() bool { return e.c.inTable && e.at.Equal(e.c.timerAt) }
+func (e timerEntry) live() bool { return e.c.inTable && e.at == e.c.timerAt }
 
 // timerHeap is a min-heap of timer entries by deadline.
 type timerHeap []timerEntry
 
 // next drops stale entries from the top and returns the earliest live
-// deadline, or zero.
-func (h *timerHeap) next() time.Time {
+// deadline (sh.mono), or 0.
+func (h *timerHeap) next() int64 {
 	for len(*h) > 0 {
 		if e := (*h)[0]; e.live() {
 			return e.at
 		}
 		h.pop()
 	}
-	return time.Time{}
+	return 0
 }
 
 func (h *timerHeap) push(e timerEntry) {
@@ -353,7 +378,7 @@ func (h *timerHeap) shrink() {
 	}
 }
 
-func (h timerHeap) less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) less(i, j int) bool { return h[i].at < h[j].at }
 
 func (h timerHeap) up(i int) {
 	for i > 0 {

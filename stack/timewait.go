@@ -106,7 +106,7 @@ func (sh *shard) twNext() time.Time {
 // nextDeadline is the earliest timer of the shard: a connection's or a
 // TIME-WAIT record's.
 func (sh *shard) nextDeadline() time.Time {
-	d := sh.timers.next()
+	d := sh.wall(sh.timers.next())
 	if t := sh.twNext(); !t.IsZero() && (d.IsZero() || t.Before(d)) {
 		d = t
 	}
@@ -123,7 +123,7 @@ func (sh *shard) toTimeWait(c *Conn, now time.Time) {
 		delete(sh.conns, c.key)
 	}
 	c.inTable = false
-	c.timerAt = time.Time{}
+	c.timerAt = 0
 	sh.s.retire(c) // its retransmissions stay in the totals
 	c.tw = true
 	c.tcb.OnStateChange = nil // the record reports the end of TIME-WAIT
