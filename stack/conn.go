@@ -19,8 +19,7 @@ import (
 // Close with a linger run in the caller's goroutine; none of them keeps a
 // lock while it waits.
 type Conn struct {
-	s     *Stack
-	sh    *shard
+	sh    *shard // and sh.s its stack
 	key   tuple
 	route *route
 
@@ -78,7 +77,6 @@ var _ net.Conn = (*Conn)(nil)
 
 func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
 	return &Conn{
-		s:      s,
 		sh:     sh,
 		key:    key,
 		route:  r,
@@ -96,8 +94,8 @@ func (c *Conn) emit(seg *tcp.Segment) {
 // watch reports c's state changes to the trace and the counters.
 func (c *Conn) watch() {
 	c.tcb.OnStateChange = func(from, to tcp.State, now time.Time) {
-		c.s.countTransition(from, to)
-		c.s.report(c.key.local, c.key.remote, from, to, now)
+		c.sh.s.countTransition(from, to)
+		c.sh.s.report(c.key.local, c.key.remote, from, to, now)
 	}
 }
 
@@ -112,7 +110,7 @@ func (c *Conn) notify() {
 // waitChan returns the channel notify will close (sh.mu held); nil in
 // manual mode, where waiting goes through the Runner.
 func (c *Conn) waitChan() chan struct{} {
-	if c.s.runner != nil {
+	if c.sh.s.runner != nil {
 		return nil
 	}
 	if c.waitCh == nil {
@@ -142,13 +140,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 		sh.mu.Lock()
 		rdl := c.rdl
 		dl := sh.wall(rdl)
-		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
+		if n, err, done := c.readLocked(b, c.sh.s.clock.Now(), dl); done {
 			sh.unlock()
 			return n, err
 		}
 		ch := c.waitChan()
 		sh.unlock()
-		err := c.s.block(ch, dl, nil, c.ready(func() bool {
+		err := c.sh.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Readable() || c.rdl != rdl
 		}))
 		if err != nil {
@@ -204,7 +202,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		sh.mu.Lock()
 		wdl := c.wdl
 		dl := sh.wall(wdl)
-		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
+		n, err := c.writeLocked(b[total:], c.sh.s.clock.Now(), dl)
 		total += n
 		if err != nil || total == len(b) {
 			sh.unlock()
@@ -212,7 +210,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		ch := c.waitChan()
 		sh.unlock()
-		err = c.s.block(ch, dl, nil, c.ready(func() bool {
+		err = c.sh.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Writable() || c.wdl != wdl
 		}))
 		if err != nil {
@@ -269,7 +267,7 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.closed = true
-	now := c.s.clock.Now()
+	now := c.sh.s.clock.Now()
 	if c.linger == 0 {
 		if !c.tcb.Done() {
 			c.tcb.Abort(now)
@@ -290,10 +288,10 @@ func (c *Conn) Close() error {
 		}
 		return c.tcb.Done()
 	}
-	for !finAcked() && c.s.clock.Now().Before(deadline) {
+	for !finAcked() && c.sh.s.clock.Now().Before(deadline) {
 		ch := c.waitChan()
 		sh.unlock()
-		if err := c.s.block(ch, deadline, nil, c.ready(finAcked)); err != nil {
+		if err := c.sh.s.block(ch, deadline, nil, c.ready(finAcked)); err != nil {
 			return c.opErr("close", err)
 		}
 		sh.mu.Lock()

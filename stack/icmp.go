@@ -202,7 +202,7 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 // lower the path MTU and the connection's MSS (pathMTUDecrease).
 func (sh *shard) tcpError(p *inPacket) {
 	s := sh.s
-	c := sh.conns[p.key]
+	c := sh.conns.get(p.key)
 	seq, ok := p.qerr.quote.TCPSeq()
 	e := &p.qerr
 	if c == nil || !ok {

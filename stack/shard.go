@@ -39,7 +39,7 @@ type shard struct {
 	kick chan struct{}  // real-time mode: the timer must be re-armed
 
 	mu     sync.Mutex
-	conns  map[tuple]*Conn
+	conns  connTable // conntable.go
 	timers timerHeap
 	epoch  time.Time // the origin of the compact times in timers and Conns (mono)
 	armed  time.Time // when the loop's timer fires; zero: not armed
@@ -61,7 +61,7 @@ type outPacket struct {
 }
 
 func newShard(s *Stack, qlen int) *shard {
-	sh := &shard{s: s, conns: make(map[tuple]*Conn), buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
+	sh := &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
 	if s.runner == nil {
 		sh.in = make(chan *inPacket, qlen)
 		sh.kick = make(chan struct{}, 1)
@@ -211,7 +211,7 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 
 // insert adds c to the demultiplexing table.
 func (sh *shard) insert(c *Conn) {
-	sh.conns[c.key] = c
+	sh.conns.set(c)
 	c.inTable = true
 	sh.s.ctr.conns.Add(1)
 	sh.s.mem.AddConnections(1)
@@ -222,9 +222,7 @@ func (sh *shard) remove(c *Conn) {
 	if !c.inTable {
 		return
 	}
-	if sh.conns[c.key] == c {
-		delete(sh.conns, c.key)
-	}
+	sh.conns.delete(c)
 	c.inTable = false
 	c.timerAt = 0
 	sh.s.retire(c)
@@ -248,7 +246,7 @@ func (sh *shard) schedule(c *Conn) {
 		return
 	}
 	sh.timers.push(timerEntry{at: at, c: c})
-	if len(sh.timers) > 2*len(sh.conns)+64 {
+	if len(sh.timers) > 2*sh.conns.len()+64 {
 		sh.timers.compact()
 	}
 	if sh.kick != nil && (sh.armed.IsZero() || d.Before(sh.armed)) {

@@ -119,9 +119,7 @@ func (sh *shard) toTimeWait(c *Conn, now time.Time) {
 	if !ok || !c.inTable {
 		return
 	}
-	if sh.conns[c.key] == c {
-		delete(sh.conns, c.key)
-	}
+	sh.conns.delete(c)
 	c.inTable = false
 	c.timerAt = 0
 	sh.s.retire(c) // its retransmissions stay in the totals
@@ -219,7 +217,7 @@ func (sh *shard) inTimeWait(key tuple) bool {
 // tupleFree reports whether a new connection may take key: no
 // connection and no TIME-WAIT record has it.
 func (sh *shard) tupleFree(key tuple) bool {
-	return sh.conns[key] == nil && !sh.inTimeWait(key)
+	return sh.conns.get(key) == nil && !sh.inTimeWait(key)
 }
 
 // dropTimeWait forgets every record without reporting (Stack.Close).
