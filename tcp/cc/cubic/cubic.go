@@ -33,11 +33,11 @@ type Cubic struct {
 	ssthresh int
 	saved    cc.Saved
 
-	wMax      float64   // W_max, in segments
-	k         float64   // K, in seconds
-	epoch     int64     // start of the current congestion-avoidance epoch (sinceRef); 0: none
-	cwndEpoch float64   // cwnd (segments) at the start of the epoch
-	wEst      float64   // W_est, the Reno-friendly window, in segments
+	wMax      float64 // W_max, in segments
+	k         float64 // K, in seconds
+	epoch     int64   // start of the current congestion-avoidance epoch (sinceRef); 0: none
+	cwndEpoch float64 // cwnd (segments) at the start of the epoch
+	wEst      float64 // W_est, the Reno-friendly window, in segments
 	rtt       time.Duration
 	hystart   hystart
 }
