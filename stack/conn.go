@@ -19,7 +19,8 @@ import (
 // Close with a linger run in the caller's goroutine; none of them keeps a
 // lock while it waits.
 type Conn struct {
-	sh    *shard // and sh.s its stack
+	s     *Stack
+	sh    *shard
 	key   tuple
 	route *route
 
@@ -32,8 +33,8 @@ type Conn struct {
 	rdl, wdl int64         // read and write deadlines (sh.mono; 0: none)
 	linger   time.Duration // < 0: close in the background
 	ka       tcp.KeepAliveConfig
-	hardErr  syscall.Errno // an ICMP error that failed the connect (SYN-SENT)
-	softErr  syscall.Errno // the last soft ICMP error (RFC 1122 §4.2.3.9)
+	hardErr  errno16       // an ICMP error that failed the connect (SYN-SENT)
+	softErr  errno16       // the last soft ICMP error (RFC 1122 §4.2.3.9)
 	inTable  bool          // in sh.conns
 	halfOpen bool          // in lst's SYN queue
 	closed   bool          // Close was called
@@ -66,17 +67,22 @@ func (c *Conn) takeErr(err error, write bool) error {
 func (c *Conn) failure(err error) error {
 	switch {
 	case c.hardErr != 0:
-		return c.hardErr
+		return syscall.Errno(c.hardErr)
 	case c.softErr != 0 && errors.Is(err, syscall.ETIMEDOUT):
-		return c.softErr
+		return syscall.Errno(c.softErr)
 	}
 	return err
 }
+
+// errno16 is an errno in two bytes (errnos are small numbers): the ICMP
+// errors a Conn keeps.
+type errno16 uint16
 
 var _ net.Conn = (*Conn)(nil)
 
 func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
 	return &Conn{
+		s:      s,
 		sh:     sh,
 		key:    key,
 		route:  r,
@@ -94,8 +100,8 @@ func (c *Conn) emit(seg *tcp.Segment) {
 // watch reports c's state changes to the trace and the counters.
 func (c *Conn) watch() {
 	c.tcb.OnStateChange = func(from, to tcp.State, now time.Time) {
-		c.sh.s.countTransition(from, to)
-		c.sh.s.report(c.key.local, c.key.remote, from, to, now)
+		c.s.countTransition(from, to)
+		c.s.report(c.key.local, c.key.remote, from, to, now)
 	}
 }
 
@@ -110,7 +116,7 @@ func (c *Conn) notify() {
 // waitChan returns the channel notify will close (sh.mu held); nil in
 // manual mode, where waiting goes through the Runner.
 func (c *Conn) waitChan() chan struct{} {
-	if c.sh.s.runner != nil {
+	if c.s.runner != nil {
 		return nil
 	}
 	if c.waitCh == nil {
@@ -140,13 +146,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 		sh.mu.Lock()
 		rdl := c.rdl
 		dl := sh.wall(rdl)
-		if n, err, done := c.readLocked(b, c.sh.s.clock.Now(), dl); done {
+		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
 			sh.unlock()
 			return n, err
 		}
 		ch := c.waitChan()
 		sh.unlock()
-		err := c.sh.s.block(ch, dl, nil, c.ready(func() bool {
+		err := c.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Readable() || c.rdl != rdl
 		}))
 		if err != nil {
@@ -202,7 +208,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		sh.mu.Lock()
 		wdl := c.wdl
 		dl := sh.wall(wdl)
-		n, err := c.writeLocked(b[total:], c.sh.s.clock.Now(), dl)
+		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
 		total += n
 		if err != nil || total == len(b) {
 			sh.unlock()
@@ -210,7 +216,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		ch := c.waitChan()
 		sh.unlock()
-		err = c.sh.s.block(ch, dl, nil, c.ready(func() bool {
+		err = c.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Writable() || c.wdl != wdl
 		}))
 		if err != nil {
@@ -267,7 +273,7 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	c.closed = true
-	now := c.sh.s.clock.Now()
+	now := c.s.clock.Now()
 	if c.linger == 0 {
 		if !c.tcb.Done() {
 			c.tcb.Abort(now)
@@ -288,10 +294,10 @@ func (c *Conn) Close() error {
 		}
 		return c.tcb.Done()
 	}
-	for !finAcked() && c.sh.s.clock.Now().Before(deadline) {
+	for !finAcked() && c.s.clock.Now().Before(deadline) {
 		ch := c.waitChan()
 		sh.unlock()
-		if err := c.sh.s.block(ch, deadline, nil, c.ready(finAcked)); err != nil {
+		if err := c.s.block(ch, deadline, nil, c.ready(finAcked)); err != nil {
 			return c.opErr("close", err)
 		}
 		sh.mu.Lock()

@@ -222,7 +222,7 @@ func (sh *shard) tcpError(p *inPacket) {
 	}
 	switch st := c.tcb.State(); {
 	case e.abort && st == tcp.StateSynSent:
-		c.hardErr = e.errno
+		c.hardErr = errno16(e.errno)
 		c.tcb.Abort(now)
 		sh.settle(c, now)
 	case e.abort && c.halfOpen:
@@ -232,7 +232,7 @@ func (sh *shard) tcpError(p *inPacket) {
 		c.tcb.DrainOutput(func(*tcp.Segment) {})
 		sh.settle(c, now)
 	default:
-		c.softErr = e.errno
+		c.softErr = errno16(e.errno)
 	}
 }
 

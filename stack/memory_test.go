@@ -16,10 +16,10 @@ import (
 // What an idle connection holds besides its TCB is paid a million times
 // over (BenchmarkIdleConn, TestMillionIdleConns): the Conn must stay in
 // the 192-byte allocation class and a timer-heap entry at 16 bytes on
-// 64-bit platforms. The addresses are made on demand, the stack is the
-// shard's, the deadlines and the timer are int64 nanoseconds from the
-// shard's epoch, the ICMP errors are errnos, and segments go out through
-// a method value that does not escape. A field that pushes the Conn past 192 goes into a padding hole
+// 64-bit platforms. The addresses are made on demand, the deadlines and
+// the timer are int64 nanoseconds from the shard's epoch, the ICMP errors
+// are 2-byte errnos, and segments go out through a method value that does
+// not escape. A field that pushes the Conn past 192 goes into a padding hole
 // or out of the struct. (Above 512 bytes an object with pointers also
 // pays an 8-byte allocation header, which can move it up a class.)
 func TestConnSize(t *testing.T) {

@@ -246,7 +246,7 @@ func (sh *shard) schedule(c *Conn) {
 		return
 	}
 	sh.timers.push(timerEntry{at: at, c: c})
-	if len(sh.timers) > 2*sh.conns.len()+64 {
+	if len(sh.timers) > sh.conns.len()+sh.conns.len()/2+64 {
 		sh.timers.compact()
 	}
 	if sh.kick != nil && (sh.armed.IsZero() || d.Before(sh.armed)) {

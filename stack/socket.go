@@ -129,7 +129,7 @@ func (c *Conn) Readiness() Readiness {
 // error wrapping syscall.EAGAIN. The read deadline is not consulted.
 func (c *Conn) TryRead(b []byte) (int, error) {
 	c.sh.mu.Lock()
-	n, err, done := c.readLocked(b, c.sh.s.clock.Now(), time.Time{})
+	n, err, done := c.readLocked(b, c.s.clock.Now(), time.Time{})
 	c.sh.unlock()
 	if !done {
 		return 0, c.opErr("read", syscall.EAGAIN)
@@ -142,7 +142,7 @@ func (c *Conn) TryRead(b []byte) (int, error) {
 // error wrapping syscall.EAGAIN. The write deadline is not consulted.
 func (c *Conn) TryWrite(b []byte) (int, error) {
 	c.sh.mu.Lock()
-	n, err := c.writeLocked(b, c.sh.s.clock.Now(), time.Time{})
+	n, err := c.writeLocked(b, c.s.clock.Now(), time.Time{})
 	c.sh.unlock()
 	if err == nil && n == 0 && len(b) > 0 {
 		return 0, c.opErr("write", syscall.EAGAIN)

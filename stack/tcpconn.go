@@ -20,7 +20,7 @@ func (c *Conn) do(op string, f func(now time.Time) error) error {
 	if c.closed {
 		return c.opErr(op, net.ErrClosed)
 	}
-	now := c.sh.s.clock.Now()
+	now := c.s.clock.Now()
 	err := f(now)
 	sh.settle(c, now)
 	if err != nil {
