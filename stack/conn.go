@@ -33,15 +33,15 @@ type Conn struct {
 	rdl, wdl int64         // read and write deadlines (sh.mono; 0: none)
 	linger   time.Duration // < 0: close in the background
 	ka       tcp.KeepAliveConfig
-	hardErr  errno16       // an ICMP error that failed the connect (SYN-SENT)
-	softErr  errno16       // the last soft ICMP error (RFC 1122 §4.2.3.9)
-	inTable  bool          // in sh.conns
-	halfOpen bool          // in lst's SYN queue
-	closed   bool          // Close was called
-	rdShut   bool          // CloseRead was called
-	wrShut   bool          // CloseWrite was called
-	tw       bool          // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
-	errTaken bool          // a Read or Write has reported the error that ended the connection (takeErr)
+	hardErr  errno16 // an ICMP error that failed the connect (SYN-SENT)
+	softErr  errno16 // the last soft ICMP error (RFC 1122 §4.2.3.9)
+	inTable  bool    // in sh.conns
+	halfOpen bool    // in lst's SYN queue
+	closed   bool    // Close was called
+	rdShut   bool    // CloseRead was called
+	wrShut   bool    // CloseWrite was called
+	tw       bool    // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
+	errTaken bool    // a Read or Write has reported the error that ended the connection (takeErr)
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine
