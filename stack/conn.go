@@ -23,27 +23,25 @@ type Conn struct {
 	sh    *shard
 	key   tuple
 	route *route
-	laddr *net.TCPAddr
-	raddr *net.TCPAddr
-	emit  func(*tcp.Segment) // sends one of the TCB's segments
 
-	// Guarded by sh.mu.
+	// Guarded by sh.mu. The layout is kept small: an idle connection is
+	// this struct and its TCB (TestConnSize).
 	tcb      *tcp.TCB
-	inTable  bool      // in sh.conns
-	timerAt  time.Time // the deadline sh.timers holds for this connection
-	halfOpen bool      // in lst's SYN queue
 	lst      *Listener
 	waitCh   chan struct{} // closed (and cleared) when anything changes
-	rdl, wdl time.Time     // read and write deadlines
-	closed   bool          // Close was called
-	rdShut   bool          // CloseRead was called
-	wrShut   bool          // CloseWrite was called
+	timerAt  int64         // the deadline sh.timers holds for this connection (sh.mono; 0: none)
+	rdl, wdl int64         // read and write deadlines (sh.mono; 0: none)
 	linger   time.Duration // < 0: close in the background
 	ka       tcp.KeepAliveConfig
-	hardErr  error // an ICMP error that failed the connect (SYN-SENT)
-	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
-	tw       bool  // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
-	errTaken bool  // a Read or Write has reported the error that ended the connection (takeErr)
+	hardErr  errno16 // an ICMP error that failed the connect (SYN-SENT)
+	softErr  errno16 // the last soft ICMP error (RFC 1122 §4.2.3.9)
+	inTable  bool    // in sh.conns
+	halfOpen bool    // in lst's SYN queue
+	closed   bool    // Close was called
+	rdShut   bool    // CloseRead was called
+	wrShut   bool    // CloseWrite was called
+	tw       bool    // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
+	errTaken bool    // a Read or Write has reported the error that ended the connection (takeErr)
 
 	// Socket options (sockopt.go), guarded by sh.mu.
 	ipo    ipOpts         // IP_TOS, IP_TTL, IPV6_TCLASS, IPV6_UNICAST_HOPS
@@ -72,32 +70,37 @@ func (c *Conn) takeErr(err error, write bool) error {
 // more than ETIMEDOUT (RFC 1122 §4.2.3.9, as Linux reports it).
 func (c *Conn) failure(err error) error {
 	switch {
-	case c.hardErr != nil:
-		return c.hardErr
-	case c.softErr != nil && errors.Is(err, syscall.ETIMEDOUT):
-		return c.softErr
+	case c.hardErr != 0:
+		return syscall.Errno(c.hardErr)
+	case c.softErr != 0 && errors.Is(err, syscall.ETIMEDOUT):
+		return syscall.Errno(c.softErr)
 	}
 	return err
 }
 
+// errno16 is an errno in two bytes (errnos are small numbers): the ICMP
+// errors a Conn keeps.
+type errno16 uint16
+
 var _ net.Conn = (*Conn)(nil)
 
 func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
-	c := &Conn{
+	return &Conn{
 		s:      s,
 		sh:     sh,
 		key:    key,
 		route:  r,
-		laddr:  net.TCPAddrFromAddrPort(key.local),
-		raddr:  net.TCPAddrFromAddrPort(key.remote),
 		linger: -1,
 	}
-	c.emit = func(seg *tcp.Segment) {
-		sh.ipo = c.ipo // sockopt.go
-		sh.emit(c.route, c.key.local, c.key.remote, seg)
-		sh.ipo = ipOpts{}
-	}
-	return c
+}
+
+// emit sends one of the TCB's segments; c.tcb.DrainOutput(c.emit) takes
+// it as a method value that does not escape, so no closure is kept per
+// connection.
+func (c *Conn) emit(seg *tcp.Segment) {
+	c.sh.ipo = c.ipo // sockopt.go
+	c.sh.emit(c.route, c.key.local, c.key.remote, seg)
+	c.sh.ipo = ipOpts{}
 }
 
 // watch reports c's state changes to the trace and the counters.
@@ -138,7 +141,7 @@ func (c *Conn) ready(f func() bool) func() bool {
 }
 
 func (c *Conn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: wrapErrno(op, err)}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: wrapErrno(op, err)}
 }
 
 // Read implements net.Conn. It blocks until data, the peer's FIN (io.EOF),
@@ -147,7 +150,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 	sh := c.sh
 	for {
 		sh.mu.Lock()
-		dl := c.rdl
+		rdl := c.rdl
+		dl := sh.wall(rdl)
 		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
 			sh.unlock()
 			return n, err
@@ -155,7 +159,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		ch := c.waitChan()
 		sh.unlock()
 		err := c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
+			return c.closed || c.tcb.Readable() || c.rdl != rdl
 		}))
 		if err != nil {
 			return 0, c.opErr("read", err)
@@ -209,7 +213,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 	total := 0
 	for {
 		sh.mu.Lock()
-		dl := c.wdl
+		wdl := c.wdl
+		dl := sh.wall(wdl)
 		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
 		total += n
 		if err != nil || total == len(b) {
@@ -219,7 +224,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		ch := c.waitChan()
 		sh.unlock()
 		err = c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)
+			return c.closed || c.tcb.Writable() || c.wdl != wdl
 		}))
 		if err != nil {
 			return total, c.opErr("write", err)
@@ -254,7 +259,7 @@ func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
 	}
 	if err != nil {
 		err = c.failure(err)
-		if c.tcb.Err() != nil || c.hardErr != nil {
+		if c.tcb.Err() != nil || c.hardErr != 0 {
 			err = c.takeErr(err, true)
 		}
 		return n, c.opErr("write", err)
@@ -308,11 +313,13 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// LocalAddr implements net.Conn; it returns a *net.TCPAddr.
-func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+// LocalAddr implements net.Conn; it returns a *net.TCPAddr, made on each
+// call (the connection keeps only its compact 4-tuple).
+func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.local) }
 
-// RemoteAddr implements net.Conn; it returns a *net.TCPAddr.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+// RemoteAddr implements net.Conn; it returns a *net.TCPAddr, made on each
+// call.
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.remote) }
 
 // LocalAddrPort returns the local address.
 func (c *Conn) LocalAddrPort() netip.AddrPort { return c.key.local }
@@ -339,10 +346,10 @@ func (c *Conn) setDeadline(t time.Time, read, write bool) error {
 		return c.opErr("set", net.ErrClosed)
 	}
 	if read {
-		c.rdl = t
+		c.rdl = sh.mono(t)
 	}
 	if write {
-		c.wdl = t
+		c.wdl = sh.mono(t)
 	}
 	c.notify()
 	return nil

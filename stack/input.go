@@ -216,7 +216,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
 	}
 	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
-	if c := sh.conns[p.key]; c != nil {
+	if c := sh.conns.get(p.key); c != nil {
 		c.tcb.HandleSegment(&seg, now)
 		sh.settle(c, now)
 		return

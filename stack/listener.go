@@ -173,8 +173,8 @@ func (s *Stack) freePort() uint16 {
 func (s *Stack) portInUse(port uint16) bool {
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		for k := range sh.conns {
-			if k.local.Port() == port {
+		for c := range sh.conns.all() {
+			if c.key.local.Port() == port {
 				sh.mu.Unlock()
 				return true
 			}

@@ -39,8 +39,9 @@ type shard struct {
 	kick chan struct{}  // real-time mode: the timer must be re-armed
 
 	mu     sync.Mutex
-	conns  map[tuple]*Conn
+	conns  connTable // conntable.go
 	timers timerHeap
+	epoch  time.Time // the origin of the compact times in timers and Conns (mono)
 	armed  time.Time // when the loop's timer fires; zero: not armed
 	buf    []byte    // the packet being built
 	// Manual mode: packets built under mu, written once it is released.
@@ -61,7 +62,7 @@ type outPacket struct {
 }
 
 func newShard(s *Stack, qlen int) *shard {
-	sh := &shard{s: s, conns: make(map[tuple]*Conn), buf: make([]byte, 0, 2048)}
+	sh := &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
 	if s.runner == nil {
 		sh.in = make(chan *inPacket, qlen)
 		sh.kick = make(chan struct{}, 1)
@@ -215,7 +216,7 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 
 // insert adds c to the demultiplexing table.
 func (sh *shard) insert(c *Conn) {
-	sh.conns[c.key] = c
+	sh.conns.set(c)
 	c.inTable = true
 	sh.s.ctr.conns.Add(1)
 	sh.s.mem.AddConnections(1)
@@ -226,11 +227,9 @@ func (sh *shard) remove(c *Conn) {
 	if !c.inTable {
 		return
 	}
-	if sh.conns[c.key] == c {
-		delete(sh.conns, c.key)
-	}
+	sh.conns.delete(c)
 	c.inTable = false
-	c.timerAt = time.Time{}
+	c.timerAt = 0
 	sh.s.retire(c)
 	sh.s.ctr.conns.Add(^uint64(0))
 	sh.s.mem.AddConnections(-1)
@@ -243,15 +242,16 @@ func (sh *shard) remove(c *Conn) {
 // schedule makes the shard's timers agree with c's engine deadline.
 func (sh *shard) schedule(c *Conn) {
 	d := c.tcb.Deadline()
-	if d.Equal(c.timerAt) {
+	at := sh.mono(d)
+	if at == c.timerAt {
 		return
 	}
-	c.timerAt = d
-	if d.IsZero() {
+	c.timerAt = at
+	if at == 0 {
 		return
 	}
-	sh.timers.push(timerEntry{at: d, c: c})
-	if len(sh.timers) > 2*len(sh.conns)+64 {
+	sh.timers.push(timerEntry{at: at, c: c})
+	if len(sh.timers) > sh.conns.len()+sh.conns.len()/2+64 {
 		sh.timers.compact()
 	}
 	if sh.kick != nil && (sh.armed.IsZero() || d.Before(sh.armed)) {
@@ -270,12 +270,12 @@ func (sh *shard) runTimers(now time.Time) {
 	sh.expireTimeWait(now)
 	var due []*Conn
 	for {
-		d := sh.timers.next()
+		d := sh.wall(sh.timers.next())
 		if d.IsZero() || d.After(now) {
 			break
 		}
 		e := sh.timers.pop()
-		e.c.timerAt = time.Time{}
+		e.c.timerAt = 0
 		due = append(due, e.c)
 	}
 	for _, c := range due {
@@ -290,28 +290,51 @@ func (sh *shard) runTimers(now time.Time) {
 	}
 }
 
-// timerEntry asks for c's timer to run at at. It is stale (lazily deleted)
-// once c's deadline has moved or c has left the table.
+// mono is t as the compact time the timers and Conns keep: nanoseconds
+// since the shard's epoch (monotonic when the clock is), never 0, which
+// stands for the zero time. A time that falls on the epoch itself is
+// kept 1 ns earlier (it is already due).
+func (sh *shard) mono(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if d := int64(t.Sub(sh.epoch)); d != 0 {
+		return d
+	}
+	return -1
+}
+
+// wall is the time of a compact time from mono (the zero time for 0).
+func (sh *shard) wall(at int64) time.Time {
+	if at == 0 {
+		return time.Time{}
+	}
+	return sh.epoch.Add(time.Duration(at))
+}
+
+// timerEntry asks for c's timer to run at at (sh.mono). It is stale
+// (lazily deleted) once c's deadline has moved or c has left the table.
+// 16 bytes: every idle connection with keepalive on has one.
 type timerEntry struct {
-	at time.Time
+	at int64
 	c  *Conn
 }
 
-func (e timerEntry) live() bool { return e.c.inTable && e.at.Equal(e.c.timerAt) }
+func (e timerEntry) live() bool { return e.c.inTable && e.at == e.c.timerAt }
 
 // timerHeap is a min-heap of timer entries by deadline.
 type timerHeap []timerEntry
 
 // next drops stale entries from the top and returns the earliest live
-// deadline, or zero.
-func (h *timerHeap) next() time.Time {
+// deadline (sh.mono), or 0.
+func (h *timerHeap) next() int64 {
 	for len(*h) > 0 {
 		if e := (*h)[0]; e.live() {
 			return e.at
 		}
 		h.pop()
 	}
-	return time.Time{}
+	return 0
 }
 
 func (h *timerHeap) push(e timerEntry) {
@@ -358,7 +381,7 @@ func (h *timerHeap) shrink() {
 	}
 }
 
-func (h timerHeap) less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) less(i, j int) bool { return h[i].at < h[j].at }
 
 func (h timerHeap) up(i int) {
 	for i > 0 {

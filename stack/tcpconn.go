@@ -242,7 +242,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (c *Conn) copyErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 var (
