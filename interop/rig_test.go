@@ -57,6 +57,7 @@ type rigOptions struct {
 	snaplen int           // tcpdump snapshot length; 0: whole packets
 	noCap   bool          // no capture at all
 	noTun   bool          // only the namespace: no device, stack or capture
+	plain   bool          // the TUN without offloads (no virtio-net header)
 	stack   stack.Options // the synack stack's options
 }
 
@@ -92,6 +93,8 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		Name:  tunName,
 		NetNS: ns.Name,
 		Addrs: []netip.Prefix{netip.PrefixFrom(kern4, bits4), netip.PrefixFrom(kern6, bits6)},
+		// Offloads are on unless asked off (tunoffload_test.go).
+		DisableOffload: o.plain,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -108,4 +108,3 @@ func (w *vnetWriter) writePackets(d *Device, pkts [][]byte) (int, error) {
 	}
 	return done, nil
 }
-
