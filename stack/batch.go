@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"net/netip"
+
 	"github.com/synack/synack/link"
 	"github.com/synack/synack/wire"
 )
@@ -21,6 +23,11 @@ type outBatch struct {
 	buf  []byte           // the packets, back to back
 	ends []int            // where each packet ends in buf
 	pkts [][]byte         // handed to WritePackets
+	// The path MTU of the last destination, for the drain under way (a
+	// drain is one connection's: one route, one destination).
+	mtuRoute *route
+	mtuDst   netip.Addr
+	mtu      int
 }
 
 // drainBatched is c.tcb.DrainOutput(c.emit), with the segments for a
@@ -34,6 +41,7 @@ func (sh *shard) drainBatched(c *Conn) {
 	c.tcb.DrainOutput(c.emit)
 	sh.batching = false
 	sh.flushBatch()
+	sh.batch.mtuRoute = nil
 }
 
 // batchTCP builds the packet of TCP header h and payload into the batch
@@ -50,8 +58,12 @@ func (sh *shard) batchTCP(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHea
 	}
 	start := len(b.buf)
 	b.buf = wire.AppendTCPPacketECN(b.buf, ep, sh.s.ttl, ecn, h, payload)
-	if len(b.buf)-start > sh.s.pathMTU(r, ep.Dst) {
-		b.buf = b.buf[:start] // to be fragmented: the usual path
+	if b.mtuRoute != r || b.mtuDst != ep.Dst {
+		b.mtuRoute, b.mtuDst, b.mtu = r, ep.Dst, sh.s.pathMTU(r, ep.Dst)
+	}
+	if len(b.buf)-start > b.mtu {
+		b.buf = b.buf[:start] // to be fragmented: the usual path, after
+		sh.flushBatch()       // what is already batched
 		return false
 	}
 	b.l = bw

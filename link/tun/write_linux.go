@@ -97,6 +97,10 @@ func (w *vnetWriter) writePackets(d *Device, pkts [][]byte) (int, error) {
 			return done, err
 		}
 		if w.err != nil {
+			if n > 1 {
+				vh, _ := decodeVnetHdr(w.hdr)
+				return done, fmt.Errorf("a super-segment of %d packets (%v): %w", n, vh, w.err)
+			}
 			return done, w.err
 		}
 		done += n
