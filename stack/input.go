@@ -34,6 +34,7 @@ type inPacket struct {
 	qerr    icmpErr
 	payload []byte // aliases buf
 	sh      *shard
+	csumOK  bool // offloaded: the TCP checksum is not to be verified
 }
 
 // DeliverPacket implements link.Receiver. The packet is parsed and
@@ -42,13 +43,21 @@ type inPacket struct {
 // copied and queued for its event loop — DeliverPacket never blocks and
 // takes no shard lock, so a link may call it from anywhere. In manual mode
 // it is processed before DeliverPacket returns.
-func (s *Stack) DeliverPacket(pkt []byte) {
+func (s *Stack) DeliverPacket(pkt []byte) { s.deliver(pkt, false) }
+
+// DeliverOffloaded implements link.OffloadReceiver: DeliverPacket for a
+// TCP segment whose checksum is not verified (a TUN with offloads hands
+// the kernel's super-segments over whole, their checksums left undone).
+func (s *Stack) DeliverOffloaded(pkt []byte) { s.deliver(pkt, true) }
+
+func (s *Stack) deliver(pkt []byte, offloaded bool) {
 	if s.stopped.Load() {
 		return
 	}
 	s.ctr.packetsIn.Add(1)
 	p := getPacket(len(pkt))
 	p.buf = append(p.buf[:0], pkt...)
+	p.csumOK = offloaded
 	if !s.parse(p) {
 		putPacket(p)
 		return
@@ -111,7 +120,7 @@ func (s *Stack) parse(p *inPacket) bool {
 			s.ctr.malformed.Add(1)
 			return false
 		}
-		if !wire.TCPChecksumValid(ep, ip.Payload) {
+		if !p.csumOK && !wire.TCPChecksumValid(ep, ip.Payload) {
 			s.ctr.badChecksum.Add(1)
 			return false
 		}

@@ -48,6 +48,10 @@ type shard struct {
 	pending []outPacket
 	segs    shardSegments // introspect.go
 	ipo     ipOpts        // the IP settings of the connection emitting (sockopt.go)
+	// Real-time mode: the segments one DrainOutput builds for a link that
+	// takes several per call (batch.go).
+	batching bool
+	batch    outBatch
 
 	// TIME-WAIT records and their expiries (timewait.go).
 	tw        map[twKey]tcp.TimeWait
@@ -172,6 +176,9 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
 	}
 	sh.countSegment(true, local, remote, seg, time.Time{})
+	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload) { // batch.go
+		return
+	}
 	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
 	sh.ipo.apply(sh.buf) // IP_TOS, IP_TTL ... (sockopt.go)
 	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
@@ -190,7 +197,7 @@ func (sh *shard) pendingQueue() *[]outPacket {
 // promote or forget it if it is a half-open connection of a listener,
 // forget it if it is done, re-arm its timer and wake its waiters.
 func (sh *shard) settle(c *Conn, now time.Time) {
-	c.tcb.DrainOutput(c.emit)
+	sh.drainBatched(c) // batch.go: c.tcb.DrainOutput(c.emit), a batch per link
 	if c.tcb.UsesFastOpen() {
 		sh.fastOpenSettle(c)
 	}
