@@ -61,3 +61,24 @@ func putPacket(p *inPacket) {
 	*p = inPacket{buf: buf}
 	packetPools[i].Put(p)
 }
+
+// packetHolders keeps inPackets without a buffer: a shard gives a
+// packet's buffer away to a stack that adopts it (link.Handoff) and keeps
+// the holder; the adopting stack takes a holder for the buffer it got.
+var packetHolders sync.Pool
+
+// putHolder returns an inPacket whose buffer was given away.
+func putHolder(p *inPacket) {
+	*p = inPacket{}
+	packetHolders.Put(p)
+}
+
+// adoptPacket wraps buf, which the caller gives up, in an inPacket.
+func adoptPacket(buf []byte) *inPacket {
+	p, _ := packetHolders.Get().(*inPacket)
+	if p == nil {
+		p = new(inPacket)
+	}
+	p.buf = buf
+	return p
+}
