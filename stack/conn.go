@@ -44,6 +44,11 @@ type Conn struct {
 	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
 	tw       bool  // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
 	errTaken bool  // a Read or Write has reported the error that ended the connection (takeErr)
+
+	// Separate wake-ups for readers and writers (guarded by sh.mu):
+	// settle closes rdCh only when a Read can proceed and wrCh only when
+	// a Write can, so that pure ACKs do not wake a blocked Read.
+	rdCh, wrCh chan struct{}
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine
@@ -106,6 +111,53 @@ func (c *Conn) notify() {
 		close(c.waitCh)
 		c.waitCh = nil
 	}
+	if c.rdCh != nil {
+		close(c.rdCh)
+		c.rdCh = nil
+	}
+	if c.wrCh != nil {
+		close(c.wrCh)
+		c.wrCh = nil
+	}
+}
+
+// wake is notify after an engine call (sh.mu held): it wakes blocked
+// Reads only when one can proceed, and blocked Writes likewise; the
+// other waiters (Dial, Close with linger) always.
+func (c *Conn) wake() {
+	if c.waitCh != nil {
+		close(c.waitCh)
+		c.waitCh = nil
+	}
+	if c.rdCh != nil && (c.closed || c.rdShut || c.tcb.Readable()) {
+		close(c.rdCh)
+		c.rdCh = nil
+	}
+	if c.wrCh != nil && (c.closed || c.wrShut || c.tcb.Writable()) {
+		close(c.wrCh)
+		c.wrCh = nil
+	}
+}
+
+// readChan and writeChan are waitChan for a blocked Read and Write.
+func (c *Conn) readChan() chan struct{} {
+	if c.s.runner != nil {
+		return nil
+	}
+	if c.rdCh == nil {
+		c.rdCh = make(chan struct{})
+	}
+	return c.rdCh
+}
+
+func (c *Conn) writeChan() chan struct{} {
+	if c.s.runner != nil {
+		return nil
+	}
+	if c.wrCh == nil {
+		c.wrCh = make(chan struct{})
+	}
+	return c.wrCh
 }
 
 // waitChan returns the channel notify will close (sh.mu held); nil in
@@ -144,7 +196,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 			sh.unlock()
 			return n, err
 		}
-		ch := c.waitChan()
+		ch := c.readChan()
 		sh.unlock()
 		err := c.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
@@ -207,7 +259,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			sh.unlock()
 			return total, err
 		}
-		ch := c.waitChan()
+		ch := c.writeChan()
 		sh.unlock()
 		err = c.s.block(ch, dl, nil, c.ready(func() bool {
 			return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)

@@ -345,7 +345,7 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 	} else {
 		sh.schedule(c)
 	}
-	c.notify()
+	c.wake()
 }
 
 // insert adds c to the demultiplexing table.
