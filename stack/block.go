@@ -21,6 +21,12 @@ var ErrNoProgress = errors.New("stack: the simulation can make no progress")
 // passes. Either way the caller looks again; block returns an error only
 // when waiting can never succeed.
 func (s *Stack) block(ch chan struct{}, deadline time.Time, ctx context.Context, ready func() bool) error {
+	return s.blockAt(ch, deadline, time.Time{}, ctx, ready)
+}
+
+// blockAt is block for a caller that has just read the clock (now; zero
+// if it has not), so that a deadline's timer costs no second read.
+func (s *Stack) blockAt(ch chan struct{}, deadline, now time.Time, ctx context.Context, ready func() bool) error {
 	var done <-chan struct{}
 	if ctx != nil {
 		done = ctx.Done()
@@ -33,7 +39,10 @@ func (s *Stack) block(ch chan struct{}, deadline time.Time, ctx context.Context,
 			}
 			return nil
 		}
-		t := getTimer(deadline.Sub(s.clock.Now()))
+		if now.IsZero() {
+			now = s.clock.Now()
+		}
+		t := getTimer(deadline.Sub(now))
 		select {
 		case <-ch:
 		case <-t.C:

@@ -192,15 +192,23 @@ func (c *Conn) Read(b []byte) (int, error) {
 	for {
 		sh.mu.Lock()
 		dl := c.rdl
-		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
+		now := c.s.clock.Now()
+		if n, err, done := c.readLocked(b, now, dl); done {
 			sh.unlock()
 			return n, err
 		}
 		ch := c.readChan()
+		if len(sh.pending) > 0 {
+			now = time.Time{} // unlock writes them, which takes time: read the clock again
+		}
 		sh.unlock()
-		err := c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
-		}))
+		var ready func() bool // manual mode only: no closure to allocate otherwise
+		if c.s.runner != nil {
+			ready = c.ready(func() bool {
+				return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
+			})
+		}
+		err := c.s.blockAt(ch, dl, now, nil, ready)
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
@@ -253,17 +261,25 @@ func (c *Conn) Write(b []byte) (int, error) {
 	for {
 		sh.mu.Lock()
 		dl := c.wdl
-		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
+		now := c.s.clock.Now()
+		n, err := c.writeLocked(b[total:], now, dl)
 		total += n
 		if err != nil || total == len(b) {
 			sh.unlock()
 			return total, err
 		}
 		ch := c.writeChan()
+		if len(sh.pending) > 0 {
+			now = time.Time{} // unlock writes them, which takes time: read the clock again
+		}
 		sh.unlock()
-		err = c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)
-		}))
+		var ready func() bool // manual mode only
+		if c.s.runner != nil {
+			ready = c.ready(func() bool {
+				return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)
+			})
+		}
+		err = c.s.blockAt(ch, dl, now, nil, ready)
 		if err != nil {
 			return total, c.opErr("write", err)
 		}

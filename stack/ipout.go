@@ -106,6 +106,9 @@ func (s *Stack) PathMTU(dst netip.Addr) int {
 }
 
 func (s *Stack) pathMTU(r *route, dst netip.Addr) int {
+	if s.pmtu.n.Load() == 0 {
+		return r.mtu // nothing learnt: no lock, no clock read
+	}
 	if m := s.pmtu.get(dst, s.clock.Now()); m > 0 && m < r.mtu {
 		return m
 	}
