@@ -97,20 +97,7 @@ func (sh *shard) loop() {
 			sh.input(p, now)
 			putPacket(p)
 			sh.queued.Add(-1)
-			// Take what else is waiting under the same lock, a bounded batch.
-			for range 63 {
-				select {
-				case p = <-sh.in:
-				default:
-					p = nil
-				}
-				if p == nil {
-					break
-				}
-				sh.input(p, now)
-				putPacket(p)
-				sh.queued.Add(-1)
-			}
+			sh.drainInput(now, 63) // what else is waiting, under the same lock
 			sh.runTimers(now)
 			sh.rearm(timer, now)
 			sh.unlock()
@@ -118,6 +105,10 @@ func (sh *shard) loop() {
 			sh.mu.Lock()
 			now := sh.s.clock.Now()
 			sh.armed, sh.timerAt = time.Time{}, time.Time{} // it fired
+			// Segments that arrived before the timer fired go first (select
+			// picks at random among ready cases): after a stall of the
+			// process, the ACKs waiting here must not be taken for losses.
+			sh.drainInput(now, cap(sh.in))
 			sh.runTimers(now)
 			sh.rearm(timer, now)
 			sh.unlock()
@@ -126,6 +117,21 @@ func (sh *shard) loop() {
 			sh.rearm(timer, sh.s.clock.Now())
 			sh.mu.Unlock()
 		case <-sh.s.stop:
+			return
+		}
+	}
+}
+
+// drainInput processes up to max packets waiting in the loop's queue
+// (under mu).
+func (sh *shard) drainInput(now time.Time, max int) {
+	for range max {
+		select {
+		case p := <-sh.in:
+			sh.input(p, now)
+			putPacket(p)
+			sh.queued.Add(-1)
+		default:
 			return
 		}
 	}
