@@ -46,6 +46,11 @@ type Conn struct {
 	// Socket options (sockopt.go), guarded by sh.mu.
 	ipo    ipOpts         // IP_TOS, IP_TTL, IPV6_TCLASS, IPV6_UNICAST_HOPS
 	wflags tcp.WriteFlags // send flags of the WriteFlags call in progress
+
+	// Separate wake-ups for readers and writers (guarded by sh.mu):
+	// settle closes rdCh only when a Read can proceed and wrCh only when
+	// a Write can, so that pure ACKs do not wake a blocked Read.
+	rdCh, wrCh chan struct{}
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine
@@ -117,6 +122,53 @@ func (c *Conn) notify() {
 		close(c.waitCh)
 		c.waitCh = nil
 	}
+	if c.rdCh != nil {
+		close(c.rdCh)
+		c.rdCh = nil
+	}
+	if c.wrCh != nil {
+		close(c.wrCh)
+		c.wrCh = nil
+	}
+}
+
+// wake is notify after an engine call (sh.mu held): it wakes blocked
+// Reads only when one can proceed, and blocked Writes likewise; the
+// other waiters (Dial, Close with linger) always.
+func (c *Conn) wake() {
+	if c.waitCh != nil {
+		close(c.waitCh)
+		c.waitCh = nil
+	}
+	if c.rdCh != nil && (c.closed || c.rdShut || c.tcb.Readable()) {
+		close(c.rdCh)
+		c.rdCh = nil
+	}
+	if c.wrCh != nil && (c.closed || c.wrShut || c.tcb.Writable()) {
+		close(c.wrCh)
+		c.wrCh = nil
+	}
+}
+
+// readChan and writeChan are waitChan for a blocked Read and Write.
+func (c *Conn) readChan() chan struct{} {
+	if c.s.runner != nil {
+		return nil
+	}
+	if c.rdCh == nil {
+		c.rdCh = make(chan struct{})
+	}
+	return c.rdCh
+}
+
+func (c *Conn) writeChan() chan struct{} {
+	if c.s.runner != nil {
+		return nil
+	}
+	if c.wrCh == nil {
+		c.wrCh = make(chan struct{})
+	}
+	return c.wrCh
 }
 
 // waitChan returns the channel notify will close (sh.mu held); nil in
@@ -152,15 +204,23 @@ func (c *Conn) Read(b []byte) (int, error) {
 		sh.mu.Lock()
 		rdl := c.rdl
 		dl := sh.wall(rdl)
-		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
+		now := c.s.clock.Now()
+		if n, err, done := c.readLocked(b, now, dl); done {
 			sh.unlock()
 			return n, err
 		}
-		ch := c.waitChan()
+		ch := c.readChan()
+		if len(sh.pending) > 0 {
+			now = time.Time{} // unlock writes them, which takes time: read the clock again
+		}
 		sh.unlock()
-		err := c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Readable() || c.rdl != rdl
-		}))
+		var ready func() bool // manual mode only: no closure to allocate otherwise
+		if c.s.runner != nil {
+			ready = c.ready(func() bool {
+				return c.closed || c.tcb.Readable() || c.rdl != rdl
+			})
+		}
+		err := c.s.blockAt(ch, dl, now, nil, ready)
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
@@ -215,17 +275,25 @@ func (c *Conn) Write(b []byte) (int, error) {
 		sh.mu.Lock()
 		wdl := c.wdl
 		dl := sh.wall(wdl)
-		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
+		now := c.s.clock.Now()
+		n, err := c.writeLocked(b[total:], now, dl)
 		total += n
 		if err != nil || total == len(b) {
 			sh.unlock()
 			return total, err
 		}
-		ch := c.waitChan()
+		ch := c.writeChan()
+		if len(sh.pending) > 0 {
+			now = time.Time{} // unlock writes them, which takes time: read the clock again
+		}
 		sh.unlock()
-		err = c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Writable() || c.wdl != wdl
-		}))
+		var ready func() bool // manual mode only
+		if c.s.runner != nil {
+			ready = c.ready(func() bool {
+				return c.closed || c.tcb.Writable() || c.wdl != wdl
+			})
+		}
+		err = c.s.blockAt(ch, dl, now, nil, ready)
 		if err != nil {
 			return total, c.opErr("write", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/synack/synack/link"
 	"github.com/synack/synack/tcp"
 	"github.com/synack/synack/wire"
 )
@@ -34,7 +35,7 @@ type inPacket struct {
 	qerr    icmpErr
 	payload []byte // aliases buf
 	sh      *shard
-	csumOK  bool // offloaded: the TCP checksum is not to be verified
+	csumOK  bool // offloaded by the TUN, or adopted from a stack in this process: the TCP checksum is not to be verified
 }
 
 // DeliverPacket implements link.Receiver. The packet is parsed and
@@ -66,12 +67,60 @@ func (s *Stack) deliver(pkt []byte, offloaded bool) {
 		s.deliverManual(p)
 		return
 	}
+	s.enqueue(p)
+}
+
+// enqueue queues p for its shard's loop (real-time mode).
+func (s *Stack) enqueue(p *inPacket) {
+	sh := p.sh
+	sh.queued.Add(1)
 	select {
-	case p.sh.in <- p:
+	case sh.in <- p:
 	default:
+		sh.queued.Add(-1)
 		s.ctr.inboundDrops.Add(1)
 		putPacket(p)
 	}
+}
+
+var _ link.Adopter = (*Stack)(nil)
+
+// AdoptPacket implements link.Adopter: it is DeliverPacket for a packet
+// whose buffer the stack may keep and whose TCP checksum was not computed
+// (a packet from a stack in the same process, over a link.Pipe). In
+// real-time mode, when the packet's event loop has nothing queued and its
+// lock is free, the packet is processed at once in the caller's goroutine
+// (the caller holds no lock of this stack: see shard.unlock) rather than
+// waking the loop; otherwise it is queued as DeliverPacket queues.
+func (s *Stack) AdoptPacket(pkt []byte) {
+	p := adoptPacket(pkt)
+	if s.stopped.Load() {
+		putPacket(p)
+		return
+	}
+	s.ctr.packetsIn.Add(1)
+	p.csumOK = true
+	if !s.parse(p) {
+		putPacket(p)
+		return
+	}
+	if s.runner != nil {
+		s.deliverManual(p)
+		return
+	}
+	sh := p.sh
+	if sh.queued.Load() == 0 && sh.mu.TryLock() {
+		if sh.queued.Load() == 0 && !s.stopped.Load() {
+			now := s.clock.Now()
+			sh.input(p, now)
+			putPacket(p)
+			sh.kickIfEarlier()
+			sh.unlock()
+			return
+		}
+		sh.mu.Unlock()
+	}
+	s.enqueue(p)
 }
 
 // countBad counts a packet a parser rejected.

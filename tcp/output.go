@@ -1,17 +1,18 @@
 package tcp
 
 import (
-	"slices"
 	"time"
 
 	"github.com/synack/synack/wire"
 )
 
-// outEntry is one queued outgoing segment; its payload lives in
-// TCB.outData[off:off+n] until DrainOutput hands it out.
+// outEntry is one queued outgoing segment. Its payload is the n bytes of
+// the send buffer from sequence number seg.Seq: DrainOutput hands them
+// out from the buffer itself, without copying them first (outData is
+// scratch space for a payload that wraps around the ring's end).
 type outEntry struct {
-	seg    Segment
-	off, n int
+	seg Segment
+	n   int
 }
 
 // DrainOutput passes each queued outgoing segment to emit, in order, and
@@ -20,13 +21,52 @@ type outEntry struct {
 func (t *TCB) DrainOutput(emit func(seg *Segment)) {
 	for i := range t.outQ {
 		e := &t.outQ[i]
-		e.seg.Payload = t.outData[e.off : e.off+e.n : e.off+e.n]
+		switch {
+		case e.n > 0 && e.seg.Flags&wire.FlagSYN != 0:
+			e.seg.Payload = t.synPayload(e.n) // Fast Open (fastopen.go)
+		case e.n > 0:
+			e.seg.Payload = t.sndPayload(&e.seg, e.n)
+		}
 		emit(&e.seg)
 		e.seg.Payload = nil
 	}
 	t.outQ = t.outQ[:0]
 	t.outData = t.outData[:0]
 	t.releaseOut()
+}
+
+// sndPayload returns the n bytes of the send buffer from s.Seq, where
+// they are when contiguous, else copied into outData. Bytes acknowledged
+// (and so dropped from the buffer) since the segment was queued are cut
+// from its front, s.Seq moving with them: the peer has them already.
+func (t *TCB) sndPayload(s *Segment, n int) []byte {
+	if d := int(t.sndBufSeq - s.Seq); seqGT(t.sndBufSeq, s.Seq) {
+		d = min(d, n)
+		s.Seq += uint32(d)
+		n -= d
+	}
+	off := int(s.Seq - t.sndBufSeq)
+	n = max(min(n, t.sndBuf.Len()-off), 0)
+	if n == 0 {
+		return nil
+	}
+	a, b := t.sndBuf.view(off, n)
+	if len(b) == 0 {
+		return a[:n:n]
+	}
+	t.outData = append(append(t.outData[:0], a...), b...)
+	return t.outData
+}
+
+// view returns the n bytes from off as one or two contiguous pieces of
+// the ring's storage (the second is empty unless they wrap around).
+func (r *ring) view(off, n int) (a, b []byte) {
+	buf := (*r.slab)[:r.capacity()]
+	i := (int(r.head) + off) % len(buf)
+	if i+n <= len(buf) {
+		return buf[i : i+n], nil
+	}
+	return buf[i:], buf[:n-(len(buf)-i)]
 }
 
 // queue appends one segment with n bytes of the send buffer starting at
@@ -41,11 +81,7 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 	e := &t.outQ[len(t.outQ)-1]
 	s := &e.seg
 	s.Seq, s.Flags = seq, flags
-	if n > 0 {
-		e.off, e.n = len(t.outData), n
-		t.outData = slices.Grow(t.outData, n)[:e.off+n]
-		t.sndBuf.Peek(int(seq-t.sndBufSeq), t.outData[e.off:e.off+n])
-	}
+	e.n = n // taken from the send buffer by DrainOutput
 	switch {
 	case flags&wire.FlagRST != 0 && flags&wire.FlagACK == 0:
 		// A RST answering a segment carries no window and no options.
