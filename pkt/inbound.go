@@ -100,9 +100,11 @@ func (r *runner) inject(ev Event, p *Packet) {
 	}
 	if p.Ack != nil {
 		h.Ack = *p.Ack
-		if f.haveISN {
-			h.Ack += f.isn
-		}
+	}
+	// As packetdrill, an ACK without a number acknowledges relative 0:
+	// our ISN.
+	if (p.Ack != nil || h.Flags&wire.FlagACK != 0) && f.haveISN {
+		h.Ack += f.isn
 	}
 	if p.Win != nil {
 		h.Window = *p.Win
