@@ -98,6 +98,10 @@ func (e *codeEnv) tcpInfoField(name string) (int64, bool) {
 		return int64(in.Ssthresh) / mss, true
 	case "tcpi_ca_state":
 		switch {
+		case in.CWR:
+			return 2, true
+		case in.Disorder:
+			return 1, true
 		case !in.InRecovery:
 			return 0, true
 		case in.Retransmits > 0:

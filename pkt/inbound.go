@@ -117,11 +117,13 @@ func (r *runner) inject(ev Event, p *Packet) {
 	}
 	if p.Ack != nil {
 		h.Ack = *p.Ack
-		if f.haveISN {
-			h.Ack += f.isn
-			if p.Flags&FlagSYN != 0 {
-				h.Ack += f.synOff - f.isn
-			}
+	}
+	// As packetdrill, an ACK without a number acknowledges relative 0:
+	// our ISN.
+	if (p.Ack != nil || h.Flags&wire.FlagACK != 0) && f.haveISN {
+		h.Ack += f.isn
+		if p.Flags&FlagSYN != 0 {
+			h.Ack += f.synOff - f.isn // Fast Open (fastopen.go)
 		}
 	}
 	if p.Win != nil {

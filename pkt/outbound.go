@@ -184,7 +184,10 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 				n.hdr.Flags&^(wire.FlagPSH|wire.FlagFIN) != s.hdr.Flags&^wire.FlagPSH {
 				break
 			}
-			flags := s.hdr.Flags | n.hdr.Flags
+			// As packetdrill's aggregate_packets: the headers (PSH,
+			// FIN) of the last segment, the sequence number and CWR
+			// of the first.
+			flags := n.hdr.Flags&^wire.FlagCWR | s.hdr.Flags&wire.FlagCWR
 			s.payload += n.payload
 			seq := s.hdr.Seq
 			s.hdr = n.hdr

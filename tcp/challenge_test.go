@@ -19,7 +19,7 @@ func TestChallengeACK_PerConnection(t *testing.T) {
 	h.none()
 	h.after(DefaultChallengeACKInterval - time.Millisecond)
 	h.in(seg{flags: "S", seq: 5000, win: 65535, opts: mss(1460)})
-	h.in(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: "future"})
+	h.in(seg{flags: "P.", seq: 301, ack: sub(101, 65536), win: 65535, data: "ancient"})
 	h.none()
 	h.after(time.Millisecond)
 	h.in(seg{flags: "S", seq: 5000, win: 65535, opts: mss(1460)})

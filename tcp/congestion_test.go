@@ -42,21 +42,22 @@ func TestCC_InitialWindowAndSlowStart(t *testing.T) {
 	data := full(20)
 	h.write(data)
 	for k := range 10 {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k, 10, 44)))
 	}
 	h.none()
 	h.at(50 * time.Millisecond)
 	// Two segments acknowledged: cwnd 14600+2920; 8 in flight, so 4 more.
+	// (SRTT 6.25 ms: 3 segments to a TSO packet, push.go.)
 	h.in(ack(101 + 2*1460))
 	for k := 10; k < 14; k++ {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k-10, 4, 3)))
 	}
 	h.none()
 	h.check(h.info().Cwnd == 17520, "cwnd %d", h.info().Cwnd)
 	// One segment acknowledged: +1460, two more go.
 	h.in(ack(101 + 3*1460))
 	h.out(dataSeg(data, 14*1460, "."))
-	h.out(dataSeg(data, 15*1460, "."))
+	h.out(dataSeg(data, 15*1460, "P."))
 	h.none()
 	h.check(h.info().Cwnd == 18980, "cwnd %d", h.info().Cwnd)
 }
@@ -73,7 +74,7 @@ func TestCC_FastRetransmitNewReno(t *testing.T) {
 	data := full(20)
 	h.write(data)
 	for k := range 10 {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k, 10, 44)))
 	}
 	h.at(50 * time.Millisecond)
 	// Segments 1 and 3 are lost: 2 and 4..10 cause duplicate ACKs.
@@ -114,7 +115,7 @@ func TestCC_FastRetransmitNewReno(t *testing.T) {
 	h.at(300 * time.Millisecond)
 	h.in(ack(101 + 12*1460))
 	for k := 14; k < 17; k++ {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k-14, 3, 44)))
 	}
 	h.none()
 	i = h.info()
@@ -129,7 +130,7 @@ func TestCC_TimeoutGoesBackFromSndUna(t *testing.T) {
 	data := full(7)
 	h.write(data)
 	for k := range 6 {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k, 7, 44)))
 	}
 	h.out(dataSeg(data, 6*1460, "P."))
 	h.none()

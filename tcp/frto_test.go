@@ -19,7 +19,7 @@ func frtoFlight(t *testing.T, cfg Config, data string) *harness {
 	h := establishedSACK(t, cfg, 100*time.Millisecond)
 	h.write(data)
 	for k := range 10 {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k, 10, 2)))
 	}
 	h.none()
 	h.deadline(400 * time.Millisecond)
@@ -47,7 +47,7 @@ func TestFRTO_SpuriousTimeoutUndone(t *testing.T) {
 	h.at(450 * time.Millisecond)
 	h.in(ack(101 + 1460))
 	h.out(dataSeg(data, 10*1460, "."))
-	h.out(dataSeg(data, 11*1460, "."))
+	h.out(dataSeg(data, 11*1460, "P."))
 	h.none()
 	i := h.info()
 	h.check(i.InRecovery && i.Cwnd == 2*1460 && i.TotalRetransmits == 1, "%+v", i)
@@ -59,7 +59,7 @@ func TestFRTO_SpuriousTimeoutUndone(t *testing.T) {
 		i.TotalRetransmits == 1 && i.SpuriousRetransmits == 1, "%+v", i)
 	h.in(ack(101 + 3*1460))
 	h.out(dataSeg(data, 13*1460, "."))
-	h.out(dataSeg(data, 14*1460, "."))
+	h.out(dataSeg(data, 14*1460, "P."))
 	h.none()
 	// The retransmission arrives as a duplicate.
 	h.in(sackAck(101+3*1460, 101, 1561))
@@ -79,7 +79,7 @@ func TestFRTO_RealTimeoutFallsBack(t *testing.T) {
 	h.at(500 * time.Millisecond)
 	h.in(ack(101 + 1460))
 	h.out(dataSeg(data, 10*1460, "."))
-	h.out(dataSeg(data, 11*1460, "."))
+	h.out(dataSeg(data, 11*1460, "P."))
 	h.none()
 	h.at(600 * time.Millisecond)
 	h.in(sackAck(101+1460, 101+10*1460, 101+11*1460))
@@ -108,7 +108,7 @@ func TestFRTO_SpuriousTimeoutWithoutSACK(t *testing.T) {
 	h := established(t, cfg)
 	h.write(data)
 	for k := range 10 {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k, 10, 44)))
 	}
 	h.at(200 * time.Millisecond) // RTO: 200 ms (MinRTO)
 	h.out(dataSeg(data, 0, "."))
@@ -116,7 +116,7 @@ func TestFRTO_SpuriousTimeoutWithoutSACK(t *testing.T) {
 	h.at(250 * time.Millisecond)
 	h.in(ack(101 + 1460))
 	h.out(dataSeg(data, 10*1460, "."))
-	h.out(dataSeg(data, 11*1460, "."))
+	h.out(dataSeg(data, 11*1460, "P."))
 	h.none()
 	h.in(ack(101 + 2*1460))
 	h.out(dataSeg(data, 12*1460, "."))

@@ -396,3 +396,13 @@ func (h *harness) transitions(want ...string) {
 	}
 	h.trans = nil
 }
+
+// burst returns the flags of segment k (from 0) of a burst of n new
+// segments queued together, goal segments to a TSO packet as Linux would
+// build them (push.go): PSH ends each packet of two or more segments.
+func burst(k, n, goal int) string {
+	if (k+1)%goal == 0 || (k == n-1 && k%goal >= 1) {
+		return "P."
+	}
+	return "."
+}

@@ -277,9 +277,18 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		t.synHeldText(now)
 	}
 	// RFC 5961 §5.2: acceptable when (SND.UNA − MAX.SND.WND) =< SEG.ACK =<
-	// SND.NXT; otherwise discard the segment and send an ACK back. (This
-	// covers §3.10.7.4's "SEG.ACK > SND.NXT: send an ACK, drop".)
-	if seqGT(seg.Ack, t.sndNxt) || seqLT(seg.Ack, t.sndUna-t.maxSndWnd) {
+	// SND.NXT; otherwise discard the segment. An ACK older than that
+	// window is answered with a (rate-limited) challenge ACK. An ACK of
+	// data never sent (SEG.ACK > SND.NXT) is dropped without one, as
+	// Linux's tcp_ack does: §3.10.7.4 and §5.2 say to send an ACK, but
+	// two ends that disagree about what was sent would then answer each
+	// other's ACKs for ever, and the ACK tells a blind attacker that its
+	// guess landed in the window; RFC 5961 §7 lets challenge ACKs be
+	// limited, and this one is limited to none.
+	if seqGT(seg.Ack, t.sndNxt) {
+		return
+	}
+	if seqLT(seg.Ack, t.sndUna-t.maxSndWnd) {
 		t.challengeACK(now)
 		return
 	}

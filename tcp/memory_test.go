@@ -53,7 +53,7 @@ func TestMemoryPressure_MinimalWindow(t *testing.T) {
 	h.out(seg{flags: ".", seq: 101, ack: 1761, win: 4380})
 	h.read(1460)
 	h.after(40 * time.Millisecond)
-	h.out(seg{flags: ".", seq: 101, ack: 1761, win: 5840})
+	h.none() // 4380 still offered, 5840 is not twice that: no update (windowUpdate)
 	// Pressure ends (below Low): the next ACK offers the whole buffer.
 	m.uncharge(3 << 20)
 	h.in(seg{flags: "P.", seq: 1761, ack: 101, win: 65535, data: "x"})

@@ -273,11 +273,14 @@ func TestNetPair_ReorderingWithinRACKWindow_NoSpurious(t *testing.T) {
 // reordered originals arriving behind a retransmission that had moved
 // TS.Recent on were thrown away and had to be sent again; and when the
 // queue drained, RACK.rtt understated how long earlier segments took.
+// (Since a read sends a window update only when it opens the window a lot,
+// as Linux, the receiver sends fewer ACKs and the queue drops 39 and 71
+// segments instead of 56 and 98.)
 func TestNetPair_ReorderingBothWaysWithTailDrops(t *testing.T) {
 	type result struct{ queueDrops, retrans, needless, spurious int }
 	want := map[string]result{
-		"cubic":   {56, 56, 0, 0},
-		"newreno": {98, 98, 0, 0},
+		"cubic":   {39, 39, 0, 0},
+		"newreno": {71, 71, 0, 0},
 	}
 	for _, ccName := range []string{"cubic", "newreno"} {
 		cfg := Config{CongestionControl: ccName, SendBufferSize: 5 << 19, ReceiveBufferSize: 5 << 19}

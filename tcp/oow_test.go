@@ -18,12 +18,15 @@ func TestOutOfWindowAckRateLimit(t *testing.T) {
 	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535})
 	h.in(seg{flags: ".", seq: 300, ack: 101, win: 65535})
 	h.none()
-	// Acknowledging what we never sent draws a challenge ACK (RFC 5961
-	// §5.2), limited by its own clock (ChallengeACKInterval, challenge.go).
+	// An ACK older than SND.UNA − MAX.SND.WND draws a challenge ACK (RFC
+	// 5961 §5.2), limited by its own clock (ChallengeACKInterval,
+	// challenge.go); one of data never sent draws nothing (as Linux).
 	h.after(100 * time.Millisecond)
 	h.in(seg{flags: ".", seq: 301, ack: 105, win: 65535})
+	h.none()
+	h.in(seg{flags: ".", seq: 301, ack: sub(101, 65536), win: 65535})
 	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535})
-	h.in(seg{flags: ".", seq: 301, ack: 105, win: 65535})
+	h.in(seg{flags: ".", seq: 301, ack: sub(101, 65536), win: 65535})
 	h.none()
 	// Data outside the window is always answered (with its duplicate ACK).
 	h.in(seg{flags: "P.", seq: 291, ack: 101, win: 65535, data: "0123456789"})

@@ -33,7 +33,7 @@ func TestOptions_ActiveNegotiatesAll(t *testing.T) {
 	data := strings.Repeat("x", 3000)
 	h.write(data)
 	h.out(seg{flags: ".", seq: 101, ack: 301, win: 2048, opts: ts(v+10, 7001), data: data[:1388]})
-	h.out(seg{flags: ".", seq: 1489, ack: 301, win: 2048, opts: ts(v+10, 7001), data: data[1388:2776]})
+	h.out(seg{flags: "P.", seq: 1489, ack: 301, win: 2048, opts: ts(v+10, 7001), data: data[1388:2776]})
 	// The small rest goes too: no earlier small segment is in flight.
 	h.out(seg{flags: "P.", seq: 2877, ack: 301, win: 2048, opts: ts(v+10, 7001), data: data[2776:]})
 	h.none()

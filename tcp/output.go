@@ -250,6 +250,8 @@ func (t *TCB) output(now time.Time) {
 // RFC 9293 §3.8.6.2.1 and §3.10.2 say. New data is limited by the peer's
 // window and by the congestion window less the pipe.
 func (t *TCB) sendData(now time.Time) {
+	var burst pushBurst // PSH as Linux places it (push.go)
+	defer burst.mark(t)
 	for !t.persistProbing {
 		if t.paced(now) || t.frtoHolds() {
 			return
@@ -314,6 +316,7 @@ func (t *TCB) sendData(now time.Time) {
 		}
 		t.prrSent(n)
 		t.queue(flags, seq, n, now)
+		burst.sent(t, n)
 		t.sndNxt += uint32(n)
 		if n < t.sndMSS {
 			t.sndSml = t.sndNxt

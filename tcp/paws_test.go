@@ -51,7 +51,7 @@ func TestPAWS_LateAckKeepsSACK(t *testing.T) {
 	data := full(4)
 	h.write(data)
 	for i := range 3 {
-		s := dataSeg(data, i*1448, ".")
+		s := dataSeg(data, i*1448, burst(i, 4, 2))
 		s.data = data[i*1448 : (i+1)*1448]
 		s.opts = ts(v, 500)
 		h.out(s)

@@ -68,7 +68,7 @@ func TestSACK_RFC6675Recovery(t *testing.T) {
 	data := full(20)
 	h.write(data)
 	for k := range 10 {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k, 10, 44)))
 	}
 	h.at(50 * time.Millisecond)
 	h.in(sackAck(101, 1561, 3021))
@@ -92,7 +92,7 @@ func TestSACK_RFC6675Recovery(t *testing.T) {
 	h.at(100 * time.Millisecond)
 	h.in(ack(101 + 12*1460)) // RecoveryPoint: cwnd = ssthresh, 1 segment in flight
 	for k := 13; k < 17; k++ {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k-13, 4, 44)))
 	}
 	h.none()
 	i = h.info()
@@ -109,7 +109,7 @@ func TestRACK_ReorderTimerAndDSACKUndo(t *testing.T) {
 	data := full(5)
 	h.write(data)
 	for k := range 4 {
-		h.out(dataSeg(data, k*1460, "."))
+		h.out(dataSeg(data, k*1460, burst(k, 5, 2)))
 	}
 	h.out(dataSeg(data, 4*1460, "P."))
 	h.none()
@@ -144,7 +144,7 @@ func TestTLP_ProbeRetransmitsLastSegment(t *testing.T) {
 	data := full(3)
 	h.write(data)
 	h.out(dataSeg(data, 0, "."))
-	h.out(dataSeg(data, 1460, "."))
+	h.out(dataSeg(data, 1460, "P."))
 	h.out(dataSeg(data, 2920, "P."))
 	h.none()
 	h.deadline(300 * time.Millisecond)
@@ -171,7 +171,7 @@ func tlpEpisode(t *testing.T) *harness {
 	data := full(8)
 	h.write(data)
 	for i := range 7 {
-		h.out(dataSeg(data, i*1460, "."))
+		h.out(dataSeg(data, i*1460, burst(i, 8, 2)))
 	}
 	h.out(dataSeg(data, 7*1460, "P."))
 	h.none()

@@ -229,6 +229,12 @@ type Info struct {
 	// memory the buffers hold now (memory.go): none until their first
 	// byte and again once they drain.
 	SendBufferAllocated, ReceiveBufferAllocated int
+
+	// Congestion states as Linux names them (tcpi_ca_state), outside
+	// recovery: Disorder while SACKed, lost or duplicate-ACKed data is
+	// outstanding (TCP_CA_Disorder); CWR from a window reduction for an
+	// ECN echo until the data sent before it is acknowledged (TCP_CA_CWR).
+	Disorder, CWR bool
 }
 
 func newTCB(cfg Config, iss uint32) *TCB {
@@ -422,5 +428,8 @@ func (t *TCB) Info() Info {
 
 		SendBufferAllocated:    t.sndBuf.Allocated(),
 		ReceiveBufferAllocated: t.rcvBuf.Allocated(),
+
+		Disorder: t.recState == recOpen && (t.tx.sackedBytes > 0 || t.tx.lostBytes > 0 || t.dupAcks > 0),
+		CWR:      t.recState == recOpen && t.ecnReduced && seqLT(t.sndUna, t.ecnRecover),
 	}
 }

@@ -60,24 +60,34 @@ func (t *TCB) Read(p []byte, now time.Time) (int, error) {
 	return 0, nil
 }
 
-// windowUpdate announces a window that reading opened by at least
-// min(MSS, buffer/2) (RFC 9293 §3.8.6.2.2). When the peer has less than a
-// segment of window left it may be stalled, so the update goes at once;
-// otherwise it waits for the delayed-ACK timer, and a reply written in the
-// meantime carries it.
+// windowUpdate announces a window that reading (or a bigger buffer)
+// opened. When the peer has less than a segment of window left it may be
+// stalled, so the update goes at once. Otherwise it goes only when the
+// window opened a lot, as Linux's tcp_cleanup_rbuf decides: what remains
+// of the window we offered is at most half the largest window the buffer
+// allows, and the window we may offer now is at least twice that; and
+// then it waits for the delayed-ACK timer, so that a reply written in the
+// meantime carries it. A smaller gain goes with the next ACK: the peer
+// still has at least a segment of window to send into, and an update per
+// read would double the ACKs of a bulk transfer. What we may offer
+// follows the receiver's SWS avoidance (RFC 9293 §3.8.6.2.2,
+// offerableWindow).
 func (t *TCB) windowUpdate(now time.Time) {
 	switch t.state {
 	case StateEstablished, StateFinWait1, StateFinWait2:
 	default:
 		return
 	}
-	if t.offerableWindow() <= t.rcvWnd {
+	w := t.offerableWindow()
+	if w <= t.rcvWnd {
 		return
 	}
-	switch {
-	case t.rcvWnd < uint32(t.sndMSS) || t.cfg.DelayedACK < 0:
+	if t.rcvWnd < uint32(t.sndMSS) || t.cfg.DelayedACK < 0 {
 		t.sendAck(now)
-	case t.delAckAt.IsZero():
+		return
+	}
+	clamp := min(uint64(t.rcvBuf.size), uint64(65535)<<t.rcvWScale)
+	if 2*uint64(t.rcvWnd) <= clamp && uint64(w) >= 2*uint64(t.rcvWnd) && t.delAckAt.IsZero() {
 		t.delAckAt = instantOf(now.Add(t.cfg.DelayedACK))
 	}
 }
