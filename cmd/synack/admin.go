@@ -225,9 +225,11 @@ func connsJSON(cs []stack.ConnEntry) []connJSON {
 }
 
 // snakeCase turns a Go field name into a JSON key: SegmentsIn →
-// segments_in, ICMPIn → icmp_in, PathMTUDecreases → path_mtu_decreases.
+// segments_in, ICMPIn → icmp_in, PathMTUDecreases → path_mtu_decreases,
+// ChallengeACKs → challenge_acks, IPv6ParamProblems →
+// ipv6_param_problems.
 func snakeCase(s string) string {
-	r := []rune(s)
+	r := []rune(tameAcronyms(s))
 	var b strings.Builder
 	for i, c := range r {
 		if unicode.IsUpper(c) {
@@ -242,17 +244,49 @@ func snakeCase(s string) string {
 	return b.String()
 }
 
+// tameAcronyms rewrites an acronym followed by a plural s (ACKs) or by a
+// version (IPv6) as one capitalised word (Acks, Ipv6), so that snakeCase
+// keeps it in one piece.
+func tameAcronyms(s string) string {
+	r := []rune(s)
+	for i := 0; i < len(r); {
+		j := i
+		for j < len(r) && unicode.IsUpper(r[j]) {
+			j++
+		}
+		if j-i >= 2 && j < len(r) {
+			plural := r[j] == 's' && (j+1 == len(r) || unicode.IsUpper(r[j+1]))
+			version := r[j] == 'v' && j+1 < len(r) && unicode.IsDigit(r[j+1])
+			if plural || version {
+				for k := i + 1; k < j; k++ {
+					r[k] = unicode.ToLower(r[k])
+				}
+			}
+		}
+		i = max(j, i+1)
+	}
+	return string(r)
+}
+
 // statsJSON is every counter of st under its snake_case name, in the
-// order Stats declares them (so new counters appear by themselves).
+// order Stats declares them (so new counters appear by themselves); the
+// counters of a nested struct (FastOpen) are flattened under its name as
+// a prefix (fast_open_active).
 func statsJSON(st stack.Stats) jsonObject {
-	v := reflect.ValueOf(st)
-	var o jsonObject
+	return appendFields(nil, "", reflect.ValueOf(st))
+}
+
+func appendFields(o jsonObject, prefix string, v reflect.Value) jsonObject {
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		o = append(o, jsonField{snakeCase(f.Name), v.Field(i).Interface()})
+		if v.Field(i).Kind() == reflect.Struct {
+			o = appendFields(o, prefix+snakeCase(f.Name)+"_", v.Field(i))
+			continue
+		}
+		o = append(o, jsonField{prefix + snakeCase(f.Name), v.Field(i).Interface()})
 	}
 	return o
 }

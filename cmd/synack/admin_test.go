@@ -122,6 +122,7 @@ func TestSnakeCase(t *testing.T) {
 	for in, want := range map[string]string{
 		"SegmentsIn": "segments_in", "ICMPIn": "icmp_in", "PathMTUDecreases": "path_mtu_decreases",
 		"UDPNoPort": "udp_no_port", "SynCookiesSent": "syn_cookies_sent", "CurrEstab": "curr_estab", "NotTCP": "not_tcp",
+		"ChallengeACKs": "challenge_acks", "ChallengeACKsSuppressed": "challenge_acks_suppressed", "IPv6ParamProblems": "ipv6_param_problems",
 	} {
 		if got := snakeCase(in); got != want {
 			t.Errorf("snakeCase(%q) = %q, want %q", in, got, want)
