@@ -69,7 +69,7 @@ func TestMemoryPressure_MinimalWindow(t *testing.T) {
 // The TCB's size is memory every idle connection pays: it must stay in the
 // 1152-byte allocation class on 64-bit platforms (1536 before deadlines
 // became 8-byte instants and the recovery and undo state moved out to
-// pointers taken when needed; 1112 bytes then, leaving 40 for new
+// pointers taken when needed; 1088 bytes then, leaving 64 for new
 // fields). A new field that pushes it past goes into a padding hole, or
 // is allocated only when needed (as lossState and undoState are).
 func TestTCBSize(t *testing.T) {

@@ -376,7 +376,7 @@ func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
 
 // Info returns a snapshot of the TCB's variables.
 func (t *TCB) Info() Info {
-	total, spurious := t.retransmitCounts()
+	total, spurious, repairs := t.retransmitCounts()
 	return Info{
 		State:         t.state,
 		ISS:           t.iss,
@@ -410,7 +410,7 @@ func (t *TCB) Info() Info {
 		SendBufferSize:      t.sndBuf.size,
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
-		TLPRepairs:          int(t.tlpResponses),
+		TLPRepairs:          repairs,
 
 		SendBufferAllocated:    t.sndBuf.Allocated(),
 		ReceiveBufferAllocated: t.rcvBuf.Allocated(),
