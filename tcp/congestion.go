@@ -201,6 +201,8 @@ type undoState struct {
 	eifelOn         bool
 	// Retransmissions by cause (introspect.go).
 	rtxCauses rtxCounts
+	// Tail loss probes found to have repaired a loss (tlp.go).
+	tlpResponses int32
 }
 
 // rtxCounts is RetransmitCauses as the TCB keeps it.
@@ -213,10 +215,11 @@ func (t *TCB) takeUndo() {
 	}
 }
 
-// retransmitCounts returns the total and spurious retransmission counts.
-func (t *TCB) retransmitCounts() (total, spurious int) {
+// retransmitCounts returns the total and spurious retransmission counts
+// and the losses tail loss probes repaired.
+func (t *TCB) retransmitCounts() (total, spurious, tlpRepairs int) {
 	if t.undoState == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return int(t.totalRetrans), int(t.spuriousRetrans)
+	return int(t.totalRetrans), int(t.spuriousRetrans), int(t.tlpResponses)
 }

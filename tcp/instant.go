@@ -2,21 +2,36 @@ package tcp
 
 import "time"
 
-// instant is a point in time as the engine stores it: Unix nanoseconds of
-// the time.Time its caller passed in, 0 for none (a timer not armed).
-// It takes 8 bytes where a time.Time takes 24, which matters for the
-// dozen deadlines and stamps every connection keeps (issue 9). The
-// engine's API still takes and returns time.Time: the conversions happen
-// where a value is stored or read back. The engine never reads a clock;
-// like time.Time's wall clock, an instant follows the caller's clock.
+// instant is a point in time as the engine stores it: nanoseconds since
+// instantBase plus instantOffset, 0 for none (a timer not armed). The
+// offset keeps every instant the engine meets positive, so that none
+// sorts before 0, as no time.Time sorts before the zero one. It takes 8 bytes where a
+// time.Time takes 24, which matters for the dozen deadlines and stamps
+// every connection keeps (issue 9). The engine's API still takes and
+// returns time.Time: the conversions happen where a value is stored or
+// read back. The engine never reads a clock (instantBase is only an
+// origin): an instant follows the clock of the times passed in, the
+// monotonic one when they carry it (time.Now), as time.Time's Sub and
+// Add do, and the wall clock otherwise (a virtual clock).
 type instant int64
+
+// instantBase is the origin of instants.
+var instantBase = time.Now()
+
+// instantOffset is what instantBase reads as: 2^62 ns, about 146 years,
+// so that the times of a virtual clock (clock.Epoch is in 2000) are
+// positive too.
+const instantOffset = 1 << 62
 
 // instantOf converts t; the zero time.Time is 0.
 func instantOf(t time.Time) instant {
 	if t.IsZero() {
 		return 0
 	}
-	return instant(t.UnixNano())
+	if i := instant(t.Sub(instantBase)) + instantOffset; i > 0 {
+		return i
+	}
+	return 1 // more than 146 years before instantBase: the earliest instant
 }
 
 // Time converts i back; 0 is the zero time.Time.
@@ -24,7 +39,7 @@ func (i instant) Time() time.Time {
 	if i == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(i))
+	return instantBase.Add(time.Duration(i - instantOffset))
 }
 
 // IsZero reports whether i is unset.

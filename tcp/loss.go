@@ -110,7 +110,8 @@ func (renoLoss) deliveries(*TCB) *rack { return nil }
 func (renoLoss) probes() bool          { return false }
 
 // lossState is what only a loss recovery needs: PRR (prr.go), F-RTO
-// (frto.go) and NewReno's window inflation. A connection that is not
+// (frto.go), NewReno's window inflation, and an open tail loss probe
+// episode (tlp.go). A connection that is not
 // recovering keeps none (issue 9: an idle connection's memory): it is
 // taken when a recovery starts (enterRecovery, goBack) and given back
 // once no recovery runs and nothing is in flight (releaseLoss). While it
@@ -120,6 +121,7 @@ type lossState struct {
 	prr     prrState
 	frto    frtoState
 	inflate int // window inflation of NewReno recovery without SACK
+	probeEpisode
 }
 
 var lossStatePool = freeList[lossState]{max: 1024}
@@ -139,10 +141,10 @@ func (t *TCB) takeLoss() {
 }
 
 // releaseLoss gives the lossState back when no recovery runs, F-RTO is
-// done and the scoreboard is empty.
+// done, no probe episode is open and the scoreboard is empty.
 func (t *TCB) releaseLoss() {
 	ls := t.lossState
-	if ls == nil || t.recState != recOpen || ls.frto.step != 0 || t.tx.n != 0 {
+	if ls == nil || t.recState != recOpen || ls.frto.step != 0 || t.tlpOut || t.tx.n != 0 {
 		return
 	}
 	t.lossState = nil

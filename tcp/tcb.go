@@ -10,14 +10,19 @@ import (
 //
 // It is made of a sender half and a receiver half (sender, receiver),
 // each embedding the smaller state machines that the files named on them
-// own (TLP in tlp.go, undo in congestion.go, persist and keepalive in
-// timers.go, F-RTO in frto.go, ECN in ecn.go, SACK generation in sack.go).
-// The halves are embedded, so every field reads as t.sndUna, t.rcvNxt,
-// t.tlpOut wherever it lives. See ARCHITECTURE.md, "Engine shape".
+// own (TLP in tlp.go, persist and keepalive in timers.go, ECN in ecn.go,
+// SACK generation in sack.go). The halves are embedded, so every field
+// reads as t.sndUna, t.rcvNxt, t.tlpOut wherever it lives. See
+// ARCHITECTURE.md, "Engine shape".
 //
-// Its size is memory every connection pays (issue 9): small fields sit
-// together so that padding does not push it into a larger allocation
-// class. TestTCBSize says when it grows.
+// Its size is memory every connection pays (issue 9): deadlines are
+// 8-byte instants (instant.go), small fields sit together so that padding
+// does not push it into a larger allocation class, and state that only
+// some connections need is behind pointers taken when needed: lossState
+// (recovery, F-RTO, an open probe episode; loss.go) and undoState (from
+// the first retransmission; congestion.go). Those pointers are embedded
+// too: their fields read like the others, but only where the code knows
+// the pointer is set. TestTCBSize says when the TCB grows.
 type TCB struct {
 	// OnStateChange, when set, is called on every state transition, in
 	// order, including several inside one call.
@@ -390,7 +395,7 @@ func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
 
 // Info returns a snapshot of the TCB's variables.
 func (t *TCB) Info() Info {
-	total, spurious := t.retransmitCounts()
+	total, spurious, repairs := t.retransmitCounts()
 	return Info{
 		State:         t.state,
 		ISS:           t.iss,
@@ -424,7 +429,7 @@ func (t *TCB) Info() Info {
 		SendBufferSize:      t.sndBuf.size,
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
-		TLPRepairs:          int(t.tlpResponses),
+		TLPRepairs:          repairs,
 
 		SendBufferAllocated:    t.sndBuf.Allocated(),
 		ReceiveBufferAllocated: t.rcvBuf.Allocated(),

@@ -292,8 +292,8 @@ func (t *TCB) onKeepAlive(now time.Time) {
 // §3.8.6.1, RFC 1122 §4.2.2.17).
 type persistState struct {
 	persistProbing bool // a zero-window probe byte is outstanding
-	persistBackoff int32
-	persistProbes  int32 // probes unanswered since the last ACK
+	persistBackoff uint16
+	persistProbes  uint16 // probes unanswered since the last ACK
 	persistAt      instant
 }
 

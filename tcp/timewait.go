@@ -76,7 +76,7 @@ func (t *TCB) TimeWait() (TimeWait, bool) {
 		tsRecent: t.tsRecent,
 		tsOffset: t.tsOffset,
 		tsOK:     t.tsOK,
-		expires:  int64(t.timeWaitAt),
+		expires:  t.timeWaitAt.Time().UnixNano(),
 		wait:     int64(2 * t.cfg.MSL),
 		window:   uint16(min(field, 65535)),
 	}, true
@@ -163,7 +163,7 @@ func (t *TCB) inputTimeWait(seg *Segment, now time.Time) {
 	tw, _ := t.TimeWait()
 	v, reply := tw.HandleSegment(seg, now)
 	t.tsRecent = tw.tsRecent
-	t.timeWaitAt = instant(tw.expires)
+	t.timeWaitAt = instantOf(tw.Expiry())
 	switch v {
 	case TimeWaitAck:
 		if t.outQ == nil {

@@ -11,17 +11,22 @@ import (
 // round trips draws an ACK whose SACK lets RACK find a lost tail without
 // waiting for the retransmission timeout.
 
-// tlpState is the tail loss probe state of the sender.
+// tlpState is the tail loss probe state of the sender. What an open
+// probe episode needs besides (probeEpisode) is in the lossState, taken
+// when the probe goes; the count of repairs is with the undo state.
 type tlpState struct {
-	tlpOut       bool     // a tail loss probe episode is open (TLP.end_seq is set)
-	tlpNew       bool     // the probe may send one new segment past cwnd
-	tlpSampled   bool     // an RTT sample came since the last probe
-	tlpRetrans   bool     // TLP.is_retrans: the probe resent tlpProbe
-	tlpEnd       uint32   // TLP.end_seq
-	tlpProbe     seqRange // what a retransmitted probe resent
-	tlpFlight    int32    // the flight size when the probe went out
-	tlpResponses int32    // congestion responses to losses probes repaired
-	ptoAt        instant
+	tlpOut     bool // a tail loss probe episode is open (TLP.end_seq is set)
+	tlpNew     bool // the probe may send one new segment past cwnd
+	tlpSampled bool // an RTT sample came since the last probe
+	tlpRetrans bool // TLP.is_retrans: the probe resent tlpProbe
+	ptoAt      instant
+}
+
+// probeEpisode is an open probe episode (tlpOut), part of lossState.
+type probeEpisode struct {
+	tlpEnd    uint32   // TLP.end_seq
+	tlpProbe  seqRange // what a retransmitted probe resent
+	tlpFlight int32    // the flight size when the probe went out
 }
 
 // ptoAllowed reports whether a tail loss probe may be armed (RFC 8985
@@ -89,6 +94,7 @@ func (t *TCB) onPTO(now time.Time) {
 	if t.sndUna == t.sndNxt || t.recState != recOpen {
 		return
 	}
+	t.takeLoss()
 	t.tlpOut, t.tlpSampled = true, false
 	t.tlpFlight = int32(t.flightSize())
 	t.tlpRetrans = false
