@@ -20,7 +20,8 @@ import (
 //   - a SYN without ACK that is newer than the old connection — its
 //     timestamp above TS.Recent, or its sequence number above RCV.NXT,
 //     and not rejected by PAWS (RFC 6191) — may open a new connection
-//     (TimeWaitReopen: the record goes); any other such SYN is dropped;
+//     (TimeWaitReopen: the record goes); any other such SYN is
+//     acknowledged (RFC 5961 §4), without restarting the wait;
 //   - a segment without ACK is dropped;
 //   - a retransmission of the peer's FIN is acknowledged again and
 //     restarts the 2·MSL wait;
@@ -110,7 +111,10 @@ func (tw *TimeWait) HandleSegment(seg *Segment, now time.Time) (v TimeWaitVerdic
 		if pawsOK && newer {
 			return TimeWaitReopen, reply
 		}
-		return TimeWaitDrop, reply
+		// Any other SYN is answered with an ACK, as in a synchronized
+		// state (RFC 5961 §4; Linux's tcp_timewait_state_process and
+		// FreeBSD's tcp_twcheck ACK it too), without a restart.
+		return TimeWaitAck, tw.ack(now)
 	}
 	if f&wire.FlagACK == 0 {
 		return TimeWaitDrop, reply

@@ -164,12 +164,15 @@ func TestTimeWait_OldDataAckedNoRestart(t *testing.T) {
 }
 
 // RFC 6191 without timestamps: a SYN above RCV.NXT may reopen the 4-tuple;
-// one at or below it is an old duplicate, dropped. A SYN|ACK gets an ACK.
+// one at or below it is an old duplicate, answered with an ACK (RFC 5961
+// §4, as Linux and FreeBSD) without a restart. A SYN|ACK gets an ACK.
 func TestTimeWait_SynReopensWhenSequenceNewer(t *testing.T) {
 	l := recordOf(t, toTimeWait(t))
 	l.at(10 * time.Second)
-	l.in(seg{flags: "S", seq: 302}, TimeWaitDrop)
-	l.in(seg{flags: "S", seq: 200}, TimeWaitDrop)
+	l.in(seg{flags: "S", seq: 302}, TimeWaitAck)
+	l.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
+	l.in(seg{flags: "S", seq: 200}, TimeWaitAck)
+	l.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
 	l.in(seg{flags: "S.", seq: 5000, ack: 102, win: 65535}, TimeWaitAck)
 	l.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
 	l.expiry(60 * time.Second)
@@ -180,6 +183,7 @@ func TestTimeWait_SynReopensWhenSequenceNewer(t *testing.T) {
 	h.trans = nil
 	h.at(10 * time.Second)
 	h.in(seg{flags: "S", seq: 302})
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65535})
 	h.none()
 	h.state(StateTimeWait)
 	h.in(seg{flags: "S", seq: 9000})
@@ -199,9 +203,11 @@ func TestTimeWait_Timestamps(t *testing.T) {
 	tsv := uint32(t0.UnixMilli()) + 7
 	l.at(time.Second)
 	l.in(seg{flags: "S", seq: 100, opts: ts(5001, 0)}, TimeWaitReopen)
-	l.in(seg{flags: "S", seq: 400, opts: ts(4999, 0)}, TimeWaitDrop)
+	l.in(seg{flags: "S", seq: 400, opts: ts(4999, 0)}, TimeWaitAck)
+	l.out(seg{flags: ".", seq: 102, ack: 302, win: 502, opts: ts(tsv+1000, 5000)})
 	l.in(seg{flags: "S", seq: 400, opts: ts(5000, 0)}, TimeWaitReopen)
-	l.in(seg{flags: "S", seq: 302, opts: ts(5000, 0)}, TimeWaitDrop)
+	l.in(seg{flags: "S", seq: 302, opts: ts(5000, 0)}, TimeWaitAck)
+	l.out(seg{flags: ".", seq: 102, ack: 302, win: 502, opts: ts(tsv+1000, 5000)})
 	// PAWS: an old timestamp is acknowledged without restarting.
 	l.in(seg{flags: "F.", seq: 302, ack: 102, win: 100, opts: ts(4000, 0)}, TimeWaitAck)
 	l.out(seg{flags: ".", seq: 102, ack: 302, win: 502, opts: ts(tsv+1000, 5000)})
