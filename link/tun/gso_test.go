@@ -511,7 +511,7 @@ func FuzzSplitGSO(f *testing.F) {
 // coalescing over them: it must never panic, and a run it accepts must
 // build a super-segment that splits back into the same packets.
 func FuzzCoalesce(f *testing.F) {
-	pkts, _ := segments(false, 3, 1000, 400, wire.FlagACK, wire.FlagACK|wire.FlagPSH)
+	pkts, _ := segments(false, 3, 100, 40, wire.FlagACK, wire.FlagACK|wire.FlagPSH)
 	var seed []byte
 	for _, p := range pkts {
 		seed = append(seed, byte(len(p)>>8), byte(len(p)))
