@@ -79,6 +79,10 @@ func newGatewayRig(t *testing.T, socks bool) *gwRig {
 	}
 	r.gw = startCmd(t, exec.Command(bin, args...))
 	waitOutput(t, r.gw, "relaying", 10*time.Second)
+	// The device runs with its offloads (TSO, checksums), and says so.
+	if log := r.gw.stderr.String(); !strings.Contains(log, "offloads csum+tso4+tso6") {
+		t.Errorf("the gateway's log does not say the TUN's offloads are on:\n%s", log)
+	}
 	t.Cleanup(func() {
 		r.gw.stop(10 * time.Second)
 		if t.Failed() {

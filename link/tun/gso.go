@@ -277,7 +277,9 @@ type tcpInfo struct {
 // parseTCPOut reads pkt as a TCP packet the stack built that may start
 // or join a super-segment: IPv4 (not a fragment) or IPv6 with TCP directly
 // after the fixed header, lengths consistent, carrying data, and no flag
-// but ACK, PSH, ECE and CWR.
+// but ACK, PSH and ECE (a CWR segment goes alone: CWR belongs on the first
+// piece of a segmentation only, and the header written here never sets
+// the GSO type's ECN bit).
 func parseTCPOut(pkt []byte) (tcpInfo, bool) {
 	l4off, proto, err := ipHeader(pkt)
 	if err != nil || proto != protoTCP || len(pkt) < l4off+20 {
@@ -286,7 +288,7 @@ func parseTCPOut(pkt []byte) (tcpInfo, bool) {
 	hdrLen := l4off + int(pkt[l4off+tcpDataOff]>>4)*4
 	flags := pkt[l4off+tcpFlags]
 	if hdrLen < l4off+20 || hdrLen >= len(pkt) ||
-		flags&tcpACK == 0 || flags&(tcpSYN|tcpFIN|tcpRST|tcpURG) != 0 {
+		flags&tcpACK == 0 || flags&(tcpSYN|tcpFIN|tcpRST|tcpURG|tcpCWR) != 0 {
 		return tcpInfo{}, false
 	}
 	return tcpInfo{l4off: l4off, hdrLen: hdrLen, seq: binary.BigEndian.Uint32(pkt[l4off+tcpSeq:]), flags: flags}, true

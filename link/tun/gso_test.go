@@ -401,6 +401,7 @@ func TestCoalesceRuns(t *testing.T) {
 	}
 	// 52 bytes of headers and 45×1448 bytes of payload fit in 65,535; 46 do not.
 	big, _ := segments(false, 50, 1448, 1448, wire.FlagACK, wire.FlagACK)
+	ece := func(p []byte) { p[20+tcpFlags] |= 0x40 }
 	mixed := base()
 	mixed[2] = tcpPacket(src6, dst6, 7000, wire.FlagACK, 0, pattern(1000, 2))
 	for name, c := range map[string]struct {
@@ -416,6 +417,8 @@ func TestCoalesceRuns(t *testing.T) {
 		"SYN":                {set(base(), 0, func(p []byte) { p[20+tcpFlags] |= tcpSYN }), 1},
 		"no ACK":             {set(base(), 0, func(p []byte) { p[20+tcpFlags] = tcpPSH }), 1},
 		"URG":                {set(base(), 0, func(p []byte) { p[20+tcpFlags] |= tcpURG }), 1},
+		"CWR first":          {set(base(), 0, func(p []byte) { p[20+tcpFlags] |= tcpCWR }), 1},
+		"ECE on all":         {set(set(set(set(base(), 0, ece), 1, ece), 2, ece), 3, ece), 4},
 		"CWR on the second":  {set(base(), 1, func(p []byte) { p[20+tcpFlags] |= tcpCWR }), 1},
 		"sequence gap":       {set(base(), 2, func(p []byte) { p[20+tcpSeq+3]++ }), 2},
 		"other ACK":          {set(base(), 2, func(p []byte) { p[20+8]++ }), 2},
@@ -508,7 +511,7 @@ func FuzzSplitGSO(f *testing.F) {
 // coalescing over them: it must never panic, and a run it accepts must
 // build a super-segment that splits back into the same packets.
 func FuzzCoalesce(f *testing.F) {
-	pkts, _ := segments(false, 3, 1000, 400, wire.FlagACK, wire.FlagACK|wire.FlagPSH)
+	pkts, _ := segments(false, 3, 100, 40, wire.FlagACK, wire.FlagACK|wire.FlagPSH)
 	var seed []byte
 	for _, p := range pkts {
 		seed = append(seed, byte(len(p)>>8), byte(len(p)))

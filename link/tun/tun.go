@@ -241,7 +241,7 @@ func (d *Device) WritePacket(pkt []byte) error {
 		return fmt.Errorf("tun: write %s: %w", d.name, net.ErrClosed)
 	}
 	if d.w != nil {
-		if _, err := d.w.writePackets(d, [][]byte{pkt}); err != nil {
+		if err := d.w.writePacket(d, pkt); err != nil {
 			return fmt.Errorf("tun: write %s: %w", d.name, err)
 		}
 		return nil

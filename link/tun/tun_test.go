@@ -15,6 +15,7 @@ import (
 	"github.com/synack/synack/interop/netns"
 	"github.com/synack/synack/link"
 	"github.com/synack/synack/link/tun"
+	"github.com/synack/synack/wire"
 )
 
 // needRoot skips t unless it may create namespaces and TUN devices (fails
@@ -84,16 +85,28 @@ func TestOpenNotRoot(t *testing.T) {
 
 // TestPacketsBothWays sends a UDP datagram from a kernel socket through the
 // device (the reader delivers it) and writes one back through the device
-// to the kernel socket.
+// to the kernel socket, with the device's offloads (the kernel leaves the
+// UDP checksum to complete; the device completes it) and without.
 func TestPacketsBothWays(t *testing.T) {
 	needRoot(t)
+	for _, plain := range []bool{false, true} {
+		name := map[bool]string{false: "offload", true: "plain"}[plain]
+		t.Run(name, func(t *testing.T) { packetsBothWays(t, plain) })
+	}
+}
+
+func packetsBothWays(t *testing.T, plain bool) {
 	ns := newNS(t)
 	kern := netip.MustParsePrefix("198.18.0.1/24")
-	d, err := tun.Open(tun.Options{Name: "tuntest0", NetNS: ns.Name, MTU: 1400, Addrs: []netip.Prefix{kern, netip.MustParsePrefix("fd00:5ac::1/64")}})
+	d, err := tun.Open(tun.Options{Name: "tuntest0", NetNS: ns.Name, MTU: 1400, Addrs: []netip.Prefix{kern, netip.MustParsePrefix("fd00:5ac::1/64")}, DisableOffload: plain})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	want := tun.OffloadCsum | tun.OffloadTSO4 | tun.OffloadTSO6
+	if got := d.Offloads(); plain && got != 0 || !plain && got&want != want {
+		t.Errorf("offloads %v (DisableOffload %v)", got, plain)
+	}
 	if d.Name() != "tuntest0" || d.MTU() != 1400 {
 		t.Errorf("device %q with MTU %d, want tuntest0 with 1400", d.Name(), d.MTU())
 	}
@@ -122,6 +135,10 @@ func TestPacketsBothWays(t *testing.T) {
 	}
 	if payload := string(pkt[28:]); payload != "to synack" {
 		t.Errorf("payload %q", payload)
+	}
+	// Delivered with a complete, valid UDP checksum either way.
+	if _, _, err := wire.ParseUDP(pkt[20:], wire.Endpoints{Src: kern.Addr(), Dst: netip.MustParseAddr("198.18.0.2")}); err != nil {
+		t.Errorf("the datagram as delivered: %v", err)
 	}
 
 	// The reply: swap addresses and ports; the UDP checksum stays valid

@@ -21,6 +21,7 @@ type vnetWriter struct {
 	fn  func(fd uintptr) bool // w.writev, bound once
 	hdr []byte                // the header part of the write being made
 	iov []unix.Iovec
+	one [1][]byte // WritePacket's packet, as a batch
 	n   int
 	err error
 }
@@ -62,16 +63,30 @@ func (w *vnetWriter) add(b []byte) {
 	w.iov = append(w.iov, v)
 }
 
+// writePacket writes one packet to d with an empty header.
+func (w *vnetWriter) writePacket(d *Device, pkt []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.one[0] = pkt
+	_, err := w.writeLocked(d, w.one[:])
+	w.one[0] = nil
+	return err
+}
+
 // writePackets writes pkts to d: runs of TCP segments gsoRun accepts as
 // one super-segment (when d's offloads allow it for their family), the
 // rest one by one with a header saying nothing (their checksums are
 // complete).
 func (w *vnetWriter) writePackets(d *Device, pkts [][]byte) (int, error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writeLocked(d, pkts)
+}
+
+func (w *vnetWriter) writeLocked(d *Device, pkts [][]byte) (int, error) {
 	defer func() {
 		clear(w.iov) // drop the references to the packets
 		w.iov = w.iov[:0]
-		w.mu.Unlock()
 	}()
 	done := 0
 	for len(pkts) > 0 {
