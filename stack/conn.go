@@ -42,6 +42,9 @@ type Conn struct {
 	wrShut   bool    // CloseWrite was called
 	tw       bool    // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
 	errTaken bool    // a Read or Write has reported the error that ended the connection (takeErr)
+	// timerKept marks the connection's entry kept while sh.timers
+	// compacts (timerHeap.compact).
+	timerKept bool
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine

@@ -249,3 +249,30 @@ func TestShardMonoTimes(t *testing.T) {
 		}
 	}
 }
+
+// A deadline that moves away and back leaves two entries for it in the
+// timer heap that both look live; compacting keeps one per connection, so
+// that the heap of idle connections (whose keepalive deadline is such a
+// deadline) stays within the bound that triggers compaction instead of
+// compacting on every push.
+func TestTimerHeapCompactKeepsOneEntryPerConn(t *testing.T) {
+	const n = 1000
+	var h timerHeap
+	for i := range n {
+		c := &Conn{inTable: true}
+		for _, at := range []int64{15e9, 1e9, 15e9} { // keepalive, RTO, keepalive again
+			c.timerAt = at + int64(i)
+			h.push(timerEntry{at: c.timerAt, c: c})
+		}
+	}
+	h.compact()
+	if len(h) != n {
+		t.Fatalf("%d entries after compaction, want %d", len(h), n)
+	}
+	for i := range n {
+		e := h.pop()
+		if e.at != 15e9+int64(i) || e.c.timerAt != e.at || e.c.timerKept {
+			t.Fatalf("entry %d: at %d, the connection's %d, kept mark %v", i, e.at, e.c.timerAt, e.c.timerKept)
+		}
+	}
+}
