@@ -32,7 +32,6 @@ type Conn struct {
 	timerAt  int64         // the deadline sh.timers holds for this connection (sh.mono; 0: none)
 	rdl, wdl int64         // read and write deadlines (sh.mono; 0: none)
 	linger   time.Duration // < 0: close in the background
-	ka       tcp.KeepAliveConfig
 	hardErr  errno16 // an ICMP error that failed the connect (SYN-SENT)
 	softErr  errno16 // the last soft ICMP error (RFC 1122 §4.2.3.9)
 	inTable  bool    // in sh.conns
@@ -42,6 +41,9 @@ type Conn struct {
 	wrShut   bool    // CloseWrite was called
 	tw       bool    // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
 	errTaken bool    // a Read or Write has reported the error that ended the connection (takeErr)
+	// timerKept marks the connection's entry kept while sh.timers
+	// compacts (timerHeap.compact).
+	timerKept bool
 
 	// Socket options (sockopt.go), guarded by sh.mu.
 	ipo    ipOpts         // IP_TOS, IP_TTL, IPV6_TCLASS, IPV6_UNICAST_HOPS

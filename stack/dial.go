@@ -171,7 +171,6 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 		fo = &FastOpenDial{}
 	}
 	c.tcb = s.activeTCB(cfg, key, now, fo)
-	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateClosed, tcp.StateSynSent, now)
 	sh.insert(c)

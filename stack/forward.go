@@ -226,7 +226,6 @@ func (r *TCPRequest) Accept(ctx context.Context) (*Conn, error) {
 	syn := r.syn
 	r.mu.Unlock()
 	c.tcb = tcp.NewPassive(cfg, s.isn(key.local, key.remote, now), &syn, now)
-	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)
 	sh.insert(c)

@@ -356,7 +356,6 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 	tcb, child := sh.passiveTCB(l, cfg, key, seg, now)     // Fast Open (fastopen.go)
 	c.tcb = tcb
 	l.passiveTCB(c.tcb) // TCP_DEFER_ACCEPT (sockopt.go)
-	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)
 	c.halfOpen = true

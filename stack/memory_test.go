@@ -15,20 +15,19 @@ import (
 
 // What an idle connection holds besides its TCB is paid a million times
 // over (BenchmarkIdleConn, TestMillionIdleConns): the Conn must stay in
-// the 208-byte allocation class (192 before the separate read and write
-// wake-up channels) and a timer-heap entry at 16 bytes on
+// the 192-byte allocation class (its keepalive settings are the TCB's) and a timer-heap entry at 16 bytes on
 // 64-bit platforms. The addresses are made on demand, the deadlines and
 // the timer are int64 nanoseconds from the shard's epoch, the ICMP errors
 // are 2-byte errnos, and segments go out through a method value that does
-// not escape. A field that pushes the Conn past 208 goes into a padding hole
+// not escape. A field that pushes the Conn past 192 goes into a padding hole
 // or out of the struct. (Above 512 bytes an object with pointers also
 // pays an 8-byte allocation header, which can move it up a class.)
 func TestConnSize(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("sizes are for 64-bit platforms")
 	}
-	if n := unsafe.Sizeof(Conn{}); n > 208 {
-		t.Errorf("Conn is %d bytes, past the 208-byte class", n)
+	if n := unsafe.Sizeof(Conn{}); n > 192 {
+		t.Errorf("Conn is %d bytes, past the 192-byte class", n)
 	}
 	if n := unsafe.Sizeof(timerEntry{}); n != 16 {
 		t.Errorf("timerEntry is %d bytes, want 16", n)
@@ -247,6 +246,33 @@ func TestShardMonoTimes(t *testing.T) {
 		m := sh.mono(tc.in)
 		if m != tc.mono || !sh.wall(m).Equal(tc.out) {
 			t.Errorf("mono(%v) = %d, wall %v; want %d, %v", tc.in, m, sh.wall(m), tc.mono, tc.out)
+		}
+	}
+}
+
+// A deadline that moves away and back leaves two entries for it in the
+// timer heap that both look live; compacting keeps one per connection, so
+// that the heap of idle connections (whose keepalive deadline is such a
+// deadline) stays within the bound that triggers compaction instead of
+// compacting on every push.
+func TestTimerHeapCompactKeepsOneEntryPerConn(t *testing.T) {
+	const n = 1000
+	var h timerHeap
+	for i := range n {
+		c := &Conn{inTable: true}
+		for _, at := range []int64{15e9, 1e9, 15e9} { // keepalive, RTO, keepalive again
+			c.timerAt = at + int64(i)
+			h.push(timerEntry{at: c.timerAt, c: c})
+		}
+	}
+	h.compact()
+	if len(h) != n {
+		t.Fatalf("%d entries after compaction, want %d", len(h), n)
+	}
+	for i := range n {
+		e := h.pop()
+		if e.at != 15e9+int64(i) || e.c.timerAt != e.at || e.c.timerKept {
+			t.Fatalf("entry %d: at %d, the connection's %d, kept mark %v", i, e.at, e.c.timerAt, e.c.timerKept)
 		}
 	}
 }

@@ -400,7 +400,8 @@ func keepAliveString(on bool, idle, intvl, cnt int) string {
 func synackKeepAlive(c *Conn) string {
 	c.sh.mu.Lock()
 	defer c.sh.mu.Unlock()
-	return keepAliveString(c.ka.Enable, int(c.ka.Idle/time.Second), int(c.ka.Interval/time.Second), c.ka.Count)
+	ka := c.tcb.KeepAliveConfig()
+	return keepAliveString(ka.Enable, int(ka.Idle/time.Second), int(ka.Interval/time.Second), ka.Count)
 }
 
 func kernelConnKeepAlive(t *testing.T, c net.Conn) string {

@@ -510,15 +510,23 @@ func (h *timerHeap) pop() timerEntry {
 	return e
 }
 
-// compact drops every stale entry and restores the heap order.
+// compact drops every stale entry and restores the heap order. It keeps
+// one entry per connection: a deadline that moves away and back (to the
+// same keepalive time, say) leaves two entries that both look live, and
+// keeping both could leave the heap past the bound that calls compact,
+// which would then run on every push.
 func (h *timerHeap) compact() {
 	old := *h
 	n := 0
 	for _, e := range old {
-		if e.live() {
+		if e.live() && !e.c.timerKept {
+			e.c.timerKept = true
 			old[n] = e
 			n++
 		}
+	}
+	for _, e := range old[:n] {
+		e.c.timerKept = false
 	}
 	clear(old[n:])
 	*h = old[:n]

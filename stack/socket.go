@@ -87,7 +87,6 @@ func (s *Stack) dialStart(laddr, raddr netip.AddrPort, cfg *tcp.Config, fo *Fast
 		}
 	}
 	c.tcb = s.activeTCB(conf, key, now, fo)
-	c.ka = conf.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateClosed, tcp.StateSynSent, now)
 	sh.insert(c)

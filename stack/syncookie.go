@@ -80,7 +80,6 @@ func (sh *shard) cookieACK(l *Listener, key tuple, seg *tcp.Segment, now time.Ti
 	}
 	c := s.newConn(sh, key, r)
 	c.tcb = tcp.NewFromCookie(cfg, ck, seg, now)
-	c.ka = cfg.KeepAlive
 	c.watch()
 	if l.enqueue(c) != admitOK {
 		return false // closed meanwhile

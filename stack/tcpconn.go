@@ -73,8 +73,9 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 // SetKeepAlive turns keepalive probes on or off.
 func (c *Conn) SetKeepAlive(keepalive bool) error {
 	return c.do("set", func(now time.Time) error {
-		c.ka.Enable = keepalive
-		c.tcb.SetKeepAlive(c.ka, now)
+		ka := c.tcb.KeepAliveConfig()
+		ka.Enable = keepalive
+		c.tcb.SetKeepAlive(ka, now)
 		return nil
 	})
 }
@@ -86,8 +87,9 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 		return c.opErr("set", syscall.EINVAL)
 	}
 	return c.do("set", func(now time.Time) error {
-		c.ka.Idle, c.ka.Interval = d, d
-		c.tcb.SetKeepAlive(c.ka, now)
+		ka := c.tcb.KeepAliveConfig()
+		ka.Idle, ka.Interval = d, d
+		c.tcb.SetKeepAlive(ka, now)
 		return nil
 	})
 }
@@ -97,7 +99,7 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 // leaves the setting unchanged.
 func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
 	return c.do("set", func(now time.Time) error {
-		ka := c.ka
+		ka := c.tcb.KeepAliveConfig()
 		ka.Enable = config.Enable
 		pick := func(v, def time.Duration, cur *time.Duration) {
 			switch {
@@ -115,7 +117,6 @@ func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
 		case config.Count > 0:
 			ka.Count = config.Count
 		}
-		c.ka = ka
 		c.tcb.SetKeepAlive(ka, now)
 		return nil
 	})

@@ -1,6 +1,9 @@
 package tcp
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestRing(t *testing.T) {
 	r := newRing(8)
@@ -162,5 +165,16 @@ func TestMemory_Levels(t *testing.T) {
 	}
 	if st := m.Stats(); st.InUse != 0 || m.UnderPressure() || st.Peak != 16<<10+512 {
 		t.Fatalf("all given back: %+v, pressure %v", st, m.UnderPressure())
+	}
+}
+
+// A TCB has two rings: 32 bytes each on 64-bit platforms (40 when each
+// kept its Memory, minimal window and slab-class hint).
+func TestRingSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(ring{}); n != 32 {
+		t.Errorf("ring is %d bytes, want 32", n)
 	}
 }

@@ -89,13 +89,3 @@ func TestTCBSize(t *testing.T) {
 // mallocHeader is what the Go allocator adds to an object with pointers
 // larger than 512 bytes on 64-bit platforms.
 const mallocHeader = 8
-
-// A TCB has two rings (buffer.go): 32 bytes each.
-func TestRingSize(t *testing.T) {
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		t.Skip("sizes are for 64-bit platforms")
-	}
-	if n := unsafe.Sizeof(ring{}); n != 32 {
-		t.Errorf("ring is %d bytes, want 32", n)
-	}
-}

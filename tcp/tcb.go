@@ -393,6 +393,10 @@ func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
 	}
 }
 
+// KeepAliveConfig returns the keepalive settings SetKeepAlive (or the
+// Config) gave the connection.
+func (t *TCB) KeepAliveConfig() KeepAliveConfig { return t.cfg.KeepAlive }
+
 // Info returns a snapshot of the TCB's variables.
 func (t *TCB) Info() Info {
 	total, spurious, repairs := t.retransmitCounts()
