@@ -108,6 +108,9 @@ func (r *runner) applyOne(part string, apply bool) string {
 				return "defaults.sh: " + name + "=" + val + ": " + why
 			}
 		}
+		if apply {
+			r.base.PushAtWindowEdge = true // Linux's PSH at a window-cut flight (sockopt.go)
+		}
 		return ""
 	case base == "set_sysctls.py":
 		// set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...: it saves the

@@ -132,6 +132,13 @@ type Config struct {
 	// FreeBSD does. Default: a plain ACK (RFC 9293 §3.10.7.4); our FIN is
 	// retransmitted by its timer if it was lost.
 	FinWithClosingAck bool
+	// PushAtWindowEdge (sockopt.go) sets PSH on the last segment of a
+	// flight that the congestion or peer window cut short in slow start
+	// (outside loss recovery), as Linux's segments carry it (the Linux-written public
+	// scripts expect it; the runner sets it for scripts that run
+	// defaults.sh).
+	// Default: PSH only on a segment that empties the send buffer.
+	PushAtWindowEdge bool
 	// InvalidRateLimit (fuzzapi) bounds the ACKs sent in reply to
 	// segments without data that are out of window, fail PAWS or
 	// acknowledge what was never sent: at most one per interval, so that

@@ -210,6 +210,7 @@ func (t *TCB) output(now time.Time) {
 // RFC 9293 §3.8.6.2.1 and §3.10.2 say. New data is limited by the peer's
 // window and by the congestion window less the pipe.
 func (t *TCB) sendData(now time.Time) {
+	mark := len(t.outQ) // PushAtWindowEdge (sockopt.go)
 	for !t.persistProbing {
 		if t.paced(now) || t.frtoHolds() {
 			return
@@ -256,6 +257,7 @@ func (t *TCB) sendData(now time.Time) {
 		}
 		fin := t.finQueued && n == unsent
 		if n == 0 && !fin {
+			t.pushAtWindowEdge(mark, unsent)
 			return
 		}
 		if n > 0 && n < t.sndMSS && !t.sendSmall(n, unsent, fin) {

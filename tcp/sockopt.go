@@ -1,6 +1,10 @@
 package tcp
 
-import "time"
+import (
+	"time"
+
+	"github.com/synack/synack/wire"
+)
 
 // Per-connection socket options, as Linux programs set them with
 // setsockopt(2): TCP_USER_TIMEOUT (RFC 5482), TCP_DEFER_ACCEPT,
@@ -451,5 +455,20 @@ func (t *TCB) noteHead() {
 	t.so.headSent = time.Time{}
 	if t.tx.n > 0 {
 		t.so.headSent = t.tx.at(0).sent
+	}
+}
+
+// pushAtWindowEdge sets PSH on the last data segment sendData queued (from
+// outQ[mark] on) when the windows stopped it with data unsent, in slow
+// start outside loss recovery (Config.PushAtWindowEdge).
+func (t *TCB) pushAtWindowEdge(mark, unsent int) {
+	if !t.cfg.PushAtWindowEdge || unsent == 0 || t.recState != recOpen || t.cwnd() >= t.cc.Ssthresh() {
+		return
+	}
+	for i := len(t.outQ) - 1; i >= mark; i-- {
+		if e := &t.outQ[i]; e.n > 0 && e.seg.Flags&(wire.FlagSYN|wire.FlagRST) == 0 {
+			e.seg.Flags |= wire.FlagPSH
+			return
+		}
 	}
 }

@@ -282,3 +282,22 @@ func TestUnread(t *testing.T) {
 	h.read(2)
 	h.check(h.tcb.Unread() == 3, "Unread %d", h.tcb.Unread())
 }
+
+// PushAtWindowEdge: the last segment of a slow-start flight the
+// congestion window cuts short carries PSH, as Linux's do.
+func TestPushAtWindowEdge(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := noDelay
+		cfg.PushAtWindowEdge = on
+		h := established(t, cfg)
+		h.write(strings.Repeat("x", 20000))
+		for i := range 10 {
+			f := "."
+			if i == 9 && on {
+				f = "P."
+			}
+			h.out(seg{flags: f, seq: 101 + uint32(i)*1460, ack: 301, win: 65535, data: strings.Repeat("x", 1460)})
+		}
+		h.none()
+	}
+}
