@@ -658,7 +658,7 @@ func (c *call) setExt(sk *socket, level, opt, v int64) (res sysResult, done bool
 			conn.SetCork(o.cork)
 		}
 	case level == solTCP && opt == optNotSentLow:
-		o.notSentLow = int(max(min(v, 1<<31-1), 0))
+		o.notSentLow = int(uint32(v)) // a u32: 0xffffffff reads back as set
 		if conn != nil {
 			conn.SetNotSentLowat(r0(o.notSentLow, c.r.notSentLowat))
 		}

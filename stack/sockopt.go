@@ -240,7 +240,8 @@ func (c *Conn) InQueue() int {
 // WriteFlags is Write with send(2) flags: tcp.WriteMore (MSG_MORE: more
 // data follows at once, so a partial segment is not sent yet and carries
 // no PSH) and tcp.WriteEOR (MSG_EOR: b ends a record; no segment carries
-// bytes of two records).
+// bytes of two records). The flags are the connection's while the call
+// runs: a Write another goroutine makes meanwhile takes them too.
 func (c *Conn) WriteFlags(b []byte, flags tcp.WriteFlags) (int, error) {
 	c.sh.mu.Lock()
 	c.wflags = flags

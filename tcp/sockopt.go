@@ -1,6 +1,8 @@
 package tcp
 
-import "time"
+import (
+	"time"
+)
 
 // Per-connection socket options, as Linux programs set them with
 // setsockopt(2): TCP_USER_TIMEOUT (RFC 5482), TCP_DEFER_ACCEPT,
@@ -99,7 +101,9 @@ func (t *TCB) WriteWithFlags(p []byte, flags WriteFlags, now time.Time) (int, er
 // ETIMEDOUT, however many retransmissions that takes; the retransmission
 // timer is shortened to fire at that moment. While set it replaces
 // MaxRetries; SYN retransmissions stop at whichever limit comes first.
-// d <= 0 turns it off.
+// It bounds keepalive too: once a probe is out and the peer has been
+// silent for d, the connection is reset (instead of after
+// KeepAlive.Count probes). d <= 0 turns it off.
 func (t *TCB) SetUserTimeout(d time.Duration) {
 	if d <= 0 {
 		if t.so != nil {
@@ -453,4 +457,17 @@ func (t *TCB) noteHead() {
 	if t.tx.n > 0 {
 		t.so.headSent = t.tx.at(0).sent
 	}
+}
+
+// keepAliveExpired reports whether keepalive gives up: after Count
+// unanswered probes, or, with TCP_USER_TIMEOUT, once a probe is out and
+// the peer has been silent for the user timeout (Idle, then Interval per
+// probe sent), as Linux's tcp_keepalive_timer decides.
+func (t *TCB) keepAliveExpired() bool {
+	ka := &t.cfg.KeepAlive
+	if t.so == nil || t.so.userTimeout <= 0 {
+		return t.kaProbes >= ka.Count
+	}
+	silent := ka.Idle + time.Duration(t.kaProbes)*ka.Interval
+	return t.kaProbes > 0 && silent >= t.so.userTimeout
 }

@@ -282,3 +282,21 @@ func TestUnread(t *testing.T) {
 	h.read(2)
 	h.check(h.tcb.Unread() == 3, "Unread %d", h.tcb.Unread())
 }
+
+// TCP_USER_TIMEOUT bounds keepalive: idle 1 s, probes every 1 s; with a
+// 2.5 s user timeout the third probe's turn (3 s of silence) resets the
+// connection, not the ninth.
+func TestUserTimeout_KeepAlive(t *testing.T) {
+	cfg := noDelay
+	cfg.KeepAlive = KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 9}
+	h := established(t, cfg)
+	h.tcb.SetUserTimeout(2500 * time.Millisecond)
+	h.at(time.Second)
+	h.out(seg{flags: ".", seq: 100, ack: 301, win: 65535})
+	h.at(2 * time.Second)
+	h.out(seg{flags: ".", seq: 100, ack: 301, win: 65535})
+	h.at(3 * time.Second)
+	h.out(seg{flags: "R.", seq: 101, ack: 301, win: 65535})
+	h.state(StateClosed)
+	h.err(syscall.ETIMEDOUT)
+}

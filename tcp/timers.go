@@ -278,7 +278,7 @@ func (t *TCB) onKeepAlive(now time.Time) {
 		t.kaAt = instantOf(now.Add(ka.Interval))
 		return
 	}
-	if t.kaProbes >= ka.Count {
+	if t.keepAliveExpired() { // TCP_USER_TIMEOUT bounds it (sockopt.go)
 		t.sendAbortRST(now)
 		t.enterClosed(errTimedOut, now)
 		return
