@@ -73,6 +73,11 @@ type TCB struct {
 	fullClose  bool   // Close (not just CloseWrite) was called
 	readClosed bool   // CloseRead or Close: incoming data is discarded
 	rcvFin     bool   // the peer's FIN has been received in order
+	synHeldFin bool   // (simultaneous open, below)
+	synHeldOn  bool
+	// Limited Transmit (RFC 3042): segments past cwnd the duplicate ACK
+	// being processed allows (1 or 2; 0 otherwise).
+	limitedTx uint8
 
 	// Retransmission (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -164,12 +169,10 @@ type TCB struct {
 	finHeldSeq uint32
 	// Text (and FIN) of a simultaneous-open SYN, taken once ESTABLISHED
 	// (RFC 9293 §3.10.7.3).
-	synHeld    []byte
-	synHeldFin bool
-	synHeldOn  bool
-	// Limited Transmit (RFC 3042): segments past cwnd the duplicate ACK
-	// being processed allows (1 or 2; 0 otherwise).
-	limitedTx uint8
+	synHeld []byte
+	// (synHeldFin, synHeldOn and limitedTx sit with the close
+	// bookkeeping, in the padding there, so that the Fast Open pointer
+	// keeps the TCB in its size class.)
 
 	// Defences against hostile peers (challenge.go), and the last ACK
 	// answering an out-of-window segment (oow.go); Unix nanoseconds, 0:
