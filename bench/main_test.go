@@ -50,13 +50,13 @@ func TestFormat(t *testing.T) {
 
 func TestParseMBps(t *testing.T) {
 	out := `goos: linux
-BenchmarkTUN/kernel-to-synack-2         	     100	  10000000 ns/op	 255.00 MB/s
-BenchmarkTUN/synack-to-kernel-2         	     100	  10000000 ns/op	 346.50 MB/s	       0 B/op
+BenchmarkTUN/offload/kernel-to-synack-2         	     100	  10000000 ns/op	 255.00 MB/s	         2.000 retrans
+BenchmarkTUN/offload/synack-to-kernel-2         	     100	  10000000 ns/op	 346.50 MB/s	       0 B/op
 BenchmarkVeth/a-to-b                    	     100	  10000000 ns/op	1824 MB/s
 BenchmarkOther-2 1 100 ns/op
 PASS`
 	got := parseMBps(strings.NewReader(out))
-	want := map[string]float64{"BenchmarkTUN/kernel-to-synack": 255, "BenchmarkTUN/synack-to-kernel": 346.5, "BenchmarkVeth/a-to-b": 1824}
+	want := map[string]float64{"BenchmarkTUN/offload/kernel-to-synack": 255, "BenchmarkTUN/offload/synack-to-kernel": 346.5, "BenchmarkVeth/a-to-b": 1824}
 	if len(got) != len(want) {
 		t.Fatalf("got %v; want %v", got, want)
 	}

@@ -13,9 +13,11 @@ import (
 
 // The TUN benchmark is package interop's BenchmarkTUN and BenchmarkVeth
 // (interop/bench_test.go): bulk TCP between synack on a TUN device and the
-// kernel's TCP in a network namespace, both directions, beside the same
-// transfer between two kernels over a veth pair. They need root; they run
-// once per round, so they interleave with the rest.
+// kernel's TCP in a network namespace, both directions, with the device's
+// offloads (virtio-net header: TSO super-segments both ways, checksums
+// left undone) and without, beside the same transfer between two kernels
+// over a veth pair. They need root; they run once per round, so they
+// interleave with the rest.
 
 type tunRow struct {
 	Name    string    `json:"name"` // the benchmark's name
@@ -26,8 +28,10 @@ type tunRow struct {
 }
 
 var tunNames = []struct{ bench, path, dir string }{
-	{"BenchmarkTUN/kernel-to-synack", "TUN, synack ⇄ kernel", "kernel → synack"},
-	{"BenchmarkTUN/synack-to-kernel", "TUN, synack ⇄ kernel", "synack → kernel"},
+	{"BenchmarkTUN/offload/kernel-to-synack", "TUN with offloads, synack ⇄ kernel", "kernel → synack"},
+	{"BenchmarkTUN/offload/synack-to-kernel", "TUN with offloads, synack ⇄ kernel", "synack → kernel"},
+	{"BenchmarkTUN/plain/kernel-to-synack", "TUN without offloads, synack ⇄ kernel", "kernel → synack"},
+	{"BenchmarkTUN/plain/synack-to-kernel", "TUN without offloads, synack ⇄ kernel", "synack → kernel"},
 	{"BenchmarkVeth/a-to-b", "veth, kernel ⇄ kernel", "one way"},
 }
 
@@ -139,7 +143,7 @@ func printTUNText(w io.Writer, rep *report) {
 	}
 	fmt.Fprintf(w, "\nTUN against the kernel's TCP (interop BenchmarkTUN/BenchmarkVeth, MTU 1500, one connection)\n")
 	for _, r := range rep.TUN {
-		fmt.Fprintf(w, "%-26s %-18s %-24s Gbit/s  synack/veth %s\n", r.Path, r.Dir, cell(r.Gbps), tunRatio(rep, r))
+		fmt.Fprintf(w, "%-37s %-18s %-24s Gbit/s  synack/veth %s\n", r.Path, r.Dir, cell(r.Gbps), tunRatio(rep, r))
 	}
 }
 

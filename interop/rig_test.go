@@ -54,9 +54,13 @@ func hostPort(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, p
 
 // rigOptions tune a rig.
 type rigOptions struct {
-	snaplen int           // tcpdump snapshot length; 0: whole packets
-	noCap   bool          // no capture at all
-	noTun   bool          // only the namespace: no device, stack or capture
+	snaplen int  // tcpdump snapshot length; 0: whole packets
+	noCap   bool // no capture at all
+	noTun   bool // only the namespace: no device, stack or capture
+	// offload opens the TUN with its offloads (virtio-net header, TSO,
+	// checksums; tunoffload_test.go). Off by default: a tcpdump of the
+	// kernel's side then sees MTU-sized packets with complete checksums.
+	offload bool
 	stack   stack.Options // the synack stack's options
 }
 
@@ -89,9 +93,10 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		return &rig{t: t, ns: ns}
 	}
 	dev, err := tun.Open(tun.Options{
-		Name:  tunName,
-		NetNS: ns.Name,
-		Addrs: []netip.Prefix{netip.PrefixFrom(kern4, bits4), netip.PrefixFrom(kern6, bits6)},
+		Name:           tunName,
+		NetNS:          ns.Name,
+		Addrs:          []netip.Prefix{netip.PrefixFrom(kern4, bits4), netip.PrefixFrom(kern6, bits6)},
+		DisableOffload: !o.offload,
 	})
 	if err != nil {
 		t.Fatal(err)

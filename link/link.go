@@ -33,3 +33,36 @@ const (
 	Outbound Direction = iota // written by the stack
 	Inbound                   // delivered to the stack
 )
+
+// Offloads: optional interfaces a link and a receiver may implement so
+// that one call moves many packets' worth of data (a TUN device with the
+// virtio-net header, package link/tun). Links and receivers without them
+// work as before; a link uses them only when the other side has them.
+
+// BatchWriter is an optional interface of a Link that takes several
+// packets per call: the stack hands it the segments one engine call
+// produced, and the link may join consecutive TCP segments of one flow
+// into one super-segment (GSO) that it splits, or has the far side split,
+// as the wire requires.
+type BatchWriter interface {
+	// WritePackets transmits pkts in order, as that many WritePacket calls
+	// would. It does not keep pkts or their bytes after it returns. It
+	// returns how many of pkts were written (counting each one a
+	// super-segment carries) and the first error, after which it stops.
+	WritePackets(pkts [][]byte) (int, error)
+}
+
+// OffloadReceiver is an optional interface of a Receiver that takes
+// packets as a link with offloads has them.
+type OffloadReceiver interface {
+	Receiver
+	// DeliverOffloaded is DeliverPacket for an IP packet carrying TCP
+	// whose checksum the receiver must not verify: the link has verified
+	// it, or the packet comes from a local sender that left it to
+	// offload, so that the checksum field may hold only the
+	// pseudo-header's sum. The segment may be a super-segment of up to
+	// 64 KiB, whatever the link's MTU: the receiver takes it as one.
+	// (Packets of other protocols may come this way too; their checksums
+	// are complete and verified as usual.)
+	DeliverOffloaded(pkt []byte)
+}

@@ -78,6 +78,56 @@ func (p *pipeEnd) WritePacket(pkt []byte) error {
 	return nil
 }
 
+// Adopter is a Receiver that can take ownership of a packet's buffer
+// instead of copying it: a stack on the far side of a Pipe.
+type Adopter interface {
+	Receiver
+	// AdoptPacket takes pkt, which the caller must not touch again.
+	// Its TCP checksum was not computed (checksum offload, as over the
+	// kernel's loopback): the bytes never left memory.
+	AdoptPacket(pkt []byte)
+}
+
+// Handoff is implemented by links that can pass a packet's buffer to the
+// receiver on the far side without a copy (a Pipe whose far side is an
+// Adopter). Wrappers such as Sniff do not implement it, so what they see
+// always carries full checksums.
+type Handoff interface {
+	// PeerAdopts reports whether HandOff would hand the buffer over.
+	PeerAdopts() bool
+	// HandOff gives pkt, whose TCP checksum may be left uncomputed, to
+	// the far side's Adopter: after it returns true the caller must not
+	// touch pkt again. It returns false, having done nothing, when the
+	// far side is no Adopter (the caller then writes the packet with
+	// WritePacket, checksummed). Unlike WritePacket, HandOff may call
+	// back into the sending stack before it returns.
+	HandOff(pkt []byte) (bool, error)
+}
+
+var _ Handoff = (*pipeEnd)(nil)
+
+// PeerAdopts implements Handoff.
+func (p *pipeEnd) PeerAdopts() bool {
+	_, ok := p.peer.recv.get().(Adopter)
+	return ok
+}
+
+// HandOff implements Handoff.
+func (p *pipeEnd) HandOff(pkt []byte) (bool, error) {
+	a, ok := p.peer.recv.get().(Adopter)
+	if !ok {
+		return false, nil
+	}
+	if p.closed.Load() || p.peer.closed.Load() {
+		return false, errClosed
+	}
+	if len(pkt) > p.mtu {
+		return false, fmt.Errorf("link: pipe: %d bytes: %w", len(pkt), ErrTooBig)
+	}
+	a.AdoptPacket(pkt)
+	return true, nil
+}
+
 // Attach implements Link.
 func (p *pipeEnd) Attach(r Receiver) { p.recv.set(r) }
 

@@ -228,7 +228,7 @@ func (c *call) payload(n int64) []byte {
 }
 
 func (c *call) sysWrite() (sysResult, bool) {
-	sk, n, nonblock, res, ok := c.ioArgs(0x80 | msgFastOpen)
+	sk, n, nonblock, res, ok := c.ioArgs(0x80 | 0x8000 | msgFastOpen) // MSG_EOR, MSG_MORE (sockopt.go), MSG_FASTOPEN
 	if sk == nil {
 		return res, ok
 	}
@@ -253,7 +253,7 @@ func (c *call) sysWrite() (sysResult, bool) {
 	data := c.payload(n)
 	total := 0
 	for {
-		k, err := conn.TryWrite(data[total:])
+		k, err := conn.TryWriteFlags(data[total:], c.writeFlags()) // sockopt.go
 		total += k
 		sk.writeTotal += int64(k)
 		if err == nil && total == len(data) {

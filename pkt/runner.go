@@ -24,6 +24,8 @@ type runner struct {
 	// keepInit is FreeBSD's net.inet.tcp.keepinit: how long a connection
 	// may take to be established (0: no limit but the SYN retries).
 	keepInit time.Duration
+	// notSentLowat is net.ipv4.tcp_notsent_lowat (sockopt.go); 0: none.
+	notSentLowat int
 	// Listener settings from the script's sysctls.
 	synCookies      stack.SynCookieMode
 	abortOnOverflow bool

@@ -46,7 +46,7 @@ func TestRunOutcomes(t *testing.T) {
 		{"udp", "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n+0 < udp (10)\n", Skip, 2, "UDP packets are not supported"},
 		{"udp socket", "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n", Skip, 1, "only SOCK_STREAM"},
 		{"unknown call", "0 pipe([3, 4]) = 0\n", Skip, 1, "system call pipe is not supported"},
-		{"unknown option", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_CORK, [1], 4) = 0\n", Skip, 2, "TCP_CORK is not supported"},
+		{"unknown option", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_WINDOW_CLAMP, [1], 4) = 0\n", Skip, 2, "TCP_WINDOW_CLAMP is not supported"},
 		{"ecn on", "`sysctl -q net.ipv4.tcp_ecn=1`\n" + ecnPrefix + "+0 > [noecn] SE. 0:0(0) ack 1 <...>\n", Pass, 0, ""},
 		{"ecn default accepts", ecnPrefix + "+0 > SE. 0:0(0) ack 1 <...>\n", Pass, 0, ""},
 		{"ecn off", "`sysctl -q net.ipv4.tcp_ecn=0`\n" + ecnPrefix + "+0 > S. 0:0(0) ack 1 <...>\n", Pass, 0, ""},

@@ -59,6 +59,7 @@ type sockOpts struct {
 	keepInit                                 int // seconds (FreeBSD's TCP_KEEPINIT); 0: the sysctl
 	lingerOn                                 bool
 	linger                                   int
+	ext                                      extOpts // TCP_CORK, TCP_LINGER2 ... (sockopt.go)
 }
 
 // sysResult is what a call returned.
@@ -243,7 +244,7 @@ func (c *call) dispatch() (sysResult, bool) {
 	case "connect":
 		return c.sysConnect()
 	case "read", "recv", "recvfrom", "readv", "recvmsg":
-		return c.sysRead()
+		return c.withCmsg(c.sysRead()) // TCP_CM_INQ (sockopt.go)
 	case "write", "send", "sendto", "writev", "sendmsg":
 		return c.sysWrite()
 	case "close":
@@ -477,6 +478,7 @@ func (c *call) sysListen() (sysResult, bool) {
 	}
 	sk.lst = l
 	c.r.fastOpenListen(sk)
+	c.r.applyListenExt(sk) // sockopt.go
 	port := uint16(0)
 	if ta, isTCP := l.Addr().(*net.TCPAddr); isTCP {
 		port = uint16(ta.Port)
@@ -520,6 +522,7 @@ func (c *call) sysAccept() (sysResult, bool) {
 	if sk.opts.lingerOn {
 		conn.SetLinger(sk.opts.linger)
 	}
+	c.r.applyExt(ns) // sockopt.go
 	c.r.roundBuffer(ns)
 	c.r.lastFD = ns.fd
 	f := c.r.flowFor(flowKey{local: conn.LocalAddrPort(), remote: conn.RemoteAddrPort()})
@@ -589,6 +592,7 @@ func (c *call) sysConnect() (sysResult, bool) {
 	if sk.opts.lingerOn {
 		conn.SetLinger(sk.opts.linger)
 	}
+	c.r.applyExt(sk) // sockopt.go
 	f := c.r.flowFor(flowKey{local: conn.LocalAddrPort(), remote: conn.RemoteAddrPort()})
 	f.passive = false
 	sk.flow = f

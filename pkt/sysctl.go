@@ -111,7 +111,7 @@ var sysctlRules = map[string]sysctlRule{
 	"net.ipv4.tcp_fack":       only("0"),
 	"net.ipv4.tcp_reordering": only("3"),
 	// No TCP_NOTSENT_LOWAT in synack: only "unlimited" matches.
-	"net.ipv4.tcp_notsent_lowat": only("4294967295", "-1"),
+	"net.ipv4.tcp_notsent_lowat": notSentLowatRule, // sockopt.go
 	// No MTU probing (RFC 4821), no Fast Open, no thin-stream timeouts,
 	// no receive-buffer moderation switch (it always auto-tunes).
 	"net.ipv4.tcp_mtu_probing":          only("0"),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,22 +21,34 @@ var ErrNoProgress = errors.New("stack: the simulation can make no progress")
 // passes. Either way the caller looks again; block returns an error only
 // when waiting can never succeed.
 func (s *Stack) block(ch chan struct{}, deadline time.Time, ctx context.Context, ready func() bool) error {
+	return s.blockAt(ch, deadline, time.Time{}, ctx, ready)
+}
+
+// blockAt is block for a caller that has just read the clock (now; zero
+// if it has not), so that a deadline's timer costs no second read.
+func (s *Stack) blockAt(ch chan struct{}, deadline, now time.Time, ctx context.Context, ready func() bool) error {
 	var done <-chan struct{}
 	if ctx != nil {
 		done = ctx.Done()
 	}
 	if s.runner == nil {
-		var tc <-chan time.Time
-		if !deadline.IsZero() {
-			t := time.NewTimer(deadline.Sub(s.clock.Now()))
-			defer t.Stop()
-			tc = t.C
+		if deadline.IsZero() {
+			select {
+			case <-ch:
+			case <-done:
+			}
+			return nil
 		}
+		if now.IsZero() {
+			now = s.clock.Now()
+		}
+		t := getTimer(deadline.Sub(now))
 		select {
 		case <-ch:
-		case <-tc:
+		case <-t.C:
 		case <-done:
 		}
+		putTimer(t)
 		return nil
 	}
 	cond := func() bool {
@@ -62,4 +75,22 @@ func wrapErrno(op string, err error) error {
 		return os.NewSyscallError(op, errno)
 	}
 	return err
+}
+
+// timers recycles the timers of blocking calls with a deadline, so that
+// a blocked Read or Write allocates none. Since Go 1.23 a stopped timer's
+// channel holds no stale value, so a recycled timer cannot fire early.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
 }

@@ -23,27 +23,34 @@ type Conn struct {
 	sh    *shard
 	key   tuple
 	route *route
-	laddr *net.TCPAddr
-	raddr *net.TCPAddr
-	emit  func(*tcp.Segment) // sends one of the TCB's segments
 
-	// Guarded by sh.mu.
+	// Guarded by sh.mu. The layout is kept small: an idle connection is
+	// this struct and its TCB (TestConnSize).
 	tcb      *tcp.TCB
-	inTable  bool      // in sh.conns
-	timerAt  time.Time // the deadline sh.timers holds for this connection
-	halfOpen bool      // in lst's SYN queue
 	lst      *Listener
 	waitCh   chan struct{} // closed (and cleared) when anything changes
-	rdl, wdl time.Time     // read and write deadlines
-	closed   bool          // Close was called
-	rdShut   bool          // CloseRead was called
-	wrShut   bool          // CloseWrite was called
+	timerAt  int64         // the deadline sh.timers holds for this connection (sh.mono; 0: none)
+	rdl, wdl int64         // read and write deadlines (sh.mono; 0: none)
 	linger   time.Duration // < 0: close in the background
 	ka       tcp.KeepAliveConfig
-	hardErr  error // an ICMP error that failed the connect (SYN-SENT)
-	softErr  error // the last soft ICMP error (RFC 1122 §4.2.3.9)
-	tw       bool  // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
-	errTaken bool  // a Read or Write has reported the error that ended the connection (takeErr)
+	hardErr  errno16 // an ICMP error that failed the connect (SYN-SENT)
+	softErr  errno16 // the last soft ICMP error (RFC 1122 §4.2.3.9)
+	inTable  bool    // in sh.conns
+	halfOpen bool    // in lst's SYN queue
+	closed   bool    // Close was called
+	rdShut   bool    // CloseRead was called
+	wrShut   bool    // CloseWrite was called
+	tw       bool    // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
+	errTaken bool    // a Read or Write has reported the error that ended the connection (takeErr)
+
+	// Socket options (sockopt.go), guarded by sh.mu.
+	ipo    ipOpts         // IP_TOS, IP_TTL, IPV6_TCLASS, IPV6_UNICAST_HOPS
+	wflags tcp.WriteFlags // send flags of the WriteFlags call in progress
+
+	// Separate wake-ups for readers and writers (guarded by sh.mu):
+	// settle closes rdCh only when a Read can proceed and wrCh only when
+	// a Write can, so that pure ACKs do not wake a blocked Read.
+	rdCh, wrCh chan struct{}
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine
@@ -68,28 +75,37 @@ func (c *Conn) takeErr(err error, write bool) error {
 // more than ETIMEDOUT (RFC 1122 §4.2.3.9, as Linux reports it).
 func (c *Conn) failure(err error) error {
 	switch {
-	case c.hardErr != nil:
-		return c.hardErr
-	case c.softErr != nil && errors.Is(err, syscall.ETIMEDOUT):
-		return c.softErr
+	case c.hardErr != 0:
+		return syscall.Errno(c.hardErr)
+	case c.softErr != 0 && errors.Is(err, syscall.ETIMEDOUT):
+		return syscall.Errno(c.softErr)
 	}
 	return err
 }
 
+// errno16 is an errno in two bytes (errnos are small numbers): the ICMP
+// errors a Conn keeps.
+type errno16 uint16
+
 var _ net.Conn = (*Conn)(nil)
 
 func (s *Stack) newConn(sh *shard, key tuple, r *route) *Conn {
-	c := &Conn{
+	return &Conn{
 		s:      s,
 		sh:     sh,
 		key:    key,
 		route:  r,
-		laddr:  net.TCPAddrFromAddrPort(key.local),
-		raddr:  net.TCPAddrFromAddrPort(key.remote),
 		linger: -1,
 	}
-	c.emit = func(seg *tcp.Segment) { sh.emit(c.route, c.key.local, c.key.remote, seg) }
-	return c
+}
+
+// emit sends one of the TCB's segments; c.tcb.DrainOutput(c.emit) takes
+// it as a method value that does not escape, so no closure is kept per
+// connection.
+func (c *Conn) emit(seg *tcp.Segment) {
+	c.sh.ipo = c.ipo // sockopt.go
+	c.sh.emit(c.route, c.key.local, c.key.remote, seg)
+	c.sh.ipo = ipOpts{}
 }
 
 // watch reports c's state changes to the trace and the counters.
@@ -106,6 +122,53 @@ func (c *Conn) notify() {
 		close(c.waitCh)
 		c.waitCh = nil
 	}
+	if c.rdCh != nil {
+		close(c.rdCh)
+		c.rdCh = nil
+	}
+	if c.wrCh != nil {
+		close(c.wrCh)
+		c.wrCh = nil
+	}
+}
+
+// wake is notify after an engine call (sh.mu held): it wakes blocked
+// Reads only when one can proceed, and blocked Writes likewise; the
+// other waiters (Dial, Close with linger) always.
+func (c *Conn) wake() {
+	if c.waitCh != nil {
+		close(c.waitCh)
+		c.waitCh = nil
+	}
+	if c.rdCh != nil && (c.closed || c.rdShut || c.tcb.Readable()) {
+		close(c.rdCh)
+		c.rdCh = nil
+	}
+	if c.wrCh != nil && (c.closed || c.wrShut || c.tcb.Writable()) {
+		close(c.wrCh)
+		c.wrCh = nil
+	}
+}
+
+// readChan and writeChan are waitChan for a blocked Read and Write.
+func (c *Conn) readChan() chan struct{} {
+	if c.s.runner != nil {
+		return nil
+	}
+	if c.rdCh == nil {
+		c.rdCh = make(chan struct{})
+	}
+	return c.rdCh
+}
+
+func (c *Conn) writeChan() chan struct{} {
+	if c.s.runner != nil {
+		return nil
+	}
+	if c.wrCh == nil {
+		c.wrCh = make(chan struct{})
+	}
+	return c.wrCh
 }
 
 // waitChan returns the channel notify will close (sh.mu held); nil in
@@ -130,7 +193,7 @@ func (c *Conn) ready(f func() bool) func() bool {
 }
 
 func (c *Conn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: wrapErrno(op, err)}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: wrapErrno(op, err)}
 }
 
 // Read implements net.Conn. It blocks until data, the peer's FIN (io.EOF),
@@ -139,16 +202,25 @@ func (c *Conn) Read(b []byte) (int, error) {
 	sh := c.sh
 	for {
 		sh.mu.Lock()
-		dl := c.rdl
-		if n, err, done := c.readLocked(b, c.s.clock.Now(), dl); done {
+		rdl := c.rdl
+		dl := sh.wall(rdl)
+		now := c.s.clock.Now()
+		if n, err, done := c.readLocked(b, now, dl); done {
 			sh.unlock()
 			return n, err
 		}
-		ch := c.waitChan()
+		ch := c.readChan()
+		if len(sh.pending) > 0 {
+			now = time.Time{} // unlock writes them, which takes time: read the clock again
+		}
 		sh.unlock()
-		err := c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Readable() || !c.rdl.Equal(dl)
-		}))
+		var ready func() bool // manual mode only: no closure to allocate otherwise
+		if c.s.runner != nil {
+			ready = c.ready(func() bool {
+				return c.closed || c.tcb.Readable() || c.rdl != rdl
+			})
+		}
+		err := c.s.blockAt(ch, dl, now, nil, ready)
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
@@ -201,18 +273,27 @@ func (c *Conn) Write(b []byte) (int, error) {
 	total := 0
 	for {
 		sh.mu.Lock()
-		dl := c.wdl
-		n, err := c.writeLocked(b[total:], c.s.clock.Now(), dl)
+		wdl := c.wdl
+		dl := sh.wall(wdl)
+		now := c.s.clock.Now()
+		n, err := c.writeLocked(b[total:], now, dl)
 		total += n
 		if err != nil || total == len(b) {
 			sh.unlock()
 			return total, err
 		}
-		ch := c.waitChan()
+		ch := c.writeChan()
+		if len(sh.pending) > 0 {
+			now = time.Time{} // unlock writes them, which takes time: read the clock again
+		}
 		sh.unlock()
-		err = c.s.block(ch, dl, nil, c.ready(func() bool {
-			return c.closed || c.tcb.Writable() || !c.wdl.Equal(dl)
-		}))
+		var ready func() bool // manual mode only
+		if c.s.runner != nil {
+			ready = c.ready(func() bool {
+				return c.closed || c.tcb.Writable() || c.wdl != wdl
+			})
+		}
+		err = c.s.blockAt(ch, dl, now, nil, ready)
 		if err != nil {
 			return total, c.opErr("write", err)
 		}
@@ -240,13 +321,13 @@ func (c *Conn) writeLocked(b []byte, now, dl time.Time) (int, error) {
 	case len(b) == 0:
 		return 0, nil
 	}
-	n, err := c.tcb.Write(b, now)
+	n, err := c.tcb.WriteWithFlags(b, c.wflags, now) // flags: WriteFlags (sockopt.go)
 	if n > 0 || err != nil {
 		c.sh.settle(c, now)
 	}
 	if err != nil {
 		err = c.failure(err)
-		if c.tcb.Err() != nil || c.hardErr != nil {
+		if c.tcb.Err() != nil || c.hardErr != 0 {
 			err = c.takeErr(err, true)
 		}
 		return n, c.opErr("write", err)
@@ -300,11 +381,13 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// LocalAddr implements net.Conn; it returns a *net.TCPAddr.
-func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+// LocalAddr implements net.Conn; it returns a *net.TCPAddr, made on each
+// call (the connection keeps only its compact 4-tuple).
+func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.local) }
 
-// RemoteAddr implements net.Conn; it returns a *net.TCPAddr.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+// RemoteAddr implements net.Conn; it returns a *net.TCPAddr, made on each
+// call.
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.remote) }
 
 // LocalAddrPort returns the local address.
 func (c *Conn) LocalAddrPort() netip.AddrPort { return c.key.local }
@@ -331,10 +414,10 @@ func (c *Conn) setDeadline(t time.Time, read, write bool) error {
 		return c.opErr("set", net.ErrClosed)
 	}
 	if read {
-		c.rdl = t
+		c.rdl = sh.mono(t)
 	}
 	if write {
-		c.wdl = t
+		c.wdl = sh.mono(t)
 	}
 	c.notify()
 	return nil

@@ -215,7 +215,7 @@ func (r *TCPRequest) Accept(ctx context.Context) (*Conn, error) {
 		s.ctr.noRoute.Add(1)
 		return fail(syscall.EHOSTUNREACH)
 	}
-	if sh.conns[key] != nil {
+	if sh.conns.get(key) != nil {
 		sh.unlock()
 		return fail(syscall.EADDRINUSE)
 	}

@@ -504,8 +504,8 @@ func (z *stackFuzz) finish() {
 			z.t.Fatalf("%d connections left an hour after everything was closed", n)
 		}
 		for _, sh := range st.shards {
-			if len(sh.conns) != 0 || !sh.timers.next().IsZero() {
-				z.t.Fatalf("a shard still holds %d connections, timer %v", len(sh.conns), sh.timers.next())
+			if sh.conns.len() != 0 || sh.timers.next() != 0 {
+				z.t.Fatalf("a shard still holds %d connections, timer %v", sh.conns.len(), sh.timers.next())
 			}
 		}
 	}

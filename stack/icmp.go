@@ -202,7 +202,7 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 // lower the path MTU and the connection's MSS (pathMTUDecrease).
 func (sh *shard) tcpError(p *inPacket) {
 	s := sh.s
-	c := sh.conns[p.key]
+	c := sh.conns.get(p.key)
 	seq, ok := p.qerr.quote.TCPSeq()
 	e := &p.qerr
 	if c == nil || !ok {
@@ -222,7 +222,7 @@ func (sh *shard) tcpError(p *inPacket) {
 	}
 	switch st := c.tcb.State(); {
 	case e.abort && st == tcp.StateSynSent:
-		c.hardErr = e.errno
+		c.hardErr = errno16(e.errno)
 		c.tcb.Abort(now)
 		sh.settle(c, now)
 	case e.abort && c.halfOpen:
@@ -232,7 +232,7 @@ func (sh *shard) tcpError(p *inPacket) {
 		c.tcb.DrainOutput(func(*tcp.Segment) {})
 		sh.settle(c, now)
 	default:
-		c.softErr = e.errno
+		c.softErr = errno16(e.errno)
 	}
 }
 

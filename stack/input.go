@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/synack/synack/link"
 	"github.com/synack/synack/tcp"
 	"github.com/synack/synack/wire"
 )
@@ -34,6 +35,7 @@ type inPacket struct {
 	qerr    icmpErr
 	payload []byte // aliases buf
 	sh      *shard
+	csumOK  bool // offloaded by the TUN, or adopted from a stack in this process: the TCP checksum is not to be verified
 }
 
 // DeliverPacket implements link.Receiver. The packet is parsed and
@@ -42,13 +44,21 @@ type inPacket struct {
 // copied and queued for its event loop — DeliverPacket never blocks and
 // takes no shard lock, so a link may call it from anywhere. In manual mode
 // it is processed before DeliverPacket returns.
-func (s *Stack) DeliverPacket(pkt []byte) {
+func (s *Stack) DeliverPacket(pkt []byte) { s.deliver(pkt, false) }
+
+// DeliverOffloaded implements link.OffloadReceiver: DeliverPacket for a
+// TCP segment whose checksum is not verified (a TUN with offloads hands
+// the kernel's super-segments over whole, their checksums left undone).
+func (s *Stack) DeliverOffloaded(pkt []byte) { s.deliver(pkt, true) }
+
+func (s *Stack) deliver(pkt []byte, offloaded bool) {
 	if s.stopped.Load() {
 		return
 	}
 	s.ctr.packetsIn.Add(1)
 	p := getPacket(len(pkt))
 	p.buf = append(p.buf[:0], pkt...)
+	p.csumOK = offloaded
 	if !s.parse(p) {
 		putPacket(p)
 		return
@@ -57,12 +67,60 @@ func (s *Stack) DeliverPacket(pkt []byte) {
 		s.deliverManual(p)
 		return
 	}
+	s.enqueue(p)
+}
+
+// enqueue queues p for its shard's loop (real-time mode).
+func (s *Stack) enqueue(p *inPacket) {
+	sh := p.sh
+	sh.queued.Add(1)
 	select {
-	case p.sh.in <- p:
+	case sh.in <- p:
 	default:
+		sh.queued.Add(-1)
 		s.ctr.inboundDrops.Add(1)
 		putPacket(p)
 	}
+}
+
+var _ link.Adopter = (*Stack)(nil)
+
+// AdoptPacket implements link.Adopter: it is DeliverPacket for a packet
+// whose buffer the stack may keep and whose TCP checksum was not computed
+// (a packet from a stack in the same process, over a link.Pipe). In
+// real-time mode, when the packet's event loop has nothing queued and its
+// lock is free, the packet is processed at once in the caller's goroutine
+// (the caller holds no lock of this stack: see shard.unlock) rather than
+// waking the loop; otherwise it is queued as DeliverPacket queues.
+func (s *Stack) AdoptPacket(pkt []byte) {
+	p := adoptPacket(pkt)
+	if s.stopped.Load() {
+		putPacket(p)
+		return
+	}
+	s.ctr.packetsIn.Add(1)
+	p.csumOK = true
+	if !s.parse(p) {
+		putPacket(p)
+		return
+	}
+	if s.runner != nil {
+		s.deliverManual(p)
+		return
+	}
+	sh := p.sh
+	if sh.queued.Load() == 0 && sh.mu.TryLock() {
+		if sh.queued.Load() == 0 && !s.stopped.Load() {
+			now := s.clock.Now()
+			sh.input(p, now)
+			putPacket(p)
+			sh.kickIfEarlier()
+			sh.unlock()
+			return
+		}
+		sh.mu.Unlock()
+	}
+	s.enqueue(p)
 }
 
 // countBad counts a packet a parser rejected.
@@ -111,7 +169,7 @@ func (s *Stack) parse(p *inPacket) bool {
 			s.ctr.malformed.Add(1)
 			return false
 		}
-		if !wire.TCPChecksumValid(ep, ip.Payload) {
+		if !p.csumOK && !wire.TCPChecksumValid(ep, ip.Payload) {
 			s.ctr.badChecksum.Add(1)
 			return false
 		}
@@ -216,7 +274,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
 	}
 	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
-	if c := sh.conns[p.key]; c != nil {
+	if c := sh.conns.get(p.key); c != nil {
 		c.tcb.HandleSegment(&seg, now)
 		sh.settle(c, now)
 		return
@@ -294,9 +352,10 @@ func (sh *shard) listenInput(l *Listener, key tuple, seg *tcp.Segment, now time.
 		sh.sendCookie(key, seg, now)
 		return
 	}
-	cfg := s.config(r, key.remote.Addr())
-	tcb, child := sh.passiveTCB(l, cfg, key, seg, now) // Fast Open (fastopen.go)
+	cfg := l.passiveConfig(s.config(r, key.remote.Addr())) // TCP_MAXSEG (sockopt.go)
+	tcb, child := sh.passiveTCB(l, cfg, key, seg, now)     // Fast Open (fastopen.go)
 	c.tcb = tcb
+	l.passiveTCB(c.tcb) // TCP_DEFER_ACCEPT (sockopt.go)
 	c.ka = cfg.KeepAlive
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateListen, tcp.StateSynReceived, now)

@@ -82,7 +82,7 @@ func (s *Stack) Connections() []ConnEntry {
 	nl := len(out)
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		for _, c := range sh.conns {
+		for c := range sh.conns.all() {
 			e := ConnEntry{Kind: EntryConnection, Local: c.key.local, Remote: c.key.remote,
 				HalfOpen: c.halfOpen, Info: c.tcb.Info()}
 			e.State = e.Info.State
@@ -177,7 +177,7 @@ func (s *Stack) tcpStats(st *Stats) {
 		st.SegmentsOut += sh.segs.out
 		st.ResetsIn += sh.segs.rstIn
 		st.ResetsOut += sh.segs.rstOut
-		for _, c := range sh.conns {
+		for c := range sh.conns.all() {
 			rc := c.tcb.RetransmitCauses()
 			st.RetransTimeout += uint64(rc.Timeout)
 			st.RetransRecovery += uint64(rc.Recovery)

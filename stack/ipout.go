@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/synack/synack/wire"
@@ -35,12 +36,17 @@ type pmtuEntry struct {
 
 // pmtuCache holds the path MTUs learnt from ICMP, per destination.
 type pmtuCache struct {
+	n  atomic.Int32 // len(m): while it is zero, get takes no lock
 	mu sync.Mutex
 	m  map[netip.Addr]pmtuEntry
 }
 
-// get returns the path MTU learnt for dst, or 0.
+// get returns the path MTU learnt for dst, or 0. While nothing has been
+// learnt (the usual case) it is one atomic load.
 func (c *pmtuCache) get(dst netip.Addr, now time.Time) int {
+	if c.n.Load() == 0 {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[dst]
@@ -49,6 +55,7 @@ func (c *pmtuCache) get(dst netip.Addr, now time.Time) int {
 	}
 	if !now.Before(e.expires) {
 		delete(c.m, dst)
+		c.n.Store(int32(len(c.m)))
 		return 0
 	}
 	return e.mtu
@@ -81,6 +88,7 @@ func (c *pmtuCache) lower(dst netip.Addr, mtu, cur int, now time.Time) bool {
 		}
 	}
 	c.m[dst] = pmtuEntry{mtu: mtu, expires: now.Add(pmtuExpiry)}
+	c.n.Store(int32(len(c.m)))
 	return true
 }
 
@@ -98,6 +106,9 @@ func (s *Stack) PathMTU(dst netip.Addr) int {
 }
 
 func (s *Stack) pathMTU(r *route, dst netip.Addr) int {
+	if s.pmtu.n.Load() == 0 {
+		return r.mtu // nothing learnt: no lock, no clock read
+	}
 	if m := s.pmtu.get(dst, s.clock.Now()); m > 0 && m < r.mtu {
 		return m
 	}
@@ -124,7 +135,7 @@ func (s *Stack) lowerPMTU(dst netip.Addr, mtu int) {
 func (s *Stack) transmit(r *route, dst netip.Addr, pkt []byte, pending *[]outPacket) {
 	out := func(b []byte) {
 		if pending != nil {
-			*pending = append(*pending, outPacket{r.l, bytes.Clone(b)})
+			*pending = append(*pending, outPacket{l: r.l, pkt: bytes.Clone(b)})
 			return
 		}
 		s.write(r.l, b)

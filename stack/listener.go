@@ -58,6 +58,8 @@ type Listener struct {
 	fo       listenerFastOpen // TCP Fast Open (fastopen.go)
 	deadline time.Time        // for Accept
 	waitCh   chan struct{}    // closed when the accept queue, closed or deadline changes
+
+	so listenerOpts // socket options (sockopt.go), guarded by mu
 }
 
 var _ net.Listener = (*Listener)(nil)
@@ -171,8 +173,8 @@ func (s *Stack) freePort() uint16 {
 func (s *Stack) portInUse(port uint16) bool {
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		for k := range sh.conns {
-			if k.local.Port() == port {
+		for c := range sh.conns.all() {
+			if c.key.local.Port() == port {
 				sh.mu.Unlock()
 				return true
 			}

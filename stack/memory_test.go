@@ -8,9 +8,32 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/synack/synack/tcp"
 )
+
+// What an idle connection holds besides its TCB is paid a million times
+// over (BenchmarkIdleConn, TestMillionIdleConns): the Conn must stay in
+// the 208-byte allocation class (192 before the separate read and write
+// wake-up channels) and a timer-heap entry at 16 bytes on
+// 64-bit platforms. The addresses are made on demand, the deadlines and
+// the timer are int64 nanoseconds from the shard's epoch, the ICMP errors
+// are 2-byte errnos, and segments go out through a method value that does
+// not escape. A field that pushes the Conn past 208 goes into a padding hole
+// or out of the struct. (Above 512 bytes an object with pointers also
+// pays an 8-byte allocation header, which can move it up a class.)
+func TestConnSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(Conn{}); n > 208 {
+		t.Errorf("Conn is %d bytes, past the 208-byte class", n)
+	}
+	if n := unsafe.Sizeof(timerEntry{}); n != 16 {
+		t.Errorf("timerEntry is %d bytes, want 16", n)
+	}
+}
 
 func TestParseMemTotal(t *testing.T) {
 	in := "MemFree:         1000 kB\nMemTotal:        8048576 kB\n"
@@ -202,4 +225,28 @@ func TestMemoryBudget_ClientsThatNeverRead(t *testing.T) {
 	ln.Close()
 	sv.Close()
 	served.Wait()
+}
+
+// The compact times of timers and deadlines (shard.mono) come back as the
+// times they stand for; the zero time is 0, and a time on the epoch
+// itself, which 0 cannot stand for, comes back 1 ns earlier (still due).
+func TestShardMonoTimes(t *testing.T) {
+	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	sh := &shard{epoch: epoch}
+	for _, tc := range []struct {
+		in   time.Time
+		mono int64
+		out  time.Time
+	}{
+		{time.Time{}, 0, time.Time{}},
+		{epoch.Add(15 * time.Second), 15e9, epoch.Add(15 * time.Second)},
+		{epoch.Add(-time.Second), -1e9, epoch.Add(-time.Second)},
+		{epoch, -1, epoch.Add(-1)},
+		{time.Unix(1, 0), -946684799e9, time.Unix(1, 0)},
+	} {
+		m := sh.mono(tc.in)
+		if m != tc.mono || !sh.wall(m).Equal(tc.out) {
+			t.Errorf("mono(%v) = %d, wall %v; want %d, %v", tc.in, m, sh.wall(m), tc.mono, tc.out)
+		}
+	}
 }

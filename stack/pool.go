@@ -12,11 +12,52 @@ import "sync"
 // (an IPv6 header and 65,535 bytes of payload) with room to spare.
 var packetClasses = [...]int{2048, 9216, 40 + 65535 + 89}
 
-var packetPools [len(packetClasses)]sync.Pool
+// packetFreeMax is how many free buffers of each class are kept for
+// certain (about 512 KiB, 576 KiB and 2 MiB) in front of a sync.Pool: the
+// garbage collector empties a sync.Pool at every cycle, and at 64 KiB a
+// packet, a bulk transfer whose buffers all came from the allocator would
+// itself make the cycles that empty it.
+var packetFreeMax = [len(packetClasses)]int{256, 64, 32}
+
+// packetList keeps free packets of one class: a bounded list, then a
+// sync.Pool.
+type packetList struct {
+	mu   sync.Mutex
+	free []*inPacket
+	max  int
+	pool sync.Pool
+}
+
+func (l *packetList) get() *inPacket {
+	l.mu.Lock()
+	if n := len(l.free); n > 0 {
+		p := l.free[n-1]
+		l.free[n-1] = nil
+		l.free = l.free[:n-1]
+		l.mu.Unlock()
+		return p
+	}
+	l.mu.Unlock()
+	return l.pool.Get().(*inPacket)
+}
+
+func (l *packetList) put(p *inPacket) {
+	l.mu.Lock()
+	if len(l.free) < l.max {
+		l.free = append(l.free, p)
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.pool.Put(p)
+}
+
+var packetPools [len(packetClasses)]packetList
 
 func init() {
 	for i, size := range packetClasses {
-		packetPools[i].New = func() any { return &inPacket{buf: make([]byte, 0, size)} }
+		packetPools[i].max = packetFreeMax[i]
+		packetPools[i].pool.New = func() any { return &inPacket{buf: make([]byte, 0, size)} }
 	}
 }
 
@@ -38,7 +79,7 @@ func getPacket(n int) *inPacket {
 	if i < 0 {
 		i = len(packetClasses) - 1
 	}
-	return packetPools[i].Get().(*inPacket)
+	return packetPools[i].get()
 }
 
 // putPacket clears p and returns it to the pool of its buffer's class. A
@@ -57,7 +98,32 @@ func putPacket(p *inPacket) {
 	case cap(buf) > packetClasses[len(packetClasses)-1]:
 		buf = make([]byte, 0, packetClasses[0])
 		i = 0
+	case cap(buf) > 2*packetClasses[i]:
+		// Grown by reassembly well past its class: the lists keep
+		// buffers for certain, so do not let one pin that much.
+		buf = make([]byte, 0, packetClasses[i])
 	}
 	*p = inPacket{buf: buf}
-	packetPools[i].Put(p)
+	packetPools[i].put(p)
+}
+
+// packetHolders keeps inPackets without a buffer: a shard gives a
+// packet's buffer away to a stack that adopts it (link.Handoff) and keeps
+// the holder; the adopting stack takes a holder for the buffer it got.
+var packetHolders sync.Pool
+
+// putHolder returns an inPacket whose buffer was given away.
+func putHolder(p *inPacket) {
+	*p = inPacket{}
+	packetHolders.Put(p)
+}
+
+// adoptPacket wraps buf, which the caller gives up, in an inPacket.
+func adoptPacket(buf []byte) *inPacket {
+	p, _ := packetHolders.Get().(*inPacket)
+	if p == nil {
+		p = new(inPacket)
+	}
+	p.buf = buf
+	return p
 }

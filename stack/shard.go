@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/synack/synack/link"
@@ -38,14 +39,32 @@ type shard struct {
 	in   chan *inPacket // real-time mode: inbound packets for this shard
 	kick chan struct{}  // real-time mode: the timer must be re-armed
 
+	// queued counts the packets in `in` not yet processed (decremented
+	// under mu once processed): a packet is processed inline only when
+	// it is zero, so that it cannot overtake one already queued.
+	queued atomic.Int32
+
 	mu     sync.Mutex
-	conns  map[tuple]*Conn
+	conns  connTable // conntable.go
 	timers timerHeap
-	armed  time.Time // when the loop's timer fires; zero: not armed
-	buf    []byte    // the packet being built
-	// Manual mode: packets built under mu, written once it is released.
-	pending []outPacket
-	segs    shardSegments // introspect.go
+	epoch  time.Time // the origin of the compact times in timers and Conns (mono)
+	armed  time.Time // when the loop's timer fires, or will once kicked; zero: not armed
+	// timerAt is when the loop's timer is set to fire (the loop's own);
+	// zero: not set.
+	timerAt time.Time
+	buf     []byte // the packet being built (manual mode)
+	// Packets built under mu, written once it is released (unlock).
+	// In real-time mode one goroutine at a time writes them (flushing),
+	// in order; spare is the other half of the double buffer.
+	pending  []outPacket
+	spare    []outPacket
+	flushing bool
+	segs     shardSegments // introspect.go
+	ipo      ipOpts        // the IP settings of the connection emitting (sockopt.go)
+	// Real-time mode: the segments one DrainOutput builds for a link that
+	// takes several per call (batch.go).
+	batching bool
+	batch    outBatch
 
 	// TIME-WAIT records and their expiries (timewait.go).
 	tw        map[twKey]tcp.TimeWait
@@ -57,10 +76,12 @@ type shard struct {
 type outPacket struct {
 	l   link.Link
 	pkt []byte
+	p   *inPacket    // the pooled buffer pkt lives in; nil if none
+	ho  link.Handoff // set: pkt's TCP checksum is not computed, hand it over
 }
 
 func newShard(s *Stack, qlen int) *shard {
-	sh := &shard{s: s, conns: make(map[tuple]*Conn), buf: make([]byte, 0, 2048)}
+	sh := &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
 	if s.runner == nil {
 		sh.in = make(chan *inPacket, qlen)
 		sh.kick = make(chan struct{}, 1)
@@ -81,28 +102,22 @@ func (sh *shard) loop() {
 			now := sh.s.clock.Now()
 			sh.input(p, now)
 			putPacket(p)
-			// Take what else is waiting under the same lock, a bounded batch.
-			for range 63 {
-				select {
-				case p = <-sh.in:
-				default:
-					p = nil
-				}
-				if p == nil {
-					break
-				}
-				sh.input(p, now)
-				putPacket(p)
-			}
+			sh.queued.Add(-1)
+			sh.drainInput(now, 63) // what else is waiting, under the same lock
 			sh.runTimers(now)
 			sh.rearm(timer, now)
-			sh.mu.Unlock()
+			sh.unlock()
 		case <-timer.C:
 			sh.mu.Lock()
 			now := sh.s.clock.Now()
+			sh.armed, sh.timerAt = time.Time{}, time.Time{} // it fired
+			// Segments that arrived before the timer fired go first (select
+			// picks at random among ready cases): after a stall of the
+			// process, the ACKs waiting here must not be taken for losses.
+			sh.drainInput(now, cap(sh.in))
 			sh.runTimers(now)
 			sh.rearm(timer, now)
-			sh.mu.Unlock()
+			sh.unlock()
 		case <-sh.kick:
 			sh.mu.Lock()
 			sh.rearm(timer, sh.s.clock.Now())
@@ -113,29 +128,116 @@ func (sh *shard) loop() {
 	}
 }
 
-// rearm sets the loop's timer to the earliest live deadline.
+// drainInput processes up to max packets waiting in the loop's queue
+// (under mu).
+func (sh *shard) drainInput(now time.Time, max int) {
+	for range max {
+		select {
+		case p := <-sh.in:
+			sh.input(p, now)
+			putPacket(p)
+			sh.queued.Add(-1)
+		default:
+			return
+		}
+	}
+}
+
+// rearm makes the loop's timer fire no later than the earliest live
+// deadline. It resets the timer only when that deadline is earlier than
+// the one armed: a timer that fires early finds nothing due and is
+// re-armed then, which costs less than a reset after every batch.
 func (sh *shard) rearm(timer *time.Timer, now time.Time) {
 	d := sh.nextDeadline()
-	sh.armed = d
 	if d.IsZero() {
-		timer.Stop()
+		return // a timer still armed fires once for nothing
+	}
+	if !sh.timerAt.IsZero() && !d.Before(sh.timerAt) && sh.timerAt.After(now) {
+		sh.armed = sh.timerAt
 		return
 	}
+	sh.armed, sh.timerAt = d, d
 	timer.Reset(max(d.Sub(now), 0))
 }
 
-// unlock releases mu; in manual mode it then writes the packets built
-// under it.
+// kickIfEarlier wakes the loop to re-arm its timer when the earliest
+// deadline is now before the one armed (after work done outside the
+// loop, under mu).
+func (sh *shard) kickIfEarlier() {
+	if sh.kick == nil {
+		return
+	}
+	if d := sh.nextDeadline(); !d.IsZero() && (sh.armed.IsZero() || d.Before(sh.armed)) {
+		sh.armed = d
+		select {
+		case sh.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// unlock releases mu, then writes the packets built under it. In
+// real-time mode one goroutine at a time writes a shard's packets, in the
+// order they were built; one that finds another writing leaves its
+// packets to it.
 func (sh *shard) unlock() {
 	if len(sh.pending) == 0 {
 		sh.mu.Unlock()
 		return
 	}
-	out := sh.pending
-	sh.pending = nil
+	if sh.s.runner != nil {
+		out := sh.pending
+		sh.pending = nil
+		sh.mu.Unlock()
+		for _, p := range out {
+			sh.s.write(p.l, p.pkt)
+		}
+		return
+	}
+	if sh.flushing {
+		sh.mu.Unlock()
+		return
+	}
+	sh.flushing = true
+	for len(sh.pending) > 0 {
+		out := sh.pending
+		sh.pending, sh.spare = sh.spare[:0], nil
+		sh.mu.Unlock()
+		for i := range out {
+			sh.s.send(&out[i])
+			out[i] = outPacket{}
+		}
+		sh.mu.Lock()
+		sh.spare = out[:0]
+	}
+	sh.flushing = false
 	sh.mu.Unlock()
-	for _, p := range out {
-		sh.s.write(p.l, p.pkt)
+}
+
+// send writes one packet built by a shard and gives its buffer back (or
+// away, to a stack that adopts it).
+func (s *Stack) send(o *outPacket) {
+	if o.ho != nil {
+		ok, err := o.ho.HandOff(o.pkt)
+		switch {
+		case err != nil:
+			s.ctr.linkErrors.Add(1)
+		case ok:
+			s.ctr.packetsOut.Add(1)
+			o.p.buf = nil
+			putHolder(o.p)
+			return
+		default:
+			// The far side stopped adopting since the packet was
+			// built without its checksum: drop it, TCP resends.
+			s.ctr.linkErrors.Add(1)
+		}
+		putPacket(o.p)
+		return
+	}
+	s.write(o.l, o.pkt)
+	if o.p != nil {
+		putPacket(o.p)
 	}
 }
 
@@ -170,8 +272,64 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
 	}
 	sh.countSegment(true, local, remote, seg, time.Time{})
+	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload) { // batch.go
+		return
+	}
+	if sh.s.runner == nil {
+		sh.emitOwn(r, ep, ecn, &h, seg.Payload)
+		return
+	}
 	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
+	sh.ipo.apply(sh.buf) // IP_TOS, IP_TTL ... (sockopt.go)
 	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
+}
+
+// emitOwn builds a packet into a pooled buffer of its own and queues it
+// in pending (real-time mode). Over a link that hands buffers to a stack
+// (link.Handoff: a Pipe between two stacks) the TCP checksum is left
+// uncomputed, as over the kernel's loopback, and the buffer is given
+// away rather than copied.
+func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHeader, payload []byte) {
+	s := sh.s
+	ho, _ := r.l.(link.Handoff)
+	if ho != nil && !ho.PeerAdopts() {
+		ho = nil
+	}
+	p := getPacket(40 + h.Len() + len(payload))
+	if ho != nil {
+		p.buf = appendTCPPacketNoChecksum(p.buf[:0], ep, s.ttl, ecn, h, payload)
+	} else {
+		p.buf = wire.AppendTCPPacketECN(p.buf[:0], ep, s.ttl, ecn, h, payload)
+	}
+	sh.ipo.apply(p.buf) // IP_TOS, IP_TTL ... (sockopt.go)
+	if len(p.buf) > s.pathMTU(r, ep.Dst) {
+		// Fragmented (a path MTU that fell under the connection's
+		// MSS): the rare path, with full checksums.
+		if ho != nil {
+			p.buf = wire.AppendTCPPacketECN(p.buf[:0], ep, s.ttl, ecn, h, payload)
+			sh.ipo.apply(p.buf)
+		}
+		s.transmit(r, ep.Dst, p.buf, &sh.pending)
+		putPacket(p)
+		return
+	}
+	sh.pending = append(sh.pending, outPacket{l: r.l, pkt: p.buf, p: p, ho: ho})
+}
+
+// appendTCPPacketNoChecksum is wire.AppendTCPPacketECN without the TCP
+// checksum over the payload (the field holds the header's sum only): for
+// a packet handed to a stack in the same process, which does not check it.
+func appendTCPPacketNoChecksum(dst []byte, ep wire.Endpoints, ttl, ecn uint8, h *wire.TCPHeader, payload []byte) []byte {
+	segLen := h.Len() + len(payload)
+	if ep.Src.Is4() && ep.Dst.Is4() {
+		ip := wire.IPv4Header{TOS: ecn & 3, DontFragment: true, TTL: ttl, Protocol: wire.ProtocolTCP, Src: ep.Src, Dst: ep.Dst}
+		dst = wire.AppendIPv4(dst, &ip, segLen)
+	} else {
+		ip := wire.IPv6Header{TrafficClass: ecn & 3, NextHeader: wire.ProtocolTCP, HopLimit: ttl, Src: ep.Src, Dst: ep.Dst}
+		dst = wire.AppendIPv6(dst, &ip, segLen)
+	}
+	dst = wire.AppendTCP(dst, h, nil, ep)
+	return append(dst, payload...)
 }
 
 // pendingQueue is where packets built under mu wait in manual mode; nil
@@ -187,7 +345,7 @@ func (sh *shard) pendingQueue() *[]outPacket {
 // promote or forget it if it is a half-open connection of a listener,
 // forget it if it is done, re-arm its timer and wake its waiters.
 func (sh *shard) settle(c *Conn, now time.Time) {
-	c.tcb.DrainOutput(c.emit)
+	sh.drainBatched(c) // batch.go: c.tcb.DrainOutput(c.emit), a batch per link
 	if c.tcb.UsesFastOpen() {
 		sh.fastOpenSettle(c)
 	}
@@ -208,12 +366,12 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 	} else {
 		sh.schedule(c)
 	}
-	c.notify()
+	c.wake()
 }
 
 // insert adds c to the demultiplexing table.
 func (sh *shard) insert(c *Conn) {
-	sh.conns[c.key] = c
+	sh.conns.set(c)
 	c.inTable = true
 	sh.s.ctr.conns.Add(1)
 	sh.s.mem.AddConnections(1)
@@ -224,11 +382,9 @@ func (sh *shard) remove(c *Conn) {
 	if !c.inTable {
 		return
 	}
-	if sh.conns[c.key] == c {
-		delete(sh.conns, c.key)
-	}
+	sh.conns.delete(c)
 	c.inTable = false
-	c.timerAt = time.Time{}
+	c.timerAt = 0
 	sh.s.retire(c)
 	sh.s.ctr.conns.Add(^uint64(0))
 	sh.s.mem.AddConnections(-1)
@@ -241,15 +397,16 @@ func (sh *shard) remove(c *Conn) {
 // schedule makes the shard's timers agree with c's engine deadline.
 func (sh *shard) schedule(c *Conn) {
 	d := c.tcb.Deadline()
-	if d.Equal(c.timerAt) {
+	at := sh.mono(d)
+	if at == c.timerAt {
 		return
 	}
-	c.timerAt = d
-	if d.IsZero() {
+	c.timerAt = at
+	if at == 0 {
 		return
 	}
-	sh.timers.push(timerEntry{at: d, c: c})
-	if len(sh.timers) > 2*len(sh.conns)+64 {
+	sh.timers.push(timerEntry{at: at, c: c})
+	if len(sh.timers) > sh.conns.len()+sh.conns.len()/2+64 {
 		sh.timers.compact()
 	}
 	if sh.kick != nil && (sh.armed.IsZero() || d.Before(sh.armed)) {
@@ -268,12 +425,12 @@ func (sh *shard) runTimers(now time.Time) {
 	sh.expireTimeWait(now)
 	var due []*Conn
 	for {
-		d := sh.timers.next()
+		d := sh.wall(sh.timers.next())
 		if d.IsZero() || d.After(now) {
 			break
 		}
 		e := sh.timers.pop()
-		e.c.timerAt = time.Time{}
+		e.c.timerAt = 0
 		due = append(due, e.c)
 	}
 	for _, c := range due {
@@ -288,28 +445,51 @@ func (sh *shard) runTimers(now time.Time) {
 	}
 }
 
-// timerEntry asks for c's timer to run at at. It is stale (lazily deleted)
-// once c's deadline has moved or c has left the table.
+// mono is t as the compact time the timers and Conns keep: nanoseconds
+// since the shard's epoch (monotonic when the clock is), never 0, which
+// stands for the zero time. A time that falls on the epoch itself is
+// kept 1 ns earlier (it is already due).
+func (sh *shard) mono(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if d := int64(t.Sub(sh.epoch)); d != 0 {
+		return d
+	}
+	return -1
+}
+
+// wall is the time of a compact time from mono (the zero time for 0).
+func (sh *shard) wall(at int64) time.Time {
+	if at == 0 {
+		return time.Time{}
+	}
+	return sh.epoch.Add(time.Duration(at))
+}
+
+// timerEntry asks for c's timer to run at at (sh.mono). It is stale
+// (lazily deleted) once c's deadline has moved or c has left the table.
+// 16 bytes: every idle connection with keepalive on has one.
 type timerEntry struct {
-	at time.Time
+	at int64
 	c  *Conn
 }
 
-func (e timerEntry) live() bool { return e.c.inTable && e.at.Equal(e.c.timerAt) }
+func (e timerEntry) live() bool { return e.c.inTable && e.at == e.c.timerAt }
 
 // timerHeap is a min-heap of timer entries by deadline.
 type timerHeap []timerEntry
 
 // next drops stale entries from the top and returns the earliest live
-// deadline, or zero.
-func (h *timerHeap) next() time.Time {
+// deadline (sh.mono), or 0.
+func (h *timerHeap) next() int64 {
 	for len(*h) > 0 {
 		if e := (*h)[0]; e.live() {
 			return e.at
 		}
 		h.pop()
 	}
-	return time.Time{}
+	return 0
 }
 
 func (h *timerHeap) push(e timerEntry) {
@@ -356,7 +536,7 @@ func (h *timerHeap) shrink() {
 	}
 }
 
-func (h timerHeap) less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) less(i, j int) bool { return h[i].at < h[j].at }
 
 func (h timerHeap) up(i int) {
 	for i > 0 {

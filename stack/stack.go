@@ -561,8 +561,8 @@ func (s *Stack) Close() error {
 	now := s.clock.Now()
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		cs := make([]*Conn, 0, len(sh.conns))
-		for _, c := range sh.conns {
+		cs := make([]*Conn, 0, sh.conns.len())
+		for c := range sh.conns.all() {
 			cs = append(cs, c)
 		}
 		slices.SortFunc(cs, func(a, b *Conn) int { return compareTuple(a.key, b.key) })

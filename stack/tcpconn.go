@@ -57,10 +57,15 @@ func (c *Conn) CloseRead() error {
 
 // SetNoDelay turns Nagle's algorithm off (true) or on (false). Unlike a
 // *net.TCPConn, which starts with no delay, a connection starts with
-// Options.TCP.NoDelay: Nagle on unless that is set.
+// Options.TCP.NoDelay: Nagle on unless that is set. Turning it off sends
+// at once a partial segment that waits, even under SetCork, as setting
+// TCP_NODELAY does on Linux.
 func (c *Conn) SetNoDelay(noDelay bool) error {
-	return c.do("set", func(time.Time) error {
+	return c.do("set", func(now time.Time) error {
 		c.tcb.SetNoDelay(noDelay)
+		if noDelay {
+			c.tcb.Push(now)
+		}
 		return nil
 	})
 }
@@ -237,7 +242,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (c *Conn) copyErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 var (

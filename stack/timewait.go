@@ -106,7 +106,7 @@ func (sh *shard) twNext() time.Time {
 // nextDeadline is the earliest timer of the shard: a connection's or a
 // TIME-WAIT record's.
 func (sh *shard) nextDeadline() time.Time {
-	d := sh.timers.next()
+	d := sh.wall(sh.timers.next())
 	if t := sh.twNext(); !t.IsZero() && (d.IsZero() || t.Before(d)) {
 		d = t
 	}
@@ -119,11 +119,9 @@ func (sh *shard) toTimeWait(c *Conn, now time.Time) {
 	if !ok || !c.inTable {
 		return
 	}
-	if sh.conns[c.key] == c {
-		delete(sh.conns, c.key)
-	}
+	sh.conns.delete(c)
 	c.inTable = false
-	c.timerAt = time.Time{}
+	c.timerAt = 0
 	sh.s.retire(c) // its retransmissions stay in the totals
 	c.tw = true
 	c.tcb.OnStateChange = nil // the record reports the end of TIME-WAIT
@@ -219,7 +217,7 @@ func (sh *shard) inTimeWait(key tuple) bool {
 // tupleFree reports whether a new connection may take key: no
 // connection and no TIME-WAIT record has it.
 func (sh *shard) tupleFree(key tuple) bool {
-	return sh.conns[key] == nil && !sh.inTimeWait(key)
+	return sh.conns.get(key) == nil && !sh.inTimeWait(key)
 }
 
 // dropTimeWait forgets every record without reporting (Stack.Close).

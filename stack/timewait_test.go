@@ -84,8 +84,8 @@ func TestTimeWait_RecordReplacesTCB(t *testing.T) {
 		t.Fatalf("client: %d TIME-WAIT records, %d connections; want 1, 1", st.TimeWaitRecords, st.Connections)
 	}
 	sh := cl.shards[0]
-	if len(sh.conns) != 0 || len(sh.tw) != 1 {
-		t.Fatalf("client shard: %d connections, %d records; want 0, 1", len(sh.conns), len(sh.tw))
+	if sh.conns.len() != 0 || len(sh.tw) != 1 {
+		t.Fatalf("client shard: %d connections, %d records; want 0, 1", sh.conns.len(), len(sh.tw))
 	}
 	if got := c.Info().State; got != tcp.StateTimeWait {
 		t.Fatalf("Info().State = %v", got)

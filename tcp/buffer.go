@@ -6,17 +6,44 @@ package tcp
 // gives back when it is emptied by Reset or release, so that an idle
 // connection holds no buffer memory. The slab is len(*slab) bytes; the
 // ring uses the first min(len(*slab), size) of them.
+//
+// A ring is 32 bytes and every TCB has two (TestRingSize): what the
+// rings of a stack's connections share is behind lim, and the size class
+// of the last slab, which only an empty ring needs, is kept in head.
 type ring struct {
-	slab   *[]byte // storage; nil while the ring holds none
-	mem    *Memory // accounts for slab; nil: unaccounted
-	size   int     // capacity in bytes
-	head   int32   // index of the first buffered byte
-	n      int32   // number of buffered bytes
-	minCap int32   // the minimal window: storage granted under memory pressure
-	hint   uint8   // size class of the last slab: a ring emptied by a read and refilled at once takes it again without doubling its way up
+	slab *[]byte     // storage; nil while the ring holds none
+	lim  *ringLimits // the accounting and the minimal window; nil: none
+	size int         // capacity in bytes
+	head int32       // index of the first buffered byte; while slab is nil, the size class of the last slab (hint)
+	n    int32       // number of buffered bytes
 }
 
 func newRing(size int) ring { return ring{size: size} }
+
+// memory is what accounts for the ring's storage; nil: nothing.
+func (r *ring) memory() *Memory {
+	if r.lim == nil {
+		return nil
+	}
+	return r.lim.mem
+}
+
+// minCap is the minimal window: storage granted under memory pressure.
+func (r *ring) minCap() int {
+	if r.lim == nil {
+		return 0
+	}
+	return int(r.lim.minCap)
+}
+
+// hint is the size class of the last slab: a ring emptied by a read and
+// refilled at once takes it again without doubling its way up.
+func (r *ring) hint() uint8 {
+	if r.slab != nil {
+		return slabClass(len(*r.slab))
+	}
+	return uint8(r.head)
+}
 
 // Len is the number of buffered bytes.
 func (r *ring) Len() int { return int(r.n) }
@@ -49,7 +76,7 @@ func (r *ring) reserve(need int) bool {
 	}
 	top := slabClass(r.size)
 	c := min(slabClass(need), top)
-	if h := min(r.hint, top); h > c && r.mem.canCharge(1<<h-r.Allocated(), r.growth(h)) &&
+	if h := min(r.hint(), top); h > c && r.memory().canCharge(1<<h-r.Allocated(), r.growth(h)) &&
 		r.moveTo(h, r.size, r.growth(h)) {
 		return true
 	}
@@ -59,12 +86,12 @@ func (r *ring) reserve(need int) bool {
 		cur = slabClass(len(*r.slab))
 	}
 	for ; c > cur; c-- {
-		if r.mem.canCharge(1<<c-r.Allocated(), r.growth(c)) && r.moveTo(c, r.size, r.growth(c)) {
+		if r.memory().canCharge(1<<c-r.Allocated(), r.growth(c)) && r.moveTo(c, r.size, r.growth(c)) {
 			break
 		}
 	}
 	if need > r.capacity() {
-		r.mem.refuseGrowth()
+		r.memory().refuseGrowth()
 		return false
 	}
 	return true
@@ -73,7 +100,7 @@ func (r *ring) reserve(need int) bool {
 // room is how many bytes Write would take now.
 func (r *ring) room() int {
 	free := r.Free()
-	if free == 0 || r.capacity()-int(r.n) >= free || r.mem == nil {
+	if free == 0 || r.capacity()-int(r.n) >= free || r.memory() == nil {
 		return free
 	}
 	cur := uint8(0)
@@ -81,7 +108,7 @@ func (r *ring) room() int {
 		cur = slabClass(len(*r.slab))
 	}
 	for c := min(slabClass(int(r.n)+free), slabClass(r.size)); c > cur; c-- {
-		if r.mem.canCharge(1<<c-r.Allocated(), r.growth(c)) {
+		if r.memory().canCharge(1<<c-r.Allocated(), r.growth(c)) {
 			return min(free, min(1<<c, r.size)-int(r.n))
 		}
 	}
@@ -93,7 +120,7 @@ func (r *ring) growth(c uint8) growth {
 	switch {
 	case r.slab == nil && c == minSlabShift:
 		return growFirst
-	case 1<<c <= max(int(r.minCap), 1<<minSlabShift):
+	case 1<<c <= max(r.minCap(), 1<<minSlabShift):
 		return growMinimal
 	}
 	return growFree
@@ -106,11 +133,11 @@ func (r *ring) growth(c uint8) growth {
 func (r *ring) moveTo(c uint8, size int, g growth) bool {
 	old := r.Allocated()
 	if d := 1<<c - old; d > 0 {
-		if !r.mem.charge(d, g) {
+		if !r.memory().charge(d, g) {
 			return false
 		}
 	} else if d < 0 {
-		r.mem.uncharge(-d)
+		r.memory().uncharge(-d)
 	}
 	ns := getSlab(c)
 	if r.slab != nil {
@@ -120,7 +147,7 @@ func (r *ring) moveTo(c uint8, size int, g growth) bool {
 		copy((*ns)[k:keep], b)
 		putSlab(r.slab)
 	}
-	r.slab, r.head, r.hint, r.size = ns, 0, c, size
+	r.slab, r.head, r.size = ns, 0, size
 	return true
 }
 
@@ -130,9 +157,10 @@ func (r *ring) release() {
 	if r.slab == nil {
 		return
 	}
-	r.mem.uncharge(len(*r.slab))
+	c := slabClass(len(*r.slab))
+	r.memory().uncharge(len(*r.slab))
 	putSlab(r.slab)
-	r.slab, r.head = nil, 0
+	r.slab, r.head = nil, int32(c) // the hint
 }
 
 // Write appends as much of p as fits and returns how much that was. Less
@@ -217,7 +245,7 @@ func (r *ring) Discard(n int) {
 
 // Reset empties the ring and gives its storage back.
 func (r *ring) Reset() {
-	r.head, r.n = 0, 0
+	r.n = 0
 	r.release()
 }
 

@@ -107,7 +107,7 @@ func TestRing_WriteAtGrows(t *testing.T) {
 // 512-byte slab is granted. Counters are exact.
 func TestMemory_Levels(t *testing.T) {
 	m := &Memory{Low: 4 << 10, Pressure: 8 << 10, High: 16 << 10}
-	newR := func() ring { r := newRing(1 << 20); r.mem, r.minCap = m, 2048; return r }
+	newR := func() ring { r := newRing(1 << 20); r.lim = limitsFor(m, 2048); return r }
 	a := newR()
 	if n := a.Write(make([]byte, 8<<10)); n != 8<<10 {
 		t.Fatalf("to Pressure: took %d", n)

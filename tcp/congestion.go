@@ -61,6 +61,7 @@ func (t *TCB) flightSize() int {
 // (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4, RFC 8985 §6.3). newlySACKed
 // is what the ACK that found the loss SACKed (0 on a timer), for PRR.
 func (t *TCB) enterRecovery(newlySACKed uint32, now time.Time) {
+	t.takeLoss()
 	t.cc.OnCongestionEvent(t.flightSize(), now)
 	t.recState = recFast
 	t.recoverPt = t.sndNxt
@@ -71,12 +72,13 @@ func (t *TCB) enterRecovery(newlySACKed uint32, now time.Time) {
 	t.forceRtx = true
 	t.startEpisode()
 	t.tlpOut = false // RFC 8985 §7.1: recovery ends the probe's episode
-	t.ptoAt = time.Time{}
+	t.ptoAt = 0
 }
 
 // startEpisode begins counting the retransmissions of a recovery episode,
 // which D-SACKs or timestamps may prove spurious (undo).
 func (t *TCB) startEpisode() {
+	t.takeUndo()
 	t.episode++
 	if t.episode == 0 {
 		t.episode = 1 // 0 marks retransmissions outside any episode
@@ -93,9 +95,11 @@ func (t *TCB) exitRecovery(now time.Time) {
 		t.cc.OnRecoveryEnd(now)
 	}
 	t.recState = recOpen
-	t.inflate = 0
 	t.dupAcks = 0
-	t.frto = frtoState{}
+	if t.lossState != nil {
+		t.inflate = 0
+		t.frto = frtoState{}
+	}
 	t.rack.onRecoveryEnd()
 }
 
@@ -106,6 +110,7 @@ func (t *TCB) exitRecovery(now time.Time) {
 // episode; a tail loss probe sent while no recovery runs (RFC 8985 §7)
 // reduced no window, so proving it spurious undoes nothing.
 func (t *TCB) retransmitted(start, end, tsval uint32) {
+	t.takeUndo()
 	t.totalRetrans++
 	t.countRetransmit()
 	ep := uint32(0)
@@ -121,7 +126,7 @@ func (t *TCB) retransmitted(start, end, tsval uint32) {
 		t.rtxLog = new([32]rtxRecord)
 	}
 	t.rtxLog[t.rtxLogNext] = rtxRecord{seqRange{start, end}, ep}
-	t.rtxLogNext = (t.rtxLogNext + 1) % len(t.rtxLog)
+	t.rtxLogNext = uint8((int(t.rtxLogNext) + 1) % len(t.rtxLog))
 }
 
 // rtxRecord is one retransmission and the episode it belongs to (0: none).
@@ -138,7 +143,7 @@ type rtxRecord struct {
 // nothing about the current one.
 func (t *TCB) spurious(start, end uint32) {
 	ep, found := uint32(0), false
-	if t.rtxLog == nil {
+	if t.undoState == nil || t.rtxLog == nil {
 		return // nothing was retransmitted
 	}
 	for i := range t.rtxLog {
@@ -175,4 +180,43 @@ func (t *TCB) undo() {
 		t.dupAcks = 0
 		t.frto = frtoState{}
 	}
+}
+
+// undoState is what undoing a spurious congestion response needs
+// (RFC 2883 D-SACK, RFC 3522 Eifel): the retransmissions of the current
+// episode and their record, part of the sender half of the TCB, with the
+// retransmission counters. A connection that never recovered nor
+// retransmitted has none (takeUndo); its zero value is the state before
+// the first episode.
+type undoState struct {
+	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
+	totalRetrans    int32
+	spuriousRetrans int32
+	episodeRetrans  int32
+	eifelTS         uint32
+	eifelSeq        uint32
+	episode         uint32 // number of the current recovery episode (0: none yet)
+	rtxLogNext      uint8
+	episodeUndone   bool
+	eifelOn         bool
+	// Retransmissions by cause (introspect.go).
+	rtxCauses rtxCounts
+}
+
+// rtxCounts is RetransmitCauses as the TCB keeps it.
+type rtxCounts struct{ Timeout, Recovery, Probe int32 }
+
+// takeUndo gives the TCB its undoState on first need; it is kept.
+func (t *TCB) takeUndo() {
+	if t.undoState == nil {
+		t.undoState = new(undoState)
+	}
+}
+
+// retransmitCounts returns the total and spurious retransmission counts.
+func (t *TCB) retransmitCounts() (total, spurious int) {
+	if t.undoState == nil {
+		return 0, 0
+	}
+	return int(t.totalRetrans), int(t.spuriousRetrans)
 }

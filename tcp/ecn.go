@@ -79,8 +79,21 @@ func (t *TCB) ecnEcho(now time.Time) {
 	t.cc.OnRecoveryEnd(now)
 	// The controller's saved state is now from before this reduction,
 	// which no D-SACK can prove spurious: no undo past it.
-	t.episodeUndone = true
+	if t.undoState != nil { // else there is no episode to undo
+		t.episodeUndone = true
+	}
 	t.ecnReduced = true
 	t.ecnRecover = t.sndNxt
 	t.ecnSendCWR = true
+}
+
+// ecnState is ECN (RFC 3168) for both directions: the echo of CE marks we
+// receive, and our response to the echoes of the peer.
+type ecnState struct {
+	ecnOK          bool
+	ecnEchoing     bool // CE seen: our ACKs carry ECE until CWR arrives
+	ecnSendCWR     bool // the next new data segment carries CWR
+	ecnReduced     bool
+	retransmitting bool
+	ecnRecover     uint32 // no further reduction until SND.UNA passes it
 }

@@ -203,9 +203,7 @@ func (t *TCB) fastOpenSYN(now time.Time) {
 		e.seg.Options.SetFastOpen(nil, c.Exp) // a cookie request
 	}
 	if n > 0 {
-		e.off, e.n = len(t.outData), n
-		t.outData = slices.Grow(t.outData, n)[:e.off+n]
-		t.sndBuf.Peek(0, t.outData[e.off:e.off+n])
+		e.n = n // DrainOutput takes them from the send buffer (synPayload)
 		t.sndNxt += uint32(n)
 		fo.synData = uint32(n)
 	}
@@ -258,6 +256,7 @@ func (t *TCB) fastOpenSynAck(seg *Segment, now time.Time) {
 	t.sndNxt = t.sndUna
 	t.tx.truncate(t.sndNxt)
 	t.rttTiming = false
+	t.takeUndo()
 	t.totalRetrans++
 }
 
@@ -367,4 +366,19 @@ func (t *TCB) fastOpenPathMTU(mss int, now time.Time) bool {
 	t.rttTiming = false
 	t.sendSYN(now)
 	return true
+}
+
+// synPayload is the data of a Fast Open SYN for DrainOutput: the first n
+// bytes of the send buffer, which follow the SYN's own sequence number.
+func (t *TCB) synPayload(n int) []byte {
+	n = min(n, t.sndBuf.Len())
+	if n <= 0 {
+		return nil
+	}
+	a, b := t.sndBuf.view(0, n)
+	if len(b) == 0 {
+		return a[:n:n]
+	}
+	t.outData = append(append(t.outData[:0], a...), b...)
+	return t.outData
 }

@@ -172,5 +172,21 @@ func (t *TCB) frtoFallback(upTo uint32) {
 // while it waits in steps 2 and 3, nothing goes but step 1's
 // retransmission and step 2b's new segments.
 func (t *TCB) frtoHolds() bool {
-	return t.frto.step != 0 && !t.forceRtx && t.frto.newSegs == 0
+	return t.lossState != nil && t.frto.step != 0 && !t.forceRtx && t.frto.newSegs == 0
+}
+
+// frtoNewSegs is how many new segments step 2b may still send whatever
+// the congestion window.
+func (t *TCB) frtoNewSegs() int {
+	if t.lossState == nil {
+		return 0
+	}
+	return t.frto.newSegs
+}
+
+// frtoSent counts a new segment sent against step 2b's allowance.
+func (t *TCB) frtoSent() {
+	if t.lossState != nil && t.frto.newSegs > 0 {
+		t.frto.newSegs--
+	}
 }

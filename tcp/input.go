@@ -54,7 +54,7 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 	t.rcvNxt = seg.Seq + 1 // data on a SYN is not taken (the peer resends it)
 	t.negotiate(&seg.Options)
 	t.negotiateECN(seg, hasACK) // a simultaneous-open SYN negotiates as a SYN
-	t.tsRecentAt = now
+	t.tsRecentAt = instantOf(now)
 	t.updateSndWnd(seg, true)
 	if hasACK {
 		t.ackAdvance(seg, now)
@@ -161,7 +161,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// that the SYN-ACK echoes the SYN it answers and the peer's RTT
 		// sample from it is a round trip, not one plus the SYN backoff.
 		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
-			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, instantOf(now)
 		}
 		t.sendSYN(now)
 		return
@@ -173,7 +173,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		// an ACK (§3.10.7.4 with RFC 5961 §4), as Linux sends: the peer
 		// may have seen neither our SYN-ACK nor any ACK of its SYN.
 		if t.tsOK && seg.Options.HasTimestamps && seqGE(seg.Options.TSVal, t.tsRecent) {
-			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+			t.tsRecent, t.tsRecentAt = seg.Options.TSVal, instantOf(now)
 		}
 		t.updateSndWnd(seg, true)
 		t.ackAdvance(seg, now)
@@ -257,6 +257,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	// Fifth, check the ACK field: "if the ACK bit is off, drop the segment".
 	if !hasACK {
 		return
+	}
+	if t.state == StateSynReceived && t.deferBareACK(seg) {
+		return // TCP_DEFER_ACCEPT (sockopt.go)
 	}
 	if t.state == StateSynReceived {
 		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state
@@ -457,7 +460,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		// second full-sized segment.
 		t.ackNow = true
 	case t.delAckAt.IsZero():
-		t.delAckAt = now.Add(t.cfg.DelayedACK)
+		t.delAckAt = instantOf(now.Add(t.cfg.DelayedACK))
 	}
 	return all
 }
@@ -541,11 +544,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	if seqGT(ack, t.iss) {
 		t.synAckd = true
 	}
-	var rk *rack
-	if t.useRACK && t.sackOK {
-		rk = &t.rack
-	}
-	t.tx.ackTo(ack, rk, now)
+	t.tx.ackTo(ack, t.loss().deliveries(t), now)
 	if seqGT(ack, t.sndBufSeq) {
 		n := min(int(ack-t.sndBufSeq), t.sndBuf.Len())
 		t.sndBuf.Discard(n)
@@ -561,7 +560,7 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 		}
 	} else if t.rttTiming && seqGT(ack, t.rttSeq) {
 		t.rttTiming = false
-		t.rttSample(now.Sub(t.rttStart))
+		t.rttSample(instantOf(now).Sub(t.rttStart))
 	}
 	t.retransmits = 0
 	if t.persistProbing && t.sndUna == t.sndNxt {
@@ -569,10 +568,11 @@ func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
 	}
 	switch {
 	case t.sndUna == t.sndNxt:
-		t.rtoAt = time.Time{}
+		t.rtoAt = 0
 	case !t.persistProbing:
-		t.rtoAt = now.Add(t.rto)
+		t.rtoAt = instantOf(now.Add(t.rto))
 	}
+	t.noteHead() // TCP_USER_TIMEOUT (sockopt.go)
 }
 
 // staleEcho reports whether seg's timestamp echo is older than the last
@@ -617,7 +617,7 @@ func (t *TCB) windowChanged() {
 	if t.sndWnd == 0 {
 		return
 	}
-	t.persistAt = time.Time{}
+	t.persistAt = 0
 	t.persistBackoff = 0
 	if t.persistProbing {
 		t.persistProbing = false
@@ -633,7 +633,7 @@ func (t *TCB) windowChanged() {
 func (t *TCB) enterFinWait2(now time.Time) {
 	t.setState(StateFinWait2, now)
 	if t.fullClose {
-		t.finWait2At = now.Add(t.cfg.FinWait2Timeout)
+		t.armFinWait2(now) // TCP_LINGER2 (sockopt.go)
 	}
 }
 
@@ -641,6 +641,6 @@ func (t *TCB) enterFinWait2(now time.Time) {
 func (t *TCB) heardFromPeer(now time.Time) {
 	t.kaProbes = 0
 	if t.cfg.KeepAlive.Enable && t.keepAliveState() {
-		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
 	}
 }

@@ -9,7 +9,13 @@ type RetransmitCauses struct {
 }
 
 // RetransmitCauses returns the TCB's retransmissions by cause.
-func (t *TCB) RetransmitCauses() RetransmitCauses { return t.rtxCauses }
+func (t *TCB) RetransmitCauses() RetransmitCauses {
+	if t.undoState == nil {
+		return RetransmitCauses{}
+	}
+	c := &t.rtxCauses
+	return RetransmitCauses{Timeout: int(c.Timeout), Recovery: int(c.Recovery), Probe: int(c.Probe)}
+}
 
 // Queued returns how many bytes wait in the receive buffer to be read
 // (in order) and how many in the send buffer, written but not yet

@@ -133,6 +133,40 @@ type Memory struct {
 	pressureEvents atomic.Uint64
 	growthRefused  atomic.Uint64
 	dropped        atomic.Uint64
+
+	limMu  sync.Mutex
+	limits map[int32]*ringLimits // by minimal window (limitsFor)
+}
+
+// ringLimits is what the buffers of the connections that share a Memory
+// and a minimal window have in common: one record for all of them
+// (limitsFor) keeps each buffer one pointer smaller.
+type ringLimits struct {
+	mem    *Memory // accounts for the storage; nil: unaccounted
+	minCap int32   // the minimal window: storage granted under memory pressure
+}
+
+// unaccounted holds the limits of buffers that have no Memory.
+var unaccounted Memory
+
+// limitsFor returns the shared limits of buffers accounted by m (nil:
+// none) with a minimal window of minCap bytes.
+func limitsFor(m *Memory, minCap int32) *ringLimits {
+	owner := m
+	if owner == nil {
+		owner = &unaccounted
+	}
+	owner.limMu.Lock()
+	defer owner.limMu.Unlock()
+	l := owner.limits[minCap]
+	if l == nil {
+		if owner.limits == nil {
+			owner.limits = make(map[int32]*ringLimits)
+		}
+		l = &ringLimits{mem: m, minCap: minCap}
+		owner.limits[minCap] = l
+	}
+	return l
 }
 
 // growth says what storage a buffer asks for (see Memory).
@@ -261,9 +295,8 @@ const minWindowSegments = 4
 
 // initBuffers gives the buffers their accounting.
 func (t *TCB) initBuffers() {
-	minCap := int32(minWindowSegments * t.cfg.MSS)
-	t.sndBuf.mem, t.sndBuf.minCap = t.cfg.Memory, minCap
-	t.rcvBuf.mem, t.rcvBuf.minCap = t.cfg.Memory, minCap
+	lim := limitsFor(t.cfg.Memory, int32(minWindowSegments*t.cfg.MSS))
+	t.sndBuf.lim, t.rcvBuf.lim = lim, lim
 }
 
 // rcvFree is the room the receive window may offer: the free buffer
@@ -273,7 +306,7 @@ func (t *TCB) initBuffers() {
 func (t *TCB) rcvFree() int {
 	free := t.rcvBuf.Free()
 	if t.cfg.Memory.UnderPressure() {
-		free = max(0, min(free, int(t.rcvBuf.minCap)-t.rcvBuf.Len()))
+		free = max(0, min(free, t.rcvBuf.minCap()-t.rcvBuf.Len()))
 	}
 	return free
 }
@@ -376,6 +409,6 @@ func (t *TCB) releaseTx() {
 	if len(m.segs) == txSegsMin {
 		txSegsPool.put((*[txSegsMin]txSeg)(m.segs))
 	}
-	m.segs, m.head, m.scratch = nil, 0, nil
+	m.segs, m.head = nil, 0
 	t.rack.marks, t.rack.marksHead = nil, 0
 }

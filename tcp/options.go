@@ -62,6 +62,7 @@ func (t *TCB) negotiate(peer *wire.TCPOptions) {
 	}
 	// RFC 2018 §2: SACK is permitted when both SYNs carry sackOK.
 	t.sackOK = !c.DisableSACK && peer.SACKPermitted
+	t.chooseLoss() // loss.go
 	// RFC 7323 §3.2: timestamps are on when both SYNs carry them.
 	t.tsOK = !c.DisableTimestamps && peer.HasTimestamps
 	if t.tsOK {
@@ -109,7 +110,7 @@ func (t *TCB) updateTSRecent(seg *Segment, now time.Time) {
 	}
 	if seqGE(seg.Options.TSVal, t.tsRecent) && seqLE(seg.Seq, t.lastAck) {
 		t.tsRecent = seg.Options.TSVal
-		t.tsRecentAt = now
+		t.tsRecentAt = instantOf(now)
 	}
 }
 

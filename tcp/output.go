@@ -1,17 +1,18 @@
 package tcp
 
 import (
-	"slices"
 	"time"
 
 	"github.com/synack/synack/wire"
 )
 
-// outEntry is one queued outgoing segment; its payload lives in
-// TCB.outData[off:off+n] until DrainOutput hands it out.
+// outEntry is one queued outgoing segment. Its payload is the n bytes of
+// the send buffer from sequence number seg.Seq: DrainOutput hands them
+// out from the buffer itself, without copying them first (outData is
+// scratch space for a payload that wraps around the ring's end).
 type outEntry struct {
-	seg    Segment
-	off, n int
+	seg Segment
+	n   int
 }
 
 // DrainOutput passes each queued outgoing segment to emit, in order, and
@@ -20,13 +21,52 @@ type outEntry struct {
 func (t *TCB) DrainOutput(emit func(seg *Segment)) {
 	for i := range t.outQ {
 		e := &t.outQ[i]
-		e.seg.Payload = t.outData[e.off : e.off+e.n : e.off+e.n]
+		switch {
+		case e.n > 0 && e.seg.Flags&wire.FlagSYN != 0:
+			e.seg.Payload = t.synPayload(e.n) // Fast Open (fastopen.go)
+		case e.n > 0:
+			e.seg.Payload = t.sndPayload(&e.seg, e.n)
+		}
 		emit(&e.seg)
 		e.seg.Payload = nil
 	}
 	t.outQ = t.outQ[:0]
 	t.outData = t.outData[:0]
 	t.releaseOut()
+}
+
+// sndPayload returns the n bytes of the send buffer from s.Seq, where
+// they are when contiguous, else copied into outData. Bytes acknowledged
+// (and so dropped from the buffer) since the segment was queued are cut
+// from its front, s.Seq moving with them: the peer has them already.
+func (t *TCB) sndPayload(s *Segment, n int) []byte {
+	if d := int(t.sndBufSeq - s.Seq); seqGT(t.sndBufSeq, s.Seq) {
+		d = min(d, n)
+		s.Seq += uint32(d)
+		n -= d
+	}
+	off := int(s.Seq - t.sndBufSeq)
+	n = max(min(n, t.sndBuf.Len()-off), 0)
+	if n == 0 {
+		return nil
+	}
+	a, b := t.sndBuf.view(off, n)
+	if len(b) == 0 {
+		return a[:n:n]
+	}
+	t.outData = append(append(t.outData[:0], a...), b...)
+	return t.outData
+}
+
+// view returns the n bytes from off as one or two contiguous pieces of
+// the ring's storage (the second is empty unless they wrap around).
+func (r *ring) view(off, n int) (a, b []byte) {
+	buf := (*r.slab)[:r.capacity()]
+	i := (int(r.head) + off) % len(buf)
+	if i+n <= len(buf) {
+		return buf[i : i+n], nil
+	}
+	return buf[i:], buf[:n-(len(buf)-i)]
 }
 
 // queue appends one segment with n bytes of the send buffer starting at
@@ -41,11 +81,7 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 	e := &t.outQ[len(t.outQ)-1]
 	s := &e.seg
 	s.Seq, s.Flags = seq, flags
-	if n > 0 {
-		e.off, e.n = len(t.outData), n
-		t.outData = slices.Grow(t.outData, n)[:e.off+n]
-		t.sndBuf.Peek(int(seq-t.sndBufSeq), t.outData[e.off:e.off+n])
-	}
+	e.n = n // taken from the send buffer by DrainOutput
 	switch {
 	case flags&wire.FlagRST != 0 && flags&wire.FlagACK == 0:
 		// A RST answering a segment carries no window and no options.
@@ -79,7 +115,7 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 		// Any segment carrying the ACK satisfies a pending one (piggyback).
 		t.ackNow = false
 		t.unackedBytes = 0
-		t.delAckAt = time.Time{}
+		t.delAckAt = 0
 	}
 }
 
@@ -116,7 +152,7 @@ func (t *TCB) sendSYN(now time.Time) {
 		t.startRTT(t.iss, now)
 	}
 	if t.rtoAt.IsZero() {
-		t.rtoAt = now.Add(t.rto)
+		t.rtoAt = instantOf(now.Add(t.rto))
 	}
 }
 
@@ -198,6 +234,7 @@ func (t *TCB) output(now time.Time) {
 	case StateEstablished, StateCloseWait, StateFinWait1:
 		t.sendData(now)
 		t.checkPersist(now)
+		t.probeHeld(now) // sockopt.go
 	case StateSynReceived:
 		if t.fastOpenEarly() {
 			t.sendData(now) // a Fast Open child sends before the final ACK
@@ -217,7 +254,7 @@ func (t *TCB) sendData(now time.Time) {
 		if t.paced(now) || t.frtoHolds() {
 			return
 		}
-		if t.synAcked() && t.frto.newSegs == 0 {
+		if t.synAcked() && t.frtoNewSegs() == 0 {
 			if i := t.tx.firstLost(); i >= 0 {
 				s := t.tx.at(i)
 				room := t.cwnd() - t.pipe()
@@ -239,7 +276,7 @@ func (t *TCB) sendData(now time.Time) {
 			avail = int(lim - inflight)
 		}
 		room := t.cwnd() - t.pipe()
-		if t.tlpNew || t.frto.newSegs > 0 {
+		if t.tlpNew || t.frtoNewSegs() > 0 {
 			room = max(room, t.sndMSS)
 		}
 		if t.limitedTx > 0 {
@@ -248,7 +285,7 @@ func (t *TCB) sendData(now time.Time) {
 			room = max(room, t.cwnd()+int(t.limitedTx)*t.sndMSS-t.pipe())
 		}
 		avail = max(min(avail, room), 0)
-		n := min(unsent, t.sndMSS, avail)
+		n := t.recordLimit(t.sndNxt, min(unsent, t.sndMSS, avail))
 		if !t.synAcked() && !t.fastOpenEarly() {
 			// SYN-RECEIVED closed before the handshake ended: only a
 			// FIN may go before our SYN is acknowledged (§3.10.4).
@@ -265,8 +302,8 @@ func (t *TCB) sendData(now time.Time) {
 			return
 		}
 		flags := wire.FlagACK
-		if n > 0 && n == unsent {
-			flags |= wire.FlagPSH // the segment empties the send buffer
+		if n > 0 && (n == unsent && !t.noPSH() || t.atRecordEnd(t.sndNxt+uint32(n)) || t.probePSH()) {
+			flags |= wire.FlagPSH // the segment empties the send buffer or ends a record
 		}
 		if fin {
 			flags |= wire.FlagFIN
@@ -293,14 +330,17 @@ func (t *TCB) sendData(now time.Time) {
 		}
 		if t.synAcked() || t.fastOpenEarly() {
 			t.tx.push(seq, t.sndNxt, now, t.tsNow(now))
+			if seq == t.sndUna {
+				t.noteHead() // TCP_USER_TIMEOUT (sockopt.go)
+			}
 			t.paceSent(n, now)
 		}
 		t.tlpNew = false
-		t.frto.newSegs = max(t.frto.newSegs-1, 0)
+		t.frtoSent()
 		t.startRTT(seq, now)
 		if t.rtoAt.IsZero() {
 			// RFC 6298 §5.1: start the timer when sending data if it is off.
-			t.rtoAt = now.Add(t.rto)
+			t.rtoAt = instantOf(now.Add(t.rto))
 		}
 		if !t.tlpOut {
 			t.armPTO(now) // RFC 8985 §7.2: re-armed on sending new data
@@ -315,6 +355,14 @@ func (t *TCB) sendData(now time.Time) {
 // segment is unacknowledged, and never when it carries the FIN or
 // NoDelay is set.
 func (t *TCB) sendSmall(n, unsent int, fin bool) bool {
+	switch {
+	case t.pushForced():
+		return true // the probe timer, or Push (sockopt.go)
+	case t.corkHolds() && !fin:
+		return false // TCP_CORK or MSG_MORE (sockopt.go)
+	case n < unsent && t.atRecordEnd(t.sndNxt+uint32(n)):
+		return true // a MSG_EOR record ends here and data follows
+	}
 	idle := t.sndNxt == t.sndUna
 	if n == unsent {
 		// Everything queued fits: the "pushed" case.
@@ -342,7 +390,7 @@ func (t *TCB) startRTT(seq uint32, now time.Time) {
 	}
 	t.rttTiming = true
 	t.rttSeq = seq
-	t.rttStart = now
+	t.rttStart = instantOf(now)
 }
 
 // retransmitFirst resends the earliest unacknowledged segment: the SYN or

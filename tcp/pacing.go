@@ -14,8 +14,8 @@ func (t *TCB) paced(now time.Time) bool {
 	if !t.cfg.Pacing || t.paceAt.IsZero() {
 		return false
 	}
-	if !now.Before(t.paceAt) {
-		t.paceAt = time.Time{}
+	if !instantOf(now).Before(t.paceAt) {
+		t.paceAt = 0
 		return false
 	}
 	return true
@@ -32,8 +32,8 @@ func (t *TCB) paceSent(n int, now time.Time) {
 	}
 	rate := ratio * float64(t.cwnd()) / t.srtt.Seconds() // bytes per second
 	gap := time.Duration(float64(n) / rate * float64(time.Second))
-	start := now
-	if t.paceAt.After(now) {
+	start := instantOf(now)
+	if t.paceAt.After(start) {
 		start = t.paceAt
 	}
 	t.paceAt = start.Add(gap)

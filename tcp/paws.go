@@ -77,9 +77,9 @@ func (t *TCB) paws(seg *Segment, now time.Time) pawsVerdict {
 	if !t.tsOK || !o.HasTimestamps || seg.Flags&wire.FlagRST != 0 || !seqLT(o.TSVal, t.tsRecent) {
 		return pawsPass
 	}
-	if !t.tsRecentAt.IsZero() && now.Sub(t.tsRecentAt) > pawsIdle {
+	if !t.tsRecentAt.IsZero() && instantOf(now).Sub(t.tsRecentAt) > pawsIdle {
 		t.tsRecent = o.TSVal
-		t.tsRecentAt = now
+		t.tsRecentAt = instantOf(now)
 		return pawsPass
 	}
 	if seg.Flags&(wire.FlagSYN|wire.FlagACK) != wire.FlagACK || seqGT(seg.Ack, t.sndUna) {

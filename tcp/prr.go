@@ -37,7 +37,7 @@ type prrState struct {
 // prrActive reports whether PRR sets the window now: fast recovery with
 // SACK, PRR not turned off.
 func (t *TCB) prrActive() bool {
-	return t.usePRR && t.sackOK && t.recState == recFast
+	return t.usePRR && t.sackOK && t.recState == recFast && t.lossState != nil
 }
 
 // prrStart initializes PRR at the start of fast recovery (RFC 6937bis

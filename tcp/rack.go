@@ -5,45 +5,46 @@ import "time"
 // rack is the state of RACK (RFC 8985 §5.2): the most recently sent
 // segment that was delivered, and the reordering window.
 type rack struct {
-	xmitTS         time.Time     // RACK.xmit_ts
-	endSeq         uint32        // RACK.end_seq
-	rtt            time.Duration // RACK.rtt
-	fack           uint32        // RACK.fack: highest end of a delivered segment
-	minRTT         time.Duration // RACK.min_RTT; 0 until the first sample
-	reorderingSeen bool
-	reoWndMult     int
-	reoWndPersist  int
-	dsackRound     uint32
-	dsackRoundOn   bool
-	// Per ACK: the echoed timestamp, for step 2's retransmission check.
-	tsecr    uint32
-	hasTSecr bool
+	xmitTS instant       // RACK.xmit_ts
+	rtt    time.Duration // RACK.rtt
+	minRTT time.Duration // RACK.min_RTT; 0 until the first sample
+	// maxRTT is the longest round trip of a segment delivered in this
+	// round of the flight and in the one before ([0] and [1]).
+	maxRTT [2]time.Duration
 	// marks records when RACK.xmit_ts moved on, oldest first, from
 	// marksHead: what was known delivered, and since when (see
 	// rackDetectLoss). It grows to the ACKs of one reordering window and
 	// is then reused.
-	marks     []rackMark
-	marksHead int
-	// maxRTT is the longest round trip of a segment delivered in this
-	// round of the flight and in the one before ([0] and [1]).
-	maxRTT [2]time.Duration
+	marks         []rackMark
+	marksHead     int32
+	endSeq        uint32 // RACK.end_seq
+	fack          uint32 // RACK.fack: highest end of a delivered segment
+	dsackRound    uint32
+	reoWndMult    int32
+	reoWndPersist int32
+	// Per ACK: the echoed timestamp, for step 2's retransmission check.
+	tsecr          uint32
+	hasTSecr       bool
+	reorderingSeen bool
+	dsackRoundOn   bool
 }
 
 // rackMark is one advance of RACK's most recently sent delivered segment.
 type rackMark struct {
-	xmitTS time.Time // its RACK.xmit_ts
-	endSeq uint32    // its RACK.end_seq
-	at     time.Time // when the ACK that delivered it arrived
+	xmitTS instant // its RACK.xmit_ts
+	endSeq uint32  // its RACK.end_seq
+	at     instant // when the ACK that delivered it arrived
 }
 
 // sentAfter is RACK_sent_after (RFC 8985 §6.2 step 2).
-func sentAfter(t1 time.Time, seq1 uint32, t2 time.Time, seq2 uint32) bool {
-	return t1.After(t2) || (t1.Equal(t2) && seqGT(seq1, seq2))
+func sentAfter(t1 instant, seq1 uint32, t2 instant, seq2 uint32) bool {
+	return t1 > t2 || (t1 == t2 && seqGT(seq1, seq2))
 }
 
 // delivered is RFC 8985 §6.2 steps 2 and 3 for one segment that was
 // cumulatively or selectively acknowledged.
-func (r *rack) delivered(s *txSeg, now time.Time) {
+func (r *rack) delivered(s *txSeg, at time.Time) {
+	now := instantOf(at)
 	rtt := now.Sub(s.sent)
 	if s.flags&txRetrans != 0 {
 		// "If the segment was retransmitted and the ACK is for the
@@ -85,12 +86,12 @@ func (r *rack) recentMaxRTT() time.Duration { return max(r.maxRTT[0], r.maxRTT[1
 
 // mark records that RACK.xmit_ts moved on at now; several advances on
 // one ACK make one mark.
-func (r *rack) mark(now time.Time) {
-	if n := len(r.marks); n > r.marksHead && r.marks[n-1].at.Equal(now) {
+func (r *rack) mark(now instant) {
+	if n := len(r.marks); n > int(r.marksHead) && r.marks[n-1].at == now {
 		r.marks[n-1].xmitTS, r.marks[n-1].endSeq = r.xmitTS, r.endSeq
 		return
 	}
-	if r.marksHead > 0 && r.marksHead >= len(r.marks)/2 {
+	if r.marksHead > 0 && int(r.marksHead) >= len(r.marks)/2 {
 		n := copy(r.marks, r.marks[r.marksHead:])
 		r.marks, r.marksHead = r.marks[:n], 0
 	}
@@ -187,7 +188,8 @@ func (r *rack) reoWnd(srtt time.Duration) time.Duration {
 // segments it marks lost plus those still inside the reordering window,
 // not the whole flight. Segments SACKed or already marked lost are not on
 // that list.
-func (t *TCB) rackDetectLoss(now time.Time) (lost bool, timeout time.Duration) {
+func (t *TCB) rackDetectLoss(at time.Time) (lost bool, timeout time.Duration) {
+	now := instantOf(at)
 	r := &t.rack
 	if t.tx.n == 0 {
 		// Whatever is sent next is sent after every mark.
@@ -201,10 +203,10 @@ func (t *TCB) rackDetectLoss(now time.Time) (lost bool, timeout time.Duration) {
 	maxRTT := r.recentMaxRTT()
 	// Marks older than a reordering window but the newest of them are
 	// no longer needed: that one proves more.
-	for r.marksHead+1 < len(r.marks) && !r.marks[r.marksHead+1].at.Add(reo).After(now) {
+	for int(r.marksHead)+1 < len(r.marks) && !r.marks[r.marksHead+1].at.Add(reo).After(now) {
 		r.marksHead++
 	}
-	mi := r.marksHead
+	mi := int(r.marksHead)
 	m := &t.tx
 	for sl := m.tsHead; sl >= 0; {
 		s := &m.segs[sl]

@@ -32,7 +32,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	switch {
 	case advanced:
 		acked = int(ack - t.sndUna)
-		if t.eifelOn && seqGT(ack, t.eifelSeq) {
+		if t.undoState != nil && t.eifelOn && seqGT(ack, t.eifelSeq) {
 			// RFC 3522: the ACK of the first retransmission echoes a
 			// TSval older than it: the original arrived; it was spurious.
 			t.eifelOn = false
@@ -59,33 +59,12 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	if dup && !t.sackOK && t.recState == recOpen && t.dupAcks < dupThresh {
 		t.limitedTx = uint8(t.dupAcks)
 	}
-	if t.frto.step != 0 {
+	if t.lossState != nil && t.frto.step != 0 {
 		t.frtoAck(ack, advanced, dup, newlySACKed, now)
 	}
 
-	// Loss detection.
-	lost := false
-	switch {
-	case t.useRACK && t.sackOK:
-		var timeout time.Duration
-		lost, timeout = t.rackDetectLoss(now)
-		t.rackAt = time.Time{}
-		if timeout > 0 {
-			t.rackAt = now.Add(timeout)
-		}
-	case t.sackOK:
-		lost = t.sackDetectLoss()
-		if !lost && t.dupAcks >= dupThresh && t.recState == recOpen && t.tx.n > 0 {
-			t.tx.markLost(0)
-			lost = true
-		}
-	default:
-		if t.dupAcks == dupThresh && t.recState == recOpen && t.tx.n > 0 {
-			// RFC 5681 §3.2 step 2: the third duplicate ACK.
-			t.tx.markLost(0)
-			lost = true
-		}
-	}
+	// Loss detection (loss.go).
+	lost := t.loss().onAck(t, now)
 	if lost && t.recState == recOpen {
 		t.enterRecovery(newlySACKed, now)
 	} else if t.ecnOK && seg.Flags&wire.FlagECE != 0 {
@@ -133,53 +112,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	if advanced || !t.ptoAllowed() {
 		t.armPTO(now)
 	}
-}
-
-// tlpAck is RFC 8985 §7.4.2 for an ACK during a tail loss probe episode
-// (from the probe until TLP.end_seq, SND.NXT when it went out, is
-// resolved). A probe of new data ends when it is acknowledged: any loss
-// it revealed is RACK's. A retransmitted probe may have repaired a loss
-// that no recovery responded to; the episode ends
-//
-//   - with a D-SACK for the probe: the original arrived, nothing was lost;
-//   - with a pure duplicate ACK of TLP.end_seq that SACKs nothing new:
-//     the probe arrived as a duplicate at a receiver without D-SACK;
-//   - with an ACK beyond TLP.end_seq and neither of those before it: the
-//     original, or its ACK, was lost and the probe repaired it — "for
-//     congestion control purposes" a loss, answered like any other.
-//
-// An ACK of exactly TLP.end_seq waits: the D-SACK, if the probe was a
-// duplicate, comes on the ACK after it.
-func (t *TCB) tlpAck(seg *Segment, advanced bool, newlySACKed uint32, now time.Time) {
-	ack := seg.Ack
-	switch {
-	case !t.tlpRetrans:
-		if seqGE(ack, t.tlpEnd) {
-			t.tlpOut = false
-		}
-	case t.ackDSACK.start != t.ackDSACK.end &&
-		seqLT(t.ackDSACK.start, t.tlpProbe.end) && seqLT(t.tlpProbe.start, t.ackDSACK.end):
-		t.tlpOut = false
-	case seqGT(ack, t.tlpEnd):
-		t.tlpOut = false
-		t.tlpLossResponse(now)
-	case ack == t.tlpEnd && !advanced && newlySACKed == 0 && len(seg.Payload) == 0 &&
-		seg.Flags&(wire.FlagSYN|wire.FlagFIN) == 0 && uint32(seg.Window)<<t.sndWScale == t.sndWnd:
-		t.tlpOut = false
-	}
-}
-
-// tlpLossResponse is the congestion response to a loss that a tail loss
-// probe repaired (RFC 8985 §7.4.2): the one fast recovery would have
-// made, reducing from the flight the probe was sent into, and ended at
-// once, since the loss is already repaired. It starts a new undo episode
-// with no retransmissions, so that no D-SACK of an earlier episode undoes
-// this reduction.
-func (t *TCB) tlpLossResponse(now time.Time) {
-	t.cc.OnCongestionEvent(t.tlpFlight, now)
-	t.cc.OnRecoveryEnd(now)
-	t.startEpisode()
-	t.tlpResponses++
+	t.releaseLoss()
 }
 
 // isDupAck is the duplicate ACK of RFC 5681 §2: it acknowledges SND.UNA
@@ -197,10 +130,7 @@ func (t *TCB) isDupAck(seg *Segment) bool {
 func (t *TCB) processSACK(seg *Segment, now time.Time) (newly uint32) {
 	o := &seg.Options
 	n := min(max(o.NumSACK, 0), wire.MaxSACKBlocks)
-	var rk *rack
-	if t.useRACK {
-		rk = &t.rack
-	}
+	rk := t.loss().deliveries(t)
 	for i := range n {
 		b := o.SACK[i]
 		if !seqLT(b.Start, b.End) {
@@ -249,96 +179,13 @@ func (t *TCB) sackDetectLoss() bool {
 	return lost
 }
 
-// ptoAllowed reports whether a tail loss probe may be armed (RFC 8985
-// §7.2): with data in flight, no probe outstanding, an RTT sample taken
-// since the last probe (§7.3: else probes answered only by D-SACKs could
-// go on forever, pushing the RTO back each time), and no recovery.
-func (t *TCB) ptoAllowed() bool {
-	return t.useRACK && t.sackOK && !t.tlpOut && t.tlpSampled && t.recState == recOpen &&
-		t.sndUna != t.sndNxt && t.synAcked() && !t.persistProbing
-}
-
-// armPTO arms the tail loss probe (RFC 8985 §7.2) when ptoAllowed: after
-// 2·SRTT, plus the worst-case delayed ACK when less than two full
-// segments are in flight (their receiver may hold the ACK that long), and
-// never less than minPTO. When that would fall at or after the RTO expiry, the probe
-// goes at the RTO expiry instead, in its place (§7.2: "If Now() + PTO >
-// TCP_RTO_expire(), PTO = TCP_RTO_expire() - Now()"; Linux likewise).
-func (t *TCB) armPTO(now time.Time) {
-	t.ptoAt = time.Time{}
-	if !t.ptoAllowed() {
-		return
-	}
-	pto := time.Second
-	if t.hasRTT {
-		pto = 2 * t.srtt
-		if int(t.sndNxt-t.sndUna) < 2*t.sndMSS {
-			// RFC 8985 §7.2 adds WCDelAckT when one segment is in
-			// flight; a receiver that acknowledges every second
-			// full-sized segment (RFC 9293 §3.8.6.3, synack) also
-			// holds the ACK of a full segment and a small one.
-			pto += wcDelAckT
-		}
-		pto = max(pto, minPTO)
-	}
-	at := now.Add(pto)
-	if !t.rtoAt.IsZero() && at.After(t.rtoAt) {
-		at = t.rtoAt
-	}
-	t.ptoAt = at
-}
-
-// wcDelAckT is WCDelAckT of RFC 8985 §7.2, the worst-case delayed ACK
-// (Linux adds TCP_RTO_MIN, the same 200 ms, for one packet in flight).
-const wcDelAckT = 200 * time.Millisecond
-
-// minPTO is the probe timeout's floor. On short paths 2·SRTT is
-// microseconds, far below the time a receiver may take to answer: its
-// delayed-ACK timer (40 ms on Linux and synack) when an odd segment ends
-// a flight, or a scheduler's delay. A probe sent before that is spurious:
-// the peer answers it with a D-SACK (over a TUN, Linux does), and a probe
-// taken for a repair even cuts the window. Linux adds TCP_TIMEOUT_MIN
-// (2 jiffies: 2 to 8 ms) to 2·SRTT; the TLP draft it comes from floored
-// the PTO at 10 ms. synack floors it at the minimum delayed-ACK time,
-// 40 ms (measured: 256 MiB over the lossless in-memory link in real time
-// on a loaded 2-core machine, `synack transfer --bytes 128MiB --delay 0
-// --realtime`, sent 1 to 6 spurious probes per run with a 10 ms floor,
-// 2 to 3 with 20 ms, 0 to 2 with 40 ms; on longer paths 2·SRTT is above
-// it and the floor changes nothing).
-const minPTO = 40 * time.Millisecond
-
-// onPTO sends the tail loss probe (RFC 8985 §7.3): new data if the
-// windows allow, else the last segment again.
-func (t *TCB) onPTO(now time.Time) {
-	t.ptoAt = time.Time{}
-	if t.sndUna == t.sndNxt || t.recState != recOpen {
-		return
-	}
-	t.tlpOut, t.tlpSampled = true, false
-	t.tlpFlight = t.flightSize()
-	t.tlpRetrans = false
-	before := t.sndNxt
-	if t.unsent() > 0 {
-		t.tlpNew = true
-		t.sendData(now)
-		t.tlpNew = false
-	}
-	if t.sndNxt == before && t.tx.n > 0 {
-		s := t.tx.at(t.tx.n - 1)
-		t.tlpRetrans, t.tlpProbe = true, seqRange{s.start, s.end}
-		t.retransmitSeg(t.tx.n-1, now)
-	}
-	t.tlpEnd = t.sndNxt
-	t.rtoAt = now.Add(t.rto)
-}
-
 // onRackTimer is the reordering timer (RFC 8985 §6.3): segments whose
 // reordering window has passed are lost.
 func (t *TCB) onRackTimer(now time.Time) {
-	t.rackAt = time.Time{}
+	t.rackAt = 0
 	lost, timeout := t.rackDetectLoss(now)
 	if timeout > 0 {
-		t.rackAt = now.Add(timeout)
+		t.rackAt = instantOf(now.Add(timeout))
 	}
 	if lost && t.recState == recOpen {
 		t.enterRecovery(0, now)
@@ -371,6 +218,6 @@ func (t *TCB) retransmitSeg(i int, now time.Time) {
 	t.retransmitted(s.start, s.end, s.tsval)
 	t.paceSent(n, now)
 	if t.rtoAt.IsZero() {
-		t.rtoAt = now.Add(t.rto)
+		t.rtoAt = instantOf(now.Add(t.rto))
 	}
 }

@@ -7,10 +7,10 @@ import "github.com/synack/synack/wire"
 // noteSACK remembers that out-of-order data at seq just arrived: its
 // block is reported first, then the blocks reported most recently.
 func (t *TCB) noteSACK(seq uint32) {
-	n := min(t.sackRecentN, len(t.sackRecent)-1)
+	n := min(int(t.sackRecentN), len(t.sackRecent)-1)
 	copy(t.sackRecent[1:n+1], t.sackRecent[:n])
 	t.sackRecent[0] = seq
-	t.sackRecentN = n + 1
+	t.sackRecentN = uint8(n + 1)
 }
 
 // noteDuplicate records duplicate data [start, end) for a D-SACK on the
@@ -59,7 +59,7 @@ func (t *TCB) sackOptions(o *wire.TCPOptions, n int) {
 		cnt, from = 1, 1
 		t.dsack = seqRange{}
 	}
-	for i := 0; i < t.sackRecentN && cnt < limit; i++ {
+	for i := 0; i < int(t.sackRecentN) && cnt < limit; i++ {
 		if r, ok := t.ooo.find(t.sackRecent[i]); ok {
 			cnt = addBlock(o, from, cnt, r)
 		}
@@ -80,4 +80,11 @@ func addBlock(o *wire.TCPOptions, from, cnt int, r seqRange) int {
 	}
 	o.SACK[cnt] = wire.SACKBlock{Start: r.start, End: r.end}
 	return cnt + 1
+}
+
+// sackGen is what the receiver reports in its SACK options.
+type sackGen struct {
+	dsack       seqRange // a duplicate to report once (RFC 2883); empty when start == end
+	sackRecent  [wire.MaxSACKBlocks]uint32
+	sackRecentN uint8
 }

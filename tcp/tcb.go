@@ -4,14 +4,20 @@ import (
 	"time"
 
 	"github.com/synack/synack/tcp/cc"
-	"github.com/synack/synack/wire"
 )
 
 // TCB is one connection's transmission control block.
 //
+// It is made of a sender half and a receiver half (sender, receiver),
+// each embedding the smaller state machines that the files named on them
+// own (TLP in tlp.go, undo in congestion.go, persist and keepalive in
+// timers.go, F-RTO in frto.go, ECN in ecn.go, SACK generation in sack.go).
+// The halves are embedded, so every field reads as t.sndUna, t.rcvNxt,
+// t.tlpOut wherever it lives. See ARCHITECTURE.md, "Engine shape".
+//
 // Its size is memory every connection pays (issue 9): small fields sit
 // together so that padding does not push it into a larger allocation
-// class (1408 bytes on amd64). TestTCBSize says when it grows.
+// class. TestTCBSize says when it grows.
 type TCB struct {
 	// OnStateChange, when set, is called on every state transition, in
 	// order, including several inside one call.
@@ -20,159 +26,24 @@ type TCB struct {
 	cfg        Config
 	state      State
 	passive    bool
-	peerWScale bool  // the peer's SYN offered window scaling (options.go)
-	ackNow     bool  // send an ACK before returning
-	err        error // what ended the connection (a syscall.Errno), or nil
-
-	// Send sequence variables (RFC 9293 §3.3.1).
-	iss       uint32
-	synAckd   bool // our SYN has been acknowledged
-	sndUna    uint32
-	sndNxt    uint32
-	sndWnd    uint32 // scaled, in bytes
-	sndWL1    uint32
-	sndWL2    uint32
-	maxSndWnd uint32 // MAX.SND.WND of RFC 5961 §5 and RFC 9293 §3.8.6.2.1
-	sndSml    uint32 // end of the last segment sent shorter than the MSS (Nagle, Minshall)
-
-	// Receive sequence variables.
-	irs    uint32
-	rcvNxt uint32
-	rcvWnd uint32 // what remains of the window we last advertised
-	// rcvSlack is how far past RCV.NXT+RCV.WND an earlier window reached
-	// when rounding to the scale pulled the right edge back (advertise);
-	// data there is still taken if the buffer holds it.
-	rcvSlack uint32
-	lastAck  uint32 // Last.ACK.sent
-
+	peerWScale bool // the peer's SYN offered window scaling (options.go)
+	ackNow     bool // send an ACK before returning
+	fullClose  bool // Close (not just CloseWrite) was called
 	// Negotiated options (options.go).
-	sndMSS    int // payload bytes per segment (Eff.snd.MSS)
-	sndWScale uint8
-	rcvWScale uint8 // the shift we offer; 0 unless both sides sent wscale
-	wsOffered uint8 // the shift we put on our SYN
-	sackOK    bool
-	tsOK      bool
-	tsRecent  uint32 // TS.Recent (RFC 7323 §4.3)
-	tsOffset  uint32 // per-connection offset of our TSval clock
-
-	// Buffers. sndBuf holds unacknowledged and unsent data; its first
-	// byte has sequence number sndBufSeq.
-	sndBuf    ring
-	sndBufSeq uint32
-	sndFull   bool // a Write filled the send buffer (autotune.go)
-	rcvBuf    ring
-	ooo       reassembly
-	// Auto-tuning (autotune.go): the buffers may grow up to
-	// cfg.MaxSendBufferSize and cfg.MaxReceiveBufferSize.
-	rtune rcvTune
-
-	// Close bookkeeping.
-	finQueued  bool   // the user asked for a FIN (CloseWrite or Close)
-	finSent    bool   // our FIN has a sequence number
-	sndFinSeq  uint32 // its sequence number
-	fullClose  bool   // Close (not just CloseWrite) was called
-	readClosed bool   // CloseRead or Close: incoming data is discarded
-	rcvFin     bool   // the peer's FIN has been received in order
-	synHeldFin bool   // (simultaneous open, below)
-	synHeldOn  bool
-	// Limited Transmit (RFC 3042): segments past cwnd the duplicate ACK
-	// being processed allows (1 or 2; 0 otherwise).
-	limitedTx uint8
-
-	// Retransmission (RFC 6298).
-	srtt, rttvar, rto time.Duration
-	hasRTT            bool
-	rttTiming         bool
-	synRetransmitted  bool // the SYN or SYN-ACK was retransmitted (RFC 6298 §5.7)
-	persistProbing    bool // a zero-window probe byte is outstanding
-	rttSeq            uint32
-	rttStart          time.Time
-	retransmits       int // consecutive RTOs of the current SND.UNA
-	persistBackoff    int
-	persistProbes     int // probes unanswered since the last ACK
-
-	// ACK generation.
-	unackedBytes int // in-order bytes received since our last ACK
-	quickAcks    int // segments still to be acknowledged at once
-
-	// Congestion control and loss recovery (congestion.go, recovery.go,
-	// rack.go, txmap.go).
-	cc              cc.Controller
-	tx              txMap // the segments in flight: scoreboard and RACK records
-	rack            rack
-	useRACK         bool
-	usePRR          bool
-	useFRTO         bool
-	forceRtx        bool // the next retransmission goes regardless of cwnd
-	tlpOut          bool // a tail loss probe episode is open (TLP.end_seq is set)
-	tlpNew          bool // the probe may send one new segment past cwnd
-	tlpSampled      bool // an RTT sample came since the last probe
-	tlpRetrans      bool // TLP.is_retrans: the probe resent tlpProbe
-	prr             prrState
-	frto            frtoState
-	recState        recState
-	recoverPt       uint32 // RecoveryPoint (RFC 6675), "recover" (RFC 6582)
-	dupAcks         int
-	inflate         int           // window inflation of NewReno recovery without SACK
-	lastRTT         time.Duration // the sample taken by the current ACK
-	tlpEnd          uint32        // TLP.end_seq
-	tlpProbe        seqRange      // what a retransmitted probe resent
-	roundEnd        uint32
-	tlpFlight       int      // the flight size when the probe went out
-	tlpResponses    int      // congestion responses to losses probes repaired
-	ackDSACK        seqRange // the D-SACK block of the ACK being processed
-	totalRetrans    int
-	spuriousRetrans int
-	episodeRetrans  int
-	episodeUndone   bool
-	eifelOn         bool
-	eifelTS         uint32
-	eifelSeq        uint32
-	episode         uint32         // number of the current recovery episode (0: none yet)
-	rtxLog          *[32]rtxRecord // recent retransmissions, for D-SACK matching; nil until the first (memory.go)
-	rtxLogNext      int
-
-	// Introspection (introspect.go).
-	rtxCauses RetransmitCauses
-
-	// SACK generation (sack.go).
-	dsack       seqRange // a duplicate to report once (RFC 2883); empty when start == end
-	sackRecent  [wire.MaxSACKBlocks]uint32
-	sackRecentN int
+	sackOK bool
+	tsOK   bool
+	err    error // what ended the connection (a syscall.Errno), or nil
 
 	// ECN (ecn.go).
-	ecnOK          bool
-	ecnEchoing     bool // CE seen: our ACKs carry ECE until CWR arrives
-	ecnSendCWR     bool // the next new data segment carries CWR
-	ecnReduced     bool
-	retransmitting bool
-	ecnRecover     uint32 // no further reduction until SND.UNA passes it
+	ecnState
 
-	// PAWS (RFC 7323 §5, paws.go).
-	pawsHole   pawsFloor    // TS.Recent when the latest hole opened
-	pawsEcho   [2]pawsFloor // echoes of our clock: the floor, and the next one
-	tsRecentAt time.Time
+	tsOffset uint32 // per-connection offset of our TSval clock
 
-	// Keepalive.
-	kaProbes int
+	sender
+	receiver
 
-	// Timers; zero when not armed.
-	rtoAt, persistAt, delAckAt, kaAt, timeWaitAt, finWait2At time.Time
-	rackAt, ptoAt, paceAt                                    time.Time
-
-	// Quick-ACK and interactive ("pingpong") modes, as Linux keeps them
-	// (quickack.go).
-	lastDataIn int64 // when in-sequence data last arrived (Linux lrcvtime), Unix nanoseconds; 0: never
-	pingpong   bool  // interactive: our data answered data within the delayed-ACK time
-	// A FIN that arrived beyond a hole, processed when RCV.NXT reaches it.
-	finHeld    bool
-	finHeldSeq uint32
-	// Text (and FIN) of a simultaneous-open SYN, taken once ESTABLISHED
-	// (RFC 9293 §3.10.7.3).
-	synHeld []byte
-	// (synHeldFin, synHeldOn and limitedTx sit with the close
-	// bookkeeping, in the padding there, so that the Fast Open pointer
-	// keeps the TCB in its size class.)
+	// Timers of the connection as a whole; zero when not armed.
+	timeWaitAt, finWait2At instant
 
 	// Defences against hostile peers (challenge.go), and the last ACK
 	// answering an out-of-window segment (oow.go); Unix nanoseconds, 0:
@@ -188,6 +59,136 @@ type TCB struct {
 
 	// TCP Fast Open (fastopen.go): nil unless the connection uses it.
 	fo *fastOpen
+
+	// Socket options (sockopt.go): TCP_USER_TIMEOUT, TCP_DEFER_ACCEPT,
+	// TCP_LINGER2, TCP_CORK/MSG_MORE, TCP_NOTSENT_LOWAT, MSG_EOR; nil
+	// until one is set.
+	so *sockOpts
+}
+
+// sender is the sending half of the TCB: the send sequence variables, the
+// send buffer, retransmission, congestion control and loss recovery.
+type sender struct {
+	// Send sequence variables (RFC 9293 §3.3.1).
+	iss       uint32
+	sndUna    uint32
+	sndNxt    uint32
+	sndWnd    uint32 // scaled, in bytes
+	sndWL1    uint32
+	sndWL2    uint32
+	maxSndWnd uint32 // MAX.SND.WND of RFC 5961 §5 and RFC 9293 §3.8.6.2.1
+	sndSml    uint32 // end of the last segment sent shorter than the MSS (Nagle, Minshall)
+	sndMSS    int    // payload bytes per segment (Eff.snd.MSS)
+	sndWScale uint8
+	synAckd   bool // our SYN has been acknowledged
+
+	// The send buffer holds unacknowledged and unsent data; its first
+	// byte has sequence number sndBufSeq.
+	sndBuf    ring
+	sndBufSeq uint32
+	sndFull   bool // a Write filled the send buffer (autotune.go)
+
+	// Our FIN.
+	finQueued bool   // the user asked for a FIN (CloseWrite or Close)
+	finSent   bool   // our FIN has a sequence number
+	sndFinSeq uint32 // its sequence number
+	// Consecutive RTOs of the current SND.UNA (RFC 6298).
+	retransmits int32
+
+	// Retransmission (RFC 6298).
+	srtt, rttvar, rto time.Duration
+	hasRTT            bool
+	rttTiming         bool
+	synRetransmitted  bool // the SYN or SYN-ACK was retransmitted (RFC 6298 §5.7)
+	rttSeq            uint32
+	rttStart          instant
+	rtoAt             instant
+
+	// Congestion control and loss recovery (congestion.go, recovery.go,
+	// rack.go, txmap.go, loss.go).
+	cc       cc.Controller
+	tx       txMap // the segments in flight: scoreboard and RACK records
+	rack     rack
+	useRACK  bool
+	usePRR   bool
+	useFRTO  bool
+	forceRtx bool    // the next retransmission goes regardless of cwnd
+	lossAlg  lossAlg // the loss detector, chosen once (loss.go)
+	recState recState
+	// Limited Transmit (RFC 3042): segments past cwnd the duplicate ACK
+	// being processed allows (1 or 2; 0 otherwise).
+	limitedTx uint8
+	recoverPt uint32 // RecoveryPoint (RFC 6675), "recover" (RFC 6582)
+	dupAcks   int32
+	lastRTT   time.Duration // the sample taken by the current ACK
+	roundEnd  uint32
+	ackDSACK  seqRange // the D-SACK block of the ACK being processed
+	rackAt    instant
+	// PRR, F-RTO and NewReno's window inflation, allocated while a
+	// recovery needs them (loss.go).
+	*lossState
+	tlpState
+	// Undo and retransmission counters (congestion.go): nil until the
+	// first recovery or retransmission.
+	*undoState
+
+	// Zero-window probing (timers.go), keepalive (timers.go) and pacing
+	// (pacing.go).
+	persistState
+	keepalive
+	paceAt instant
+}
+
+// receiver is the receiving half of the TCB: the receive sequence
+// variables, the receive buffer and reassembly, ACK generation, SACK
+// generation and PAWS.
+type receiver struct {
+	// Receive sequence variables.
+	irs    uint32
+	rcvNxt uint32
+	rcvWnd uint32 // what remains of the window we last advertised
+	// rcvSlack is how far past RCV.NXT+RCV.WND an earlier window reached
+	// when rounding to the scale pulled the right edge back (advertise);
+	// data there is still taken if the buffer holds it.
+	rcvSlack  uint32
+	lastAck   uint32 // Last.ACK.sent
+	rcvWScale uint8  // the shift we offer; 0 unless both sides sent wscale
+	wsOffered uint8  // the shift we put on our SYN
+
+	readClosed bool // CloseRead or Close: incoming data is discarded
+	rcvFin     bool // the peer's FIN has been received in order
+	// A FIN that arrived beyond a hole, processed when RCV.NXT reaches it.
+	finHeld bool
+	// Text (and FIN) of a simultaneous-open SYN, taken once ESTABLISHED
+	// (RFC 9293 §3.10.7.3).
+	synHeldFin bool
+	synHeldOn  bool
+	pingpong   bool // interactive: our data answered data within the delayed-ACK time (quickack.go)
+	finHeldSeq uint32
+	synHeld    []byte
+
+	rcvBuf ring
+	ooo    reassembly
+	// Auto-tuning (autotune.go): the buffers may grow up to
+	// cfg.MaxSendBufferSize and cfg.MaxReceiveBufferSize.
+	rtune rcvTune
+
+	// ACK generation.
+	unackedBytes int // in-order bytes received since our last ACK
+	quickAcks    int // segments still to be acknowledged at once
+	delAckAt     instant
+	// Quick-ACK and interactive ("pingpong") modes, as Linux keeps them
+	// (quickack.go).
+	lastDataIn int64 // when in-sequence data last arrived (Linux lrcvtime), Unix nanoseconds; 0: never
+
+	// SACK generation (sack.go).
+	sackGen
+
+	// Timestamps and PAWS (RFC 7323 §4.3, §5, paws.go).
+	tsRecent   uint32       // TS.Recent
+	pawsHole   pawsFloor    // TS.Recent when the latest hole opened
+	pawsEcho   [2]pawsFloor // echoes of our clock: the floor, and the next one
+	tsRecentAt instant
 }
 
 // Info is a snapshot of a TCB's RFC 9293 variables, for tests and tools.
@@ -232,18 +233,18 @@ type Info struct {
 
 func newTCB(cfg Config, iss uint32) *TCB {
 	cfg = cfg.withDefaults()
-	t := &TCB{
-		cfg:       cfg,
-		iss:       iss,
-		sndUna:    iss,
-		sndNxt:    iss,
-		sndSml:    iss,
-		sndBufSeq: iss + 1,
-		sndBuf:    newRing(cfg.SendBufferSize),
-		rcvBuf:    newRing(cfg.ReceiveBufferSize),
-		rto:       cfg.InitialRTO,
-		tsOffset:  tsOffsetFor(iss),
-	}
+	// Fields of the embedded halves are set one by one: a composite
+	// literal cannot name promoted fields.
+	t := &TCB{cfg: cfg}
+	t.iss = iss
+	t.sndUna = iss
+	t.sndNxt = iss
+	t.sndSml = iss
+	t.sndBufSeq = iss + 1
+	t.sndBuf = newRing(cfg.SendBufferSize)
+	t.rcvBuf = newRing(cfg.ReceiveBufferSize)
+	t.rto = cfg.InitialRTO
+	t.tsOffset = tsOffsetFor(iss)
 	t.initBuffers()
 	t.wsOffered = wscaleFor(cfg.MaxReceiveBufferSize)
 	t.sndMSS = minInt(536, cfg.MSS)
@@ -283,7 +284,7 @@ func NewPassive(cfg Config, iss uint32, syn *Segment, now time.Time) *TCB {
 	t.negotiateECN(syn, false)
 	if syn.Options.HasTimestamps && t.tsOK {
 		t.tsRecent = syn.Options.TSVal
-		t.tsRecentAt = now
+		t.tsRecentAt = instantOf(now)
 	}
 	t.updateSndWnd(syn, true)
 	t.sendSYN(now)
@@ -318,7 +319,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 // "Start the time-wait timer, turn off the other timers").
 func (t *TCB) enterTimeWait(now time.Time) {
 	t.stopTimers()
-	t.timeWaitAt = now.Add(2 * t.cfg.MSL)
+	t.timeWaitAt = instantOf(now.Add(2 * t.cfg.MSL))
 	t.setState(StateTimeWait, now)
 }
 
@@ -336,14 +337,14 @@ func (t *TCB) enterEstablished(now time.Time) {
 		t.setState(StateFinWait1, now)
 	}
 	if t.cfg.KeepAlive.Enable {
-		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
 	}
 }
 
 func (t *TCB) stopTimers() {
-	t.rtoAt, t.persistAt, t.delAckAt = time.Time{}, time.Time{}, time.Time{}
-	t.kaAt, t.timeWaitAt, t.finWait2At = time.Time{}, time.Time{}, time.Time{}
-	t.rackAt, t.ptoAt, t.paceAt = time.Time{}, time.Time{}, time.Time{}
+	t.rtoAt, t.persistAt, t.delAckAt = 0, 0, 0
+	t.kaAt, t.timeWaitAt, t.finWait2At = 0, 0, 0
+	t.rackAt, t.ptoAt, t.paceAt = 0, 0, 0
 	t.rttTiming = false
 }
 
@@ -375,14 +376,15 @@ func (t *TCB) SetNoDelay(noDelay bool) { t.cfg.NoDelay = noDelay }
 func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
 	t.cfg.KeepAlive = ka.withDefaults()
 	t.kaProbes = 0
-	t.kaAt = time.Time{}
+	t.kaAt = 0
 	if ka.Enable && t.keepAliveState() {
-		t.kaAt = now.Add(t.cfg.KeepAlive.Idle)
+		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
 	}
 }
 
 // Info returns a snapshot of the TCB's variables.
 func (t *TCB) Info() Info {
+	total, spurious := t.retransmitCounts()
 	return Info{
 		State:         t.state,
 		ISS:           t.iss,
@@ -403,20 +405,20 @@ func (t *TCB) Info() Info {
 		SRTT:          t.srtt,
 		RTTVar:        t.rttvar,
 		RTO:           t.rto,
-		Retransmits:   t.retransmits,
+		Retransmits:   int(t.retransmits),
 
 		CongestionControl:   t.cfg.CongestionControl,
 		Cwnd:                t.cwnd(),
 		Ssthresh:            t.cc.Ssthresh(),
 		InRecovery:          t.recState != recOpen,
-		TotalRetransmits:    t.totalRetrans,
-		SpuriousRetransmits: t.spuriousRetrans,
+		TotalRetransmits:    total,
+		SpuriousRetransmits: spurious,
 		MinRTT:              t.rack.minRTT,
 		ReorderingSeen:      t.rack.reorderingSeen,
 		SendBufferSize:      t.sndBuf.size,
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
-		TLPRepairs:          t.tlpResponses,
+		TLPRepairs:          int(t.tlpResponses),
 
 		SendBufferAllocated:    t.sndBuf.Allocated(),
 		ReceiveBufferAllocated: t.rcvBuf.Allocated(),

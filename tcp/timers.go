@@ -11,16 +11,16 @@ const clockGranularity = time.Millisecond
 
 // Deadline is when HandleTimer should next be called; zero when no timer runs.
 func (t *TCB) Deadline() time.Time {
-	var d time.Time
+	var d instant
 	if t.cfg.Pacing && !t.paceAt.IsZero() && t.paceWaiting() {
 		d = t.paceAt
 	}
-	for _, at := range [...]time.Time{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt} {
+	for _, at := range [...]instant{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt, t.probeDeadline()} {
 		if !at.IsZero() && (d.IsZero() || at.Before(d)) {
 			d = at
 		}
 	}
-	return d
+	return d.Time()
 }
 
 // paceWaiting reports whether something is held back by pacing (so its
@@ -29,20 +29,21 @@ func (t *TCB) paceWaiting() bool {
 	return t.tx.lostBytes > 0 || (t.unsent() > 0 && t.synAcked())
 }
 
-func due(at, now time.Time) bool { return !at.IsZero() && !at.After(now) }
+// due reports whether the timer armed for at has expired at now.
+func due(at instant, now time.Time) bool { return !at.IsZero() && !at.After(instantOf(now)) }
 
 // HandleTimer runs every timer that is due at now.
 func (t *TCB) HandleTimer(now time.Time) {
 	if due(t.timeWaitAt, now) {
 		// RFC 9293 §3.10.8: "If the time-wait timeout expires on a
 		// connection, delete the TCB, enter the CLOSED state".
-		t.timeWaitAt = time.Time{}
+		t.timeWaitAt = 0
 		t.enterClosed(nil, now)
 		return
 	}
 	if due(t.finWait2At, now) {
 		// After a full Close nobody reads: give up on the peer's FIN.
-		t.finWait2At = time.Time{}
+		t.finWait2At = 0
 		t.enterClosed(nil, now)
 		return
 	}
@@ -64,10 +65,11 @@ func (t *TCB) HandleTimer(now time.Time) {
 		t.onKeepAlive(now)
 	}
 	if due(t.paceAt, now) {
-		t.paceAt = time.Time{} // output sends what pacing held back
+		t.paceAt = 0 // output sends what pacing held back
 	}
+	t.onProbe(now) // sockopt.go
 	if due(t.delAckAt, now) {
-		t.delAckAt = time.Time{}
+		t.delAckAt = 0
 		t.ackNow = true
 		t.pingpong = false // the reply did not come in time: not interactive
 	}
@@ -109,7 +111,7 @@ func (t *TCB) clampRTO(d time.Duration) time.Duration {
 
 // onRTO is the retransmission timeout (RFC 6298 §5.4–5.6).
 func (t *TCB) onRTO(now time.Time) {
-	t.rtoAt = time.Time{}
+	t.rtoAt = 0
 	if t.sndUna == t.sndNxt {
 		return
 	}
@@ -120,7 +122,18 @@ func (t *TCB) onRTO(now time.Time) {
 			limit = t.cfg.SynAckRetries
 		}
 	}
-	if t.retransmits >= limit {
+	expire, resend := int(t.retransmits) >= limit, true
+	if t.synAcked() && t.UserTimeout() > 0 {
+		// TCP_USER_TIMEOUT replaces the retry count (sockopt.go).
+		expire = false
+	}
+	if t.userTimedOut(now) {
+		expire = true
+	}
+	if e, r, ok := t.deferSynAck(limit); ok && !t.synAcked() {
+		expire, resend = e, r // TCP_DEFER_ACCEPT (sockopt.go)
+	}
+	if expire {
 		if t.passive && !t.synAcked() {
 			// A half-open connection nobody accepted yet: drop it silently.
 			t.enterClosed(nil, now)
@@ -132,14 +145,18 @@ func (t *TCB) onRTO(now time.Time) {
 	}
 	t.retransmits++
 	t.rttTiming = false // Karn's rule: no sample from a retransmission
-	t.ptoAt, t.rackAt, t.tlpOut = time.Time{}, time.Time{}, false
-	if !t.synAcked() {
+	t.ptoAt, t.rackAt, t.tlpOut = 0, 0, false
+	switch {
+	case !t.synAcked() && !resend:
+		// TCP_DEFER_ACCEPT: the peer did ACK; wait for its data.
+	case !t.synAcked():
 		t.retransmitFirst(now)
-	} else {
+	default:
 		t.goBack(now)
 	}
-	t.rto = t.clampRTO(2 * t.rto) // §5.5: back off the timer
-	t.rtoAt = now.Add(t.rto)      // §5.6
+	t.rto = t.clampRTO(2 * t.rto)       // §5.5: back off the timer
+	t.rtoAt = instantOf(now.Add(t.rto)) // §5.6
+	t.clampToUserTimeout()
 }
 
 // goBack is the data sender's response to a timeout: the congestion
@@ -160,6 +177,7 @@ func (t *TCB) goBack(now time.Time) {
 		// be undone only if every retransmission of the recovery, not
 		// just the timeout's, proves spurious.
 	}
+	t.takeLoss()
 	t.recState = recRTO
 	t.recoverPt = t.sndNxt
 	t.inflate, t.dupAcks = 0, 0
@@ -184,17 +202,17 @@ func (t *TCB) checkPersist(now time.Time) {
 	}
 	if t.sndWnd == 0 && t.unsent() > 0 && t.sndNxt == t.sndUna && t.synAcked() {
 		if t.persistAt.IsZero() {
-			t.persistAt = now.Add(t.persistInterval())
+			t.persistAt = instantOf(now.Add(t.persistInterval()))
 		}
 		return
 	}
-	t.persistAt = time.Time{}
+	t.persistAt = 0
 }
 
 // persistInterval is the RTO backed off once per unanswered probe.
 func (t *TCB) persistInterval() time.Duration {
 	d := t.rto
-	for i := 0; i < t.persistBackoff && d < t.cfg.MaxRTO; i++ {
+	for i := 0; i < int(t.persistBackoff) && d < t.cfg.MaxRTO; i++ {
 		d *= 2
 	}
 	return t.clampRTO(d)
@@ -203,11 +221,11 @@ func (t *TCB) persistInterval() time.Duration {
 // onPersist sends a zero-window probe: one byte of new data past the
 // window (RFC 1122 §4.2.2.17), or that byte again while unanswered.
 func (t *TCB) onPersist(now time.Time) {
-	t.persistAt = time.Time{}
+	t.persistAt = 0
 	if t.sndWnd != 0 {
 		return
 	}
-	if t.persistProbes >= t.cfg.MaxRetries {
+	if t.persistTimedOut(now) || int(t.persistProbes) >= t.cfg.MaxRetries && t.UserTimeout() == 0 {
 		t.enterClosed(errTimedOut, now)
 		return
 	}
@@ -223,7 +241,8 @@ func (t *TCB) onPersist(now time.Time) {
 	}
 	t.persistProbes++
 	t.persistBackoff++
-	t.persistAt = now.Add(t.persistInterval())
+	t.persistAt = instantOf(now.Add(t.persistInterval()))
+	t.clampToUserTimeout() // TCP_USER_TIMEOUT (sockopt.go)
 }
 
 // dataFlags are the flags of a data segment of n bytes at seq: ACK, and
@@ -249,14 +268,14 @@ func (t *TCB) keepAliveState() bool {
 // peer send <SEQ=SND.NXT-1><ACK=RCV.NXT> with no data, then every
 // Interval; after Count unanswered probes reset the connection.
 func (t *TCB) onKeepAlive(now time.Time) {
-	t.kaAt = time.Time{}
+	t.kaAt = 0
 	ka := &t.cfg.KeepAlive
 	if !ka.Enable || !t.keepAliveState() {
 		return
 	}
 	if t.sndUna != t.sndNxt || t.unsent() > 0 {
 		// Data in flight: the retransmission timer watches the peer.
-		t.kaAt = now.Add(ka.Interval)
+		t.kaAt = instantOf(now.Add(ka.Interval))
 		return
 	}
 	if t.kaProbes >= ka.Count {
@@ -266,5 +285,20 @@ func (t *TCB) onKeepAlive(now time.Time) {
 	}
 	t.queue(wire.FlagACK, t.sndNxt-1, 0, now)
 	t.kaProbes++
-	t.kaAt = now.Add(ka.Interval)
+	t.kaAt = instantOf(now.Add(ka.Interval))
+}
+
+// persistState is the zero-window probing of the sender (RFC 9293
+// §3.8.6.1, RFC 1122 §4.2.2.17).
+type persistState struct {
+	persistProbing bool // a zero-window probe byte is outstanding
+	persistBackoff int32
+	persistProbes  int32 // probes unanswered since the last ACK
+	persistAt      instant
+}
+
+// keepalive is the keepalive timer and its probes (RFC 1122 §4.2.3.6).
+type keepalive struct {
+	kaProbes int
+	kaAt     instant
 }

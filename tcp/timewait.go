@@ -76,7 +76,7 @@ func (t *TCB) TimeWait() (TimeWait, bool) {
 		tsRecent: t.tsRecent,
 		tsOffset: t.tsOffset,
 		tsOK:     t.tsOK,
-		expires:  t.timeWaitAt.UnixNano(),
+		expires:  int64(t.timeWaitAt),
 		wait:     int64(2 * t.cfg.MSL),
 		window:   uint16(min(field, 65535)),
 	}, true
@@ -163,7 +163,7 @@ func (t *TCB) inputTimeWait(seg *Segment, now time.Time) {
 	tw, _ := t.TimeWait()
 	v, reply := tw.HandleSegment(seg, now)
 	t.tsRecent = tw.tsRecent
-	t.timeWaitAt = tw.Expiry()
+	t.timeWaitAt = instant(tw.expires)
 	switch v {
 	case TimeWaitAck:
 		if t.outQ == nil {

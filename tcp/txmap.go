@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -9,9 +10,9 @@ import (
 // sender's scoreboard (RFC 6675) and RACK's per-segment record (RFC 8985
 // §5.2) in one.
 type txSeg struct {
-	start, end uint32    // [start, end) in sequence space, FIN included
-	sent       time.Time // time of the last (re)transmission
-	tsval      uint32    // TSval of the last (re)transmission
+	start, end uint32  // [start, end) in sequence space, FIN included
+	sent       instant // time of the last (re)transmission
+	tsval      uint32  // TSval of the last (re)transmission
 	flags      txFlags
 	// prev and next link the segment into the map's send-time list (slots
 	// in segs, -1 for none) while it is neither SACKed nor marked lost.
@@ -41,7 +42,8 @@ func (s *txSeg) len() uint32 { return s.end - s.start }
 // sorted by transmission time").
 type txMap struct {
 	segs        []txSeg
-	head, n     int
+	n           int   // segments recorded
+	head        int32 // slot of the first
 	sackedBytes uint32
 	lostBytes   uint32
 	// tsHead and tsTail are the oldest and newest sent of the send-time
@@ -50,11 +52,10 @@ type txMap struct {
 	// lostHint is at or below the start of every segment marked lost, so
 	// that firstLost need not look below it.
 	lostHint uint32
-	scratch  []int32 // relink's sort, reused
 }
 
 // slot is where the i-th segment (in sequence order) lives in segs.
-func (m *txMap) slot(i int) int32 { return int32((m.head + i) % len(m.segs)) }
+func (m *txMap) slot(i int) int32 { return int32((int(m.head) + i) % len(m.segs)) }
 
 func (m *txMap) at(i int) *txSeg { return &m.segs[m.slot(i)] }
 
@@ -72,7 +73,7 @@ func (m *txMap) push(start, end uint32, now time.Time, tsval uint32) {
 		m.grow()
 	}
 	sl := m.slot(m.n)
-	m.segs[sl] = txSeg{start: start, end: end, sent: now, tsval: tsval}
+	m.segs[sl] = txSeg{start: start, end: end, sent: instantOf(now), tsval: tsval}
 	m.n++
 	m.link(sl)
 }
@@ -85,7 +86,7 @@ func (m *txMap) grow() {
 		if sl < 0 {
 			return -1
 		}
-		return int32((int(sl) - m.head + old) % old)
+		return int32((int(sl) - int(m.head) + old) % old)
 	}
 	for i := range m.n {
 		s := *m.at(i)
@@ -192,7 +193,7 @@ func (m *txMap) ackTo(una uint32, rk *rack, now time.Time) {
 		m.clearFlag(sl, txSACKed)
 		m.clearFlag(sl, txLost)
 		m.unlink(sl)
-		m.head = (m.head + 1) % len(m.segs)
+		m.head = int32((int(m.head) + 1) % len(m.segs))
 		m.n--
 	}
 	m.head = 0
@@ -272,7 +273,7 @@ func (m *txMap) resent(i int, now time.Time, tsval uint32) {
 	s := &m.segs[sl]
 	m.clearFlag(sl, txLost)
 	s.flags |= txRetrans
-	s.sent, s.tsval = now, tsval
+	s.sent, s.tsval = instantOf(now), tsval
 	m.unlink(sl)
 	m.link(sl)
 }
@@ -290,25 +291,38 @@ func (m *txMap) clearLost() {
 }
 
 // relink rebuilds the send-time list from every segment neither SACKed
-// nor lost, by send time and then sequence.
+// nor lost, by send time and then sequence. It runs only on an undo; its
+// sort space is shared through relinkPool rather than kept by every
+// connection.
 func (m *txMap) relink() {
-	m.scratch = m.scratch[:0]
+	buf := relinkPool.get()
+	if buf == nil {
+		buf = new([]int32)
+	}
+	order := (*buf)[:0]
 	for i := range m.n {
 		sl := m.slot(i)
 		s := &m.segs[sl]
 		s.flags &^= txTimed
 		if s.flags&(txSACKed|txLost) == 0 {
-			m.scratch = append(m.scratch, int32(i))
+			order = append(order, int32(i))
 		}
 	}
-	slices.SortStableFunc(m.scratch, func(a, b int32) int {
-		return m.at(int(a)).sent.Compare(m.at(int(b)).sent)
+	slices.SortStableFunc(order, func(a, b int32) int {
+		return cmp.Compare(m.at(int(a)).sent, m.at(int(b)).sent)
 	})
 	m.tsHead, m.tsTail = -1, -1
-	for _, i := range m.scratch {
+	for _, i := range order {
 		m.link(m.slot(int(i)))
 	}
+	if cap(order) <= 4096 {
+		*buf = order
+		relinkPool.put(buf)
+	}
 }
+
+// relinkPool holds relink's sort space.
+var relinkPool = freeList[[]int32]{max: 16}
 
 // truncate forgets every segment at or past seq (SND.NXT moved back).
 func (m *txMap) truncate(seq uint32) {

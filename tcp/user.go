@@ -19,7 +19,12 @@ func (t *TCB) Write(p []byte, now time.Time) (int, error) {
 	if t.finQueued || t.state == StateClosed || t.state == StateListen {
 		return 0, errPipe
 	}
-	n := t.sndBuf.Write(p)
+	var n int
+	if t.so != nil && t.so.lowat > 0 {
+		n = t.writeLowat(p, now) // TCP_NOTSENT_LOWAT (sockopt.go)
+	} else {
+		n = t.sndBuf.Write(p)
+	}
 	if t.sndBuf.Free() == 0 {
 		t.sndFull = true // the application fills the buffer: let it grow
 	}
@@ -73,7 +78,7 @@ func (t *TCB) windowUpdate(now time.Time) {
 	case t.rcvWnd < uint32(t.sndMSS) || t.cfg.DelayedACK < 0:
 		t.sendAck(now)
 	case t.delAckAt.IsZero():
-		t.delAckAt = now.Add(t.cfg.DelayedACK)
+		t.delAckAt = instantOf(now.Add(t.cfg.DelayedACK))
 	}
 }
 
@@ -86,7 +91,7 @@ func (t *TCB) Readable() bool {
 // Writable reports whether Write would accept a byte or return an error.
 func (t *TCB) Writable() bool {
 	return t.err != nil || t.finQueued || t.state == StateClosed || t.state == StateListen ||
-		t.sndBuf.room() > 0
+		t.sndBuf.room() > 0 && t.belowLowat()
 }
 
 // CloseWrite queues a FIN after all queued data (half-close). Reading
@@ -168,7 +173,7 @@ func (t *TCB) Close(now time.Time) error {
 		}
 	}
 	if t.state == StateFinWait2 && t.finWait2At.IsZero() {
-		t.finWait2At = now.Add(t.cfg.FinWait2Timeout)
+		t.armFinWait2(now) // TCP_LINGER2 (sockopt.go)
 	}
 	return nil
 }

@@ -34,6 +34,8 @@ type tunFlags struct {
 	addrs prefixList
 	peers addrList
 	pcap  string
+	// noOffload opens the device without the virtio-net header.
+	noOffload bool
 	// routes are added on the kernel side through the device (gateway).
 	routes prefixList
 	trace  traceFlag
@@ -46,6 +48,7 @@ func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.addrs, "addr", "synack's own `ADDR/PREFIX` on the device (repeatable, IPv4 and IPv6)")
 	fs.Var(&f.peers, "peer", "give the kernel side of the device `KERNEL_ADDR` (repeatable; inside the prefix of synack's --addr of the same family, not that address), and bring it up")
 	fs.StringVar(&f.pcap, "pcap", "", "write every packet on the device to this pcap `FILE`")
+	fs.BoolVar(&f.noOffload, "no-offload", false, "open the device without offloads (virtio-net header, TSO, checksum): one MTU-sized packet per read and write, complete checksums for a tcpdump of the kernel's side")
 	f.trace.register(fs)
 }
 
@@ -126,7 +129,7 @@ func (f *tunFlags) open() (*netStack, error) {
 		pp, _ := f.prefixFor(p)
 		kernel = append(kernel, netip.PrefixFrom(p, pp.Bits()))
 	}
-	dev, err := tun.Open(tun.Options{Name: f.name, NetNS: f.netns, MTU: f.mtu, Addrs: kernel, Up: true, Routes: f.routes})
+	dev, err := tun.Open(tun.Options{Name: f.name, NetNS: f.netns, MTU: f.mtu, Addrs: kernel, Up: true, Routes: f.routes, DisableOffload: f.noOffload})
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrPermission):
@@ -173,7 +176,7 @@ func (n *netStack) describe(f *tunFlags) string {
 	for _, p := range f.addrs {
 		as = append(as, p.String())
 	}
-	s := fmt.Sprintf("tun %s (MTU %d), synack %s", n.dev.Name(), n.dev.MTU(), strings.Join(as, " "))
+	s := fmt.Sprintf("tun %s (MTU %d, offloads %v), synack %s", n.dev.Name(), n.dev.MTU(), n.dev.Offloads(), strings.Join(as, " "))
 	if len(f.peers) > 0 {
 		var ps []string
 		for _, p := range f.peers {

@@ -20,17 +20,22 @@ const DefaultMTU = 1500
 
 // Options says which device to open; see the Linux documentation.
 type Options struct {
-	Name  string
-	NetNS string
-	MTU   int
-	Addrs []netip.Prefix
-	Up    bool
+	Name           string
+	NetNS          string
+	MTU            int
+	Addrs          []netip.Prefix
+	Up             bool
+	Routes         []netip.Prefix
+	DisableOffload bool
 }
 
 // Device is an open TUN device.
 type Device struct{}
 
-var _ link.Link = (*Device)(nil)
+var (
+	_ link.Link        = (*Device)(nil)
+	_ link.BatchWriter = (*Device)(nil)
+)
 
 // Open fails: TUN devices are supported on Linux only.
 func Open(Options) (*Device, error) {
@@ -46,6 +51,12 @@ func (d *Device) MTU() int { return 0 }
 // WritePacket implements link.Link.
 func (d *Device) WritePacket([]byte) error { return errors.ErrUnsupported }
 
+// WritePackets implements link.BatchWriter.
+func (d *Device) WritePackets([][]byte) (int, error) { return 0, errors.ErrUnsupported }
+
+// Offloads returns the offloads the device uses: none.
+func (d *Device) Offloads() Offloads { return 0 }
+
 // Attach implements link.Link.
 func (d *Device) Attach(link.Receiver) {}
 
@@ -55,6 +66,7 @@ func (d *Device) Close() error { return errors.ErrUnsupported }
 // Stats are a device's packet counters.
 type Stats struct {
 	RxPackets, TxPackets, RxErrors uint64
+	RxSuper, RxSplit, TxSuper      uint64
 }
 
 // Stats returns the device's counters.

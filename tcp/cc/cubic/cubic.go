@@ -33,13 +33,26 @@ type Cubic struct {
 	ssthresh int
 	saved    cc.Saved
 
-	wMax      float64   // W_max, in segments
-	k         float64   // K, in seconds
-	epoch     time.Time // start of the current congestion-avoidance epoch
-	cwndEpoch float64   // cwnd (segments) at the start of the epoch
-	wEst      float64   // W_est, the Reno-friendly window, in segments
+	wMax      float64 // W_max, in segments
+	k         float64 // K, in seconds
+	epoch     int64   // start of the current congestion-avoidance epoch (sinceRef); 0: none
+	cwndEpoch float64 // cwnd (segments) at the start of the epoch
+	wEst      float64 // W_est, the Reno-friendly window, in segments
 	rtt       time.Duration
 	hystart   hystart
+}
+
+// timeRef is the origin of the epochs: an int64 instead of a time.Time
+// keeps every connection's Cubic in the 144-byte allocation class.
+var timeRef = time.Now()
+
+// sinceRef is t as nanoseconds since timeRef (monotonic when t is), never
+// 0, which stands for no epoch.
+func sinceRef(t time.Time) int64 {
+	if d := int64(t.Sub(timeRef)); d != 0 {
+		return d
+	}
+	return 1
 }
 
 // hystart is HyStart++'s per-connection state (RFC 9406 §4.2).
@@ -149,9 +162,9 @@ func (q *Cubic) hystartAck(a cc.Ack) {
 func (q *Cubic) congestionAvoidance(acked int, now time.Time) {
 	mss := float64(q.mss)
 	cwnd := float64(q.cwnd) / mss
-	if q.epoch.IsZero() {
+	if q.epoch == 0 {
 		// A new epoch: after a reduction, or on leaving slow start.
-		q.epoch = now
+		q.epoch = sinceRef(now)
 		q.cwndEpoch = cwnd
 		q.wEst = cwnd
 		if q.wMax < cwnd {
@@ -161,7 +174,7 @@ func (q *Cubic) congestionAvoidance(acked int, now time.Time) {
 		}
 		q.k = math.Cbrt((q.wMax - cwnd) / c)
 	}
-	t := now.Sub(q.epoch).Seconds() + q.rtt.Seconds()
+	t := time.Duration(sinceRef(now)-q.epoch).Seconds() + q.rtt.Seconds()
 	d := t - q.k
 	target := c*d*d*d + q.wMax
 	// §4.2: the target is clamped to [cwnd, 1.5·cwnd].
@@ -192,7 +205,7 @@ func (q *Cubic) OnCongestionEvent(flight int, _ time.Time) {
 	}
 	q.ssthresh = max(int(float64(max(flight, q.mss))*beta), 2*q.mss)
 	q.cwnd = q.ssthresh
-	q.epoch = time.Time{}
+	q.epoch = 0
 }
 
 // OnRecoveryEnd sets cwnd to ssthresh.
@@ -213,6 +226,6 @@ func (q *Cubic) Undo() {
 	q.cwnd = max(q.cwnd, q.saved.Cwnd)
 	q.ssthresh = max(q.ssthresh, q.saved.Ssthresh)
 	q.wMax = float64(q.cwnd) / float64(q.mss)
-	q.epoch = time.Time{}
+	q.epoch = 0
 	q.saved.Valid = false
 }

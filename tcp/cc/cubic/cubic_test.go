@@ -4,11 +4,23 @@ import (
 	"math"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/synack/synack/tcp/cc"
 )
 
 var t0 = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Every connection holds a Cubic, idle ones too: it stays in the 144-byte
+// allocation class on 64-bit platforms (160 with its epoch a time.Time).
+func TestCubicSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(Cubic{}); n > 144 {
+		t.Errorf("Cubic is %d bytes, past the 144-byte class", n)
+	}
+}
 
 // After a loss at W_max = 100 segments cwnd drops to 70 and the cubic
 // function brings it back to W_max K = cbrt(W_max·(1−β)/C) seconds later.
