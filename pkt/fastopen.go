@@ -219,22 +219,6 @@ func (c *call) fastOpenSetsockopt(sk *socket, level, opt int64) (res sysResult, 
 	return ok0(), true, true
 }
 
-// fastOpenGetsockopt reads the TCP_FASTOPEN* options.
-func (c *call) fastOpenGetsockopt(sk *socket, level, opt int64) (v int64, handled bool) {
-	if level != solTCP {
-		return 0, false
-	}
-	switch opt {
-	case optTCPFastOpen:
-		return int64(sk.fo.qlen), true
-	case optTCPFastOpenConnect:
-		return boolInt(sk.fo.connect), true
-	case optTCPFastOpenNoCookie:
-		return boolInt(sk.fo.noCookie), true
-	}
-	return 0, false
-}
-
 // fastOpenDial starts a Fast Open connection for sk to ap, as connect
 // does (flows and all); the SYN waits for the first write.
 func (c *call) fastOpenDial(sk *socket, ap netip.AddrPort) (sysResult, bool) {
