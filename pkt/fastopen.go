@@ -215,6 +215,9 @@ func (c *call) fastOpenSetsockopt(sk *socket, level, opt int64) (res sysResult, 
 			return fail(syscall.EINVAL), true, true
 		}
 		sk.fo.synCnt = int(v)
+		if sk.conn != nil {
+			sk.conn.SetSynRetries(int(v))
+		}
 	}
 	return ok0(), true, true
 }

@@ -423,3 +423,12 @@ func (c *fastOpenCounters) stats() FastOpenStats {
 	return FastOpenStats{Active: c.active.Load(), ActiveFail: c.activeFail.Load(), Passive: c.passive.Load(),
 		PassiveFail: c.passiveFail.Load(), ListenOverflow: c.listenOverflow.Load(), CookieReqs: c.cookieReqs.Load()}
 }
+
+// SetSynRetries is Linux's TCP_SYNCNT on a connection not yet established:
+// how many times its SYN is sent again before the connect fails with
+// ETIMEDOUT (n <= 0: the default, tcp.DefaultSynRetries).
+func (c *Conn) SetSynRetries(n int) {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	c.tcb.SetSynRetries(n)
+}
