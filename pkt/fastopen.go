@@ -504,3 +504,23 @@ func fastOpenRevents(sk *socket, rd stack.Readiness) int64 {
 	}
 	return 0
 }
+
+// underTest is close's hook: when the socket the %{ }% blocks read (the
+// last one a call named) is closed, they read the newest connected socket
+// left, as packetdrill's socket under test stays the last connection
+// (sockopt-fastopen-key.pkt closes its listener, then reads tcpi_options
+// of the accepted socket).
+func (r *runner) underTest(closed int) {
+	if r.lastFD != closed {
+		return
+	}
+	best := -1
+	for fd, sk := range r.socks {
+		if sk.conn != nil && fd > best {
+			best = fd
+		}
+	}
+	if best >= 0 {
+		r.lastFD = best
+	}
+}

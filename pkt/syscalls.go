@@ -636,6 +636,7 @@ func (c *call) sysClose() (sysResult, bool) {
 		return res, ok
 	}
 	delete(c.r.socks, sk.fd)
+	c.r.underTest(sk.fd) // fastopen.go
 	if sk.flow != nil {
 		sk.flow.closed = true
 	}
