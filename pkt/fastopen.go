@@ -312,7 +312,7 @@ func (c *call) fastOpenWrite(sk *socket, n int64, nonblock bool) (res sysResult,
 		if fl&msgFastOpen != 0 && !c.r.fastOpenClientOn() {
 			return fail(syscall.EOPNOTSUPP), true, true
 		}
-		ap, ok := c.sockaddr(4, false)
+		ap, ok := c.fastOpenDest()
 		if !ok {
 			return res, true, false
 		}
@@ -320,11 +320,8 @@ func (c *call) fastOpenWrite(sk *socket, n int64, nonblock bool) (res sysResult,
 			return r, true, true
 		}
 	case sk.conn != nil && sk.conn.FastOpenPending():
-	case sk.conn != nil && fl&msgFastOpen != 0:
-		if sk.conn.Readiness().State == tcp.StateSynSent {
-			return fail(syscall.EALREADY), true, true
-		}
-		return fail(syscall.EISCONN), true, true
+	case sk.conn != nil && fl&msgFastOpen != 0 && sk.conn.Readiness().State == tcp.StateSynSent:
+		return fail(syscall.EALREADY), true, true
 	default:
 		return res, false, true
 	}
@@ -523,4 +520,27 @@ func (r *runner) underTest(closed int) {
 	if best >= 0 {
 		r.lastFD = best
 	}
+}
+
+// fastOpenDest is the destination of a sendto, or of a sendmsg whose
+// msg_name is "..." (the script's remote address).
+func (c *call) fastOpenDest() (netip.AddrPort, bool) {
+	if c.sc.Name != "sendmsg" {
+		return c.sockaddr(4, false)
+	}
+	if st, isStruct := c.arg(1).(*StructExpr); isStruct {
+		for _, el := range st.Elems {
+			as, isAssign := el.(*AssignExpr)
+			if !isAssign {
+				continue
+			}
+			if ce, isCall := as.Name.(*CallExpr); isCall && ce.Func == "msg_name" {
+				if _, any := as.Value.(*EllipsisExpr); any {
+					return netip.AddrPortFrom(c.r.cfg.RemoteIP, 8080), true
+				}
+			}
+		}
+	}
+	c.r.skipf(c.ev.Line, "sendmsg: only msg_name(...)=... is supported with MSG_FASTOPEN")
+	return netip.AddrPort{}, false
 }
