@@ -144,6 +144,8 @@ func (r *runner) fastOpenListen(sk *socket) {
 	if sk.lst == nil {
 		return
 	}
+	// tcp_ecn as it is now, also when set after the stack was made.
+	sk.lst.SetECN(r.base.ECN, r.base.ECNAcceptOnly)
 	if sk.fo.qlen > 0 {
 		sk.lst.SetFastOpen(sk.fo.qlen)
 	}

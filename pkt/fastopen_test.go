@@ -46,6 +46,14 @@ func TestFastOpenScripts(t *testing.T) {
 			"+.01 < S. 77:77(0) ack 501 win 5840 <mss 1460,nop,nop,sackOK,nop,wscale 6>\n" +
 			"+0 > . 501:501(0) ack 1\n+0 %{ assert (tcpi_options & TCPI_OPT_SYN_DATA) != 0 }%\n" +
 			"+0 < P. 1:101(100) ack 501 win 257\n+0 > . 501:501(0) ack 101\n", Pass, ""},
+		{"tcp_ecn after the stack", "`sysctl -q net.ipv4.tcp_ecn=0`\n" +
+			"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n" +
+			"+0 < SEW 0:0(0) win 32792 <mss 1460>\n+0 > S. 0:0(0) ack 1 <mss 1460>\n" +
+			"+0 < . 1:1(0) ack 1 win 100\n+0 accept(3, ..., ...) = 4\n+0 close(3) = 0\n" +
+			"+0 `sysctl -q net.ipv4.tcp_ecn=2`\n" +
+			"+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n" +
+			"+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n" +
+			"+0 < SEW 500:500(0) win 32792 <mss 1460>\n+0 > SE. 0:0(0) ack 501 <mss 1460>\n", Pass, ""},
 		{"client off", "`sysctl -q net.ipv4.tcp_fastopen=0`\n" +
 			"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n" +
 			"+0 sendto(3, ..., 10, MSG_FASTOPEN, ..., ...) = -1 EOPNOTSUPP\n" +
