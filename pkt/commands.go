@@ -125,7 +125,11 @@ func (r *runner) applyOne(part string, apply bool) string {
 	case cmd == "sysctl":
 		return r.sysctl(args[1:], apply)
 	case cmd == "ip" && len(args) >= 2 && args[1] == "tcp_metrics":
-		return "" // synack keeps no metrics: nothing to flush
+		// The only metrics synack keeps are Fast Open's cookie cache.
+		if apply && r.st != nil && len(args) >= 3 && args[2] == "flush" {
+			r.st.ForgetFastOpenCookies()
+		}
+		return ""
 	case cmd == "ip" && len(args) >= 3 && (args[1] == "route" || args[1] == "-6" && args[2] == "route"):
 		return r.ipRoute(args, apply)
 	case cmd == "tc" && len(args) >= 2 && args[1] == "qdisc":

@@ -286,10 +286,21 @@ func (r *runner) newFD() int {
 // descriptors onto live ones, so a script may start at 4 or skip numbers),
 // else the lowest free one.
 func (c *call) scriptFD() int {
-	if ie, ok := c.sc.Ret.(*IntExpr); ok && ie.Value >= 3 && ie.Value < 1<<16 && c.r.socks[int(ie.Value)] == nil {
-		return int(ie.Value)
+	ie, ok := c.sc.Ret.(*IntExpr)
+	if !ok || ie.Value < 3 || ie.Value >= 1<<16 {
+		return c.r.newFD()
 	}
-	return c.r.newFD()
+	fd := int(ie.Value)
+	if old := c.r.socks[fd]; old != nil {
+		// The script names a new descriptor with the number of one it
+		// never closed: as packetdrill maps script descriptors to live
+		// ones, the number now means the new one; the old socket lives
+		// on under a number the script does not use.
+		old.fd = c.r.newFD()
+		c.r.socks[old.fd] = old
+		delete(c.r.socks, fd)
+	}
+	return fd
 }
 
 func (c *call) sysSocket() (sysResult, bool) {
@@ -625,6 +636,7 @@ func (c *call) sysClose() (sysResult, bool) {
 		return res, ok
 	}
 	delete(c.r.socks, sk.fd)
+	c.r.underTest(sk.fd) // fastopen.go
 	if sk.flow != nil {
 		sk.flow.closed = true
 	}

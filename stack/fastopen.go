@@ -210,6 +210,17 @@ type listenerFastOpen struct {
 	qlen     int                // most pending Fast Open connections; 0: off
 	children map[*Conn]struct{} // accepted on their SYN's data, not yet synchronized
 	key      *tcp.FastOpenKey   // the listener's own key (SetFastOpenKey); nil: the stack's
+	ecn      *[2]bool           // SetECN: tcp.Config's ECN and ECNAcceptOnly for new connections; nil: the stack's
+}
+
+// SetECN gives the listener's new connections their own ECN settings
+// (tcp.Config.ECN and ECNAcceptOnly) instead of the stack's: what a
+// change of Linux's net.ipv4.tcp_ecn does to the listeners made after it.
+// (It sits with Fast Open because the Fast Open scripts need it.)
+func (l *Listener) SetECN(ecn, acceptOnly bool) {
+	l.mu.Lock()
+	l.fo.ecn = &[2]bool{ecn, acceptOnly}
+	l.mu.Unlock()
 }
 
 // SetFastOpen lets the listener accept data on SYNs with valid cookies
@@ -257,6 +268,11 @@ func (l *Listener) fastOpenQlen() int {
 func (sh *shard) passiveTCB(l *Listener, cfg tcp.Config, key tuple, seg *tcp.Segment, now time.Time) (t *tcp.TCB, child bool) {
 	s := sh.s
 	iss := sh.passiveISN(key, now)
+	l.mu.Lock()
+	if e := l.fo.ecn; e != nil {
+		cfg.ECN, cfg.ECNAcceptOnly = e[0], e[1]
+	}
+	l.mu.Unlock()
 	o := &seg.Options
 	q := l.fastOpenQlen()
 	hasData := len(seg.Payload) > 0
@@ -422,4 +438,13 @@ type fastOpenCounters struct {
 func (c *fastOpenCounters) stats() FastOpenStats {
 	return FastOpenStats{Active: c.active.Load(), ActiveFail: c.activeFail.Load(), Passive: c.passive.Load(),
 		PassiveFail: c.passiveFail.Load(), ListenOverflow: c.listenOverflow.Load(), CookieReqs: c.cookieReqs.Load()}
+}
+
+// SetSynRetries is Linux's TCP_SYNCNT on a connection not yet established:
+// how many times its SYN is sent again before the connect fails with
+// ETIMEDOUT (n <= 0: the default, tcp.DefaultSynRetries).
+func (c *Conn) SetSynRetries(n int) {
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	c.tcb.SetSynRetries(n)
 }

@@ -382,3 +382,13 @@ func (t *TCB) synPayload(n int) []byte {
 	t.outData = append(append(t.outData[:0], a...), b...)
 	return t.outData
 }
+
+// SetSynRetries changes how many times the SYN is sent again before the
+// connect fails with ETIMEDOUT (Linux's TCP_SYNCNT, which the Fast Open
+// scripts set after their SYN has gone); n <= 0 restores the default.
+func (t *TCB) SetSynRetries(n int) {
+	if n <= 0 {
+		n = DefaultSynRetries
+	}
+	t.cfg.SynRetries = n
+}

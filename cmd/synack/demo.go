@@ -157,7 +157,11 @@ func playScenario(w io.Writer, o demoOptions, s *scenario) error {
 		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintln(w)
-	if err := n.LadderOpts(w, sc.cli, sc.srv, ladder.Options{ASCII: o.ascii, Width: o.width, Absolute: s.absolute}); err != nil {
+	draw := n.LadderOpts
+	if s.draw != nil {
+		draw = func(w io.Writer, _, _ *sim.Host, opts ladder.Options) error { return s.draw(w, sc, opts) }
+	}
+	if err := draw(w, sc.cli, sc.srv, ladder.Options{ASCII: o.ascii, Width: o.width, Absolute: s.absolute}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)

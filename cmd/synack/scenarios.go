@@ -35,6 +35,9 @@ type scenario struct {
 	run func(sc *scene) error
 	// absolute draws absolute sequence numbers.
 	absolute bool
+	// draw, when set, draws the ladders instead of one after the other
+	// (demo_fastopen.go draws its two connections side by side).
+	draw func(w io.Writer, sc *scene, opts ladder.Options) error
 }
 
 // scenarios are the scenarios in the order demo --list shows them; the
@@ -196,6 +199,7 @@ var scenarios = []*scenario{
 		intro:  "The client sends 12 segments (17376 bytes) to the server; the network drops the 3rd and the 4th. The receiver acknowledges what it has with SACK blocks (RFC 2018); the sender's loss detection (RACK, RFC 8985) resends the two missing segments.",
 		run:    runLossyTransfer,
 	},
+	fastOpenScenario, // demo_fastopen.go
 	{
 		name:   "zero-window",
 		notice: "the server does not read; its window shrinks to 0, the client sends zero-window probes with growing gaps, and the transfer resumes once the server reads",

@@ -153,6 +153,15 @@ func TestScenarios(t *testing.T) {
 			"10003.000 ESTABLISHED < . seq 1 ack 4097 win 4096 len 0 ESTABLISHED",
 			"10004.000 ESTABLISHED . seq 4097 ack 1 win 2048 len 1448 > ESTABLISHED",
 		},
+		// Side by side: the first connection on the left, the second
+		// (request on the SYN, answered before the handshake ends) on
+		// the right.
+		"fast-open": {
+			"0.000 SYN-SENT S seq 0 win 65535 > LISTEN | 15.000 SYN-SENT S seq 0 win 65535 > LISTEN",
+			"1.000 SYN-SENT < S. seq 0 ack 1 win SYN-RECEIVED",
+			"2.000 SYN-SENT -> ESTABLISHED | 16.000 SYN-SENT < P. seq 1 ack 19 SYN-RECEIVED",
+			"2.000 ESTABLISHED P. seq 1 ack 1 win > SYN-RECEIVED",
+		},
 	}
 	// What each scenario says after its ladder.
 	notes := map[string]string{
@@ -163,6 +172,7 @@ func TestScenarios(t *testing.T) {
 		"lossy-transfer": "The client retransmitted 2 segments: 2 in fast recovery, 0 after a timeout, 0 as tail loss probes.",
 		"zero-window":    "After 10 s the server had read nothing and the client's window was 0 bytes.",
 		"half-close":     "The server read 18 bytes, then the end of the stream, while in CLOSE-WAIT.",
+		"fast-open":      "4.000 ms the first time (the handshake, then the request), 2.000 ms the second (the request on the SYN): one round trip, 2.000 ms, saved.",
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -221,7 +231,7 @@ func TestScenarios(t *testing.T) {
 func TestScenarioList(t *testing.T) {
 	status, out, _ := synack(t, "demo", "--list")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if status != 0 || len(lines) != 14 || !strings.HasPrefix(lines[0], "handshake ") {
+	if status != 0 || len(lines) != 15 || !strings.HasPrefix(lines[0], "handshake ") {
 		t.Fatalf("status %d, %d lines:\n%s", status, len(lines), out)
 	}
 	for i, sc := range scenarios {
