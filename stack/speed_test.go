@@ -3,6 +3,7 @@ package stack
 import (
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,4 +126,40 @@ func TestBlock_DeadlineAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(100, wait); n != 0 {
 		t.Fatalf("%v allocations per wait with a deadline; want 0", n)
 	}
+}
+
+// feedLink is a link whose every write queues one more packet on a
+// shard, as a busy shard's loop would, until total packets were written.
+type feedLink struct {
+	sh           *shard
+	written, max atomic.Int32
+}
+
+func (l *feedLink) MTU() int             { return 1500 }
+func (l *feedLink) Attach(link.Receiver) {}
+func (l *feedLink) Close() error         { return nil }
+func (l *feedLink) WritePacket([]byte) error {
+	if l.written.Add(1) < l.max.Load() {
+		l.sh.mu.Lock()
+		l.sh.pending = append(l.sh.pending, outPacket{l: l, pkt: []byte{0x45}})
+		l.sh.unlock() // another goroutine is writing: it leaves the packet to it
+	}
+	return nil
+}
+
+// A user call that finds other goroutines' packets queued behind its own
+// writes a few rounds of them, then leaves the rest to the shard's loop.
+func TestUnlock_LeavesABusyShardToItsLoop(t *testing.T) {
+	s := New(Options{Loops: 1})
+	defer s.Close()
+	sh := s.shards[0]
+	l := &feedLink{sh: sh}
+	l.max.Store(1000)
+	sh.mu.Lock()
+	sh.pending = append(sh.pending, outPacket{l: l, pkt: []byte{0x45}})
+	sh.unlock()
+	if n := l.written.Load(); n > 2*maxFlushRounds {
+		t.Fatalf("the caller wrote %d packets before returning; want at most %d", n, 2*maxFlushRounds)
+	}
+	eventually(t, "the loop to write the rest", func() bool { return l.written.Load() >= 1000 })
 }
