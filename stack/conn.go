@@ -216,13 +216,16 @@ func (c *Conn) Read(b []byte) (int, error) {
 			waited = false
 		}
 		dl := c.rdl
-		now := c.s.clock.Now()
-		if n, err, done := c.readLocked(b, now, dl); done {
-			if c.rdW.n > 0 && c.canRead() {
-				c.rdW.signal() // the next blocked Read looks too
+		var now time.Time // zero: not read (nothing to do but wait)
+		if !dl.IsZero() || len(b) == 0 || c.canRead() {
+			now = c.s.clock.Now()
+			if n, err, done := c.readLocked(b, now, dl); done {
+				if c.rdW.n > 0 && c.canRead() {
+					c.rdW.signal() // the next blocked Read looks too
+				}
+				sh.unlock()
+				return n, err
 			}
-			sh.unlock()
-			return n, err
 		}
 		var ch chan struct{}
 		if c.s.runner == nil {
