@@ -31,16 +31,16 @@ type Conn struct {
 	waitCh   chan struct{} // closed (and cleared) when anything changes
 	timerAt  int64         // the deadline sh.timers holds for this connection (sh.mono; 0: none)
 	rdl, wdl int64         // read and write deadlines (sh.mono; 0: none)
-	linger   time.Duration // < 0: close in the background
-	hardErr  errno16 // an ICMP error that failed the connect (SYN-SENT)
-	softErr  errno16 // the last soft ICMP error (RFC 1122 §4.2.3.9)
-	inTable  bool    // in sh.conns
-	halfOpen bool    // in lst's SYN queue
-	closed   bool    // Close was called
-	rdShut   bool    // CloseRead was called
-	wrShut   bool    // CloseWrite was called
-	tw       bool    // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
-	errTaken bool    // a Read or Write has reported the error that ended the connection (takeErr)
+	hardErr  errno16       // an ICMP error that failed the connect (SYN-SENT)
+	softErr  errno16       // the last soft ICMP error (RFC 1122 §4.2.3.9)
+	linger   int32         // seconds Close lingers (SetLinger); < 0: close in the background
+	inTable  bool          // in sh.conns
+	halfOpen bool          // in lst's SYN queue
+	closed   bool          // Close was called
+	rdShut   bool          // CloseRead was called
+	wrShut   bool          // CloseWrite was called
+	tw       bool          // in TIME-WAIT: a record in sh.tw stands for it (timewait.go)
+	errTaken bool          // a Read or Write has reported the error that ended the connection (takeErr)
 	// timerKept marks the connection's entry kept while sh.timers
 	// compacts (timerHeap.compact).
 	timerKept bool
@@ -50,9 +50,54 @@ type Conn struct {
 	wflags tcp.WriteFlags // send flags of the WriteFlags call in progress
 
 	// Separate wake-ups for readers and writers (guarded by sh.mu):
-	// settle closes rdCh only when a Read can proceed and wrCh only when
-	// a Write can, so that pure ACKs do not wake a blocked Read.
-	rdCh, wrCh chan struct{}
+	// settle wakes a blocked Read only when it can proceed and a blocked
+	// Write likewise, so that pure ACKs do not wake a Read.
+	rdW, wrW waiters
+}
+
+// waiters is the reusable wake-up of one kind of blocked call (Reads or
+// Writes) of a connection, in real-time mode, guarded by sh.mu: a channel
+// with room for one token, which wakes one waiter, allocated once;
+// broadcast closes it (Close, deadlines), and the next waiter makes
+// another. A woken call that completes passes a token on to the next
+// waiter while the connection is still ready (chain), so that several
+// concurrent Reads all see the data or the end. A stale token only makes
+// one wait return early, to look again.
+type waiters struct {
+	ch    chan struct{}
+	n     int32  // callers counted by add and not yet by done
+	waits uint32 // times add was called (tests)
+}
+
+// add counts a caller about to wait and returns the channel to wait on.
+func (w *waiters) add() chan struct{} {
+	if w.ch == nil {
+		w.ch = make(chan struct{}, 1)
+	}
+	w.n++
+	w.waits++
+	return w.ch
+}
+
+// done uncounts a caller whose wait ended.
+func (w *waiters) done() { w.n-- }
+
+// signal wakes one waiter, if any waits.
+func (w *waiters) signal() {
+	if w.n > 0 {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// broadcast wakes every waiter.
+func (w *waiters) broadcast() {
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
+	}
 }
 
 // takeErr is what a Read (write false) or Write reports when the engine
@@ -124,54 +169,28 @@ func (c *Conn) notify() {
 		close(c.waitCh)
 		c.waitCh = nil
 	}
-	if c.rdCh != nil {
-		close(c.rdCh)
-		c.rdCh = nil
-	}
-	if c.wrCh != nil {
-		close(c.wrCh)
-		c.wrCh = nil
-	}
+	c.rdW.broadcast()
+	c.wrW.broadcast()
 }
 
-// wake is notify after an engine call (sh.mu held): it wakes blocked
-// Reads only when one can proceed, and blocked Writes likewise; the
+// wake is notify after an engine call (sh.mu held): it wakes a blocked
+// Read only when one can proceed, and a blocked Write likewise; the
 // other waiters (Dial, Close with linger) always.
 func (c *Conn) wake() {
 	if c.waitCh != nil {
 		close(c.waitCh)
 		c.waitCh = nil
 	}
-	if c.rdCh != nil && (c.closed || c.rdShut || c.tcb.Readable()) {
-		close(c.rdCh)
-		c.rdCh = nil
+	if c.rdW.n > 0 && c.canRead() {
+		c.rdW.signal()
 	}
-	if c.wrCh != nil && (c.closed || c.wrShut || c.tcb.Writable()) {
-		close(c.wrCh)
-		c.wrCh = nil
+	if c.wrW.n > 0 && c.canWrite() {
+		c.wrW.signal()
 	}
 }
 
-// readChan and writeChan are waitChan for a blocked Read and Write.
-func (c *Conn) readChan() chan struct{} {
-	if c.s.runner != nil {
-		return nil
-	}
-	if c.rdCh == nil {
-		c.rdCh = make(chan struct{})
-	}
-	return c.rdCh
-}
-
-func (c *Conn) writeChan() chan struct{} {
-	if c.s.runner != nil {
-		return nil
-	}
-	if c.wrCh == nil {
-		c.wrCh = make(chan struct{})
-	}
-	return c.wrCh
-}
+func (c *Conn) canRead() bool  { return c.closed || c.rdShut || c.tcb.Readable() }
+func (c *Conn) canWrite() bool { return c.closed || c.wrShut || c.tcb.Writable() }
 
 // waitChan returns the channel notify will close (sh.mu held); nil in
 // manual mode, where waiting goes through the Runner.
@@ -202,16 +221,30 @@ func (c *Conn) opErr(op string, err error) error {
 // an error or the read deadline (os.ErrDeadlineExceeded).
 func (c *Conn) Read(b []byte) (int, error) {
 	sh := c.sh
+	waited := false
 	for {
 		sh.mu.Lock()
+		if waited {
+			c.rdW.done()
+			waited = false
+		}
 		rdl := c.rdl
 		dl := sh.wall(rdl)
-		now := c.s.clock.Now()
-		if n, err, done := c.readLocked(b, now, dl); done {
-			sh.unlock()
-			return n, err
+		var now time.Time // zero: not read (nothing to do but wait)
+		if rdl != 0 || len(b) == 0 || c.canRead() || c.tcb.FastOpenPending() {
+			now = c.s.clock.Now()
+			if n, err, done := c.readLocked(b, now, dl); done {
+				if c.rdW.n > 0 && c.canRead() {
+					c.rdW.signal() // the next blocked Read looks too
+				}
+				sh.unlock()
+				return n, err
+			}
 		}
-		ch := c.readChan()
+		var ch chan struct{}
+		if c.s.runner == nil {
+			ch, waited = c.rdW.add(), true
+		}
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
@@ -273,18 +306,29 @@ func (c *Conn) readLocked(b []byte, now, dl time.Time) (n int, err error, done b
 func (c *Conn) Write(b []byte) (int, error) {
 	sh := c.sh
 	total := 0
+	waited := false
 	for {
 		sh.mu.Lock()
+		if waited {
+			c.wrW.done()
+			waited = false
+		}
 		wdl := c.wdl
 		dl := sh.wall(wdl)
 		now := c.s.clock.Now()
 		n, err := c.writeLocked(b[total:], now, dl)
 		total += n
 		if err != nil || total == len(b) {
+			if c.wrW.n > 0 && c.canWrite() {
+				c.wrW.signal() // the next blocked Write looks too
+			}
 			sh.unlock()
 			return total, err
 		}
-		ch := c.writeChan()
+		var ch chan struct{}
+		if c.s.runner == nil {
+			ch, waited = c.wrW.add(), true
+		}
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
@@ -363,7 +407,7 @@ func (c *Conn) Close() error {
 		sh.unlock()
 		return nil
 	}
-	deadline := now.Add(c.linger)
+	deadline := now.Add(time.Duration(c.linger) * time.Second)
 	finAcked := func() bool {
 		switch c.tcb.State() {
 		case tcp.StateFinWait2, tcp.StateTimeWait, tcp.StateClosed:

@@ -106,7 +106,7 @@ func (sh *shard) loop() {
 			sh.drainInput(now, 63) // what else is waiting, under the same lock
 			sh.runTimers(now)
 			sh.rearm(timer, now)
-			sh.unlock()
+			sh.unlockFrom(true)
 		case <-timer.C:
 			sh.mu.Lock()
 			now := sh.s.clock.Now()
@@ -117,11 +117,12 @@ func (sh *shard) loop() {
 			sh.drainInput(now, cap(sh.in))
 			sh.runTimers(now)
 			sh.rearm(timer, now)
-			sh.unlock()
+			sh.unlockFrom(true)
 		case <-sh.kick:
 			sh.mu.Lock()
 			sh.rearm(timer, sh.s.clock.Now())
-			sh.mu.Unlock()
+			sh.unlockFrom(true) // and writes what a user call left
+
 		case <-sh.s.stop:
 			return
 		}
@@ -180,7 +181,16 @@ func (sh *shard) kickIfEarlier() {
 // real-time mode one goroutine at a time writes a shard's packets, in the
 // order they were built; one that finds another writing leaves its
 // packets to it.
-func (sh *shard) unlock() {
+func (sh *shard) unlock() { sh.unlockFrom(false) }
+
+// maxFlushRounds bounds how many times a goroutine other than the loop
+// goes back for packets that others queued while it was writing; then it
+// leaves the rest to the loop, so that a user call is not kept writing
+// the output of a busy shard.
+const maxFlushRounds = 8
+
+// unlockFrom is unlock; loop says the caller is the shard's loop.
+func (sh *shard) unlockFrom(loop bool) {
 	if len(sh.pending) == 0 {
 		sh.mu.Unlock()
 		return
@@ -199,7 +209,14 @@ func (sh *shard) unlock() {
 		return
 	}
 	sh.flushing = true
-	for len(sh.pending) > 0 {
+	for round := 0; len(sh.pending) > 0; round++ {
+		if round == maxFlushRounds && !loop && sh.kick != nil {
+			select {
+			case sh.kick <- struct{}{}: // the loop writes the rest
+			default:
+			}
+			break
+		}
 		out := sh.pending
 		sh.pending, sh.spare = sh.spare[:0], nil
 		sh.mu.Unlock()

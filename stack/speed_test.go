@@ -3,6 +3,7 @@ package stack
 import (
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,12 +62,12 @@ func TestRead_NotWokenByPureACKs(t *testing.T) {
 		var b [1]byte
 		c.Read(b[:])
 	}()
-	var ch chan struct{}
+	var waits uint32
 	eventually(t, "the Read to block", func() bool {
 		c.sh.mu.Lock()
 		defer c.sh.mu.Unlock()
-		ch = c.rdCh
-		return ch != nil
+		waits = c.rdW.waits
+		return c.rdW.n == 1
 	})
 	msg := make([]byte, 10000)
 	if _, err := c.Write(msg); err != nil {
@@ -84,11 +85,12 @@ func TestRead_NotWokenByPureACKs(t *testing.T) {
 		i := c.Info()
 		return i.SndUna == i.SndNxt
 	})
+	time.Sleep(10 * time.Millisecond) // a Read woken by mistake would have waited again by now
 	c.sh.mu.Lock()
-	same := c.rdCh == ch
+	w, tokens := c.rdW.waits, len(c.rdW.ch)
 	c.sh.mu.Unlock()
-	if !same {
-		t.Fatal("the blocked Read was woken by ACKs")
+	if w != waits || tokens != 0 {
+		t.Fatalf("the blocked Read waited %d more times (%d wake-ups pending); want 0 and 0: woken by ACKs", w-waits, tokens)
 	}
 	s.Write([]byte{1}) // let the Read return
 }
@@ -124,5 +126,82 @@ func TestBlock_DeadlineAllocatesNothing(t *testing.T) {
 	wait()
 	if n := testing.AllocsPerRun(100, wait); n != 0 {
 		t.Fatalf("%v allocations per wait with a deadline; want 0", n)
+	}
+}
+
+// feedLink is a link whose every write queues one more packet on a
+// shard, as a busy shard's loop would, until total packets were written.
+type feedLink struct {
+	sh           *shard
+	written, max atomic.Int32
+}
+
+func (l *feedLink) MTU() int             { return 1500 }
+func (l *feedLink) Attach(link.Receiver) {}
+func (l *feedLink) Close() error         { return nil }
+func (l *feedLink) WritePacket([]byte) error {
+	if l.written.Add(1) < l.max.Load() {
+		l.sh.mu.Lock()
+		l.sh.pending = append(l.sh.pending, outPacket{l: l, pkt: []byte{0x45}})
+		l.sh.unlock() // another goroutine is writing: it leaves the packet to it
+	}
+	return nil
+}
+
+// A user call that finds other goroutines' packets queued behind its own
+// writes a few rounds of them, then leaves the rest to the shard's loop.
+func TestUnlock_LeavesABusyShardToItsLoop(t *testing.T) {
+	s := New(Options{Loops: 1})
+	defer s.Close()
+	sh := s.shards[0]
+	l := &feedLink{sh: sh}
+	l.max.Store(1000)
+	sh.mu.Lock()
+	sh.pending = append(sh.pending, outPacket{l: l, pkt: []byte{0x45}})
+	sh.unlock()
+	if n := l.written.Load(); n > 2*maxFlushRounds {
+		t.Fatalf("the caller wrote %d packets before returning; want at most %d", n, 2*maxFlushRounds)
+	}
+	eventually(t, "the loop to write the rest", func() bool { return l.written.Load() >= 1000 })
+}
+
+// Several Reads blocked on one connection all return when data comes,
+// each in turn (one wake-up passes on to the next), and all return when
+// the connection is closed.
+func TestRead_ConcurrentReadersAllWake(t *testing.T) {
+	cl, sv := pair(t, Options{}, Options{})
+	c, s := connected(t, cl, sv)
+	const readers = 4
+	done := make(chan int, readers)
+	for range readers {
+		go func() {
+			var b [1]byte
+			n, _ := c.Read(b[:])
+			done <- n
+		}()
+	}
+	eventually(t, "the Reads to block", func() bool {
+		c.sh.mu.Lock()
+		defer c.sh.mu.Unlock()
+		return c.rdW.n == readers
+	})
+	if _, err := s.Write([]byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		select {
+		case n := <-done:
+			if n != 1 {
+				t.Fatalf("a Read returned %d bytes; want 1", n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("three bytes sent, but not three blocked Reads returned")
+		}
+	}
+	c.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the last blocked Read did not return on Close")
 	}
 }

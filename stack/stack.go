@@ -27,7 +27,17 @@
 // bounded channel (DeliverPacket only parses, copies and enqueues: it never
 // blocks and never takes a shard lock) and runs timers. User calls (Read,
 // Write, Close, ...) run in the caller's goroutine: they lock the shard,
-// call the engine, send what it produced and unlock.
+// call the engine and unlock. In both modes the packets an engine call
+// produces are built under the shard lock and written to their links
+// after it is released; in real-time mode each is built in a pooled
+// buffer of its own, and one goroutine at a time writes a shard's
+// packets, in order.
+//
+// Between two stacks joined by a link.Pipe the buffer itself is handed
+// over (link.Handoff, Stack.AdoptPacket), its TCP checksum left
+// uncomputed as over the kernel's loopback; when the receiving shard's
+// queue is empty and its lock free, the packet is processed at once in
+// the sending goroutine instead of waking the loop.
 //
 // In manual mode (Options.Runner set, as package sim does with a virtual
 // clock) the stack starts no goroutine at all: DeliverPacket processes the

@@ -131,7 +131,7 @@ func (c *Conn) SetLinger(sec int) error {
 		if sec < 0 {
 			c.linger = -1
 		} else {
-			c.linger = time.Duration(sec) * time.Second
+			c.linger = int32(min(sec, 1<<31-1))
 		}
 		return nil
 	})

@@ -38,9 +38,10 @@ func (t *TCB) DrainOutput(emit func(seg *Segment)) {
 // sndPayload returns the n bytes of the send buffer from s.Seq, where
 // they are when contiguous, else copied into outData. Bytes acknowledged
 // (and so dropped from the buffer) since the segment was queued are cut
-// from its front, s.Seq moving with them: the peer has them already.
+// from its front, s.Seq moving with them: the peer has them already (a
+// SYN's sequence number is never moved).
 func (t *TCB) sndPayload(s *Segment, n int) []byte {
-	if d := int(t.sndBufSeq - s.Seq); seqGT(t.sndBufSeq, s.Seq) {
+	if d := int(t.sndBufSeq - s.Seq); seqGT(t.sndBufSeq, s.Seq) && s.Flags&wire.FlagSYN == 0 {
 		d = min(d, n)
 		s.Seq += uint32(d)
 		n -= d
