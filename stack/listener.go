@@ -270,7 +270,12 @@ func (l *Listener) promote(c *Conn, strict bool) admitResult {
 
 // cookieRoom reports whether a connection made from a cookie ACK may join
 // the accept queue: below the backlog when strict is set
-// (AbortOnOverflow), else below the backlog plus the SYN queue's length.
+// (AbortOnOverflow), else below twice the backlog plus the SYN queue's
+// length. Cookies go out only while the accept queue is below the backlog
+// and the SYN queue is full; the half-open connections of that SYN queue
+// may complete (and join past the backlog) before the cookies' ACKs
+// arrive, and an ACK dropped here is lost for good when the client then
+// waits for the server to speak, hence the second allowance.
 func (l *Listener) cookieRoom(strict bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -278,7 +283,7 @@ func (l *Listener) cookieRoom(strict bool) bool {
 	if strict {
 		return n < l.backlog
 	}
-	return n < l.backlog+l.synBacklog
+	return n < 2*(l.backlog+l.synBacklog)
 }
 
 // enqueue puts c, made from a SYN cookie, in the accept queue.
