@@ -29,7 +29,7 @@ type seg struct {
 	win      uint16
 	opts     wire.TCPOptions
 	data     string
-	ce, ect  bool // ECN: CE mark on a segment in, ECT on a segment out
+	ce, ect  bool   // ECN: CE mark on a segment in, ECT on a segment out
 	gso      uint16 // GSOSize of a segment out (DrainOutputSuper)
 }
 
