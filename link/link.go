@@ -66,3 +66,19 @@ type OffloadReceiver interface {
 	// are complete and verified as usual.)
 	DeliverOffloaded(pkt []byte)
 }
+
+// SuperSegmenter is an optional interface of a Link that carries TCP
+// super-segments (GSO): one IP packet larger than the MTU joining
+// segments of one connection, which the link splits into packets of one
+// MSS or whose far side takes whole. A stack gives a link that does not
+// implement it, or says 0, packets of one MSS only.
+type SuperSegmenter interface {
+	// MaxSuperSegment returns the most TCP payload bytes one
+	// super-segment may carry now, or 0 when the link takes none.
+	MaxSuperSegment() int
+}
+
+// MaxSuperPayload is the most TCP payload one super-segment may carry:
+// what an IPv4 packet of 65535 bytes holds after the largest IPv4 and
+// TCP headers a stack writes (20 + 60 bytes).
+const MaxSuperPayload = 65535 - 20 - 60

@@ -38,7 +38,7 @@ func (sh *shard) drainBatched(c *Conn) {
 		return
 	}
 	sh.batching = true
-	c.tcb.DrainOutput(c.emit)
+	c.tcb.DrainOutputSuper(superMax(c.route), c.emit)
 	sh.batching = false
 	sh.flushBatch()
 	sh.batch.mtuRoute = nil
@@ -90,4 +90,17 @@ func (sh *shard) flushBatch() {
 	}
 	clear(b.pkts)
 	b.l, b.buf, b.ends, b.pkts = nil, b.buf[:0], b.ends[:0], b.pkts[:0]
+}
+
+// superMax is how many payload bytes one TCP super-segment may carry on
+// r's link (link.SuperSegmenter; a PipeGSO between two stacks), 0 when
+// the link takes none.
+func superMax(r *route) int {
+	if r == nil {
+		return 0
+	}
+	if ss, ok := r.l.(link.SuperSegmenter); ok {
+		return ss.MaxSuperSegment()
+	}
+	return 0
 }
