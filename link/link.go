@@ -82,3 +82,18 @@ type SuperSegmenter interface {
 // what an IPv4 packet of 65535 bytes holds after the largest IPv4 and
 // TCP headers a stack writes (20 + 60 bytes).
 const MaxSuperPayload = 65535 - 20 - 60
+
+// PartialWriter is an optional interface of a BatchWriter whose far side
+// completes TCP checksums (a TUN with checksum offload: the kernel is
+// told NEEDS_CSUM), so that a stack need not compute them.
+type PartialWriter interface {
+	BatchWriter
+	// PartialChecksums reports whether WritePacketsPartial may be used.
+	PartialChecksums() bool
+	// WritePacketsPartial is WritePackets for TCP packets whose TCP
+	// checksum the link leaves to the far side: the link may overwrite
+	// the checksum field, whatever it holds. segSize[i] > 0 marks
+	// pkts[i] as a super-segment (SuperSegmenter) joining segments of
+	// segSize[i] payload bytes, the last maybe shorter.
+	WritePacketsPartial(pkts [][]byte, segSize []int) (int, error)
+}

@@ -289,7 +289,7 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
 	}
 	sh.countSegment(true, local, remote, seg, time.Time{})
-	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload) { // batch.go
+	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload, int(seg.GSOSize)) { // batch.go
 		return
 	}
 	if sh.s.runner == nil {
