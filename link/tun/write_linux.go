@@ -151,9 +151,17 @@ func (w *vnetWriter) writeLocked(d *Device, pkts [][]byte, segSize []int, partia
 			return done, w.err
 		}
 		done += n
-		d.txPackets.Add(uint64(n))
-		if n > 1 || size > 0 && len(pkts[0]) > d.mtu {
+		switch {
+		case n > 1:
+			d.txPackets.Add(uint64(n))
 			d.txSuper.Add(1)
+		case size > 0 && len(pkts[0]) > d.mtu:
+			// The stack's own super-segment: the packets it makes.
+			h, _ := decodeVnetHdr(w.hdr)
+			d.txPackets.Add(uint64((len(pkts[0]) - int(h.hdrLen) + size - 1) / size))
+			d.txSuper.Add(1)
+		default:
+			d.txPackets.Add(1)
 		}
 		pkts = pkts[n:]
 		if segSize != nil {
