@@ -56,7 +56,11 @@ func TestPipeGSO_BulkAsSuperSegments(t *testing.T) {
 	if mssPkts := uint64(size / 1460); pkts*2 > mssPkts {
 		t.Errorf("%d packets out for %d bytes; want fewer than %d (half of one a segment)", pkts, size, mssPkts/2)
 	}
-	if st.Retransmits != 0 {
+	// Nothing is lost on the link, so nothing may be retransmitted on a
+	// timeout or in recovery. A tail-loss probe is a timer's doing: under
+	// the race detector on a busy machine the goroutines can stall past
+	// its timeout, so probes are counted as failures only without it.
+	if st.RetransTimeout != 0 || st.RetransRecovery != 0 || st.RetransProbe != 0 && !raceEnabled {
 		t.Errorf("%d retransmissions (timeout %d, recovery %d, probe %d); want 0", st.Retransmits, st.RetransTimeout, st.RetransRecovery, st.RetransProbe)
 	}
 }
