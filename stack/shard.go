@@ -289,6 +289,11 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
 	}
 	sh.countSegment(true, local, remote, seg, time.Time{})
+	if seg.GSOSize != 0 {
+		// A super-segment counts as the segments it joins, as Linux
+		// counts a GSO packet's.
+		sh.segs.out += uint64((len(seg.Payload)+int(seg.GSOSize)-1)/int(seg.GSOSize)) - 1
+	}
 	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload, int(seg.GSOSize)) { // batch.go
 		return
 	}

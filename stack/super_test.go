@@ -12,7 +12,8 @@ import (
 // Over a link.PipeGSO between two stacks, bulk data goes as TCP
 // super-segments that the far stack takes whole: 4 MiB arrive intact,
 // in fewer than half as many packets as segments of one MSS would
-// take, and nothing is retransmitted.
+// take (SegmentsOut still counts the segments), and nothing is
+// retransmitted.
 func TestPipeGSO_BulkAsSuperSegments(t *testing.T) {
 	a, b := link.PipeGSO(1500)
 	cl, sv := New(Options{}), New(Options{})
@@ -32,7 +33,7 @@ func TestPipeGSO_BulkAsSuperSegments(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i*7 + i>>12)
 	}
-	before := cl.Stats().PacketsOut
+	st0 := cl.Stats()
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Write(data)
@@ -52,9 +53,13 @@ func TestPipeGSO_BulkAsSuperSegments(t *testing.T) {
 		t.Fatalf("got %d bytes, not the %d written", len(got), len(data))
 	}
 	st := cl.Stats()
-	pkts := st.PacketsOut - before
+	pkts := st.PacketsOut - st0.PacketsOut
 	if mssPkts := uint64(size / 1460); pkts*2 > mssPkts {
 		t.Errorf("%d packets out for %d bytes; want fewer than %d (half of one a segment)", pkts, size, mssPkts/2)
+	}
+	// SegmentsOut counts the segments a super-segment joins.
+	if segs := st.SegmentsOut - st0.SegmentsOut; segs < size/1460 {
+		t.Errorf("SegmentsOut grew by %d; want at least %d", segs, size/1460)
 	}
 	// Nothing is lost on the link, so nothing may be retransmitted on a
 	// timeout or in recovery. A tail-loss probe is a timer's doing: under
