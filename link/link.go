@@ -70,8 +70,11 @@ type OffloadReceiver interface {
 // SuperSegmenter is an optional interface of a Link that carries TCP
 // super-segments (GSO): one IP packet larger than the MTU joining
 // segments of one connection, which the link splits into packets of one
-// MSS or whose far side takes whole. A stack gives a link that does not
-// implement it, or says 0, packets of one MSS only.
+// MSS or whose far side takes whole. A stack sends super-segments only
+// through Handoff (to a far side that adopts them) or
+// PartialWriter.WritePacketsPartial, so a link implements this beside
+// one of them; a link that does not implement it, or says 0, gets
+// packets of one MSS only.
 type SuperSegmenter interface {
 	// MaxSuperSegment returns the most TCP payload bytes one
 	// super-segment may carry now, or 0 when the link takes none.

@@ -125,7 +125,16 @@ func superMax(r *route) int {
 	if r == nil {
 		return 0
 	}
-	if ss, ok := r.l.(link.SuperSegmenter); ok {
+	ss, ok := r.l.(link.SuperSegmenter)
+	if !ok {
+		return 0
+	}
+	// The two ways a super-segment leaves: handed to a stack that adopts
+	// it, or written with WritePacketsPartial.
+	if ho, ok := r.l.(link.Handoff); ok && ho.PeerAdopts() {
+		return ss.MaxSuperSegment()
+	}
+	if pw, ok := r.l.(link.PartialWriter); ok && pw.PartialChecksums() {
 		return ss.MaxSuperSegment()
 	}
 	return 0
