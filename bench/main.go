@@ -177,6 +177,7 @@ func main() {
 		only     = flag.String("only", "", "comma-separated workloads to run (bulk1500, bulk65535, conn1, conn8, pingpong, short, memory, synflood, tun)")
 		stacks   = flag.String("stacks", "synack,gvisor,kernel", "comma-separated contenders")
 		tun      = flag.Bool("tun", false, "also run the TUN benchmark of package interop (root only)")
+		gso      = flag.Bool("gso", true, "join synack's stacks with link.PipeGSO (TCP super-segments between them) rather than link.Pipe")
 		repo     = flag.String("repo", "..", "the synack repository (for --tun)")
 		asJSON   = flag.Bool("json", false, "print JSON")
 		jsonOut  = flag.String("json-out", "", "also write the JSON report to this file")
@@ -220,6 +221,7 @@ func main() {
 			p.timeout = q.timeout
 		}
 	}
+	pipeGSO = *gso
 	if *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: --rounds must be at least 1")
 		os.Exit(2)

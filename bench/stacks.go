@@ -71,8 +71,17 @@ func newSynack(mtu int) (network, error) {
 	return newSynackOpts(mtu, stack.Options{}, stack.Options{})
 }
 
+// pipeGSO (--gso) joins synack's two stacks with link.PipeGSO, over which
+// bulk data goes as TCP super-segments (both ends are synack stacks that
+// take them whole), instead of link.Pipe.
+var pipeGSO = true
+
 func newSynackOpts(mtu int, copts, sopts stack.Options) (*synackNet, error) {
-	a, b := link.Pipe(mtu)
+	pipe := link.Pipe
+	if pipeGSO {
+		pipe = link.PipeGSO
+	}
+	a, b := pipe(mtu)
 	n := &synackNet{cl: stack.New(copts), sv: stack.New(sopts)}
 	if err := n.cl.AddLink(a, netip.PrefixFrom(clientIP, 24)); err != nil {
 		n.Close()

@@ -66,3 +66,37 @@ type OffloadReceiver interface {
 	// are complete and verified as usual.)
 	DeliverOffloaded(pkt []byte)
 }
+
+// SuperSegmenter is an optional interface of a Link that carries TCP
+// super-segments (GSO): one IP packet larger than the MTU joining
+// segments of one connection, which the link splits into packets of one
+// MSS or whose far side takes whole. A stack sends super-segments only
+// through Handoff (to a far side that adopts them) or
+// PartialWriter.WritePacketsPartial, so a link implements this beside
+// one of them; a link that does not implement it, or says 0, gets
+// packets of one MSS only.
+type SuperSegmenter interface {
+	// MaxSuperSegment returns the most TCP payload bytes one
+	// super-segment may carry now, or 0 when the link takes none.
+	MaxSuperSegment() int
+}
+
+// MaxSuperPayload is the most TCP payload one super-segment may carry:
+// what an IPv4 packet of 65535 bytes holds after the largest IPv4 and
+// TCP headers a stack writes (20 + 60 bytes).
+const MaxSuperPayload = 65535 - 20 - 60
+
+// PartialWriter is an optional interface of a BatchWriter whose far side
+// completes TCP checksums (a TUN with checksum offload: the kernel is
+// told NEEDS_CSUM), so that a stack need not compute them.
+type PartialWriter interface {
+	BatchWriter
+	// PartialChecksums reports whether WritePacketsPartial may be used.
+	PartialChecksums() bool
+	// WritePacketsPartial is WritePackets for TCP packets whose TCP
+	// checksum the link leaves to the far side: the link may overwrite
+	// the checksum field, whatever it holds. segSize[i] > 0 marks
+	// pkts[i] as a super-segment (SuperSegmenter) joining segments of
+	// segSize[i] payload bytes, the last maybe shorter.
+	WritePacketsPartial(pkts [][]byte, segSize []int) (int, error)
+}

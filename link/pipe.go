@@ -45,6 +45,7 @@ func deliverCopy(r Receiver, pkt []byte) {
 // pipeEnd is one side of a Pipe.
 type pipeEnd struct {
 	mtu    int
+	gso    bool // PipeGSO: TCP super-segments go to an Adopter whole
 	recv   receiverSlot
 	peer   *pipeEnd
 	closed atomic.Bool
@@ -59,6 +60,30 @@ func Pipe(mtu int) (Link, Link) {
 	b := &pipeEnd{mtu: mtu, peer: a}
 	a.peer = b
 	return a, b
+}
+
+// PipeGSO is Pipe whose ends also carry TCP super-segments (up to
+// MaxSuperPayload bytes of payload, whatever the MTU) to a far side that
+// is an Adopter, which takes them whole, as a stack takes a TUN's TSO
+// super-segments: both ends implement SuperSegmenter. Packets written
+// with WritePacket, or to a far side that is no Adopter, are held to the
+// MTU as by Pipe.
+func PipeGSO(mtu int) (Link, Link) {
+	a := &pipeEnd{mtu: mtu, gso: true}
+	b := &pipeEnd{mtu: mtu, gso: true, peer: a}
+	a.peer = b
+	return a, b
+}
+
+var _ SuperSegmenter = (*pipeEnd)(nil)
+
+// MaxSuperSegment implements SuperSegmenter: MaxSuperPayload for a PipeGSO
+// end whose far side adopts packets, else 0.
+func (p *pipeEnd) MaxSuperSegment() int {
+	if p.gso && p.PeerAdopts() {
+		return MaxSuperPayload
+	}
+	return 0
 }
 
 // MTU implements Link.
@@ -121,7 +146,7 @@ func (p *pipeEnd) HandOff(pkt []byte) (bool, error) {
 	if p.closed.Load() || p.peer.closed.Load() {
 		return false, errClosed
 	}
-	if len(pkt) > p.mtu {
+	if len(pkt) > p.mtu && !(p.gso && len(pkt) <= 65535+40) {
 		return false, fmt.Errorf("link: pipe: %d bytes: %w", len(pkt), ErrTooBig)
 	}
 	a.AdoptPacket(pkt)

@@ -289,11 +289,16 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
 	}
 	sh.countSegment(true, local, remote, seg, time.Time{})
-	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload) { // batch.go
+	if seg.GSOSize != 0 {
+		// A super-segment counts as the segments it joins, as Linux
+		// counts a GSO packet's.
+		sh.segs.out += uint64((len(seg.Payload)+int(seg.GSOSize)-1)/int(seg.GSOSize)) - 1
+	}
+	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload, int(seg.GSOSize)) { // batch.go
 		return
 	}
 	if sh.s.runner == nil {
-		sh.emitOwn(r, ep, ecn, &h, seg.Payload)
+		sh.emitOwn(r, ep, ecn, &h, seg.Payload, seg.GSOSize != 0)
 		return
 	}
 	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
@@ -306,11 +311,20 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 // (link.Handoff: a Pipe between two stacks) the TCP checksum is left
 // uncomputed, as over the kernel's loopback, and the buffer is given
 // away rather than copied.
-func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHeader, payload []byte) {
+//
+// A super-segment (super: DrainOutputSuper joined segments for a link that
+// is a link.SuperSegmenter) goes whole to the far side's stack.
+func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHeader, payload []byte, super bool) {
 	s := sh.s
 	ho, _ := r.l.(link.Handoff)
 	if ho != nil && !ho.PeerAdopts() {
 		ho = nil
+	}
+	if super && ho == nil {
+		// The far side stopped adopting since the drain began: the
+		// segments go as one MSS each would not; drop, TCP resends.
+		s.ctr.linkErrors.Add(1)
+		return
 	}
 	p := getPacket(40 + h.Len() + len(payload))
 	if ho != nil {
@@ -319,7 +333,7 @@ func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHead
 		p.buf = wire.AppendTCPPacketECN(p.buf[:0], ep, s.ttl, ecn, h, payload)
 	}
 	sh.ipo.apply(p.buf) // IP_TOS, IP_TTL ... (sockopt.go)
-	if len(p.buf) > s.pathMTU(r, ep.Dst) {
+	if !super && len(p.buf) > s.pathMTU(r, ep.Dst) {
 		// Fragmented (a path MTU that fell under the connection's
 		// MSS): the rare path, with full checksums.
 		if ho != nil {

@@ -108,6 +108,10 @@ type Segment struct {
 	Payload  []byte
 	CE       bool // incoming: the IP header carried Congestion Experienced
 	ECT      bool // outgoing: send with ECT(0) in the IP header
+	// GSOSize, outgoing from DrainOutputSuper: when not 0, the segment
+	// joins segments of GSOSize payload bytes (the last may be shorter)
+	// that a link may split (GSO) or a peer take whole.
+	GSOSize uint16
 }
 
 // Len is the segment's length in sequence space: payload bytes plus one

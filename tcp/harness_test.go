@@ -29,7 +29,8 @@ type seg struct {
 	win      uint16
 	opts     wire.TCPOptions
 	data     string
-	ce, ect  bool // ECN: CE mark on a segment in, ECT on a segment out
+	ce, ect  bool   // ECN: CE mark on a segment in, ECT on a segment out
+	gso      uint16 // GSOSize of a segment out (DrainOutputSuper)
 }
 
 // Option helpers; o merges several into one.
@@ -133,6 +134,9 @@ func (s seg) String() string {
 	if s.ect {
 		r += " ECT"
 	}
+	if s.gso != 0 {
+		r += fmt.Sprintf(" gso %d", s.gso)
+	}
 	if s.data != "" {
 		d := s.data
 		if len(d) > 12 {
@@ -150,7 +154,7 @@ func (s seg) segment() Segment {
 
 func fromSegment(x *Segment) seg {
 	return seg{flags: formatFlags(x.Flags), seq: x.Seq, ack: x.Ack, win: x.Window,
-		opts: x.Options, data: string(x.Payload), ect: x.ECT}
+		opts: x.Options, data: string(x.Payload), ect: x.ECT, gso: x.GSOSize}
 }
 
 type harness struct {
@@ -160,6 +164,7 @@ type harness struct {
 	ladder  []string
 	pending []seg
 	trans   []string // "FROM -> TO" for every OnStateChange
+	super   int      // DrainOutputSuper's max; 0: DrainOutput
 }
 
 func newHarness(t testing.TB) *harness {
@@ -225,7 +230,7 @@ func (h *harness) fail(format string, args ...any) {
 }
 
 func (h *harness) collect() {
-	h.tcb.DrainOutput(func(s *Segment) {
+	h.tcb.DrainOutputSuper(h.super, func(s *Segment) {
 		x := fromSegment(s)
 		h.log("  --> %s", x)
 		h.pending = append(h.pending, x)

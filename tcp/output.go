@@ -18,14 +18,34 @@ type outEntry struct {
 // DrainOutput passes each queued outgoing segment to emit, in order, and
 // empties the queue. A segment's Payload is valid only during its emit call.
 // emit must not call back into the TCB.
-func (t *TCB) DrainOutput(emit func(seg *Segment)) {
-	for i := range t.outQ {
+func (t *TCB) DrainOutput(emit func(seg *Segment)) { t.DrainOutputSuper(0, emit) }
+
+// DrainOutputSuper is DrainOutput for a link that splits super-segments
+// (GSO) or whose far side takes them whole: runs of queued data segments
+// that differ only in their sequence numbers and payloads (and PSH, on the
+// last) are emitted as one segment of up to max bytes of payload, whose
+// GSOSize says how long the segments it joins are. Every segment but the
+// last of a run is exactly GSOSize bytes long. The engine's own records
+// (retransmission queue, SACK scoreboard, RACK) still hold the segments
+// one by one: only what leaves DrainOutput is joined. max <= 0 joins
+// nothing (DrainOutput).
+func (t *TCB) DrainOutputSuper(max int, emit func(seg *Segment)) {
+	for i := 0; i < len(t.outQ); i++ {
 		e := &t.outQ[i]
 		switch {
 		case e.n > 0 && e.seg.Flags&wire.FlagSYN != 0:
 			e.seg.Payload = t.synPayload(e.n) // Fast Open (fastopen.go)
 		case e.n > 0:
-			e.seg.Payload = t.sndPayload(&e.seg, e.n)
+			n, j := e.n, t.superRun(i, max)
+			for k := i + 1; k <= j; k++ {
+				n += t.outQ[k].n
+			}
+			if j > i {
+				e.seg.Flags |= t.outQ[j].seg.Flags & wire.FlagPSH
+				e.seg.GSOSize = uint16(e.n)
+				i = j
+			}
+			e.seg.Payload = t.sndPayload(&e.seg, n)
 		}
 		emit(&e.seg)
 		e.seg.Payload = nil
@@ -33,6 +53,35 @@ func (t *TCB) DrainOutput(emit func(seg *Segment)) {
 	t.outQ = t.outQ[:0]
 	t.outData = t.outData[:0]
 	t.releaseOut()
+}
+
+// superRun returns the index of the last queued segment that joins the
+// one at i into a super-segment of at most max payload bytes (i itself
+// when none does): data segments with no flag but ACK, ECE and PSH (PSH
+// on the last only), each starting where the previous ends, all but the
+// last as long as the first and the last no longer, and everything else
+// (acknowledgment, window, options, ECN) equal.
+func (t *TCB) superRun(i, max int) int {
+	e := &t.outQ[i]
+	const plain = wire.FlagACK | wire.FlagECE
+	if max <= 0 || e.n <= 0 || e.seg.Flags&^plain != 0 || e.seg.Flags&wire.FlagACK == 0 || e.n > 65535 {
+		return i
+	}
+	total, next, j := e.n, e.seg.Seq+uint32(e.n), i
+	for k := i + 1; k < len(t.outQ); k++ {
+		f := &t.outQ[k]
+		if f.n <= 0 || f.n > e.n || total+f.n > max || f.seg.Seq != next ||
+			f.seg.Flags&^wire.FlagPSH != e.seg.Flags || f.seg.Ack != e.seg.Ack ||
+			f.seg.Window != e.seg.Window || f.seg.Urgent != e.seg.Urgent ||
+			f.seg.ECT != e.seg.ECT || f.seg.Options != e.seg.Options {
+			break
+		}
+		j, total, next = k, total+f.n, next+uint32(f.n)
+		if f.n < e.n || f.seg.Flags&wire.FlagPSH != 0 {
+			break
+		}
+	}
+	return j
 }
 
 // sndPayload returns the n bytes of the send buffer from s.Seq, where

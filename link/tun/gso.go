@@ -394,3 +394,31 @@ func appendGSOHeader(dst []byte, pkts [][]byte, t0 tcpInfo) []byte {
 	binary.BigEndian.PutUint16(l4[tcpCsum:], pseudoSum(hdr, protoTCP, total-t0.l4off))
 	return dst
 }
+
+// partialHeader prepares the TCP packet pkt, whose checksum the stack left
+// to offload, for a device with offloads: it writes the pseudo-header's
+// sum into pkt's checksum field and returns the virtio-net header telling
+// the kernel to complete it (NEEDS_CSUM) and, when segSize > 0 and the
+// payload is longer, to treat pkt as a super-segment of segments of
+// segSize payload bytes (GSO TCPV4 or TCPV6). It reports false, leaving
+// pkt alone, for a packet that is not TCP over IPv4 or IPv6 as a stack
+// writes it.
+func partialHeader(pkt []byte, segSize int) (vnetHdr, bool) {
+	l4off, proto, err := ipHeader(pkt)
+	if err != nil || proto != protoTCP || len(pkt) < l4off+20 {
+		return vnetHdr{}, false
+	}
+	hdrLen := l4off + int(pkt[l4off+tcpDataOff]>>4)*4
+	if hdrLen < l4off+20 || hdrLen > len(pkt) {
+		return vnetHdr{}, false
+	}
+	binary.BigEndian.PutUint16(pkt[l4off+tcpCsum:], pseudoSum(pkt, protoTCP, len(pkt)-l4off))
+	h := vnetHdr{flags: vnetNeedsCsum, hdrLen: uint16(hdrLen), csumStart: uint16(l4off), csumOffset: tcpCsum}
+	if segSize > 0 && len(pkt)-hdrLen > segSize {
+		h.gsoType, h.gsoSize = gsoTCPv4, uint16(segSize)
+		if pkt[0]>>4 == 6 {
+			h.gsoType = gsoTCPv6
+		}
+	}
+	return h, true
+}

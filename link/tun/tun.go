@@ -278,6 +278,47 @@ func (d *Device) WritePackets(pkts [][]byte) (int, error) {
 	return len(pkts), nil
 }
 
+var (
+	_ link.PartialWriter  = (*Device)(nil)
+	_ link.SuperSegmenter = (*Device)(nil)
+)
+
+// PartialChecksums implements link.PartialWriter: true when the device
+// uses the checksum offload.
+func (d *Device) PartialChecksums() bool { return d.offloads&OffloadCsum != 0 && d.w != nil }
+
+// MaxSuperSegment implements link.SuperSegmenter: with the checksum and
+// both TSO offloads, a stack may write TCP super-segments of up to
+// link.MaxSuperPayload bytes of payload (WritePacketsPartial), which the
+// kernel takes as GSO packets.
+func (d *Device) MaxSuperSegment() int {
+	if d.PartialChecksums() && d.offloads&(OffloadTSO4|OffloadTSO6) == OffloadTSO4|OffloadTSO6 {
+		return link.MaxSuperPayload
+	}
+	return 0
+}
+
+// WritePacketsPartial implements link.PartialWriter: WritePackets for TCP
+// packets whose checksums the kernel completes (NEEDS_CSUM), the
+// super-segments among them (segSize[i] > 0) written as GSO packets of
+// segments of segSize[i] bytes of payload.
+func (d *Device) WritePacketsPartial(pkts [][]byte, segSize []int) (int, error) {
+	if d.closed.Load() {
+		return 0, fmt.Errorf("tun: write %s: %w", d.name, net.ErrClosed)
+	}
+	if !d.PartialChecksums() {
+		return 0, fmt.Errorf("tun: write %s: partial checksums without the checksum offload: %w", d.name, errors.ErrUnsupported)
+	}
+	if segSize != nil && len(segSize) != len(pkts) {
+		return 0, fmt.Errorf("tun: write %s: %d segment sizes for %d packets", d.name, len(segSize), len(pkts))
+	}
+	n, err := d.w.writePartial(d, pkts, segSize)
+	if err != nil {
+		err = fmt.Errorf("tun: write %s: %w", d.name, err)
+	}
+	return n, err
+}
+
 // Attach implements link.Link: it starts the goroutine that reads packets
 // from the device and delivers them to r. Later calls do nothing. With
 // offloads, a receiver that implements link.OffloadReceiver gets TCP

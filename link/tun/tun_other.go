@@ -71,3 +71,12 @@ type Stats struct {
 
 // Stats returns the device's counters.
 func (d *Device) Stats() Stats { return Stats{} }
+
+// PartialChecksums implements link.PartialWriter: false.
+func (d *Device) PartialChecksums() bool { return false }
+
+// MaxSuperSegment implements link.SuperSegmenter: 0.
+func (d *Device) MaxSuperSegment() int { return 0 }
+
+// WritePacketsPartial implements link.PartialWriter: unsupported.
+func (d *Device) WritePacketsPartial([][]byte, []int) (int, error) { return 0, errors.ErrUnsupported }

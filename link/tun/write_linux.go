@@ -3,6 +3,7 @@
 package tun
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -36,6 +37,8 @@ func newVnetWriter(f *os.File) (*vnetWriter, error) {
 	return w, nil
 }
 
+var errPartialNotTCP = errors.New("a packet without its checksum is not TCP")
+
 // writev is the raw write of w.iov, for RawConn.Write.
 func (w *vnetWriter) writev(fd uintptr) bool {
 	for {
@@ -68,7 +71,7 @@ func (w *vnetWriter) writePacket(d *Device, pkt []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.one[0] = pkt
-	_, err := w.writeLocked(d, w.one[:])
+	_, err := w.writeLocked(d, w.one[:], nil, false)
 	w.one[0] = nil
 	return err
 }
@@ -80,10 +83,22 @@ func (w *vnetWriter) writePacket(d *Device, pkt []byte) error {
 func (w *vnetWriter) writePackets(d *Device, pkts [][]byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.writeLocked(d, pkts)
+	return w.writeLocked(d, pkts, nil, false)
 }
 
-func (w *vnetWriter) writeLocked(d *Device, pkts [][]byte) (int, error) {
+// writePartial is writePackets for TCP packets whose checksums the
+// kernel completes (NEEDS_CSUM) and, where segSize says so, that are
+// super-segments of their own.
+func (w *vnetWriter) writePartial(d *Device, pkts [][]byte, segSize []int) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writeLocked(d, pkts, segSize, true)
+}
+
+// writeLocked writes pkts; with partial set, every packet is TCP with a
+// checksum left to the kernel, and segSize (when not nil) marks the
+// super-segments.
+func (w *vnetWriter) writeLocked(d *Device, pkts [][]byte, segSize []int, partial bool) (int, error) {
 	defer func() {
 		clear(w.iov) // drop the references to the packets
 		w.iov = w.iov[:0]
@@ -91,14 +106,31 @@ func (w *vnetWriter) writeLocked(d *Device, pkts [][]byte) (int, error) {
 	done := 0
 	for len(pkts) > 0 {
 		n, t0 := 1, tcpInfo{}
-		if len(pkts) > 1 && len(pkts[0]) > 0 {
+		size := 0
+		if segSize != nil {
+			size = segSize[0]
+		}
+		if len(pkts) > 1 && len(pkts[0]) > 0 && size == 0 {
 			if v := pkts[0][0] >> 4; v == 4 && d.offloads&OffloadTSO4 != 0 || v == 6 && d.offloads&OffloadTSO6 != 0 {
-				n, t0 = gsoRun(pkts)
+				run := pkts
+				for i := 1; segSize != nil && i < len(run); i++ {
+					if segSize[i] != 0 {
+						run = run[:i] // a super-segment goes alone
+					}
+				}
+				n, t0 = gsoRun(run)
 			}
 		}
 		w.iov = w.iov[:0]
 		if n == 1 {
 			w.hdr = append(w.hdr[:0], make([]byte, vnetHdrLen)...)
+			if partial {
+				h, ok := partialHeader(pkts[0], size)
+				if !ok {
+					return done, errPartialNotTCP
+				}
+				h.encode(w.hdr)
+			}
 			w.add(w.hdr)
 			w.add(pkts[0])
 		} else {
@@ -119,11 +151,22 @@ func (w *vnetWriter) writeLocked(d *Device, pkts [][]byte) (int, error) {
 			return done, w.err
 		}
 		done += n
-		d.txPackets.Add(uint64(n))
-		if n > 1 {
+		switch {
+		case n > 1:
+			d.txPackets.Add(uint64(n))
 			d.txSuper.Add(1)
+		case size > 0 && len(pkts[0]) > d.mtu:
+			// The stack's own super-segment: the packets it makes.
+			h, _ := decodeVnetHdr(w.hdr)
+			d.txPackets.Add(uint64((len(pkts[0]) - int(h.hdrLen) + size - 1) / size))
+			d.txSuper.Add(1)
+		default:
+			d.txPackets.Add(1)
 		}
 		pkts = pkts[n:]
+		if segSize != nil {
+			segSize = segSize[n:]
+		}
 	}
 	return done, nil
 }
