@@ -32,17 +32,7 @@ type outBatch struct {
 
 // drainBatched is c.tcb.DrainOutput(c.emit), with the segments for a
 // batching link collected and written when it returns.
-func (sh *shard) drainBatched(c *Conn) {
-	if sh.s.runner != nil {
-		c.tcb.DrainOutput(c.emit)
-		return
-	}
-	sh.batching = true
-	c.tcb.DrainOutput(c.emit)
-	sh.batching = false
-	sh.flushBatch()
-	sh.batch.mtuRoute = nil
-}
+func (sh *shard) drainBatched(c *Conn) { sh.s.drv.drain(sh, c) }
 
 // batchTCP builds the packet of TCP header h and payload into the batch
 // if r's link takes batches and the packet fits its path MTU; it reports

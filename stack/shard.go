@@ -80,18 +80,13 @@ type outPacket struct {
 	ho  link.Handoff // set: pkt's TCP checksum is not computed, hand it over
 }
 
-func newShard(s *Stack, qlen int) *shard {
-	sh := &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
-	if s.runner == nil {
-		sh.in = make(chan *inPacket, qlen)
-		sh.kick = make(chan struct{}, 1)
-	}
-	return sh
+func newShard(s *Stack) *shard {
+	return &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
 }
 
-// loop is a real-time shard's goroutine.
-func (sh *shard) loop() {
-	defer sh.s.loops.Done()
+// loop is a real-time shard's goroutine (driver.go), until done is closed.
+func (sh *shard) loop(done <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -123,7 +118,7 @@ func (sh *shard) loop() {
 			sh.rearm(timer, sh.s.clock.Now())
 			sh.unlockFrom(true) // and writes what a user call left
 
-		case <-sh.s.stop:
+		case <-done:
 			return
 		}
 	}
@@ -165,15 +160,8 @@ func (sh *shard) rearm(timer *time.Timer, now time.Time) {
 // deadline is now before the one armed (after work done outside the
 // loop, under mu).
 func (sh *shard) kickIfEarlier() {
-	if sh.kick == nil {
-		return
-	}
-	if d := sh.nextDeadline(); !d.IsZero() && (sh.armed.IsZero() || d.Before(sh.armed)) {
-		sh.armed = d
-		select {
-		case sh.kick <- struct{}{}:
-		default:
-		}
+	if d := sh.nextDeadline(); !d.IsZero() {
+		sh.s.drv.wake(sh, d)
 	}
 }
 
@@ -195,22 +183,18 @@ func (sh *shard) unlockFrom(loop bool) {
 		sh.mu.Unlock()
 		return
 	}
-	if sh.s.runner != nil {
-		out := sh.pending
-		sh.pending = nil
-		sh.mu.Unlock()
-		for _, p := range out {
-			sh.s.write(p.l, p.pkt)
-		}
-		return
-	}
+	sh.s.drv.flush(sh, loop)
+}
+
+// flushOwn is unlockFrom with packets pending in real-time mode.
+func (sh *shard) flushOwn(loop bool) {
 	if sh.flushing {
 		sh.mu.Unlock()
 		return
 	}
 	sh.flushing = true
 	for round := 0; len(sh.pending) > 0; round++ {
-		if round == maxFlushRounds && !loop && sh.kick != nil {
+		if round == maxFlushRounds && !loop {
 			select {
 			case sh.kick <- struct{}{}: // the loop writes the rest
 			default:
@@ -292,13 +276,7 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload) { // batch.go
 		return
 	}
-	if sh.s.runner == nil {
-		sh.emitOwn(r, ep, ecn, &h, seg.Payload)
-		return
-	}
-	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
-	sh.ipo.apply(sh.buf) // IP_TOS, IP_TTL ... (sockopt.go)
-	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
+	sh.s.drv.emit(sh, r, ep, ecn, &h, seg.Payload)
 }
 
 // emitOwn builds a packet into a pooled buffer of its own and queues it
@@ -349,14 +327,9 @@ func appendTCPPacketNoChecksum(dst []byte, ep wire.Endpoints, ttl, ecn uint8, h 
 	return append(dst, payload...)
 }
 
-// pendingQueue is where packets built under mu wait in manual mode; nil
-// in real-time mode, where they are written at once.
-func (sh *shard) pendingQueue() *[]outPacket {
-	if sh.s.runner != nil {
-		return &sh.pending
-	}
-	return nil
-}
+// pendingQueue is where a packet built in buf waits to be written: the
+// driver's choice (nil: written at once).
+func (sh *shard) pendingQueue() *[]outPacket { return sh.s.drv.pendingQueue(sh) }
 
 // settle does what follows every engine call on c: send its output,
 // promote or forget it if it is a half-open connection of a listener,
@@ -426,13 +399,7 @@ func (sh *shard) schedule(c *Conn) {
 	if len(sh.timers) > sh.conns.len()+sh.conns.len()/2+64 {
 		sh.timers.compact()
 	}
-	if sh.kick != nil && (sh.armed.IsZero() || d.Before(sh.armed)) {
-		sh.armed = d
-		select {
-		case sh.kick <- struct{}{}:
-		default:
-		}
-	}
+	sh.s.drv.wake(sh, d)
 }
 
 // runTimers runs the engine timers due at now. Entries re-armed at or
