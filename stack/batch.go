@@ -74,9 +74,9 @@ func (sh *shard) flushBatch() {
 		start = end
 	}
 	n, err := b.l.WritePackets(b.pkts)
-	sh.s.ctr.packetsOut.Add(uint64(n))
+	sh.ctr.packetsOut.Add(uint64(n))
 	if err != nil {
-		sh.s.ctr.linkErrors.Add(uint64(len(b.pkts) - n))
+		sh.ctr.linkErrors.Add(uint64(len(b.pkts) - n))
 	}
 	clear(b.pkts)
 	b.l, b.buf, b.ends, b.pkts = nil, b.buf[:0], b.ends[:0], b.pkts[:0]

@@ -287,7 +287,7 @@ func (d *simulated) flush(sh *shard, _ bool) {
 	sh.pending = nil
 	sh.mu.Unlock()
 	for _, p := range out {
-		d.s.write(p.l, p.pkt)
+		sh.write(p.l, p.pkt)
 	}
 }
 

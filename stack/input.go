@@ -55,14 +55,15 @@ func (s *Stack) deliver(pkt []byte, offloaded bool) {
 	if s.stopped.Load() {
 		return
 	}
-	s.ctr.packetsIn.Add(1)
 	p := getPacket(len(pkt))
 	p.buf = append(p.buf[:0], pkt...)
 	p.csumOK = offloaded
 	if !s.parse(p) {
+		s.ctr.packetsIn.Add(1)
 		putPacket(p)
 		return
 	}
+	p.sh.ctr.packetsIn.Add(1)
 	s.drv.deliver(p, false)
 }
 
@@ -74,7 +75,7 @@ func (s *Stack) enqueue(p *inPacket) {
 	case sh.in <- p:
 	default:
 		sh.queued.Add(-1)
-		s.ctr.inboundDrops.Add(1)
+		sh.ctr.inboundDrops.Add(1)
 		putPacket(p)
 	}
 }
@@ -94,12 +95,13 @@ func (s *Stack) AdoptPacket(pkt []byte) {
 		putPacket(p)
 		return
 	}
-	s.ctr.packetsIn.Add(1)
 	p.csumOK = true
 	if !s.parse(p) {
+		s.ctr.packetsIn.Add(1)
 		putPacket(p)
 		return
 	}
+	p.sh.ctr.packetsIn.Add(1)
 	s.drv.deliver(p, true)
 }
 

@@ -66,6 +66,10 @@ type shard struct {
 	batching bool
 	batch    outBatch
 
+	// The per-packet counters of Stats this shard's packets touch, on
+	// cache lines of their own (Stats sums them).
+	ctr shardCounters
+
 	// TIME-WAIT records and their expiries (timewait.go).
 	tw        map[twKey]tcp.TimeWait
 	twq       twHeap
@@ -205,7 +209,7 @@ func (sh *shard) flushOwn(loop bool) {
 		sh.pending, sh.spare = sh.spare[:0], nil
 		sh.mu.Unlock()
 		for i := range out {
-			sh.s.send(&out[i])
+			sh.send(&out[i])
 			out[i] = outPacket{}
 		}
 		sh.mu.Lock()
@@ -215,39 +219,59 @@ func (sh *shard) flushOwn(loop bool) {
 	sh.mu.Unlock()
 }
 
-// send writes one packet built by a shard and gives its buffer back (or
-// away, to a stack that adopts it).
-func (s *Stack) send(o *outPacket) {
+// send writes one packet built by the shard and gives its buffer back
+// (or away, to a stack that adopts it).
+func (sh *shard) send(o *outPacket) {
 	if o.ho != nil {
 		ok, err := o.ho.HandOff(o.pkt)
 		switch {
 		case err != nil:
-			s.ctr.linkErrors.Add(1)
+			sh.ctr.linkErrors.Add(1)
 		case ok:
-			s.ctr.packetsOut.Add(1)
+			sh.ctr.packetsOut.Add(1)
 			o.p.buf = nil
 			putHolder(o.p)
 			return
 		default:
 			// The far side stopped adopting since the packet was
 			// built without its checksum: drop it, TCP resends.
-			s.ctr.linkErrors.Add(1)
+			sh.ctr.linkErrors.Add(1)
 		}
 		putPacket(o.p)
 		return
 	}
-	s.write(o.l, o.pkt)
+	sh.write(o.l, o.pkt)
 	if o.p != nil {
 		putPacket(o.p)
 	}
 }
 
+// write writes pkt to l, counted in the shard's counters.
+func (sh *shard) write(l link.Link, pkt []byte) {
+	if err := l.WritePacket(pkt); err != nil {
+		sh.ctr.linkErrors.Add(1)
+		return
+	}
+	sh.ctr.packetsOut.Add(1)
+}
+
+// write writes pkt to l, counted in the stack's counters (a packet no
+// shard wrote).
 func (s *Stack) write(l link.Link, pkt []byte) {
 	if err := l.WritePacket(pkt); err != nil {
 		s.ctr.linkErrors.Add(1)
 		return
 	}
 	s.ctr.packetsOut.Add(1)
+}
+
+// shardCounters are the counters of Stats that every packet touches, kept
+// per shard so that shards share no cache line for them. They are atomic
+// because packets are written after the shard's lock is released.
+type shardCounters struct {
+	_                                               [64]byte // off the cache lines of the fields before
+	packetsIn, packetsOut, linkErrors, inboundDrops atomic.Uint64
+	_                                               [64 - 32]byte
 }
 
 // emit builds the packet carrying seg from local to remote and sends it on

@@ -533,6 +533,12 @@ func (s *Stack) Stats() Stats {
 	s.fwd.stats(&st)
 	s.memoryStats(&st)
 	st.FastOpen = s.ctr.fo.stats()
+	for _, sh := range s.shards {
+		st.PacketsIn += sh.ctr.packetsIn.Load()
+		st.PacketsOut += sh.ctr.packetsOut.Load()
+		st.LinkErrors += sh.ctr.linkErrors.Load()
+		st.InboundDrops += sh.ctr.inboundDrops.Load()
+	}
 	return st
 }
 
