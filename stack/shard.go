@@ -59,8 +59,9 @@ type shard struct {
 	pending  []outPacket
 	spare    []outPacket
 	flushing bool
-	segs     shardSegments // introspect.go
-	ipo      ipOpts        // the IP settings of the connection emitting (sockopt.go)
+	segs     shardSegments  // introspect.go
+	hdr      wire.TCPHeader // the TCP header emit is building
+	ipo      ipOpts         // the IP settings of the connection emitting (sockopt.go)
 	// Real-time mode: the segments one DrainOutput builds for a link that
 	// takes several per call (batch.go).
 	batching bool
@@ -281,7 +282,8 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		sh.s.ctr.noRoute.Add(1)
 		return
 	}
-	h := wire.TCPHeader{
+	h := &sh.hdr // in the shard: a pointer handed to the driver does not make it escape
+	*h = wire.TCPHeader{
 		SrcPort: local.Port(),
 		DstPort: remote.Port(),
 		Seq:     seg.Seq,
@@ -297,10 +299,10 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		ecn = wire.ECNECT0 // RFC 3168 §6.1.1: new data of an ECN-capable connection
 	}
 	sh.countSegment(true, local, remote, seg, time.Time{})
-	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload) { // batch.go
+	if sh.batching && sh.batchTCP(r, ep, ecn, h, seg.Payload) { // batch.go
 		return
 	}
-	sh.s.drv.emit(sh, r, ep, ecn, &h, seg.Payload)
+	sh.s.drv.emit(sh, r, ep, ecn, h, seg.Payload)
 }
 
 // emitOwn builds a packet into a pooled buffer of its own and queues it
