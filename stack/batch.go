@@ -37,17 +37,7 @@ type outBatch struct {
 
 // drainBatched is c.tcb.DrainOutput(c.emit), with the segments for a
 // batching link collected and written when it returns.
-func (sh *shard) drainBatched(c *Conn) {
-	if sh.s.runner != nil {
-		c.tcb.DrainOutput(c.emit)
-		return
-	}
-	sh.batching = true
-	c.tcb.DrainOutputSuper(superMax(c.route), c.emit)
-	sh.batching = false
-	sh.flushBatch()
-	sh.batch.mtuRoute = nil
-}
+func (sh *shard) drainBatched(c *Conn) { sh.s.drv.drain(sh, c) }
 
 // batchTCP builds the packet of TCP header h and payload into the batch
 // if r's link takes batches and the packet fits its path MTU; it reports
@@ -110,9 +100,9 @@ func (sh *shard) flushBatch() {
 	} else {
 		n, err = b.l.WritePackets(b.pkts)
 	}
-	sh.s.ctr.packetsOut.Add(uint64(n))
+	sh.ctr.packetsOut.Add(uint64(n))
 	if err != nil {
-		sh.s.ctr.linkErrors.Add(uint64(len(b.pkts) - n))
+		sh.ctr.linkErrors.Add(uint64(len(b.pkts) - n))
 	}
 	clear(b.pkts)
 	b.l, b.buf, b.ends, b.pkts, b.sizes = nil, b.buf[:0], b.ends[:0], b.pkts[:0], b.sizes[:0]

@@ -14,56 +14,13 @@ import (
 // the call could complete.
 var ErrNoProgress = errors.New("stack: the simulation can make no progress")
 
-// block waits once for something to change. In real-time mode that is ch
-// being closed, deadline passing or ctx being done (any of them may be
-// nil/zero). In manual mode it runs the world through the Runner until
-// ready() — which takes the locks it needs — holds or the deadline
-// passes. Either way the caller looks again; block returns an error only
-// when waiting can never succeed.
+// block waits once for something to change: ch closed, deadline passed,
+// ctx done or ready() true (any of them may be nil/zero; ready takes the
+// locks it needs). The caller looks again; block returns an error only
+// when waiting can never succeed. The driver does the waiting
+// (driver.go).
 func (s *Stack) block(ch chan struct{}, deadline time.Time, ctx context.Context, ready func() bool) error {
-	return s.blockAt(ch, deadline, time.Time{}, ctx, ready)
-}
-
-// blockAt is block for a caller that has just read the clock (now; zero
-// if it has not), so that a deadline's timer costs no second read.
-func (s *Stack) blockAt(ch chan struct{}, deadline, now time.Time, ctx context.Context, ready func() bool) error {
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
-	}
-	if s.runner == nil {
-		if deadline.IsZero() {
-			select {
-			case <-ch:
-			case <-done:
-			}
-			return nil
-		}
-		if now.IsZero() {
-			now = s.clock.Now()
-		}
-		t := getTimer(deadline.Sub(now))
-		select {
-		case <-ch:
-		case <-t.C:
-		case <-done:
-		}
-		putTimer(t)
-		return nil
-	}
-	cond := func() bool {
-		if ctx != nil && ctx.Err() != nil {
-			return true
-		}
-		return ready()
-	}
-	if s.runner.RunUntil(cond, deadline) || cond() {
-		return nil
-	}
-	if !deadline.IsZero() && !s.clock.Now().Before(deadline) {
-		return nil
-	}
-	return ErrNoProgress
+	return s.drv.block(ch, deadline, time.Time{}, ctx, ready)
 }
 
 // wrapErrno puts a bare errno into an *os.SyscallError named after op, as

@@ -194,15 +194,7 @@ func (c *Conn) canWrite() bool { return c.closed || c.wrShut || c.tcb.Writable()
 
 // waitChan returns the channel notify will close (sh.mu held); nil in
 // manual mode, where waiting goes through the Runner.
-func (c *Conn) waitChan() chan struct{} {
-	if c.s.runner != nil {
-		return nil
-	}
-	if c.waitCh == nil {
-		c.waitCh = make(chan struct{})
-	}
-	return c.waitCh
-}
+func (c *Conn) waitChan() chan struct{} { return c.s.drv.waitChan(&c.waitCh) }
 
 // ready runs f under sh.mu; it is how manual-mode waits poll.
 func (c *Conn) ready(f func() bool) func() bool {
@@ -241,21 +233,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 				return n, err
 			}
 		}
-		var ch chan struct{}
-		if c.s.runner == nil {
-			ch, waited = c.rdW.add(), true
-		}
+		ch := c.s.drv.waiter(&c.rdW)
+		waited = ch != nil
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
 		sh.unlock()
-		var ready func() bool // manual mode only: no closure to allocate otherwise
-		if c.s.runner != nil {
-			ready = c.ready(func() bool {
-				return c.closed || c.tcb.Readable() || c.rdl != rdl
-			})
-		}
-		err := c.s.blockAt(ch, dl, now, nil, ready)
+		err := c.s.drv.blockConn(ch, dl, now, connWait{c: c, dl: rdl})
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
@@ -325,21 +309,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 			sh.unlock()
 			return total, err
 		}
-		var ch chan struct{}
-		if c.s.runner == nil {
-			ch, waited = c.wrW.add(), true
-		}
+		ch := c.s.drv.waiter(&c.wrW)
+		waited = ch != nil
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
 		sh.unlock()
-		var ready func() bool // manual mode only
-		if c.s.runner != nil {
-			ready = c.ready(func() bool {
-				return c.closed || c.tcb.Writable() || c.wdl != wdl
-			})
-		}
-		err = c.s.blockAt(ch, dl, now, nil, ready)
+		err = c.s.drv.blockConn(ch, dl, now, connWait{c: c, write: true, dl: wdl})
 		if err != nil {
 			return total, c.opErr("write", err)
 		}

@@ -105,7 +105,7 @@ func (s *Stack) addFragment(ip wire.IPPacket, raw []byte, now time.Time) (wire.I
 		d = &fragDatagram{key: key, total: -1, deadline: now.Add(f.opts.Timeout), first: ip, seq: f.seq}
 		d.first.Payload = nil
 		f.m[key] = d
-		s.armFragTimer(d.deadline, now)
+		s.drv.armFragments(d.deadline, now)
 	}
 	if d.dead {
 		s.ctr.fragDrops.Add(1)
@@ -266,12 +266,9 @@ func (s *Stack) expireFragments(now time.Time) {
 	s.timeExceeded(expired)
 }
 
-// armFragTimer makes sure that, in real-time mode, a timer runs at or
-// before at (frags.mu held).
+// armFragTimer makes sure that a timer runs at or before at (frags.mu
+// held; real-time mode, where nothing calls Tick).
 func (s *Stack) armFragTimer(at, now time.Time) {
-	if s.runner != nil {
-		return
-	}
 	f := &s.frags
 	if f.timer != nil {
 		return

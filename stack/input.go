@@ -55,19 +55,16 @@ func (s *Stack) deliver(pkt []byte, offloaded bool) {
 	if s.stopped.Load() {
 		return
 	}
-	s.ctr.packetsIn.Add(1)
 	p := getPacket(len(pkt))
 	p.buf = append(p.buf[:0], pkt...)
 	p.csumOK = offloaded
 	if !s.parse(p) {
+		s.ctr.packetsIn.Add(1)
 		putPacket(p)
 		return
 	}
-	if s.runner != nil {
-		s.deliverManual(p)
-		return
-	}
-	s.enqueue(p)
+	p.sh.ctr.packetsIn.Add(1)
+	s.drv.deliver(p, false)
 }
 
 // enqueue queues p for its shard's loop (real-time mode).
@@ -78,7 +75,7 @@ func (s *Stack) enqueue(p *inPacket) {
 	case sh.in <- p:
 	default:
 		sh.queued.Add(-1)
-		s.ctr.inboundDrops.Add(1)
+		sh.ctr.inboundDrops.Add(1)
 		putPacket(p)
 	}
 }
@@ -98,29 +95,14 @@ func (s *Stack) AdoptPacket(pkt []byte) {
 		putPacket(p)
 		return
 	}
-	s.ctr.packetsIn.Add(1)
 	p.csumOK = true
 	if !s.parse(p) {
+		s.ctr.packetsIn.Add(1)
 		putPacket(p)
 		return
 	}
-	if s.runner != nil {
-		s.deliverManual(p)
-		return
-	}
-	sh := p.sh
-	if sh.queued.Load() == 0 && sh.mu.TryLock() {
-		if sh.queued.Load() == 0 && !s.stopped.Load() {
-			now := s.clock.Now()
-			sh.input(p, now)
-			putPacket(p)
-			sh.kickIfEarlier()
-			sh.unlock()
-			return
-		}
-		sh.mu.Unlock()
-	}
-	s.enqueue(p)
+	p.sh.ctr.packetsIn.Add(1)
+	s.drv.deliver(p, true)
 }
 
 // countBad counts a packet a parser rejected.
@@ -211,36 +193,6 @@ func (s *Stack) parse(p *inPacket) bool {
 	}
 	p.sh = s.shardFor(p.key)
 	return true
-}
-
-// deliverManual processes p now, unless a delivery is already being
-// processed (a link delivering synchronously from inside it): then p waits
-// in the queue and that delivery processes it before it returns.
-func (s *Stack) deliverManual(p *inPacket) {
-	s.mq.Lock()
-	s.mqueue = append(s.mqueue, p)
-	if s.draining {
-		s.mq.Unlock()
-		return
-	}
-	s.draining = true
-	for len(s.mqueue) > 0 {
-		p := s.mqueue[0]
-		s.mqueue[0] = nil
-		s.mqueue = s.mqueue[1:]
-		s.mq.Unlock()
-		if !s.stopped.Load() {
-			sh := p.sh
-			sh.mu.Lock()
-			sh.input(p, s.clock.Now())
-			sh.unlock()
-		}
-		putPacket(p)
-		s.mq.Lock()
-	}
-	s.mqueue = s.mqueue[:0]
-	s.draining = false
-	s.mq.Unlock()
 }
 
 // input handles one inbound packet under sh.mu.

@@ -356,10 +356,7 @@ func (l *Listener) AcceptContext(ctx context.Context) (*Conn, error) {
 		if !ldl.IsZero() && (dl.IsZero() || ldl.Before(dl)) {
 			dl = ldl
 		}
-		if l.waitCh == nil && l.s.runner == nil {
-			l.waitCh = make(chan struct{})
-		}
-		ch := l.waitCh
+		ch := l.s.drv.waitChan(&l.waitCh)
 		l.mu.Unlock()
 		err := l.s.block(ch, dl, ctx, func() bool {
 			l.mu.Lock()

@@ -190,9 +190,7 @@ func (r *Resolver) exchange(ctx context.Context, s *Stack, srv netip.AddrPort, q
 		return nil, fail(err.Error(), false)
 	}
 	dl := s.clock.Now().Add(timeout)
-	if cd, ok := ctx.Deadline(); ok && s.runner == nil && cd.Before(dl) {
-		dl = cd
-	}
+	dl = s.drv.ctxDeadline(ctx, dl)
 	c.SetDeadline(dl)
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Unix(1, 0)) })

@@ -59,12 +59,17 @@ type shard struct {
 	pending  []outPacket
 	spare    []outPacket
 	flushing bool
-	segs     shardSegments // introspect.go
-	ipo      ipOpts        // the IP settings of the connection emitting (sockopt.go)
+	segs     shardSegments  // introspect.go
+	hdr      wire.TCPHeader // the TCP header emit is building
+	ipo      ipOpts         // the IP settings of the connection emitting (sockopt.go)
 	// Real-time mode: the segments one DrainOutput builds for a link that
 	// takes several per call (batch.go).
 	batching bool
 	batch    outBatch
+
+	// The per-packet counters of Stats this shard's packets touch, on
+	// cache lines of their own (Stats sums them).
+	ctr shardCounters
 
 	// TIME-WAIT records and their expiries (timewait.go).
 	tw        map[twKey]tcp.TimeWait
@@ -80,18 +85,13 @@ type outPacket struct {
 	ho  link.Handoff // set: pkt's TCP checksum is not computed, hand it over
 }
 
-func newShard(s *Stack, qlen int) *shard {
-	sh := &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
-	if s.runner == nil {
-		sh.in = make(chan *inPacket, qlen)
-		sh.kick = make(chan struct{}, 1)
-	}
-	return sh
+func newShard(s *Stack) *shard {
+	return &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
 }
 
-// loop is a real-time shard's goroutine.
-func (sh *shard) loop() {
-	defer sh.s.loops.Done()
+// loop is a real-time shard's goroutine (driver.go), until done is closed.
+func (sh *shard) loop(done <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -123,7 +123,7 @@ func (sh *shard) loop() {
 			sh.rearm(timer, sh.s.clock.Now())
 			sh.unlockFrom(true) // and writes what a user call left
 
-		case <-sh.s.stop:
+		case <-done:
 			return
 		}
 	}
@@ -165,15 +165,8 @@ func (sh *shard) rearm(timer *time.Timer, now time.Time) {
 // deadline is now before the one armed (after work done outside the
 // loop, under mu).
 func (sh *shard) kickIfEarlier() {
-	if sh.kick == nil {
-		return
-	}
-	if d := sh.nextDeadline(); !d.IsZero() && (sh.armed.IsZero() || d.Before(sh.armed)) {
-		sh.armed = d
-		select {
-		case sh.kick <- struct{}{}:
-		default:
-		}
+	if d := sh.nextDeadline(); !d.IsZero() {
+		sh.s.drv.wake(sh, d)
 	}
 }
 
@@ -195,22 +188,18 @@ func (sh *shard) unlockFrom(loop bool) {
 		sh.mu.Unlock()
 		return
 	}
-	if sh.s.runner != nil {
-		out := sh.pending
-		sh.pending = nil
-		sh.mu.Unlock()
-		for _, p := range out {
-			sh.s.write(p.l, p.pkt)
-		}
-		return
-	}
+	sh.s.drv.flush(sh, loop)
+}
+
+// flushOwn is unlockFrom with packets pending in real-time mode.
+func (sh *shard) flushOwn(loop bool) {
 	if sh.flushing {
 		sh.mu.Unlock()
 		return
 	}
 	sh.flushing = true
 	for round := 0; len(sh.pending) > 0; round++ {
-		if round == maxFlushRounds && !loop && sh.kick != nil {
+		if round == maxFlushRounds && !loop {
 			select {
 			case sh.kick <- struct{}{}: // the loop writes the rest
 			default:
@@ -221,7 +210,7 @@ func (sh *shard) unlockFrom(loop bool) {
 		sh.pending, sh.spare = sh.spare[:0], nil
 		sh.mu.Unlock()
 		for i := range out {
-			sh.s.send(&out[i])
+			sh.send(&out[i])
 			out[i] = outPacket{}
 		}
 		sh.mu.Lock()
@@ -231,39 +220,59 @@ func (sh *shard) unlockFrom(loop bool) {
 	sh.mu.Unlock()
 }
 
-// send writes one packet built by a shard and gives its buffer back (or
-// away, to a stack that adopts it).
-func (s *Stack) send(o *outPacket) {
+// send writes one packet built by the shard and gives its buffer back
+// (or away, to a stack that adopts it).
+func (sh *shard) send(o *outPacket) {
 	if o.ho != nil {
 		ok, err := o.ho.HandOff(o.pkt)
 		switch {
 		case err != nil:
-			s.ctr.linkErrors.Add(1)
+			sh.ctr.linkErrors.Add(1)
 		case ok:
-			s.ctr.packetsOut.Add(1)
+			sh.ctr.packetsOut.Add(1)
 			o.p.buf = nil
 			putHolder(o.p)
 			return
 		default:
 			// The far side stopped adopting since the packet was
 			// built without its checksum: drop it, TCP resends.
-			s.ctr.linkErrors.Add(1)
+			sh.ctr.linkErrors.Add(1)
 		}
 		putPacket(o.p)
 		return
 	}
-	s.write(o.l, o.pkt)
+	sh.write(o.l, o.pkt)
 	if o.p != nil {
 		putPacket(o.p)
 	}
 }
 
+// write writes pkt to l, counted in the shard's counters.
+func (sh *shard) write(l link.Link, pkt []byte) {
+	if err := l.WritePacket(pkt); err != nil {
+		sh.ctr.linkErrors.Add(1)
+		return
+	}
+	sh.ctr.packetsOut.Add(1)
+}
+
+// write writes pkt to l, counted in the stack's counters (a packet no
+// shard wrote).
 func (s *Stack) write(l link.Link, pkt []byte) {
 	if err := l.WritePacket(pkt); err != nil {
 		s.ctr.linkErrors.Add(1)
 		return
 	}
 	s.ctr.packetsOut.Add(1)
+}
+
+// shardCounters are the counters of Stats that every packet touches, kept
+// per shard so that shards share no cache line for them. They are atomic
+// because packets are written after the shard's lock is released.
+type shardCounters struct {
+	_                                               [64]byte // off the cache lines of the fields before
+	packetsIn, packetsOut, linkErrors, inboundDrops atomic.Uint64
+	_                                               [64 - 32]byte
 }
 
 // emit builds the packet carrying seg from local to remote and sends it on
@@ -273,7 +282,8 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		sh.s.ctr.noRoute.Add(1)
 		return
 	}
-	h := wire.TCPHeader{
+	h := &sh.hdr // in the shard: a pointer handed to the driver does not make it escape
+	*h = wire.TCPHeader{
 		SrcPort: local.Port(),
 		DstPort: remote.Port(),
 		Seq:     seg.Seq,
@@ -294,16 +304,10 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 		// counts a GSO packet's.
 		sh.segs.out += uint64((len(seg.Payload)+int(seg.GSOSize)-1)/int(seg.GSOSize)) - 1
 	}
-	if sh.batching && sh.batchTCP(r, ep, ecn, &h, seg.Payload, int(seg.GSOSize)) { // batch.go
+	if sh.batching && sh.batchTCP(r, ep, ecn, h, seg.Payload, int(seg.GSOSize)) { // batch.go
 		return
 	}
-	if sh.s.runner == nil {
-		sh.emitOwn(r, ep, ecn, &h, seg.Payload, seg.GSOSize != 0)
-		return
-	}
-	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, sh.s.ttl, ecn, &h, seg.Payload)
-	sh.ipo.apply(sh.buf) // IP_TOS, IP_TTL ... (sockopt.go)
-	sh.s.transmit(r, ep.Dst, sh.buf, sh.pendingQueue())
+	sh.s.drv.emit(sh, r, ep, ecn, h, seg.Payload, seg.GSOSize != 0)
 }
 
 // emitOwn builds a packet into a pooled buffer of its own and queues it
@@ -363,14 +367,9 @@ func appendTCPPacketNoChecksum(dst []byte, ep wire.Endpoints, ttl, ecn uint8, h 
 	return append(dst, payload...)
 }
 
-// pendingQueue is where packets built under mu wait in manual mode; nil
-// in real-time mode, where they are written at once.
-func (sh *shard) pendingQueue() *[]outPacket {
-	if sh.s.runner != nil {
-		return &sh.pending
-	}
-	return nil
-}
+// pendingQueue is where a packet built in buf waits to be written: the
+// driver's choice (nil: written at once).
+func (sh *shard) pendingQueue() *[]outPacket { return sh.s.drv.pendingQueue(sh) }
 
 // settle does what follows every engine call on c: send its output,
 // promote or forget it if it is a half-open connection of a listener,
@@ -440,13 +439,7 @@ func (sh *shard) schedule(c *Conn) {
 	if len(sh.timers) > sh.conns.len()+sh.conns.len()/2+64 {
 		sh.timers.compact()
 	}
-	if sh.kick != nil && (sh.armed.IsZero() || d.Before(sh.armed)) {
-		sh.armed = d
-		select {
-		case sh.kick <- struct{}{}:
-		default:
-		}
-	}
+	sh.s.drv.wake(sh, d)
 }
 
 // runTimers runs the engine timers due at now. Entries re-armed at or

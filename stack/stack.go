@@ -298,7 +298,7 @@ const minMTU = 68
 // Stack is a userspace TCP/IP stack.
 type Stack struct {
 	clock  clock.Clock
-	runner Runner
+	drv    driver // driver.go: real time or simulated, chosen in New
 	cfg    tcp.Config
 	secret []byte
 	trace  func(TraceEvent)
@@ -341,22 +341,12 @@ type Stack struct {
 	closed      bool
 
 	stopped atomic.Bool
-	stop    chan struct{}
-	loops   sync.WaitGroup
-
-	// Manual mode: packets delivered while another delivery is being
-	// processed wait here, so that a link that delivers synchronously
-	// does not make DeliverPacket recurse without bound.
-	mq       sync.Mutex
-	mqueue   []*inPacket
-	draining bool
 }
 
 // New returns a stack with no links.
 func New(opts Options) *Stack {
 	s := &Stack{
 		clock:       opts.Clock,
-		runner:      opts.Runner,
 		cfg:         opts.TCP,
 		mem:         newMemory(opts.Memory),
 		trace:       opts.Trace,
@@ -366,7 +356,6 @@ func New(opts Options) *Stack {
 		seed:        maphash.MakeSeed(),
 		listeners:   make(map[netip.AddrPort]*Listener),
 		listenPorts: make(map[uint16]int),
-		stop:        make(chan struct{}),
 	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
@@ -432,25 +421,25 @@ func New(opts Options) *Stack {
 	s.routes.Store(&routeTable{local: map[netip.Addr]bool{}})
 	s.ipID.Store(s.hash(netip.Addr{}, netip.AddrPort{}, netip.AddrPort{}))
 
-	n := 1 // manual mode: one shard, so that runs replay exactly
-	if s.runner == nil {
-		n = opts.Loops
-		if n <= 0 {
-			n = min(4, runtime.GOMAXPROCS(0))
-		}
+	if opts.Runner != nil {
+		s.drv = &simulated{s: s, runner: opts.Runner}
+	} else {
+		s.drv = &realTime{s: s, done: make(chan struct{})}
 	}
+	n := opts.Loops
+	if n <= 0 {
+		n = min(4, runtime.GOMAXPROCS(0))
+	}
+	n = s.drv.shards(n)
 	qlen := opts.QueueLen
 	if qlen <= 0 {
 		qlen = 4096
 	}
 	for range n {
-		s.shards = append(s.shards, newShard(s, qlen))
+		s.shards = append(s.shards, newShard(s))
 	}
-	if s.runner == nil {
-		for _, sh := range s.shards {
-			s.loops.Add(1)
-			go sh.loop()
-		}
+	for _, sh := range s.shards {
+		s.drv.start(sh, qlen)
 	}
 	return s
 }
@@ -544,6 +533,12 @@ func (s *Stack) Stats() Stats {
 	s.fwd.stats(&st)
 	s.memoryStats(&st)
 	st.FastOpen = s.ctr.fo.stats()
+	for _, sh := range s.shards {
+		st.PacketsIn += sh.ctr.packetsIn.Load()
+		st.PacketsOut += sh.ctr.packetsOut.Load()
+		st.LinkErrors += sh.ctr.linkErrors.Load()
+		st.InboundDrops += sh.ctr.inboundDrops.Load()
+	}
 	return st
 }
 
@@ -595,19 +590,7 @@ func (s *Stack) Close() error {
 		s.frags.timer.Stop()
 	}
 	s.frags.mu.Unlock()
-	close(s.stop)
-	s.loops.Wait()
-	for _, sh := range s.shards {
-		for {
-			select {
-			case p := <-sh.in:
-				putPacket(p)
-				continue
-			default:
-			}
-			break
-		}
-	}
+	s.drv.stop()
 	return nil
 }
 

@@ -140,13 +140,7 @@ func (sh *shard) toTimeWait(c *Conn, now time.Time) {
 func (sh *shard) twArm(k twKey, rec tcp.TimeWait) {
 	at := rec.Expiry()
 	sh.twq.push(twTimer{at: at.UnixNano(), key: k})
-	if sh.kick != nil && (sh.armed.IsZero() || at.Before(sh.armed)) {
-		sh.armed = at
-		select {
-		case sh.kick <- struct{}{}:
-		default:
-		}
-	}
+	sh.s.drv.wake(sh, at)
 }
 
 // twForget drops the record of k (its expiry, or a SYN reopening the

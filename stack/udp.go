@@ -386,13 +386,7 @@ func (c *UDPConn) recv(b []byte) (int, int, netip.AddrPort, error) {
 			c.mu.Unlock()
 			return 0, 0, netip.AddrPort{}, c.opErr("read", nil, os.ErrDeadlineExceeded)
 		}
-		var ch chan struct{}
-		if s.runner == nil {
-			if c.waitCh == nil {
-				c.waitCh = make(chan struct{})
-			}
-			ch = c.waitCh
-		}
+		ch := s.drv.waitChan(&c.waitCh)
 		c.mu.Unlock()
 		err := s.block(ch, dl, nil, func() bool {
 			c.mu.Lock()

@@ -1,0 +1,306 @@
+package stack
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/synack/synack/wire"
+)
+
+// driver is what runs a stack's shards: a goroutine per shard on the real
+// clock (realTime), or the caller's goroutine under an Options.Runner with
+// a virtual clock (simulated). New chooses one; the rest of the stack asks
+// the driver to do things and never which mode it is in.
+type driver interface {
+	// shards is how many shards to run when Options.Loops asks for want.
+	shards(want int) int
+	// start sets sh going (its queue and loop, if it has any).
+	start(sh *shard, qlen int)
+	// stop ends what start began (Stack.Close, after stopped is set).
+	stop()
+	// deliver processes or queues p, parsed and bound to its shard;
+	// adopted says the caller holds no lock of this stack and p may be
+	// processed in its goroutine (Stack.AdoptPacket).
+	deliver(p *inPacket, adopted bool)
+	// wake tells sh's loop that a deadline at moved before the one armed
+	// (sh.mu held).
+	wake(sh *shard, at time.Time)
+
+	// waiter returns the channel a blocked Read or Write waits on, nil if
+	// waiting goes through block's ready alone (sh.mu held).
+	waiter(w *waiters) chan struct{}
+	// waitChan returns *ch, made if need be, or nil as waiter does.
+	waitChan(ch *chan struct{}) chan struct{}
+	// block waits once for something to change: ch closed, deadline
+	// (after now, if not zero) passed, ctx done or ready() true; ready
+	// takes the locks it needs. It returns an error only when waiting
+	// can never succeed.
+	block(ch chan struct{}, deadline, now time.Time, ctx context.Context, ready func() bool) error
+	// blockConn is block for a Conn's Read or Write: w says when it is
+	// ready, so that a driver that waits on ch alone needs no closure.
+	blockConn(ch chan struct{}, deadline, now time.Time, w connWait) error
+	// ctxDeadline returns dl, or ctx's deadline if it is earlier and on
+	// the stack's clock.
+	ctxDeadline(ctx context.Context, dl time.Time) time.Time
+
+	// flush releases sh.mu and writes the packets built under it; loop
+	// says the caller is sh's loop.
+	flush(sh *shard, loop bool)
+	// emit builds the TCP packet and queues it for flush (sh.mu held);
+	// super says the payload is a super-segment (Segment.GSOSize).
+	emit(sh *shard, r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHeader, payload []byte, super bool)
+	// pendingQueue is what transmit gets for a packet built in sh.buf:
+	// where it waits for flush, or nil to write it at once.
+	pendingQueue(sh *shard) *[]outPacket
+	// drain runs c's engine output through emit.
+	drain(sh *shard, c *Conn)
+	// armFragments makes sure reassembly expires fragments at or before
+	// at (frags.mu held).
+	armFragments(at, now time.Time)
+}
+
+// connWait is what a blocked Read (write false) or Write waits for: the
+// connection closed, readable (writable), or its deadline changed from dl.
+type connWait struct {
+	c     *Conn
+	write bool
+	dl    int64 // c.rdl or c.wdl when the call started waiting
+}
+
+// ready reports (taking sh.mu) whether the wait is over.
+func (w connWait) ready() bool {
+	c := w.c
+	c.sh.mu.Lock()
+	defer c.sh.mu.Unlock()
+	if w.write {
+		return c.closed || c.tcb.Writable() || c.wdl != w.dl
+	}
+	return c.closed || c.tcb.Readable() || c.rdl != w.dl
+}
+
+// realTime runs a goroutine per shard; user calls block on channels.
+type realTime struct {
+	s     *Stack
+	done  chan struct{} // closed by stop
+	loops sync.WaitGroup
+}
+
+func (d *realTime) shards(want int) int { return want }
+
+func (d *realTime) start(sh *shard, qlen int) {
+	sh.in = make(chan *inPacket, qlen)
+	sh.kick = make(chan struct{}, 1)
+	d.loops.Add(1)
+	go sh.loop(d.done, &d.loops)
+}
+
+func (d *realTime) stop() {
+	close(d.done)
+	d.loops.Wait()
+	for _, sh := range d.s.shards {
+		for {
+			select {
+			case p := <-sh.in:
+				putPacket(p)
+				continue
+			default:
+			}
+			break
+		}
+	}
+}
+
+func (d *realTime) deliver(p *inPacket, adopted bool) {
+	s := d.s
+	sh := p.sh
+	if adopted && sh.queued.Load() == 0 && sh.mu.TryLock() {
+		if sh.queued.Load() == 0 && !s.stopped.Load() {
+			now := s.clock.Now()
+			sh.input(p, now)
+			putPacket(p)
+			sh.kickIfEarlier()
+			sh.unlock()
+			return
+		}
+		sh.mu.Unlock()
+	}
+	s.enqueue(p)
+}
+
+func (d *realTime) wake(sh *shard, at time.Time) {
+	if sh.armed.IsZero() || at.Before(sh.armed) {
+		sh.armed = at
+		select {
+		case sh.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (d *realTime) waiter(w *waiters) chan struct{} { return w.add() }
+
+func (d *realTime) waitChan(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+	}
+	return *ch
+}
+
+func (d *realTime) block(ch chan struct{}, deadline, now time.Time, ctx context.Context, _ func() bool) error {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	if deadline.IsZero() {
+		select {
+		case <-ch:
+		case <-done:
+		}
+		return nil
+	}
+	if now.IsZero() {
+		now = d.s.clock.Now()
+	}
+	t := getTimer(deadline.Sub(now))
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-done:
+	}
+	putTimer(t)
+	return nil
+}
+
+func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, _ connWait) error {
+	return d.block(ch, deadline, now, nil, nil)
+}
+
+func (d *realTime) ctxDeadline(ctx context.Context, dl time.Time) time.Time {
+	if cd, ok := ctx.Deadline(); ok && cd.Before(dl) {
+		return cd
+	}
+	return dl
+}
+
+func (d *realTime) flush(sh *shard, loop bool) { sh.flushOwn(loop) }
+
+func (d *realTime) emit(sh *shard, r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHeader, payload []byte, super bool) {
+	sh.emitOwn(r, ep, ecn, h, payload, super)
+}
+
+func (d *realTime) pendingQueue(*shard) *[]outPacket { return nil }
+
+func (d *realTime) drain(sh *shard, c *Conn) {
+	sh.batching = true
+	c.tcb.DrainOutputSuper(superMax(c.route), c.emit)
+	sh.batching = false
+	sh.flushBatch()
+	sh.batch.mtuRoute = nil
+}
+
+func (d *realTime) armFragments(at, now time.Time) { d.s.armFragTimer(at, now) }
+
+// simulated runs no goroutine: packets are processed as they are
+// delivered, timers when the Runner calls Tick, and a blocking call runs
+// the world through the Runner in the caller's goroutine.
+type simulated struct {
+	s      *Stack
+	runner Runner
+
+	// Packets delivered while another delivery is being processed wait
+	// here, so that a link that delivers synchronously does not make
+	// deliver recurse without bound.
+	mq       sync.Mutex
+	mqueue   []*inPacket
+	draining bool
+}
+
+// shards is one whatever is asked, so that runs replay exactly.
+func (d *simulated) shards(int) int { return 1 }
+
+func (d *simulated) start(*shard, int) {}
+func (d *simulated) stop()             {}
+
+// deliver processes p now, unless a delivery is already being processed
+// (a link delivering synchronously from inside it): then p waits in the
+// queue and that delivery processes it before it returns.
+func (d *simulated) deliver(p *inPacket, _ bool) {
+	s := d.s
+	d.mq.Lock()
+	d.mqueue = append(d.mqueue, p)
+	if d.draining {
+		d.mq.Unlock()
+		return
+	}
+	d.draining = true
+	for len(d.mqueue) > 0 {
+		p := d.mqueue[0]
+		d.mqueue[0] = nil
+		d.mqueue = d.mqueue[1:]
+		d.mq.Unlock()
+		if !s.stopped.Load() {
+			sh := p.sh
+			sh.mu.Lock()
+			sh.input(p, s.clock.Now())
+			sh.unlock()
+		}
+		putPacket(p)
+		d.mq.Lock()
+	}
+	d.mqueue = d.mqueue[:0]
+	d.draining = false
+	d.mq.Unlock()
+}
+
+// wake does nothing: the Runner asks NextDeadline.
+func (d *simulated) wake(*shard, time.Time) {}
+
+func (d *simulated) waiter(*waiters) chan struct{}         { return nil }
+func (d *simulated) waitChan(*chan struct{}) chan struct{} { return nil }
+
+func (d *simulated) block(_ chan struct{}, deadline, _ time.Time, ctx context.Context, ready func() bool) error {
+	cond := func() bool {
+		if ctx != nil && ctx.Err() != nil {
+			return true
+		}
+		return ready()
+	}
+	if d.runner.RunUntil(cond, deadline) || cond() {
+		return nil
+	}
+	if !deadline.IsZero() && !d.s.clock.Now().Before(deadline) {
+		return nil
+	}
+	return ErrNoProgress
+}
+
+func (d *simulated) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) error {
+	return d.block(ch, deadline, now, nil, w.ready)
+}
+
+// ctxDeadline ignores ctx's deadline, which is on the wall clock, not the
+// virtual one.
+func (d *simulated) ctxDeadline(_ context.Context, dl time.Time) time.Time { return dl }
+
+func (d *simulated) flush(sh *shard, _ bool) {
+	out := sh.pending
+	sh.pending = nil
+	sh.mu.Unlock()
+	for _, p := range out {
+		sh.write(p.l, p.pkt)
+	}
+}
+
+func (d *simulated) emit(sh *shard, r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHeader, payload []byte, _ bool) {
+	sh.buf = wire.AppendTCPPacketECN(sh.buf[:0], ep, d.s.ttl, ecn, h, payload)
+	sh.ipo.apply(sh.buf) // IP_TOS, IP_TTL ... (sockopt.go)
+	d.s.transmit(r, ep.Dst, sh.buf, &sh.pending)
+}
+
+func (d *simulated) pendingQueue(sh *shard) *[]outPacket { return &sh.pending }
+
+func (d *simulated) drain(_ *shard, c *Conn) { c.tcb.DrainOutput(c.emit) }
+
+// armFragments does nothing: Tick expires fragments.
+func (d *simulated) armFragments(time.Time, time.Time) {}
