@@ -138,17 +138,11 @@ func (r *rack) onRecoveryEnd() {
 // (tcp_rack_reo_wnd; net.ipv4.tcp_recovery's RACK_NO_DUPTHRESH, off by
 // default, would drop the DupThresh rule).
 //
-// "DupThresh segments" is counted in bytes, as RFC 6675's IsLost does:
-// more than (DupThresh-1)·SMSS SACKed (Linux counts packets).
-//
-// Measured before adopting it (`synack transfer --bytes 16MiB`, seeds
-// 1–5, cubic, 10 loss/reordering cases, against the always-min_RTT/4
-// window): run times within 1% except bursty loss (--loss 0.005 --burst 3
-// --rate 50Mbit: 68.9 s → 65.7 s); spurious retransmissions 0–1 more per
-// 5 runs on pure reordering, up to 6 more where loss and reordering mix.
-// That is with onDSACK counting as reordering seen: without it, the
-// zero window stayed on until a never-retransmitted segment showed
-// reordering, and every reordered segment before that was retransmitted.
+// Measured before adopting it (synack transfer, see the commit that made
+// this change): the zero window repairs a loss min_RTT/4 sooner, which
+// shortens recovery on lossy paths; it costs spurious retransmissions only
+// until the first reordering is seen, after which the window is min_RTT/4
+// again for the rest of the connection.
 func (t *TCB) reoWnd() time.Duration {
 	r := &t.rack
 	if !r.reorderingSeen && (t.recState != recOpen || t.tx.sackedBytes > uint32((dupThresh-1)*t.sndMSS)) {
