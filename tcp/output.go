@@ -281,7 +281,10 @@ func (t *TCB) unsent() int {
 // carried it.
 func (t *TCB) output(now time.Time) {
 	switch t.state {
-	case StateEstablished, StateCloseWait, StateFinWait1:
+	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing:
+		// CLOSING: the peer's FIN can arrive while data and our FIN
+		// still wait for its window (FIN-WAIT-1 is entered on CLOSE, not
+		// when the FIN is sent); they go out from here as it opens.
 		t.sendData(now)
 		t.checkPersist(now)
 		t.probeHeld(now) // sockopt.go
