@@ -348,24 +348,30 @@ func TestClose_DataAfterClose_ResetHasNoAck(t *testing.T) {
 // in FIN-WAIT-1; the peer's FIN then takes us to CLOSING with that data
 // and our FIN still unsent, and they must go out as the window opens
 // (output in CLOSING). Without it both ends wait for ever: we for the
-// window to be used, the peer for our data and FIN.
+// window to be used, the peer for our data and FIN. Under
+// FinWithClosingAck the ACK of the peer's FIN is no FIN of ours either:
+// we have sent none yet.
 func TestClosing_SendsQueuedDataAndFin(t *testing.T) {
-	h := established(t, plain)
-	h.in(seg{flags: ".", seq: 301, ack: 101, win: 3}) // the peer's window shrinks to 3
-	h.none()
-	h.write("abcdef")
-	h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, data: "abc"})
-	h.none()
-	h.trans = nil
-	h.close()
-	h.none() // "def" and the FIN wait for the window
-	h.transitions("ESTABLISHED -> FIN-WAIT-1")
-	h.trans = nil
-	h.in(seg{flags: "F.", seq: 301, ack: 104, win: 3}) // the peer's FIN, ACKing "abc"
-	h.transitions("FIN-WAIT-1 -> CLOSING")
-	h.out(seg{flags: "FP.", seq: 104, ack: 302, win: 65535, data: "def"})
-	h.none()
-	h.in(seg{flags: ".", seq: 302, ack: 108, win: 3})
-	h.none()
-	h.state(StateTimeWait)
+	for _, on := range []bool{false, true} {
+		cfg := plain
+		cfg.FinWithClosingAck = on
+		h := established(t, cfg)
+		h.in(seg{flags: ".", seq: 301, ack: 101, win: 3}) // the peer's window shrinks to 3
+		h.none()
+		h.write("abcdef")
+		h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, data: "abc"})
+		h.none()
+		h.trans = nil
+		h.close()
+		h.none() // "def" and the FIN wait for the window
+		h.transitions("ESTABLISHED -> FIN-WAIT-1")
+		h.trans = nil
+		h.in(seg{flags: "F.", seq: 301, ack: 104, win: 3}) // the peer's FIN, ACKing "abc"
+		h.transitions("FIN-WAIT-1 -> CLOSING")
+		h.out(seg{flags: "FP.", seq: 104, ack: 302, win: 65535, data: "def"})
+		h.none()
+		h.in(seg{flags: ".", seq: 302, ack: 108, win: 3})
+		h.none()
+		h.state(StateTimeWait)
+	}
 }
