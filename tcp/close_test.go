@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"io"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -374,4 +375,33 @@ func TestClosing_SendsQueuedDataAndFin(t *testing.T) {
 		h.none()
 		h.state(StateTimeWait)
 	}
+}
+
+// In LAST-ACK, as in the other states with data of ours in flight, what
+// a timeout or the ACKs mark lost is resent as the ACKs open the
+// congestion window, not one segment per (backed-off) timeout.
+func TestLastAck_RetransmitsAsAcksArrive(t *testing.T) {
+	h := established(t, plain)
+	h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535})
+	a, b := strings.Repeat("a", 1460), strings.Repeat("b", 1460)
+	h.write(a + b)
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535, data: a})
+	h.out(seg{flags: "P.", seq: 1561, ack: 302, win: 65535, data: b})
+	h.none()
+	h.trans = nil
+	h.close()
+	h.out(seg{flags: "F.", seq: 3021, ack: 302, win: 65535})
+	h.none()
+	h.transitions("CLOSE-WAIT -> LAST-ACK")
+	h.after(200 * time.Millisecond) // all three lost: the RTO resends the first
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535, data: a})
+	h.none()
+	h.after(time.Millisecond)
+	h.in(seg{flags: ".", seq: 302, ack: 1561, win: 65535})
+	h.out(seg{flags: "P.", seq: 1561, ack: 302, win: 65535, data: b})
+	h.out(seg{flags: "F.", seq: 3021, ack: 302, win: 65535})
+	h.none()
+	h.in(seg{flags: ".", seq: 302, ack: 3022, win: 65535})
+	h.state(StateClosed)
 }
