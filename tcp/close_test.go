@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"io"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -341,5 +342,66 @@ func TestClose_DataAfterClose_ResetHasNoAck(t *testing.T) {
 	h.in(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: "late"})
 	h.out(seg{flags: "R", seq: 101})
 	h.none()
+	h.state(StateClosed)
+}
+
+// CLOSE with data the peer's window holds back queues the FIN behind it
+// in FIN-WAIT-1; the peer's FIN then takes us to CLOSING with that data
+// and our FIN still unsent, and they must go out as the window opens
+// (output in CLOSING). Without it both ends wait for ever: we for the
+// window to be used, the peer for our data and FIN. Under
+// FinWithClosingAck the ACK of the peer's FIN is no FIN of ours either:
+// we have sent none yet.
+func TestClosing_SendsQueuedDataAndFin(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := plain
+		cfg.FinWithClosingAck = on
+		h := established(t, cfg)
+		h.in(seg{flags: ".", seq: 301, ack: 101, win: 3}) // the peer's window shrinks to 3
+		h.none()
+		h.write("abcdef")
+		h.out(seg{flags: ".", seq: 101, ack: 301, win: 65535, data: "abc"})
+		h.none()
+		h.trans = nil
+		h.close()
+		h.none() // "def" and the FIN wait for the window
+		h.transitions("ESTABLISHED -> FIN-WAIT-1")
+		h.trans = nil
+		h.in(seg{flags: "F.", seq: 301, ack: 104, win: 3}) // the peer's FIN, ACKing "abc"
+		h.transitions("FIN-WAIT-1 -> CLOSING")
+		h.out(seg{flags: "FP.", seq: 104, ack: 302, win: 65535, data: "def"})
+		h.none()
+		h.in(seg{flags: ".", seq: 302, ack: 108, win: 3})
+		h.none()
+		h.state(StateTimeWait)
+	}
+}
+
+// In LAST-ACK, as in the other states with data of ours in flight, what
+// a timeout or the ACKs mark lost is resent as the ACKs open the
+// congestion window, not one segment per (backed-off) timeout.
+func TestLastAck_RetransmitsAsAcksArrive(t *testing.T) {
+	h := established(t, plain)
+	h.in(seg{flags: "F.", seq: 301, ack: 101, win: 65535})
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535})
+	a, b := strings.Repeat("a", 1460), strings.Repeat("b", 1460)
+	h.write(a + b)
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535, data: a})
+	h.out(seg{flags: "P.", seq: 1561, ack: 302, win: 65535, data: b})
+	h.none()
+	h.trans = nil
+	h.close()
+	h.out(seg{flags: "F.", seq: 3021, ack: 302, win: 65535})
+	h.none()
+	h.transitions("CLOSE-WAIT -> LAST-ACK")
+	h.after(200 * time.Millisecond) // all three lost: the RTO resends the first
+	h.out(seg{flags: ".", seq: 101, ack: 302, win: 65535, data: a})
+	h.none()
+	h.after(time.Millisecond)
+	h.in(seg{flags: ".", seq: 302, ack: 1561, win: 65535})
+	h.out(seg{flags: "P.", seq: 1561, ack: 302, win: 65535, data: b})
+	h.out(seg{flags: "F.", seq: 3021, ack: 302, win: 65535})
+	h.none()
+	h.in(seg{flags: ".", seq: 302, ack: 3022, win: 65535})
 	h.state(StateClosed)
 }

@@ -93,8 +93,10 @@ const synFinFlags = wire.FlagSYN | wire.FlagFIN
 // FIN that takes us from FIN-WAIT-1 to CLOSING with our unacknowledged
 // FIN again: <SEQ=SND.NXT−1><ACK=RCV.NXT><CTL=FIN,ACK>, as FreeBSD's
 // tcp_output sends every segment of a state whose FIN is outstanding.
+// When our FIN waits still unsent behind data (the peer's window held it
+// back) there is none to repeat: output sends data and FIN in order.
 func (t *TCB) closingAck(now time.Time) {
-	if t.cfg.FinWithClosingAck {
+	if t.cfg.FinWithClosingAck && t.finSent {
 		t.queue(wire.FlagFIN|wire.FlagACK, t.sndNxt-1, 0, now)
 	}
 }

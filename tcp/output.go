@@ -281,7 +281,12 @@ func (t *TCB) unsent() int {
 // carried it.
 func (t *TCB) output(now time.Time) {
 	switch t.state {
-	case StateEstablished, StateCloseWait, StateFinWait1:
+	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
+		// CLOSING: the peer's FIN can arrive while data and our FIN
+		// still wait for its window (FIN-WAIT-1 is entered on CLOSE, not
+		// when the FIN is sent); they go out from here as it opens. In
+		// CLOSING and LAST-ACK what is marked lost is resent from here
+		// as the ACKs arrive, not one segment per timeout.
 		t.sendData(now)
 		t.checkPersist(now)
 		t.probeHeld(now) // sockopt.go
