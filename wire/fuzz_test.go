@@ -83,13 +83,16 @@ func FuzzParseIP(f *testing.F) {
 }
 
 // sentOptions is o as AppendTCPOptions writes it: SACK blocks that do not
-// fit dropped.
+// fit dropped, a Fast Open cookie cut to MaxFastOpenCookie bytes.
 func sentOptions(o TCPOptions) TCPOptions {
 	n := o.SACKBlocksSent()
 	for i := n; i < MaxSACKBlocks; i++ {
 		o.SACK[i] = SACKBlock{}
 	}
 	o.NumSACK = n
+	// A Fast Open cookie is kept and sent up to MaxFastOpenCookie bytes;
+	// a longer one parsed from the wire goes out cut to that.
+	o.FastOpenLen = min(o.FastOpenLen, MaxFastOpenCookie)
 	return o
 }
 
