@@ -208,6 +208,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 				// tcp_send_dupack enters quick-ACK mode).
 				t.enterQuickAck()
 			}
+			if hasACK && !syn && seqLE(seg.Seq+segLen, t.rcvNxt) {
+				t.oldSegmentACK(seg, now)
+			}
 		}
 		return
 	}
@@ -547,9 +550,17 @@ func (t *TCB) returnToListen(now time.Time) {
 // With timestamps the sample is now − TSecr (RFC 7323 §4), valid even for
 // a retransmitted segment; without, one segment per RTT is timed and
 // Karn's rule applies.
-func (t *TCB) ackAdvance(seg *Segment, now time.Time) {
+func (t *TCB) ackAdvance(seg *Segment, now time.Time) { t.ackAdvanceSample(seg, true, now) }
+
+// ackAdvanceSample is ackAdvance; with echoOK false the timestamp echo
+// gives no RTT sample. processAck passes false for an ACK that also SACKs
+// new data: the peer sent it for data beyond a hole, and its echo is
+// TS.Recent, the TSval of the last segment that arrived in order (RFC
+// 7323 §4.3), which may be one sent many round trips ago when the ACKs
+// for it were lost: now − TSecr would then be those round trips, not one.
+func (t *TCB) ackAdvanceSample(seg *Segment, echoOK bool, now time.Time) {
 	ack := seg.Ack
-	staleEcho := t.staleEcho(seg)
+	staleEcho := !echoOK || t.staleEcho(seg)
 	if seqGT(ack, t.iss) {
 		t.synAckd = true
 	}

@@ -275,11 +275,12 @@ func TestNetPair_ReorderingWithinRACKWindow_NoSpurious(t *testing.T) {
 // queue drained, RACK.rtt understated how long earlier segments took.
 // (Since a read sends a window update only when it opens the window a lot,
 // as Linux, the receiver sends fewer ACKs and the queue drops 39 and 71
-// segments instead of 56 and 98.)
+// segments instead of 56 and 98; since an ACK that SACKs new data gives no
+// timestamp RTT sample, cubic's queue drops 28 instead of 39.)
 func TestNetPair_ReorderingBothWaysWithTailDrops(t *testing.T) {
 	type result struct{ queueDrops, retrans, needless, spurious int }
 	want := map[string]result{
-		"cubic":   {39, 39, 0, 0},
+		"cubic":   {28, 28, 0, 0},
 		"newreno": {71, 71, 0, 0},
 	}
 	for _, ccName := range []string{"cubic", "newreno"} {

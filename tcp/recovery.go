@@ -40,7 +40,7 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 				t.spurious(t.eifelSeq, t.eifelSeq+1)
 			}
 		}
-		t.ackAdvance(seg, now)
+		t.ackAdvanceSample(seg, newlySACKed == 0, now)
 		t.dupAcks = 0
 		if seqGE(ack, t.roundEnd) {
 			roundStart = true

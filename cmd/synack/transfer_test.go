@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,38 @@ func TestAutoTunedBuffersFillALongPath(t *testing.T) {
 	if !r.Intact || half < 0.9 || r.SendBufferEnd != 4<<20 || r.ReceiveBufferEnd != 6<<20 {
 		t.Errorf("intact %v, second half at %.1f%% of the link, buffers at the end: send %d, receive %d",
 			r.Intact, 100*half, r.SendBufferEnd, r.ReceiveBufferEnd)
+	}
+}
+
+// Issue #13's heavy-loss acceptance, run as the README states it: at 30%
+// loss both ways on a 50 ms path, seeds 1 to 20 complete with the
+// sender's smoothed RTT never above 1 s, and the 4 MiB transfer at MTU
+// 576 of seed 96 completes. Seeds 6 and 19 stalled before the ACK of a
+// keepalive probe was taken (tcp.oldSegmentACK); seed 96's SRTT reached
+// 3.8 s before an ACK that SACKs new data stopped giving a sample.
+func TestTransferHeavyLossSeeds(t *testing.T) {
+	type tc struct {
+		args []string
+		seed int
+	}
+	var cases []tc
+	for s := 1; s <= 20; s++ {
+		cases = append(cases, tc{[]string{"--bytes", "1MiB", "--loss", "0.3", "--cc", "newreno"}, s})
+	}
+	cases = append(cases, tc{[]string{"--bytes", "4MiB", "--loss", "0.3", "--mtu", "576"}, 96})
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		args := append([]string{"transfer", "--json", "--seed", strconv.Itoa(c.seed)}, c.args...)
+		if status := run(args, &out, &errb); status != 0 {
+			t.Errorf("%v: status %d: %s", args, status, errb.String())
+			continue
+		}
+		var r transferResult
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("%v in:\n%s", err, out.String())
+		}
+		if !r.Intact || r.RTTms.Max > 1000 {
+			t.Errorf("%v: intact %v, SRTT max %.1f ms", args, r.Intact, r.RTTms.Max)
+		}
 	}
 }
