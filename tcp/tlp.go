@@ -80,15 +80,18 @@ const (
 	// clock Linux's own packetdrill scripts are timed with.
 	DefaultProbeSlack = 2 * time.Millisecond
 	// RealTimeProbeSlack is the probe slack of the connections a stack
-	// runs in real time, in a Go process: the Go scheduler lets a
-	// goroutine run 10 ms before it preempts it for another runnable one,
-	// so on a busy machine the receiver's event loop (in this process
-	// over an in-memory link, or the one reading the ACKs from a TUN)
-	// may wait that long for a CPU, and a probe sent before is spurious.
-	// Measured with bench (--only bulk1500,bulk65535 --bulk 1GiB
-	// --rounds 3 --stacks synack, load 4–6 on 2 cores): 0 to 21 spurious
-	// retransmissions per 1 GiB with 2 ms, 0 to 1 with 10 ms.
-	RealTimeProbeSlack = 10 * time.Millisecond
+	// runs in real time, in a Go process. A busy machine can keep a
+	// runnable goroutine off a CPU for tens of milliseconds (the Go
+	// scheduler's 10 ms quantum times the goroutines ahead of it, and the
+	// kernel's scheduling period over the other processes), so the
+	// receiver's event loop (in this process over an in-memory link, or
+	// the goroutine reading the ACKs from a TUN) may answer that late, and
+	// a probe sent before is spurious. Measured with bench (--only
+	// bulk1500,bulk65535 --bulk 1GiB --rounds 3 --stacks synack, 2 cores,
+	// load 4 to 11): 2 ms sent 0 to 21 spurious probes per 1 GiB, 10 ms
+	// 0 to 5, 40 ms (the minimum delayed-ACK time, the floor the probe
+	// timeout had before) none.
+	RealTimeProbeSlack = 40 * time.Millisecond
 )
 
 // wcDelAckT is WCDelAckT of RFC 8985 §7.2, the worst-case delayed ACK

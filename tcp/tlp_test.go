@@ -40,9 +40,9 @@ func TestTLP_ProbeAfterTwoSRTTPlusSlack(t *testing.T) {
 	h.check(h.info().TotalRetransmits == 1, "%+v", h.info())
 }
 
-// A stack running in real time gives the receiver the Go scheduler's
-// quantum (RealTimeProbeSlack, 10 ms): an ACK 8 ms late, as a busy
-// receiver's event loop makes it, comes before the probe, and nothing is
+// A stack running in real time gives the receiver's scheduling
+// RealTimeProbeSlack (40 ms): an ACK 30 ms late, as a busy receiver's
+// event loop makes it, comes before the probe, and nothing is
 // retransmitted.
 func TestTLP_RealTimeSlackWaitsForABusyReceiver(t *testing.T) {
 	cfg := sackReno
@@ -50,7 +50,7 @@ func TestTLP_RealTimeSlackWaitsForABusyReceiver(t *testing.T) {
 	h := establishedSACK(t, cfg, 100*time.Microsecond)
 	sendFour(h)
 	h.deadline(100*time.Microsecond + 200*time.Microsecond + RealTimeProbeSlack)
-	h.after(8 * time.Millisecond)
+	h.after(30 * time.Millisecond)
 	h.none()
 	h.in(ack(101 + 4*1460))
 	h.none()
@@ -113,7 +113,7 @@ func TestTLP_SmallFlightWaitsForDelayedACK(t *testing.T) {
 // A lossless short path (100 µs round trip) and a writer that sends
 // 3000 bytes at a time and waits for them to be acknowledged: each flight
 // ends in a small segment whose ACK the receiver delays (40 ms), and now
-// and then an ACK is held back 8 ms (a busy receiver, within the
+// and then an ACK is held back 30 ms (a busy receiver, within the
 // real-time probe slack). Nothing is lost, so nothing may be
 // retransmitted. With the probe timeout at 2·SRTT floored at 1 ms, every
 // delayed or held-back tail ACK drew a spurious probe; with Linux's 2 ms
@@ -122,7 +122,7 @@ func TestNetPair_LosslessShortPathNoRetransmissions(t *testing.T) {
 	for seed := range uint64(3) {
 		cfg := Config{ProbeSlack: RealTimeProbeSlack}
 		ab := impair{delay: 50 * time.Microsecond}
-		ba := impair{delay: 50 * time.Microsecond, reorder: 0.05, extra: 8 * time.Millisecond}
+		ba := impair{delay: 50 * time.Microsecond, reorder: 0.05, extra: 30 * time.Millisecond}
 		p := newNetPair(t, cfg, cfg, ab, ba, seed)
 		data := testData(3000, uint32(seed))
 		buf := make([]byte, 4096)
