@@ -106,12 +106,14 @@ const wcDelAckT = 200 * time.Millisecond
 // probe's premise, no ACK for a PTO, is then unproven, and the timer is
 // armed again from now instead: over an in-memory link or a TUN, the
 // peer's ACK is usually queued behind the stall. A probe in the RTO's
-// place is not put off (armPTO never arms past the RTO expiry either),
-// so stalls delay the repair of a lost tail by a PTO each at most, and
-// never past the RTO. An owner that obeys Deadline (test clocks, the
-// simulator, the packetdrill runner) never sees this.
+// place, or one whose RTO is due as well, is not put off: it goes, in the
+// RTO's place, rather than let the RTO (cwnd down to one segment) fire
+// instead; armPTO never arms past the RTO expiry either. So stalls delay
+// the repair of a lost tail by a PTO each at most, and never past the
+// RTO. An owner that obeys Deadline (test clocks, the simulator, the
+// packetdrill runner) never sees this.
 func (t *TCB) ptoLate(now time.Time) bool {
-	return now.Sub(t.ptoAt.Time()) > clockGranularity && t.ptoAt != t.rtoAt
+	return now.Sub(t.ptoAt.Time()) > clockGranularity && t.ptoAt != t.rtoAt && !due(t.rtoAt, now)
 }
 
 // onPTO sends the tail loss probe (RFC 8985 §7.3): new data if the

@@ -62,7 +62,7 @@ func TestTLP_RealTimeSlackWaitsForABusyReceiver(t *testing.T) {
 // was not running) gave the ACKs no chance to come in either: the probe
 // timer is armed again from then instead of probing, and the ACK that
 // was queued behind the stall ends it. A timer on time (within the clock
-// granularity, 1 ms) probes.
+// granularity, 1 ms) probes, and so does one late past the RTO expiry.
 func TestTLP_LateTimerArmsAgain(t *testing.T) {
 	h := establishedSACK(t, sackReno, 100*time.Microsecond)
 	sendFour(h)
@@ -84,6 +84,19 @@ func TestTLP_LateTimerArmsAgain(t *testing.T) {
 	h.tcb.HandleTimer(h.now)
 	h.collect()
 	h.out(dataSeg(data, 3*1460, "P."))
+
+	// A stall past the RTO expiry too: the probe goes in the RTO's place
+	// (one segment, the window kept), not the RTO.
+	h = establishedSACK(t, sackReno, 100*time.Microsecond)
+	data = sendFour(h)
+	h.now = t0.Add(100*time.Microsecond + 250*time.Millisecond)
+	h.log("      timer, past the RTO expiry")
+	h.tcb.HandleTimer(h.now)
+	h.collect()
+	h.out(dataSeg(data, 3*1460, "P."))
+	h.none()
+	i := h.info()
+	h.check(i.Cwnd == 14600 && i.TotalRetransmits == 1, "%+v", i)
 }
 
 // With one full segment and a small one in flight, a receiver that ACKs
