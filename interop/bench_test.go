@@ -125,14 +125,20 @@ func BenchmarkTUN(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer sc.Close()
-				ours := r.st.Stats().Retransmits
+				st0 := r.st.Stats()
+				ours := st0.Retransmits
 				retrans := r.kernelTCPStat("RetransSegs") + ours
 				if dir == "kernel-to-synack" {
 					benchStream(b, kc.(*net.TCPConn), sc)
 				} else {
 					benchStream(b, sc, kc)
 				}
-				ours = r.st.Stats().Retransmits - ours
+				st := r.st.Stats()
+				ours = st.Retransmits - ours
+				if ours != 0 {
+					b.Logf("synack retransmitted %d segments: %d probes, %d in recovery, %d after a timeout",
+						ours, st.RetransProbe-st0.RetransProbe, st.RetransRecovery-st0.RetransRecovery, st.RetransTimeout-st0.RetransTimeout)
+				}
 				retrans = r.kernelTCPStat("RetransSegs") + r.st.Stats().Retransmits - retrans
 				b.ReportMetric(float64(retrans), "retrans")
 				b.ReportMetric(float64(ours), "synack-retrans")
