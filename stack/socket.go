@@ -108,7 +108,9 @@ func (c *Conn) Err() error {
 type Readiness struct {
 	// Readable: a Read would return data, io.EOF or an error at once.
 	Readable bool
-	// Writable: a Write would queue a byte or fail at once.
+	// Writable: a Write would fail at once, or queue data with at least
+	// a third of the send buffer free (tcp.TCB.Writable: as Linux's
+	// poll, POLLOUT only once the free space is half of what is queued).
 	Writable bool
 	// State is the connection's RFC 9293 state.
 	State tcp.State

@@ -425,6 +425,10 @@ func New(opts Options) *Stack {
 		s.drv = &simulated{s: s, runner: opts.Runner}
 	} else {
 		s.drv = &realTime{s: s, done: make(chan struct{})}
+		// tlp: probes wait for the Go scheduler (tcp.RealTimeProbeSlack).
+		if s.cfg.ProbeSlack == 0 {
+			s.cfg.ProbeSlack = tcp.RealTimeProbeSlack
+		}
 	}
 	n := opts.Loops
 	if n <= 0 {

@@ -97,6 +97,18 @@ func (r *ring) reserve(need int) bool {
 	return true
 }
 
+// sndSpace reports whether the send buffer has room worth waking a
+// blocked writer for: Write takes data whenever the buffer has room, but
+// a writer it stopped (and poll's POLLOUT) goes on only once the free
+// space is at least half of what is queued, a third of the buffer when it
+// was full, as Linux's sk_stream_write_space and tcp_poll decide
+// (sk_stream_wspace >= sk_stream_min_wspace). Each wake-up then moves a
+// third of the buffer or more, not the few bytes one ACK frees.
+func (t *TCB) sndSpace() bool {
+	b := &t.sndBuf
+	return b.room() > 0 && b.Free() >= b.Len()/2
+}
+
 // room is how many bytes Write would take now.
 func (r *ring) room() int {
 	free := r.Free()

@@ -139,6 +139,15 @@ type Config struct {
 	// other for ever (Linux: net.ipv4.tcp_invalid_ratelimit). Default
 	// 500ms; negative: no limit.
 	InvalidRateLimit time.Duration
+
+	// ProbeSlack (tail loss probes, tlp.go) is what the probe timeout
+	// adds to 2·SRTT when two full segments or more are in flight, so
+	// that no delayed ACK is due: room for the timers' and the
+	// receiver's scheduling (Linux: TCP_TIMEOUT_MIN, 2 jiffies). Default
+	// DefaultProbeSlack (2 ms), for an owner that obeys Deadline to the
+	// instant (a virtual clock); a stack running in real time uses
+	// RealTimeProbeSlack unless this is set.
+	ProbeSlack time.Duration
 }
 
 // Defaults of Config and KeepAliveConfig.
@@ -213,6 +222,7 @@ func (c Config) withDefaults() Config {
 		c.DelayedACK = DefaultDelayedACK
 	}
 	defD(&c.FinWait2Timeout, DefaultFinWait2Timeout)
+	defD(&c.ProbeSlack, DefaultProbeSlack)
 	def(&c.MinMSS, DefaultMinMSS)
 	if c.ChallengeACKInterval == 0 {
 		c.ChallengeACKInterval = DefaultChallengeACKInterval

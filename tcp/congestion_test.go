@@ -205,5 +205,5 @@ func TestPacing_SpreadsTheWindow(t *testing.T) {
 	h.at(110 * time.Millisecond)
 	h.out(dataSeg(data, 2920, "P."))
 	h.none()
-	h.deadline(310 * time.Millisecond) // now the tail loss probe, 2·SRTT after the last send
+	h.deadline(312 * time.Millisecond) // now the tail loss probe, 2·SRTT + 2 ms after the last send
 }

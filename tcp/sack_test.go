@@ -113,7 +113,7 @@ func TestRACK_ReorderTimerAndDSACKUndo(t *testing.T) {
 	}
 	h.out(dataSeg(data, 4*1460, "P."))
 	h.none()
-	h.deadline(300 * time.Millisecond) // the probe (2·SRTT) before the RTO (400 ms)
+	h.deadline(302 * time.Millisecond) // the probe (2·SRTT + 2 ms) before the RTO (400 ms)
 	h.at(200 * time.Millisecond)
 	h.in(sackAck(101, 1561, 3021))
 	h.none()
@@ -137,8 +137,9 @@ func TestRACK_ReorderTimerAndDSACKUndo(t *testing.T) {
 		i.Ssthresh == cc.InfiniteSsthresh && i.Cwnd == 14600+2920, "%+v", i)
 }
 
-// The tail loss probe (RFC 8985 §7): 2·SRTT after the last send, with no
-// new data to send, the last segment goes again; the RTO is re-armed.
+// The tail loss probe (RFC 8985 §7): 2·SRTT plus the probe slack (2 ms,
+// Linux's TCP_TIMEOUT_MIN) after the last send, with no new data to
+// send, the last segment goes again; the RTO is re-armed.
 func TestTLP_ProbeRetransmitsLastSegment(t *testing.T) {
 	h := establishedSACK(t, sackReno, 100*time.Millisecond)
 	data := full(3)
@@ -147,13 +148,13 @@ func TestTLP_ProbeRetransmitsLastSegment(t *testing.T) {
 	h.out(dataSeg(data, 1460, "P."))
 	h.out(dataSeg(data, 2920, "P."))
 	h.none()
-	h.deadline(300 * time.Millisecond)
-	h.at(299 * time.Millisecond)
+	h.deadline(302 * time.Millisecond)
+	h.at(301 * time.Millisecond)
 	h.none()
-	h.at(300 * time.Millisecond)
+	h.at(302 * time.Millisecond)
 	h.out(dataSeg(data, 2920, "P."))
 	h.none()
-	h.deadline(600 * time.Millisecond)
+	h.deadline(602 * time.Millisecond)
 	h.check(h.info().TotalRetransmits == 1, "%+v", h.info())
 	// It was not needed: the D-SACK says so.
 	h.at(350 * time.Millisecond)
@@ -163,7 +164,7 @@ func TestTLP_ProbeRetransmitsLastSegment(t *testing.T) {
 }
 
 // tlpEpisode sends eight segments 100 ms after the handshake (SRTT 100
-// ms), lets the tail loss probe resend the last at 300 ms, and has every
+// ms), lets the tail loss probe resend the last at 302 ms, and has every
 // byte up to TLP.end_seq acknowledged at 350 ms: whether the original
 // or the probe delivered the last segment is not known yet.
 func tlpEpisode(t *testing.T) *harness {
@@ -175,7 +176,7 @@ func tlpEpisode(t *testing.T) *harness {
 	}
 	h.out(dataSeg(data, 7*1460, "P."))
 	h.none()
-	h.at(300 * time.Millisecond)
+	h.at(302 * time.Millisecond)
 	h.out(dataSeg(data, 7*1460, "P."))
 	h.none()
 	h.at(350 * time.Millisecond)

@@ -49,8 +49,13 @@ func (t *TCB) HandleTimer(now time.Time) {
 	}
 	if due(t.ptoAt, now) {
 		// Before the RTO: a probe armed at the RTO expiry goes in its
-		// place (RFC 8985 §7.2) and re-arms the RTO.
-		t.onPTO(now)
+		// place (RFC 8985 §7.2) and re-arms the RTO. A probe timer
+		// that fires late is armed again (tlp.go, ptoLate).
+		if t.ptoLate(now) {
+			t.armPTO(now)
+		} else {
+			t.onPTO(now)
+		}
 	}
 	if due(t.rtoAt, now) {
 		t.onRTO(now)

@@ -38,11 +38,13 @@ func (t *TCB) ptoAllowed() bool {
 		t.sndUna != t.sndNxt && t.synAcked() && !t.persistProbing
 }
 
-// armPTO arms the tail loss probe (RFC 8985 §7.2) when ptoAllowed: after
-// 2·SRTT, plus the worst-case delayed ACK when less than two full
-// segments are in flight (their receiver may hold the ACK that long), and
-// never less than minPTO. When that would fall at or after the RTO expiry, the probe
-// goes at the RTO expiry instead, in its place (§7.2: "If Now() + PTO >
+// armPTO arms the tail loss probe (RFC 8985 §7.2) when ptoAllowed, as
+// Linux's tcp_schedule_loss_probe does: after 2·SRTT, plus the worst-case
+// delayed ACK (WCDelAckT) when less than two full segments are in flight
+// (their receiver may hold the ACK that long), else plus the probe slack
+// (Config.ProbeSlack: Linux's TCP_TIMEOUT_MIN, 2 ms by default). When
+// that would fall at or after the RTO expiry, the probe goes at the RTO
+// expiry instead, in its place (§7.2: "If Now() + PTO >
 // TCP_RTO_expire(), PTO = TCP_RTO_expire() - Now()"; Linux likewise).
 func (t *TCB) armPTO(now time.Time) {
 	t.ptoAt = 0
@@ -54,12 +56,16 @@ func (t *TCB) armPTO(now time.Time) {
 		pto = 2 * t.srtt
 		if int(t.sndNxt-t.sndUna) < 2*t.sndMSS {
 			// RFC 8985 §7.2 adds WCDelAckT when one segment is in
-			// flight; a receiver that acknowledges every second
-			// full-sized segment (RFC 9293 §3.8.6.3, synack) also
-			// holds the ACK of a full segment and a small one.
+			// flight (Linux: packets_out == 1); a receiver that
+			// acknowledges every second full-sized segment (RFC 9293
+			// §3.8.6.3, synack) also holds the ACK of a full segment
+			// and a small one.
 			pto += wcDelAckT
+		} else {
+			// Two full segments draw an ACK at once: no delayed ACK
+			// to wait for, only the receiver's and the timer's slack.
+			pto += t.cfg.ProbeSlack
 		}
-		pto = max(pto, minPTO)
 	}
 	at := instantOf(now.Add(pto))
 	if !t.rtoAt.IsZero() && at.After(t.rtoAt) {
@@ -68,24 +74,47 @@ func (t *TCB) armPTO(now time.Time) {
 	t.ptoAt = at
 }
 
+// Probe slacks (Config.ProbeSlack).
+const (
+	// DefaultProbeSlack is Linux's TCP_TIMEOUT_MIN at HZ=1000, the
+	// clock Linux's own packetdrill scripts are timed with.
+	DefaultProbeSlack = 2 * time.Millisecond
+	// RealTimeProbeSlack is the probe slack of the connections a stack
+	// runs in real time, in a Go process. A busy machine can keep a
+	// runnable goroutine off a CPU for tens of milliseconds (the Go
+	// scheduler's 10 ms quantum times the goroutines ahead of it, and the
+	// kernel's scheduling period over the other processes), so the
+	// receiver's event loop (in this process over an in-memory link, or
+	// the goroutine reading the ACKs from a TUN) may answer that late, and
+	// a probe sent before is spurious. Measured with bench (--only
+	// bulk1500,bulk65535 --bulk 1GiB --rounds 3 --stacks synack, 2 cores,
+	// load 4 to 11): 2 ms sent 0 to 21 spurious probes per 1 GiB, 10 ms
+	// 0 to 5, 40 ms (the minimum delayed-ACK time, the floor the probe
+	// timeout had before) none.
+	RealTimeProbeSlack = 40 * time.Millisecond
+)
+
 // wcDelAckT is WCDelAckT of RFC 8985 §7.2, the worst-case delayed ACK
 // (Linux adds TCP_RTO_MIN, the same 200 ms, for one packet in flight).
 const wcDelAckT = 200 * time.Millisecond
 
-// minPTO is the probe timeout's floor. On short paths 2·SRTT is
-// microseconds, far below the time a receiver may take to answer: its
-// delayed-ACK timer (40 ms on Linux and synack) when an odd segment ends
-// a flight, or a scheduler's delay. A probe sent before that is spurious:
-// the peer answers it with a D-SACK (over a TUN, Linux does), and a probe
-// taken for a repair even cuts the window. Linux adds TCP_TIMEOUT_MIN
-// (2 jiffies: 2 to 8 ms) to 2·SRTT; the TLP draft it comes from floored
-// the PTO at 10 ms. synack floors it at the minimum delayed-ACK time,
-// 40 ms (measured: 256 MiB over the lossless in-memory link in real time
-// on a loaded 2-core machine, `synack transfer --bytes 128MiB --delay 0
-// --realtime`, sent 1 to 6 spurious probes per run with a 10 ms floor,
-// 2 to 3 with 20 ms, 0 to 2 with 40 ms; on longer paths 2·SRTT is above
-// it and the floor changes nothing).
-const minPTO = 40 * time.Millisecond
+// ptoLate reports whether the probe timer, due at now, fires more than
+// the clock granularity (RFC 6298's G, 1 ms) after its time: its owner
+// did not run the connection when Deadline asked, so the ACKs that would
+// have cancelled the probe had no chance to come in either (an owner runs
+// input and timers on one loop; a whole process may be descheduled). The
+// probe's premise, no ACK for a PTO, is then unproven, and the timer is
+// armed again from now instead: over an in-memory link or a TUN, the
+// peer's ACK is usually queued behind the stall. A probe in the RTO's
+// place, or one whose RTO is due as well, is not put off: it goes, in the
+// RTO's place, rather than let the RTO (cwnd down to one segment) fire
+// instead; armPTO never arms past the RTO expiry either. So stalls delay
+// the repair of a lost tail by a PTO each at most, and never past the
+// RTO. An owner that obeys Deadline (test clocks, the simulator, the
+// packetdrill runner) never sees this.
+func (t *TCB) ptoLate(now time.Time) bool {
+	return now.Sub(t.ptoAt.Time()) > clockGranularity && t.ptoAt != t.rtoAt && !due(t.rtoAt, now)
+}
 
 // onPTO sends the tail loss probe (RFC 8985 §7.3): new data if the
 // windows allow, else the last segment again.

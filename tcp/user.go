@@ -98,10 +98,11 @@ func (t *TCB) Readable() bool {
 		t.state == StateClosed || t.state == StateListen
 }
 
-// Writable reports whether Write would accept a byte or return an error.
+// Writable reports whether Write would return an error, or accept data
+// and enough of it to be worth a blocked writer's wake-up (sndSpace).
 func (t *TCB) Writable() bool {
 	return t.err != nil || t.finQueued || t.state == StateClosed || t.state == StateListen ||
-		t.sndBuf.room() > 0 && t.belowLowat()
+		t.sndSpace() && t.belowLowat()
 }
 
 // CloseWrite queues a FIN after all queued data (half-close). Reading
