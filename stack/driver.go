@@ -187,9 +187,9 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 	start := time.Now()
 	if w.poll {
 		d.ctr.polls.Add(1)
-		if d.poll(ch, start, deadline) {
+		if got, yielded := d.poll(ch, start, deadline); got {
 			d.ctr.pollHits.Add(1)
-			return true, nil
+			return yielded, nil
 		}
 		now = time.Time{} // polling took time: read the clock again
 	}
@@ -197,23 +197,8 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 	return time.Since(start) <= d.busyPoll, err
 }
 
-// DefaultBusyPoll is Options.BusyPoll's default: several times what one
-// turn of a request/response exchange between two goroutines of one
-// process takes when neither parks (under 2 µs over a Pipe), and less
-// than parking and waking a goroutine costs when the Go scheduler must
-// wake a thread for it (tens of µs on a virtual machine).
-const DefaultBusyPoll = 20 * time.Microsecond
-
-// busyPoll is Options.BusyPoll with its default (0: never poll).
-func busyPoll(d time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return DefaultBusyPoll
-	case d < 0:
-		return 0
-	}
-	return d
-}
+// busyPoll is Options.BusyPoll, 0 for never.
+func busyPoll(d time.Duration) time.Duration { return max(d, 0) }
 
 // pollYield is how often poll lets the other goroutines of its P run.
 const pollYield = 2 * time.Microsecond
@@ -236,16 +221,24 @@ func (s *Stack) busyPollStats(st *Stats) {
 
 // poll busy-polls ch (a Conn's wake-up: it gets a token or is closed)
 // for up to d.busyPoll from start, and no later than deadline (if not
-// zero), and reports whether the wake-up came.
+// zero), and reports whether the wake-up came (got), and whether it came
+// at the first look after poll yielded its P (yielded).
+//
 // The caller does not park, so whoever sends the wake-up does not have
 // to make its goroutine runnable again, nor the scheduler wake a thread
-// to run it when a P is idle, which costs tens of µs on a virtual
-// machine. Polling yields the P first, so that a goroutine the caller
-// just woke (the peer of a request/response exchange, queued on this P)
-// runs at once, and every pollYield after, so that on a single P the
-// peer still gets its turn.
-func (d *realTime) poll(ch chan struct{}, start, deadline time.Time) bool {
+// for it when a P is idle, which costs tens of µs on a virtual machine
+// now and then. Polling yields the P first, so that a goroutine the
+// caller just woke (the peer of a request/response exchange, queued on
+// this P) runs at once, and every pollYield after, so that the peer gets
+// its turn. A wake-up that came while poll was spinning, not at once
+// after a yield, was sent by a goroutine running on another CPU: the
+// two ends of the exchange then work on two CPUs and move the
+// connections' state between them, which on the machines measured
+// (BENCHMARKS.md) is slower than taking turns on one; blockConn then
+// reports the wait as long, so that the next one parks.
+func (d *realTime) poll(ch chan struct{}, start, deadline time.Time) (got, yielded bool) {
 	runtime.Gosched()
+	yielded = true
 	last := start
 	end := start.Add(d.busyPoll)
 	if !deadline.IsZero() && deadline.Before(end) {
@@ -255,19 +248,21 @@ func (d *realTime) poll(ch chan struct{}, start, deadline time.Time) bool {
 		select {
 		case <-ch:
 			d.ctr.iters.Add(uint64(i))
-			return true
+			return true, yielded
 		default:
 		}
+		yielded = false
 		if i%8 != 0 {
 			continue
 		}
 		t := time.Now()
 		if t.After(end) {
 			d.ctr.iters.Add(uint64(i))
-			return false
+			return false, false
 		}
 		if t.Sub(last) >= pollYield {
 			runtime.Gosched()
+			yielded = true
 			last = t
 		}
 	}

@@ -158,18 +158,21 @@ type Options struct {
 	// (issue 9; see MemoryOptions and stack/memory.go).
 	Memory MemoryOptions
 
-	// Busy polling (pingpong; driver.go). BusyPoll is how long a blocked
-	// Read on a busy connection polls for data before its goroutine
-	// parks, as Linux's SO_BUSY_POLL bounds a socket read's busy loop:
-	// zero means DefaultBusyPoll, negative never polls. A connection is
-	// busy while its last blocked Read waited no longer than BusyPoll;
-	// a Read on an idle connection (a new one, or one whose last wait
-	// was longer) parks at once, so idle connections cost no CPU, and
-	// a poll that finds nothing costs at most BusyPoll before it parks.
-	// Polling spares the round trip through the Go scheduler (waking the
-	// reader's goroutine, and a thread for an idle P) that otherwise
-	// puts tens of microseconds into a few percent of request/response
-	// exchanges; it costs CPU time while the peer takes its turn.
+	// Busy polling (pingpong; driver.go). BusyPoll, if positive, is how
+	// long a blocked Read on a busy connection polls for data, yielding
+	// its P in turn, before its goroutine parks, as Linux's SO_BUSY_POLL
+	// bounds a socket read's busy loop. A connection is busy while its
+	// last blocked Read waited no longer than BusyPoll (and, if it
+	// polled, got its data right after yielding: the peer took its turn
+	// on the same P); a Read on an idle connection (a new one, or one
+	// whose last wait was longer) parks at once, so idle connections cost
+	// no CPU, and a poll that finds nothing costs at most BusyPoll before
+	// it parks. Polling spares the goroutine wake-up of each turn of a
+	// request/response exchange, which now and then makes the scheduler
+	// wake a thread and stalls the exchange for tens of µs. Zero (the
+	// default) never polls: measured on a quiet 2-CPU virtual machine,
+	// polling made 1-byte ping-pong slower; on a loaded one, faster
+	// (BENCHMARKS.md, "Busy polling"). 20 µs is a sensible value.
 	BusyPoll time.Duration
 
 	// Names (fuzzapi). Resolver turns host names into addresses for
