@@ -177,7 +177,7 @@ func TestBusyPoll_IdleConnectionParks(t *testing.T) {
 // parked all complete; so do several Reads polling one connection at
 // once, and a Close or a deadline ends a Read that is polling.
 func TestBusyPoll_NoLostWakeups(t *testing.T) {
-	const bound = 200 * time.Microsecond
+	const bound = 2 * time.Millisecond
 	cl, sv := pair(t, Options{BusyPoll: bound}, Options{BusyPoll: bound})
 	c, s := connected(t, cl, sv)
 	go func() {
@@ -190,14 +190,14 @@ func TestBusyPoll_NoLostWakeups(t *testing.T) {
 			case 1:
 				time.Sleep(50 * time.Microsecond) // within the bound: the poll gets it
 			case 2:
-				time.Sleep(time.Millisecond) // past the bound: the Read parked
+				time.Sleep(5 * time.Millisecond) // past the bound: the Read parked
 			}
 			if _, err := s.Write(b[:]); err != nil {
 				return
 			}
 		}
 	}()
-	pingPong(t, c, 400)
+	pingPong(t, c, 200)
 	st := cl.Stats()
 	if st.BusyPolls == 0 || st.BusyPollHits == 0 || st.BusyPollHits > st.BusyPolls {
 		t.Fatalf("BusyPolls %d, BusyPollHits %d; want both above 0, hits at most polls", st.BusyPolls, st.BusyPollHits)
@@ -230,17 +230,21 @@ func TestBusyPoll_NoLostWakeups(t *testing.T) {
 
 // A Close or an expired deadline ends a Read that polls.
 func TestBusyPoll_CloseAndDeadline(t *testing.T) {
-	const bound = time.Hour // it polls until something happens
+	const bound = 10 * time.Second // it polls until something happens
 	cl, sv := pair(t, Options{BusyPoll: bound}, Options{})
 	c, s := connected(t, cl, sv)
 	go echo(s)
 	pingPong(t, c, 5)
 	setBusy(c)
 	polls := pollCtr(cl).polls.Load()
-	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	start := time.Now()
+	c.SetReadDeadline(start.Add(20 * time.Millisecond))
 	var b [1]byte
 	if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past its deadline: %v; want os.ErrDeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > bound/2 {
+		t.Fatalf("the polling Read returned %v after its deadline was set 20 ms ahead", d)
 	}
 	if n := pollCtr(cl).polls.Load(); n != polls+1 {
 		t.Fatalf("%d polls; want the Read to have polled once", n-polls)
