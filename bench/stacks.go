@@ -68,8 +68,12 @@ type synackNet struct {
 }
 
 func newSynack(mtu int) (network, error) {
-	return newSynackOpts(mtu, stack.Options{}, stack.Options{})
+	return newSynackOpts(mtu, stack.Options{BusyPoll: busyPoll}, stack.Options{BusyPoll: busyPoll})
 }
+
+// busyPoll (--busypoll) is synack's Options.BusyPoll (0: off, the
+// stack's default).
+var busyPoll time.Duration
 
 // pipeGSO (--gso) joins synack's two stacks with link.PipeGSO, over which
 // bulk data goes as TCP super-segments (both ends are synack stacks that

@@ -66,7 +66,10 @@ type Conn struct {
 type waiters struct {
 	ch    chan struct{}
 	n     int32  // callers counted by add and not yet by done
-	waits uint32 // times add was called (tests)
+	waits uint16 // times add was called, wrapping (tests)
+	// busy says the last wait ended within Options.BusyPoll: the next
+	// one busy-polls ch before it parks (Reads only; driver.go).
+	busy bool
 }
 
 // add counts a caller about to wait and returns the channel to wait on.
@@ -213,11 +216,12 @@ func (c *Conn) opErr(op string, err error) error {
 // an error or the read deadline (os.ErrDeadlineExceeded).
 func (c *Conn) Read(b []byte) (int, error) {
 	sh := c.sh
-	waited := false
+	waited, short := false, false
 	for {
 		sh.mu.Lock()
 		if waited {
 			c.rdW.done()
+			c.rdW.busy = short
 			waited = false
 		}
 		rdl := c.rdl
@@ -235,11 +239,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		ch := c.s.drv.waiter(&c.rdW)
 		waited = ch != nil
+		w := connWait{c: c, dl: rdl, poll: c.rdW.busy}
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
 		sh.unlock()
-		err := c.s.drv.blockConn(ch, dl, now, connWait{c: c, dl: rdl})
+		var err error
+		short, err = c.s.drv.blockConn(ch, dl, now, w)
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
@@ -315,7 +321,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
 		sh.unlock()
-		err = c.s.drv.blockConn(ch, dl, now, connWait{c: c, write: true, dl: wdl})
+		_, err = c.s.drv.blockConn(ch, dl, now, connWait{c: c, write: true, dl: wdl})
 		if err != nil {
 			return total, c.opErr("write", err)
 		}

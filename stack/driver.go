@@ -2,7 +2,9 @@ package stack
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/synack/synack/wire"
@@ -39,7 +41,10 @@ type driver interface {
 	block(ch chan struct{}, deadline, now time.Time, ctx context.Context, ready func() bool) error
 	// blockConn is block for a Conn's Read or Write: w says when it is
 	// ready, so that a driver that waits on ch alone needs no closure.
-	blockConn(ch chan struct{}, deadline, now time.Time, w connWait) error
+	// If w.poll, it may busy-poll ch before it parks (BusyPoll); short
+	// reports that the wait ended within the polling bound, so that the
+	// next wait polls too.
+	blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (short bool, err error)
 	// ctxDeadline returns dl, or ctx's deadline if it is earlier and on
 	// the stack's clock.
 	ctxDeadline(ctx context.Context, dl time.Time) time.Time
@@ -65,6 +70,7 @@ type driver interface {
 type connWait struct {
 	c     *Conn
 	write bool
+	poll  bool  // busy-poll before parking (Options.BusyPoll; driver.go)
 	dl    int64 // c.rdl or c.wdl when the call started waiting
 }
 
@@ -81,9 +87,11 @@ func (w connWait) ready() bool {
 
 // realTime runs a goroutine per shard; user calls block on channels.
 type realTime struct {
-	s     *Stack
-	done  chan struct{} // closed by stop
-	loops sync.WaitGroup
+	s        *Stack
+	done     chan struct{} // closed by stop
+	loops    sync.WaitGroup
+	busyPoll time.Duration // Options.BusyPoll; 0: never
+	ctr      pollCounters
 }
 
 func (d *realTime) shards(want int) int { return want }
@@ -172,8 +180,92 @@ func (d *realTime) block(ch chan struct{}, deadline, now time.Time, ctx context.
 	return nil
 }
 
-func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, _ connWait) error {
-	return d.block(ch, deadline, now, nil, nil)
+func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (bool, error) {
+	if d.busyPoll <= 0 || w.write {
+		return false, d.block(ch, deadline, now, nil, nil)
+	}
+	start := time.Now()
+	if w.poll {
+		d.ctr.polls.Add(1)
+		if got, yielded := d.poll(ch, start, deadline); got {
+			d.ctr.pollHits.Add(1)
+			return yielded, nil
+		}
+		now = time.Time{} // polling took time: read the clock again
+	}
+	err := d.block(ch, deadline, now, nil, nil)
+	return time.Since(start) <= d.busyPoll, err
+}
+
+// busyPoll is Options.BusyPoll, 0 for never.
+func busyPoll(d time.Duration) time.Duration { return max(d, 0) }
+
+// pollYield is how often poll lets the other goroutines of its P run.
+const pollYield = 2 * time.Microsecond
+
+// pollCounters count busy polling (Stats.BusyPolls, BusyPollHits) on a
+// cache line of their own.
+type pollCounters struct {
+	_               [64]byte
+	polls, pollHits atomic.Uint64
+	iters           atomic.Uint64 // times poll looked at its channel (tests)
+	_               [64 - 24]byte
+}
+
+// busyPollStats fills in the busy-polling counters of st.
+func (s *Stack) busyPollStats(st *Stats) {
+	if d, ok := s.drv.(*realTime); ok {
+		st.BusyPolls, st.BusyPollHits = d.ctr.polls.Load(), d.ctr.pollHits.Load()
+	}
+}
+
+// poll busy-polls ch (a Conn's wake-up: it gets a token or is closed)
+// for up to d.busyPoll from start, and no later than deadline (if not
+// zero), and reports whether the wake-up came (got), and whether it came
+// at the first look after poll yielded its P (yielded).
+//
+// The caller does not park, so whoever sends the wake-up does not have
+// to make its goroutine runnable again, nor the scheduler wake a thread
+// for it when a P is idle, which costs tens of µs on a virtual machine
+// now and then. Polling yields the P first, so that a goroutine the
+// caller just woke (the peer of a request/response exchange, queued on
+// this P) runs at once, and every pollYield after, so that the peer gets
+// its turn. A wake-up that came while poll was spinning, not at once
+// after a yield, was sent by a goroutine running on another CPU: the
+// two ends of the exchange then work on two CPUs and move the
+// connections' state between them, which on the machines measured
+// (BENCHMARKS.md) is slower than taking turns on one; blockConn then
+// reports the wait as long, so that the next one parks.
+func (d *realTime) poll(ch chan struct{}, start, deadline time.Time) (got, yielded bool) {
+	runtime.Gosched()
+	yielded = true
+	last := start
+	end := start.Add(d.busyPoll)
+	if !deadline.IsZero() && deadline.Before(end) {
+		end = deadline
+	}
+	for i := 1; ; i++ {
+		select {
+		case <-ch:
+			d.ctr.iters.Add(uint64(i))
+			return true, yielded
+		default:
+		}
+		yielded = false
+		if i%8 != 0 {
+			continue
+		}
+		t := time.Now()
+		if t.After(end) {
+			d.ctr.iters.Add(uint64(i))
+			return false, false
+		}
+		if t.Sub(last) >= pollYield {
+			runtime.Gosched()
+			yielded = true
+			last = t
+		}
+	}
 }
 
 func (d *realTime) ctxDeadline(ctx context.Context, dl time.Time) time.Time {
@@ -275,8 +367,8 @@ func (d *simulated) block(_ chan struct{}, deadline, _ time.Time, ctx context.Co
 	return ErrNoProgress
 }
 
-func (d *simulated) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) error {
-	return d.block(ch, deadline, now, nil, w.ready)
+func (d *simulated) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (bool, error) {
+	return false, d.block(ch, deadline, now, nil, w.ready)
 }
 
 // ctxDeadline ignores ctx's deadline, which is on the wall clock, not the

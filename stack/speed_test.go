@@ -62,7 +62,7 @@ func TestRead_NotWokenByPureACKs(t *testing.T) {
 		var b [1]byte
 		c.Read(b[:])
 	}()
-	var waits uint32
+	var waits uint16
 	eventually(t, "the Read to block", func() bool {
 		c.sh.mu.Lock()
 		defer c.sh.mu.Unlock()

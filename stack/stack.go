@@ -158,6 +158,23 @@ type Options struct {
 	// (issue 9; see MemoryOptions and stack/memory.go).
 	Memory MemoryOptions
 
+	// Busy polling (pingpong; driver.go). BusyPoll, if positive, is how
+	// long a blocked Read on a busy connection polls for data, yielding
+	// its P in turn, before its goroutine parks, as Linux's SO_BUSY_POLL
+	// bounds a socket read's busy loop. A connection is busy while its
+	// last blocked Read waited no longer than BusyPoll (and, if it
+	// polled, got its data right after yielding: the peer took its turn
+	// on the same P); a Read on an idle connection (a new one, or one
+	// whose last wait was longer) parks at once, so idle connections cost
+	// no CPU, and a poll that finds nothing costs at most BusyPoll before
+	// it parks. Polling spares the goroutine wake-up of each turn of a
+	// request/response exchange, which now and then makes the scheduler
+	// wake a thread and stalls the exchange for tens of µs. Zero (the
+	// default) never polls: measured on a quiet 2-CPU virtual machine,
+	// polling made 1-byte ping-pong slower; on a loaded one, faster
+	// (BENCHMARKS.md, "Busy polling"). 20 µs is a sensible value.
+	BusyPoll time.Duration
+
 	// Names (fuzzapi). Resolver turns host names into addresses for
 	// Dial, DialUDP, Dialer and ListenConfig; nil knows only
 	// "localhost". See Resolver for fixed names and DNS.
@@ -270,6 +287,10 @@ type Stats struct {
 
 	// TCP Fast Open (Options.FastOpen; fastopen.go).
 	FastOpen FastOpenStats
+
+	// Busy polling (Options.BusyPoll; driver.go).
+	BusyPolls    uint64 // blocked Reads that busy-polled before parking
+	BusyPollHits uint64 // … and got their data (or the end) without parking
 }
 
 // counters are the live, atomic form of Stats.
@@ -424,7 +445,7 @@ func New(opts Options) *Stack {
 	if opts.Runner != nil {
 		s.drv = &simulated{s: s, runner: opts.Runner}
 	} else {
-		s.drv = &realTime{s: s, done: make(chan struct{})}
+		s.drv = &realTime{s: s, done: make(chan struct{}), busyPoll: busyPoll(opts.BusyPoll)}
 		// tlp: probes wait for the Go scheduler (tcp.RealTimeProbeSlack).
 		if s.cfg.ProbeSlack == 0 {
 			s.cfg.ProbeSlack = tcp.RealTimeProbeSlack
@@ -537,6 +558,7 @@ func (s *Stack) Stats() Stats {
 	s.fwd.stats(&st)
 	s.memoryStats(&st)
 	st.FastOpen = s.ctr.fo.stats()
+	s.busyPollStats(&st) // driver.go
 	for _, sh := range s.shards {
 		st.PacketsIn += sh.ctr.packetsIn.Load()
 		st.PacketsOut += sh.ctr.packetsOut.Load()

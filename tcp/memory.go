@@ -410,5 +410,24 @@ func (t *TCB) releaseTx() {
 		txSegsPool.put((*[txSegsMin]txSeg)(m.segs))
 	}
 	m.segs, m.head = nil, 0
+	if cap(t.rack.marks) == rackMarksMin {
+		rackMarksPool.put((*[rackMarksMin]rackMark)(t.rack.marks[:rackMarksMin]))
+	}
 	t.rack.marks, t.rack.marksHead = nil, 0
+}
+
+// rackMarksMin is the storage RACK's marks (rack.mark) start with. Like
+// the record of segments in flight, it comes from a pool and goes back to
+// it with that record (releaseTx), so that a request/response exchange,
+// which empties the flight every round trip, allocates none.
+const rackMarksMin = 4
+
+var rackMarksPool = freeList[[rackMarksMin]rackMark]{max: 256}
+
+// newRackMarks returns empty storage for RACK's marks.
+func newRackMarks() []rackMark {
+	if a := rackMarksPool.get(); a != nil {
+		return a[:0]
+	}
+	return make([]rackMark, 0, rackMarksMin)
 }

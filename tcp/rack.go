@@ -95,6 +95,9 @@ func (r *rack) mark(now instant) {
 		n := copy(r.marks, r.marks[r.marksHead:])
 		r.marks, r.marksHead = r.marks[:n], 0
 	}
+	if r.marks == nil {
+		r.marks = newRackMarks() // pooled (memory.go)
+	}
 	r.marks = append(r.marks, rackMark{r.xmitTS, r.endSeq, now})
 }
 
