@@ -82,10 +82,20 @@ func getPacket(n int) *inPacket {
 	return packetPools[i].get()
 }
 
-// putPacket clears p and returns it to the pool of its buffer's class. A
-// buffer that grew past its class (a reassembled datagram) goes to the
-// class it still fills; one larger than every class is dropped.
+// putPacket gives p back: it clears p and returns it to the pool of its
+// buffer's class, unless an engine keeps its payload (inPacket.Retain):
+// then the engine's Release does. A buffer that grew past its class (a
+// reassembled datagram) goes to the class it still fills; one larger
+// than every class is dropped.
 func putPacket(p *inPacket) {
+	if p.refs.Load() != 0 && p.refs.Add(-1) != 0 {
+		return
+	}
+	recyclePacket(p)
+}
+
+// recyclePacket is putPacket for a packet nobody holds any longer.
+func recyclePacket(p *inPacket) {
 	buf := p.buf[:0]
 	i := len(packetClasses) - 1
 	for i >= 0 && cap(buf) < packetClasses[i] {

@@ -314,7 +314,7 @@ func (t *TCB) rcvFree() int {
 // rcvRoom reports whether n bytes at off past the buffered ones can be
 // stored (out-of-order data): the buffer has room and Memory the storage.
 func (t *TCB) rcvRoom(off, n int) bool {
-	if off+n > t.rcvBuf.Free() {
+	if off+n > t.rcvBuf.byteFree() {
 		return false
 	}
 	if !t.rcvBuf.reserve(t.rcvBuf.Len() + off + n) {
