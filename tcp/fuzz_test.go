@@ -102,17 +102,19 @@ type engineFuzz struct {
 	peerISS uint32
 	ladder  []string
 
-	written int // bytes Write took
-	read    int // bytes Read returned
-	closedW bool
-	sent    []span // every peer segment's [SEQ, SEQ+LEN)
-	covered uint32 // sequence space from IRS known covered by sent
-	coverOf uint32 // the IRS covered was computed for
-	synced  bool   // RCV.NXT has been set from the peer's SYN
-	rcvNxt  uint32 // RCV.NXT after the last step
-	peerTS  uint32 // the peer's timestamp clock
-	ourTS   uint32 // the last TSval the TCB sent
-	rbuf    []byte
+	written  int // bytes Write took
+	read     int // bytes Read returned
+	closedW  bool
+	sent     []span // every peer segment's [SEQ, SEQ+LEN)
+	covered  uint32 // sequence space from IRS known covered by sent
+	coverOf  uint32 // the IRS covered was computed for
+	synced   bool   // RCV.NXT has been set from the peer's SYN
+	rcvNxt   uint32 // RCV.NXT after the last step
+	peerTS   uint32 // the peer's timestamp clock
+	ourTS    uint32 // the last TSval the TCB sent
+	rbuf     []byte
+	owners   []*owner // the buffers of payloads the TCB could keep (Segment.Owner)
+	payloads int      // segments delivered
 }
 
 func (e *engineFuzz) logf(format string, args ...any) {
@@ -158,9 +160,29 @@ func runEngineFuzz(t *testing.T, data []byte) {
 		e.op()
 		e.check()
 	}
-	// Whatever is left to read must still be the peer's bytes.
+	// Whatever is left to read must still be the peer's bytes, after an
+	// ABORT too (half of the runs: it copies what buffers the TCB kept).
+	// Every buffer the TCB kept is released exactly once, at the latest
+	// when the connection is aborted.
+	if len(data)&1 != 0 {
+		e.logf("      ABORT")
+		e.tcb.Abort(e.now)
+		e.drain()
+		e.checkOwners()
+	}
 	e.doRead(1 << 20)
 	e.check()
+	e.tcb.Abort(e.now)
+	e.checkOwners()
+}
+
+// checkOwners fails unless every buffer the TCB kept was released, once.
+func (e *engineFuzz) checkOwners() {
+	for i, o := range e.owners {
+		if o.retained != o.released || o.retained > 1 {
+			e.fail("owned payload %d: retained %d, released %d", i, o.retained, o.released)
+		}
+	}
 }
 
 // peerOptions are the options the peer's SYN or SYN-ACK offers.
@@ -480,6 +502,15 @@ func (e *engineFuzz) deliver(s Segment) {
 	e.logf("  <-- %s", fmtSeg(&s))
 	if n := s.Len(); n > 0 {
 		e.sent = append(e.sent, span{s.Seq, n})
+	}
+	if e.payloads++; len(s.Payload) > 0 && e.payloads&1 == 0 {
+		// Zero-copy receive: every other payload comes in a buffer
+		// twice its size that the TCB may keep; the owner scribbles
+		// over it once released, so that a read from it afterwards
+		// shows in the bytes read.
+		o := &owner{t: e.t, buf: append([]byte(nil), s.Payload...), size: 2 * len(s.Payload)}
+		s.Payload, s.Owner = o.buf, o
+		e.owners = append(e.owners, o)
 	}
 	e.tcb.HandleSegment(&s, e.now)
 	e.drain()

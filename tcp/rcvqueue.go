@@ -225,7 +225,7 @@ func (r *rcvQueue) putChunks() {
 	q := r.q
 	clear(q.c)
 	q.c, q.head, q.bytes, q.charge = q.c[:0], 0, 0, 0
-	if cap(q.c) > 64 {
+	if cap(q.c) > 1024 {
 		q.c = nil
 	}
 	rcvChunksPool.put(q)
