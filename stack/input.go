@@ -58,6 +58,7 @@ func (p *inPacket) Retain() {
 		p.refs.Add(1)
 	}
 	p.sh.s.rxKept.Add(1)
+	p.sh.s.rxKeptTotal.Add(1)
 }
 
 // Release implements tcp.PayloadOwner.

@@ -344,7 +344,8 @@ type Stack struct {
 
 	// Zero-copy receive (input.go): inbound packet buffers the engines
 	// keep now (tcp.PayloadOwner, retained and not yet released).
-	rxKept atomic.Int64
+	rxKept      atomic.Int64
+	rxKeptTotal atomic.Uint64 // every Retain
 }
 
 // New returns a stack with no links.
