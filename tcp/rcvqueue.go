@@ -59,7 +59,7 @@ type rcvChunks struct {
 	charge int // bytes charged for kept payloads
 }
 
-var rcvChunksPool = freeList[rcvChunks]{max: 256}
+var rcvChunksPool = freeList[rcvChunks]{max: 64}
 
 // rcvQueue is the receive buffer: the ring, and the kept payloads with
 // the order of both (q, nil while everything is in the ring). Its Len,
@@ -225,7 +225,7 @@ func (r *rcvQueue) putChunks() {
 	q := r.q
 	clear(q.c)
 	q.c, q.head, q.bytes, q.charge = q.c[:0], 0, 0, 0
-	if cap(q.c) > 1024 {
+	if cap(q.c) > 256 {
 		q.c = nil
 	}
 	rcvChunksPool.put(q)
