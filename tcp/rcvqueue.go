@@ -116,8 +116,10 @@ func (r *rcvQueue) Kept() int {
 // and Memory grant it outside memory pressure. The caller makes sure no
 // data is held out of order.
 func (r *rcvQueue) keep(data []byte, owner PayloadOwner) bool {
-	size := owner.Size()
-	if len(data) == 0 || minKeepFraction*len(data) < size || size > r.Free() {
+	// The charge is at least the payload (an owner that says less is
+	// not believed) and fits the window's arithmetic.
+	size := max(owner.Size(), len(data))
+	if len(data) == 0 || minKeepFraction*len(data) < size || size > r.Free() || size > maxBufferSize {
 		return false
 	}
 	m := r.memory()

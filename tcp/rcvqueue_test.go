@@ -229,3 +229,15 @@ func TestZeroCopy_OrderWithCopiesAndHoles(t *testing.T) {
 		}
 	}
 }
+
+// A buffer is charged at least the payload it holds, whatever its owner
+// says its size is.
+func TestZeroCopy_ChargeAtLeastPayload(t *testing.T) {
+	h := establishedSmall(t)
+	o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: text(0, 1000)}, 0)
+	o.check(h, 1, 0)
+	h.kept(1000, 1000, 1000)
+	h.readAll(text(0, 1000))
+	o.check(h, 1, 1)
+	h.kept(0, 0, 0)
+}
