@@ -3,12 +3,13 @@ package stack
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/synack/synack/clock"
 	"github.com/synack/synack/link"
-	"github.com/synack/synack/tcp"
 )
 
 // A packet whose payload an engine keeps goes back to its pool only when
@@ -88,10 +89,11 @@ func TestZeroCopy_BulkBuffersComeBack(t *testing.T) {
 		name string
 		mk   func(int) (link.Link, link.Link)
 		mtu  int
+		keep bool // segments of 1448 bytes are copied (tcp's minKeep)
 	}{
-		{"PipeGSO-1500", link.PipeGSO, 1500},
-		{"Pipe-65535", link.Pipe, 65535},
-		{"Pipe-1500", link.Pipe, 1500},
+		{"PipeGSO-1500", link.PipeGSO, 1500, true},
+		{"Pipe-65535", link.Pipe, 65535, true},
+		{"Pipe-1500", link.Pipe, 1500, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := tc.mk(tc.mtu)
@@ -137,12 +139,15 @@ func TestZeroCopy_BulkBuffersComeBack(t *testing.T) {
 				t.Fatalf("server Info: %d bytes kept", i.ReceiveKept)
 			}
 			// At least a quarter of the packets (4 MiB in at most 64 KiB
-			// each) were kept rather than copied.
-			if k := sv.rxKeptTotal.Load() - kept0; k < size/(64<<10)/4 {
-				t.Fatalf("%d packet buffers kept; want at least %d", k, size/(64<<10)/4)
-			} else {
-				t.Logf("%d packet buffers kept", k)
+			// each) were kept rather than copied; none of one MSS.
+			k := sv.rxKeptTotal.Load() - kept0
+			if !tc.keep && k != 0 {
+				t.Fatalf("%d packet buffers kept; want none", k)
 			}
+			if tc.keep && k < size/(64<<10)/4 {
+				t.Fatalf("%d packet buffers kept; want at least %d", k, size/(64<<10)/4)
+			}
+			t.Logf("%d packet buffers kept", k)
 			c.Close()
 			s.Close()
 			if k := sv.rxKept.Load() + cl.rxKept.Load(); k != 0 {
@@ -153,9 +158,25 @@ func TestZeroCopy_BulkBuffersComeBack(t *testing.T) {
 }
 
 // Unread kept data is given back when the application closes the
-// connection (a RST goes to the peer), and when the stack is closed.
+// connection (a RST goes to the peer).
 func TestZeroCopy_CloseReleasesUnread(t *testing.T) {
-	cl, sv, r := manualPair(t, 1, tcp.Config{}, nil)
+	r := &stepRunner{clk: clock.NewVirtual()}
+	opts := func(seed byte) Options {
+		return Options{Clock: r.clk, Runner: r, Rand: rand.NewChaCha8([32]byte{seed})}
+	}
+	cl, sv := New(opts(1)), New(opts(2))
+	r.stacks = []*Stack{cl, sv}
+	t.Cleanup(func() {
+		cl.Close()
+		sv.Close()
+	})
+	a, b := link.Pipe(65535)
+	if err := cl.AddLink(a, netip.PrefixFrom(clientAddr, 24)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sv.AddLink(b, netip.PrefixFrom(serverAddr, 24)); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := sv.Listen("tcp", ":80")
 	if err != nil {
 		t.Fatal(err)
@@ -168,26 +189,28 @@ func TestZeroCopy_CloseReleasesUnread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One segment at a time, so that none is reordered on this
-	// synchronous link and each is kept in the 2 KiB buffer it came in.
-	for i := range 5 {
-		if _, err := c.Write(bytes.Repeat([]byte{byte(i)}, 1000)); err != nil {
+	// Three segments of 20,000 bytes, each kept in the 64 KiB packet
+	// buffer it came in (the fourth would not fit the 256 KiB buffer's
+	// room once three are charged 65,664 bytes each).
+	const pkt = 40 + 65535 + 89 // stack/pool.go's largest class
+	for i := range 3 {
+		if _, err := c.Write(bytes.Repeat([]byte{byte(i)}, 20000)); err != nil {
 			t.Fatal(err)
 		}
-		r.RunUntil(func() bool { return s.Info().ReceiveKept == 1000*(i+1) }, r.clk.Now().Add(time.Second))
+		r.RunUntil(func() bool { return s.Info().ReceiveKept == 20000*(i+1) }, r.clk.Now().Add(time.Second))
 	}
-	if i := s.Info(); i.ReceiveKept != 5000 || i.ReceiveBufferAllocated != 5*2048 || sv.rxKept.Load() != 5 {
-		t.Fatalf("kept %d bytes in %d (%d buffers); want 5000 in %d (5)", i.ReceiveKept, i.ReceiveBufferAllocated, sv.rxKept.Load(), 5*2048)
+	if i := s.Info(); i.ReceiveKept != 60000 || i.ReceiveBufferAllocated != 3*pkt || sv.rxKept.Load() != 3 {
+		t.Fatalf("kept %d bytes in %d (%d buffers); want 60000 in %d (3)", i.ReceiveKept, i.ReceiveBufferAllocated, sv.rxKept.Load(), 3*pkt)
 	}
-	if got := sv.Stats().BufferBytes; got != 5*2048 {
-		t.Fatalf("server: %d buffer bytes, want %d", got, 5*2048)
+	if got := sv.Stats().BufferBytes; got != 3*pkt {
+		t.Fatalf("server: %d buffer bytes, want %d", got, 3*pkt)
 	}
-	buf := make([]byte, 1000)
-	if n, err := s.Read(buf); n != 1000 || err != nil || buf[999] != 0 {
+	buf := make([]byte, 20000)
+	if n, err := s.Read(buf); n != 20000 || err != nil || buf[19999] != 0 {
 		t.Fatalf("Read: %d, %v", n, err)
 	}
-	if sv.rxKept.Load() != 4 {
-		t.Fatalf("%d buffers kept after a read of the first; want 4", sv.rxKept.Load())
+	if sv.rxKept.Load() != 2 {
+		t.Fatalf("%d buffers kept after a read of the first; want 2", sv.rxKept.Load())
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

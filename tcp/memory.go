@@ -317,7 +317,7 @@ func (t *TCB) rcvRoom(off, n int) bool {
 	if off+n > t.rcvBuf.byteFree() {
 		return false
 	}
-	if !t.rcvBuf.reserve(t.rcvBuf.Len() + off + n) {
+	if !t.rcvBuf.reserve(int(t.rcvBuf.n) + off + n) { // the ring's own bytes: kept payloads are not in it
 		t.cfg.Memory.countDrop()
 		return false
 	}

@@ -9,8 +9,8 @@ package tcp
 // that refers to that buffer, and Read copies straight out of it: one
 // copy fewer per byte. Each chunk is charged what it pins (its buffer's
 // whole capacity) against the receive buffer's size, so the advertised
-// window stays honest; small payloads (under a quarter of their buffer)
-// are copied as before, so that a byte does not pin a 64 KiB buffer, and
+// window stays honest; small payloads (under 4 KiB or a quarter of their
+// buffer) are copied as before, so that a byte does not pin a 64 KiB buffer, and
 // so is everything while data is held out of order (the reassembly
 // ranges address the ring only).
 //
@@ -37,9 +37,17 @@ type PayloadOwner interface {
 	Release()
 }
 
-// minKeepFraction: a payload is kept (not copied) only when it fills at
-// least 1/minKeepFraction of the buffer it pins.
+// A payload is kept (not copied) only when it fills at least
+// 1/minKeepFraction of the buffer it pins, and is at least minKeep bytes
+// long: a segment of one Ethernet MSS is copied (keeping it would save a
+// copy of 1.4 KB for the cost of a list entry and a buffer's round trip
+// through the pool, and would make a window's worth of 2 KiB buffers
+// circulate: BENCHMARKS.md, "Zero-copy receive").
 const minKeepFraction = 4
+
+// minKeep is a variable only so that FuzzEngine, whose payloads are
+// small, can lower it.
+var minKeep = 4096
 
 // rcvChunk is a run of in-order received bytes: a kept payload (owner
 // set), or n bytes of the ring (owner nil), which the ring holds in order.
@@ -111,15 +119,16 @@ func (r *rcvQueue) Kept() int {
 }
 
 // keep queues data, in order after the buffered bytes, without copying
-// it, and reports whether it did: the payload must fill at least
-// 1/minKeepFraction of owner's buffer, the buffer's charge fit in Free,
+// it, and reports whether it did: the payload must be minKeep bytes or
+// more and fill at least 1/minKeepFraction of owner's buffer, the
+// buffer's charge fit in Free,
 // and Memory grant it outside memory pressure. The caller makes sure no
 // data is held out of order.
 func (r *rcvQueue) keep(data []byte, owner PayloadOwner) bool {
 	// The charge is at least the payload (an owner that says less is
 	// not believed) and fits the window's arithmetic.
 	size := max(owner.Size(), len(data))
-	if len(data) == 0 || minKeepFraction*len(data) < size || size > r.Free() || size > maxBufferSize {
+	if len(data) < minKeep || minKeepFraction*len(data) < size || size > r.Free() || size > maxBufferSize {
 		return false
 	}
 	m := r.memory()

@@ -72,15 +72,15 @@ func (h *harness) kept(unread, kept, allocated int) {
 	}
 }
 
-// establishedSmall is established with an 8 KiB receive buffer that
-// does not auto-tune: SND.NXT=101, RCV.NXT=301, our window 8192.
-func establishedSmall(t testing.TB) *harness {
+// establishedBuf is established with a 60,000-byte receive buffer that
+// does not auto-tune: SND.NXT=101, RCV.NXT=301, our window 60000.
+func establishedBuf(t testing.TB) *harness {
 	cfg := plain
-	cfg.ReceiveBufferSize, cfg.MaxReceiveBufferSize = 8192, 8192
+	cfg.ReceiveBufferSize, cfg.MaxReceiveBufferSize = 60000, 60000
 	h := active(t, cfg)
-	h.out(seg{flags: "S", seq: iss, win: 8192, opts: mss(1460)})
+	h.out(seg{flags: "S", seq: iss, win: 60000, opts: mss(1460)})
 	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: mss(1460)})
-	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 8192})
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 60000})
 	h.state(StateEstablished)
 	return h
 }
@@ -88,36 +88,36 @@ func establishedSmall(t testing.TB) *harness {
 // A large in-order payload is kept in its buffer, not copied: Read copies
 // out of it and releases it once, when its last byte is read. A small one
 // is copied. The kept buffer is charged its whole capacity, so the window
-// does not open while it is held (copying, the ACK at 80ms would offer
-// 8192-1100 = 7092), and opens fully once it is given back.
+// does not open while it is held (copying, the ACK at 40ms would offer
+// 60000-5100 = 54900), and opens fully once it is given back.
 func TestZeroCopy_KeptUntilRead(t *testing.T) {
-	h := establishedSmall(t)
-	o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: text(0, 4000)}, 8000)
-	h.out(seg{flags: ".", seq: 101, ack: 4301, win: 4192})
+	h := establishedBuf(t)
+	o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: text(0, 20000)}, 40000)
+	h.out(seg{flags: ".", seq: 101, ack: 20301, win: 40000})
 	o.check(h, 1, 0)
-	h.kept(4000, 4000, 8000)
-	got, err := h.read(3000)
-	h.check(got == text(0, 3000) && err == nil, "read %q, %v", got, err)
+	h.kept(20000, 20000, 40000)
+	got, err := h.read(15000)
+	h.check(got == text(0, 15000) && err == nil, "read %d bytes, %v", len(got), err)
 	o.check(h, 1, 0)
-	h.kept(1000, 1000, 8000)
+	h.kept(5000, 5000, 40000)
 	h.none()
 
-	// 100 bytes in a 2 KiB buffer: under a quarter of it, copied into
-	// the ring's first 512-byte slab.
-	o2 := h.inOwned(seg{flags: "P.", seq: 4301, ack: 101, win: 65535, data: text(4000, 100)}, 2048)
+	// 100 bytes: under minKeep, copied into the ring's first 512-byte
+	// slab.
+	o2 := h.inOwned(seg{flags: "P.", seq: 20301, ack: 101, win: 65535, data: text(20000, 100)}, 400)
 	o2.check(h, 0, 0)
-	h.kept(1100, 1000, 8000+512)
+	h.kept(5100, 5000, 40000+512)
 	h.after(40 * time.Millisecond)
-	h.out(seg{flags: ".", seq: 101, ack: 4401, win: 4092})
-	h.readAll(text(3000, 1100))
+	h.out(seg{flags: ".", seq: 101, ack: 20401, win: 39900})
+	h.readAll(text(15000, 5100))
 	o.check(h, 1, 1)
 	h.kept(0, 0, 0)
 	h.none()
 
-	h.in(seg{flags: "P.", seq: 4401, ack: 101, win: 65535, data: text(4100, 100)})
+	h.in(seg{flags: "P.", seq: 20401, ack: 101, win: 65535, data: text(20100, 100)})
 	h.after(40 * time.Millisecond)
-	h.out(seg{flags: ".", seq: 101, ack: 4501, win: 8092})
-	h.readAll(text(4100, 100))
+	h.out(seg{flags: ".", seq: 101, ack: 20501, win: 59900})
+	h.readAll(text(20100, 100))
 	h.none()
 }
 
@@ -127,13 +127,14 @@ func TestZeroCopy_KeptUntilRead(t *testing.T) {
 // still read (the owner scribbles over a released buffer: a read from it
 // would show).
 func TestZeroCopy_ReleasedOnceAtEveryEnd(t *testing.T) {
-	data := text(0, 1000)
+	data := text(0, 5000)
 	t.Run("Close", func(t *testing.T) {
-		h := establishedSmall(t)
-		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 2048)
+		h := establishedBuf(t)
+		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 8192)
 		o.check(h, 1, 0)
+		h.out(seg{flags: ".", seq: 101, ack: 5301, win: 55000})
 		h.close()
-		h.out(seg{flags: "R.", seq: 101, ack: 1301, win: 7192})
+		h.out(seg{flags: "R.", seq: 101, ack: 5301, win: 60000}) // the buffer is empty again
 		o.check(h, 1, 1)
 		h.kept(0, 0, 0)
 		_ = h.tcb.Close(h.now)
@@ -142,30 +143,31 @@ func TestZeroCopy_ReleasedOnceAtEveryEnd(t *testing.T) {
 		o.check(h, 1, 1)
 	})
 	t.Run("CloseRead", func(t *testing.T) {
-		h := establishedSmall(t)
-		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 2048)
+		h := establishedBuf(t)
+		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 8192)
 		h.check(h.tcb.CloseRead(h.now) == nil, "CloseRead failed")
 		o.check(h, 1, 1)
 		h.kept(0, 0, 0)
 		// Later data is dropped, not kept.
-		o2 := h.inOwned(seg{flags: "P.", seq: 1301, ack: 101, win: 65535, data: data}, 2048)
+		o2 := h.inOwned(seg{flags: "P.", seq: 5301, ack: 101, win: 65535, data: data}, 8192)
 		o2.check(h, 0, 0)
 	})
 	t.Run("Abort", func(t *testing.T) {
-		h := establishedSmall(t)
-		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 2048)
+		h := establishedBuf(t)
+		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 8192)
+		h.out(seg{flags: ".", seq: 101, ack: 5301, win: 55000})
 		h.abort()
-		h.out(seg{flags: "R.", seq: 101, ack: 1301, win: 7192})
+		h.out(seg{flags: "R.", seq: 101, ack: 5301, win: 55000})
 		o.check(h, 1, 1)
-		h.kept(1000, 0, 1024)
+		h.kept(5000, 0, 8192)
 		h.readAll(data)
 		h.kept(0, 0, 0)
 		o.check(h, 1, 1)
 	})
 	t.Run("RST", func(t *testing.T) {
-		h := establishedSmall(t)
-		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 2048)
-		h.in(seg{flags: "R", seq: 1301})
+		h := establishedBuf(t)
+		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: data}, 8192)
+		h.in(seg{flags: "R", seq: 5301})
 		h.state(StateClosed)
 		o.check(h, 1, 1)
 		h.readAll(data)
@@ -174,19 +176,20 @@ func TestZeroCopy_ReleasedOnceAtEveryEnd(t *testing.T) {
 		o.check(h, 1, 1)
 	})
 	t.Run("TIME-WAIT", func(t *testing.T) {
-		h := establishedSmall(t)
+		h := establishedBuf(t)
 		h.closeWrite()
-		h.out(seg{flags: "F.", seq: 101, ack: 301, win: 8192})
+		h.out(seg{flags: "F.", seq: 101, ack: 301, win: 60000})
 		h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
 		h.state(StateFinWait2)
-		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: data}, 2048)
+		o := h.inOwned(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: data}, 8192)
+		h.out(seg{flags: ".", seq: 102, ack: 5301, win: 55000})
 		o.check(h, 1, 0)
-		h.kept(1000, 1000, 2048)
-		h.in(seg{flags: "F.", seq: 1301, ack: 102, win: 65535})
-		h.out(seg{flags: ".", seq: 102, ack: 1302, win: 7192})
+		h.kept(5000, 5000, 8192)
+		h.in(seg{flags: "F.", seq: 5301, ack: 102, win: 65535})
+		h.out(seg{flags: ".", seq: 102, ack: 5302, win: 55000})
 		h.state(StateTimeWait)
 		o.check(h, 1, 1)
-		h.kept(1000, 0, 1024)
+		h.kept(5000, 0, 8192)
 		h.readAll(data)
 		o.check(h, 1, 1)
 	})
@@ -197,31 +200,30 @@ func TestZeroCopy_ReleasedOnceAtEveryEnd(t *testing.T) {
 // any is held out of order (the ring addresses it by offset), after
 // which payloads are kept again.
 func TestZeroCopy_OrderWithCopiesAndHoles(t *testing.T) {
-	h := establishedSmall(t)
+	h := establishedBuf(t)
 	var all []*owner
-	in := func(seq uint32, k, n, size int) *owner {
+	in := func(k, n, size int) *owner {
 		h.t.Helper()
-		o := h.inOwned(seg{flags: "P.", seq: seq, ack: 101, win: 65535, data: text(k, n)}, size)
+		o := h.inOwned(seg{flags: "P.", seq: 301 + uint32(k), ack: 101, win: 65535, data: text(k, n)}, size)
 		all = append(all, o)
 		return o
 	}
-	in(301, 0, 1000, 2048).check(h, 1, 0)     // kept
-	in(1301, 1000, 100, 2048).check(h, 0, 0)  // copied: small
-	in(1401, 1100, 1000, 2048).check(h, 1, 0) // kept
-	h.kept(2100, 2000, 4096+512)
-	in(2901, 2600, 500, 2000).check(h, 0, 0) // out of order: copied
-	in(2401, 2100, 500, 2000).check(h, 0, 0) // fills the hole, with data held past it: copied
-	h.kept(3100, 2000, 4096+4096)
-	in(3401, 3100, 600, 2048).check(h, 1, 0) // nothing held out of order: kept again
-	h.kept(3700, 2600, 6144+4096)
-	h.check(h.info().ReceiveBufferAllocated == 6144+4096, "allocated")
+	in(0, 5000, 8192).check(h, 1, 0)    // kept
+	in(5000, 100, 8192).check(h, 0, 0)  // copied: small
+	in(5100, 5000, 8192).check(h, 1, 0) // kept
+	h.kept(10100, 10000, 16384+512)
+	in(15100, 500, 8192).check(h, 0, 0)  // out of order: copied
+	in(10100, 5000, 8192).check(h, 0, 0) // fills the hole, with data held past it: copied
+	h.kept(15600, 10000, 16384+8192)
+	in(15600, 5000, 8192).check(h, 1, 0) // nothing held out of order: kept again
+	h.kept(20600, 15000, 24576+8192)
 	var got strings.Builder
-	for _, n := range []int{700, 350, 1, 1049, 1600} {
+	for _, n := range []int{700, 4300, 1, 5999, 9600} {
 		s, err := h.read(n)
 		h.check(err == nil, "read: %v", err)
 		got.WriteString(s)
 	}
-	h.check(got.String() == text(0, 3700), "read the wrong bytes (%d)", got.Len())
+	h.check(got.String() == text(0, 20600), "read the wrong bytes (%d)", got.Len())
 	h.kept(0, 0, 0)
 	for _, o := range all {
 		if o.retained != o.released {
@@ -233,11 +235,11 @@ func TestZeroCopy_OrderWithCopiesAndHoles(t *testing.T) {
 // A buffer is charged at least the payload it holds, whatever its owner
 // says its size is.
 func TestZeroCopy_ChargeAtLeastPayload(t *testing.T) {
-	h := establishedSmall(t)
-	o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: text(0, 1000)}, 0)
+	h := establishedBuf(t)
+	o := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: text(0, 5000)}, 0)
 	o.check(h, 1, 0)
-	h.kept(1000, 1000, 1000)
-	h.readAll(text(0, 1000))
+	h.kept(5000, 5000, 5000)
+	h.readAll(text(0, 5000))
 	o.check(h, 1, 1)
 	h.kept(0, 0, 0)
 }
