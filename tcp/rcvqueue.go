@@ -121,14 +121,21 @@ func (r *rcvQueue) Kept() int {
 // keep queues data, in order after the buffered bytes, without copying
 // it, and reports whether it did: the payload must be minKeep bytes or
 // more and fill at least 1/minKeepFraction of owner's buffer, the
-// buffer's charge fit in Free,
+// buffer's charge fit in Free (or nearly),
 // and Memory grant it outside memory pressure. The caller makes sure no
 // data is held out of order.
 func (r *rcvQueue) keep(data []byte, owner PayloadOwner) bool {
 	// The charge is at least the payload (an owner that says less is
 	// not believed) and fits the window's arithmetic.
 	size := max(owner.Size(), len(data))
-	if len(data) < minKeep || minKeepFraction*len(data) < size || size > r.Free() || size > maxBufferSize {
+	if len(data) < minKeep || minKeepFraction*len(data) < size || size > maxBufferSize {
+		return false
+	}
+	// The charge fits in Free, or overshoots it by at most an eighth of
+	// the buffer while the bytes fit (a 64 KiB segment that fills what
+	// is left of the window, 181 bytes short of its buffer's charge):
+	// the window's right edge then stays put until a Read.
+	if free := r.Free(); size > free && (len(data) > free || size-free > size/8) {
 		return false
 	}
 	m := r.memory()

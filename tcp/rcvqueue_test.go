@@ -243,3 +243,27 @@ func TestZeroCopy_ChargeAtLeastPayload(t *testing.T) {
 	o.check(h, 1, 1)
 	h.kept(0, 0, 0)
 }
+
+// A buffer whose charge overshoots the room left by less than an eighth
+// of it is kept when its payload fits (the window then offers no more
+// than it did); one that overshoots by more is copied.
+func TestZeroCopy_NearlyFull(t *testing.T) {
+	h := establishedBuf(t)
+	o1 := h.inOwned(seg{flags: "P.", seq: 301, ack: 101, win: 65535, data: text(0, 20000)}, 40000)
+	h.out(seg{flags: ".", seq: 101, ack: 20301, win: 40000})
+	o1.check(h, 1, 0)
+	// 20,000 bytes of room left: 18,000 bytes in a 22,000-byte buffer
+	// overshoot it by 2,000 (under 22,000/8): kept.
+	o2 := h.inOwned(seg{flags: "P.", seq: 20301, ack: 101, win: 65535, data: text(20000, 18000)}, 22000)
+	h.out(seg{flags: ".", seq: 101, ack: 38301, win: 22000})
+	o2.check(h, 1, 0)
+	h.kept(38000, 38000, 62000)
+	// No room left: 5,000 bytes in an 8 KiB buffer are copied.
+	o3 := h.inOwned(seg{flags: "P.", seq: 38301, ack: 101, win: 65535, data: text(38000, 5000)}, 8192)
+	o3.check(h, 0, 0)
+	h.kept(43000, 38000, 62000+8192)
+	h.readAll(text(0, 43000))
+	o1.check(h, 1, 1)
+	o2.check(h, 1, 1)
+	h.kept(0, 0, 0)
+}
