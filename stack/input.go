@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/synack/synack/link"
@@ -36,6 +37,36 @@ type inPacket struct {
 	payload []byte // aliases buf
 	sh      *shard
 	csumOK  bool // offloaded by the TUN, or adopted from a stack in this process: the TCP checksum is not to be verified
+	// refs is 0 while the packet is only its deliverer's; once an
+	// engine keeps its payload (Retain), the deliverer's reference and
+	// the engine's: the last one of putPacket and Release recycles it.
+	refs atomic.Int32
+}
+
+var _ tcp.PayloadOwner = (*inPacket)(nil)
+
+// Size implements tcp.PayloadOwner: the buffer's capacity.
+func (p *inPacket) Size() int { return cap(p.buf) }
+
+// Retain implements tcp.PayloadOwner. It is called under the shard's
+// lock while the packet is being processed, so its deliverer still holds
+// it.
+func (p *inPacket) Retain() {
+	if p.refs.Load() == 0 {
+		p.refs.Store(2)
+	} else {
+		p.refs.Add(1)
+	}
+	p.sh.s.rxKept.Add(1)
+	p.sh.s.rxKeptTotal.Add(1)
+}
+
+// Release implements tcp.PayloadOwner.
+func (p *inPacket) Release() {
+	p.sh.s.rxKept.Add(-1)
+	if p.refs.Add(-1) == 0 {
+		recyclePacket(p)
+	}
 }
 
 // DeliverPacket implements link.Receiver. The packet is parsed and
@@ -224,6 +255,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		Options: h.Options,
 		Payload: p.payload,
 		CE:      p.ip.ECN == wire.ECNCE, // RFC 3168 §6.1.3
+		Owner:   p,                      // the engine may keep the payload: zero-copy receive
 	}
 	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
 	if c := sh.conns.get(p.key); c != nil {

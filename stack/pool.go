@@ -13,11 +13,17 @@ import "sync"
 var packetClasses = [...]int{2048, 9216, 40 + 65535 + 89}
 
 // packetFreeMax is how many free buffers of each class are kept for
-// certain (about 512 KiB, 576 KiB and 2 MiB) in front of a sync.Pool: the
+// certain (about 512 KiB, 576 KiB and 8 MiB) in front of a sync.Pool: the
 // garbage collector empties a sync.Pool at every cycle, and at 64 KiB a
 // packet, a bulk transfer whose buffers all came from the allocator would
-// itself make the cycles that empty it.
-var packetFreeMax = [len(packetClasses)]int{256, 64, 32}
+// itself make the cycles that empty it. The largest class keeps the most:
+// its buffers are what receive queues hold without a copy (an inPacket's
+// payload kept by its engine, tcp.PayloadOwner), a window's worth of them
+// per connection, which come back together when the application reads
+// (with 32 kept, a 1 GiB transfer at MTU 65535 allocated about 5 KB per
+// MiB moved; with 128, 0.3 KB: BENCHMARKS.md, "Zero-copy receive"). The
+// lists fill only as far as that many buffers were in use at once.
+var packetFreeMax = [len(packetClasses)]int{256, 64, 128}
 
 // packetList keeps free packets of one class: a bounded list, then a
 // sync.Pool.
@@ -82,10 +88,20 @@ func getPacket(n int) *inPacket {
 	return packetPools[i].get()
 }
 
-// putPacket clears p and returns it to the pool of its buffer's class. A
-// buffer that grew past its class (a reassembled datagram) goes to the
-// class it still fills; one larger than every class is dropped.
+// putPacket gives p back: it clears p and returns it to the pool of its
+// buffer's class, unless an engine keeps its payload (inPacket.Retain):
+// then the engine's Release does. A buffer that grew past its class (a
+// reassembled datagram) goes to the class it still fills; one larger
+// than every class is dropped.
 func putPacket(p *inPacket) {
+	if p.refs.Load() != 0 && p.refs.Add(-1) != 0 {
+		return
+	}
+	recyclePacket(p)
+}
+
+// recyclePacket is putPacket for a packet nobody holds any longer.
+func recyclePacket(p *inPacket) {
 	buf := p.buf[:0]
 	i := len(packetClasses) - 1
 	for i >= 0 && cap(buf) < packetClasses[i] {

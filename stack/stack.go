@@ -362,6 +362,11 @@ type Stack struct {
 	closed      bool
 
 	stopped atomic.Bool
+
+	// Zero-copy receive (input.go): inbound packet buffers the engines
+	// keep now (tcp.PayloadOwner, retained and not yet released).
+	rxKept      atomic.Int64
+	rxKeptTotal atomic.Uint64 // every Retain
 }
 
 // New returns a stack with no links.

@@ -112,6 +112,11 @@ type Segment struct {
 	// joins segments of GSOSize payload bytes (the last may be shorter)
 	// that a link may split (GSO) or a peer take whole.
 	GSOSize uint16
+	// Owner, incoming: when not nil, Payload lives in a buffer that
+	// Owner lets the engine keep past the call instead of copying the
+	// payload (zero-copy receive, rcvqueue.go): the engine calls
+	// Owner.Retain if it keeps it, and Owner.Release once it is done.
+	Owner PayloadOwner
 }
 
 // Len is the segment's length in sequence space: payload bytes plus one

@@ -102,17 +102,19 @@ type engineFuzz struct {
 	peerISS uint32
 	ladder  []string
 
-	written int // bytes Write took
-	read    int // bytes Read returned
-	closedW bool
-	sent    []span // every peer segment's [SEQ, SEQ+LEN)
-	covered uint32 // sequence space from IRS known covered by sent
-	coverOf uint32 // the IRS covered was computed for
-	synced  bool   // RCV.NXT has been set from the peer's SYN
-	rcvNxt  uint32 // RCV.NXT after the last step
-	peerTS  uint32 // the peer's timestamp clock
-	ourTS   uint32 // the last TSval the TCB sent
-	rbuf    []byte
+	written  int // bytes Write took
+	read     int // bytes Read returned
+	closedW  bool
+	sent     []span // every peer segment's [SEQ, SEQ+LEN)
+	covered  uint32 // sequence space from IRS known covered by sent
+	coverOf  uint32 // the IRS covered was computed for
+	synced   bool   // RCV.NXT has been set from the peer's SYN
+	rcvNxt   uint32 // RCV.NXT after the last step
+	peerTS   uint32 // the peer's timestamp clock
+	ourTS    uint32 // the last TSval the TCB sent
+	rbuf     []byte
+	owners   []*owner // the buffers of payloads the TCB could keep (Segment.Owner)
+	payloads int      // segments delivered
 }
 
 func (e *engineFuzz) logf(format string, args ...any) {
@@ -129,6 +131,11 @@ func (e *engineFuzz) fail(format string, args ...any) {
 
 func runEngineFuzz(t *testing.T, data []byte) {
 	e := &engineFuzz{t: t, in: fuzzBytes{b: data}, now: t0}
+	// The peer's payloads are at most 2040 bytes, under minKeep: let the
+	// TCB keep any (zero-copy receive; deliver gives half of the owned
+	// ones too large a buffer, so that those are copied).
+	defer func(k int) { minKeep = k }(minKeep)
+	minKeep = 1
 	start := int(e.in.byte()) % fuzzStates
 	cfgBits, peerBits, isnBits := e.in.byte(), e.in.byte(), e.in.byte()
 	isns := [...]uint32{100, 0xffffff00, 0x7fffff80, 0xfffffffe}
@@ -158,9 +165,29 @@ func runEngineFuzz(t *testing.T, data []byte) {
 		e.op()
 		e.check()
 	}
-	// Whatever is left to read must still be the peer's bytes.
+	// Whatever is left to read must still be the peer's bytes, after an
+	// ABORT too (half of the runs: it copies what buffers the TCB kept).
+	// Every buffer the TCB kept is released exactly once, at the latest
+	// when the connection is aborted.
+	if len(data)&1 != 0 {
+		e.logf("      ABORT")
+		e.tcb.Abort(e.now)
+		e.drain()
+		e.checkOwners()
+	}
 	e.doRead(1 << 20)
 	e.check()
+	e.tcb.Abort(e.now)
+	e.checkOwners()
+}
+
+// checkOwners fails unless every buffer the TCB kept was released, once.
+func (e *engineFuzz) checkOwners() {
+	for i, o := range e.owners {
+		if o.retained != o.released || o.retained > 1 {
+			e.fail("owned payload %d: retained %d, released %d", i, o.retained, o.released)
+		}
+	}
 }
 
 // peerOptions are the options the peer's SYN or SYN-ACK offers.
@@ -480,6 +507,20 @@ func (e *engineFuzz) deliver(s Segment) {
 	e.logf("  <-- %s", fmtSeg(&s))
 	if n := s.Len(); n > 0 {
 		e.sent = append(e.sent, span{s.Seq, n})
+	}
+	if e.payloads++; len(s.Payload) > 0 && e.payloads&1 == 0 {
+		// Zero-copy receive: every other payload comes in a buffer
+		// that the TCB may keep, twice its size (kept) or, every
+		// other time, eight times (under a quarter of it: copied); the
+		// owner scribbles over it once released, so that a read from
+		// it afterwards shows in the bytes read.
+		size := 2 * len(s.Payload)
+		if e.payloads&3 == 0 {
+			size = 8 * len(s.Payload)
+		}
+		o := &owner{t: e.t, buf: append([]byte(nil), s.Payload...), size: size}
+		s.Payload, s.Owner = o.buf, o
+		e.owners = append(e.owners, o)
 	}
 	e.tcb.HandleSegment(&s, e.now)
 	e.drain()

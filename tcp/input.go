@@ -98,7 +98,7 @@ func (t *TCB) synText(syn uint32, text []byte, fin bool, now time.Time) {
 	}
 	seq, data, fin := t.trim(&s)
 	if len(data) > 0 {
-		t.receive(seq, data, now)
+		t.receive(seq, data, nil, now)
 	}
 	if fin && seq+uint32(len(data)) == t.rcvNxt {
 		t.receiveFIN(now)
@@ -354,7 +354,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 	if len(data) > 0 {
-		t.receive(seq, data, now)
+		t.receive(seq, data, seg.Owner, now)
 		t.rcvRTTMeasure(seg, len(data), now)
 	}
 
@@ -410,8 +410,9 @@ func (t *TCB) trim(seg *Segment) (seq uint32, data []byte, fin bool) {
 }
 
 // receive takes in-window text at seq. It reports whether all of it was
-// taken in order (so a FIN after it may be processed).
-func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
+// taken in order (so a FIN after it may be processed). owner, when not
+// nil, lets the engine keep data without a copy (Segment.Owner).
+func (t *TCB) receive(seq uint32, data []byte, owner PayloadOwner, now time.Time) bool {
 	if seq != t.rcvNxt {
 		// Out of order: keep it (bounded) and send a duplicate ACK at once.
 		if !t.readClosed {
@@ -443,7 +444,7 @@ func (t *TCB) receive(seq uint32, data []byte, now time.Time) bool {
 		t.noteDuplicate(d.start, d.end)
 	}
 	if !t.readClosed {
-		n = t.rcvWrite(data)
+		n = t.rcvTake(data, owner) // kept or copied (rcvqueue.go)
 	}
 	t.advanceRcvNxt(uint32(n))
 	all := n == len(data)

@@ -314,10 +314,10 @@ func (t *TCB) rcvFree() int {
 // rcvRoom reports whether n bytes at off past the buffered ones can be
 // stored (out-of-order data): the buffer has room and Memory the storage.
 func (t *TCB) rcvRoom(off, n int) bool {
-	if off+n > t.rcvBuf.Free() {
+	if off+n > t.rcvBuf.byteFree() {
 		return false
 	}
-	if !t.rcvBuf.reserve(t.rcvBuf.Len() + off + n) {
+	if !t.rcvBuf.reserve(int(t.rcvBuf.n) + off + n) { // the ring's own bytes: kept payloads are not in it
 		t.cfg.Memory.countDrop()
 		return false
 	}

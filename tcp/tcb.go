@@ -172,7 +172,7 @@ type receiver struct {
 	finHeldSeq uint32
 	synHeld    []byte
 
-	rcvBuf ring
+	rcvBuf rcvQueue // the ring, and payloads kept without a copy (rcvqueue.go)
 	ooo    reassembly
 	// Auto-tuning (autotune.go): the buffers may grow up to
 	// cfg.MaxSendBufferSize and cfg.MaxReceiveBufferSize.
@@ -234,6 +234,11 @@ type Info struct {
 	// memory the buffers hold now (memory.go): none until their first
 	// byte and again once they drain.
 	SendBufferAllocated, ReceiveBufferAllocated int
+	// ReceiveKept is how many of the unread bytes are in payload
+	// buffers the engine kept rather than copied (zero-copy receive:
+	// Segment.Owner, rcvqueue.go); ReceiveBufferAllocated counts those
+	// buffers' whole capacity.
+	ReceiveKept int
 
 	// Congestion states as Linux names them (tcpi_ca_state), outside
 	// recovery: Disorder while SACKed, lost or duplicate-ACKed data is
@@ -253,7 +258,7 @@ func newTCB(cfg Config, iss uint32) *TCB {
 	t.sndSml = iss
 	t.sndBufSeq = iss + 1
 	t.sndBuf = newRing(cfg.SendBufferSize)
-	t.rcvBuf = newRing(cfg.ReceiveBufferSize)
+	t.rcvBuf = rcvQueue{ring: newRing(cfg.ReceiveBufferSize)}
 	t.rto = cfg.InitialRTO
 	t.tsOffset = tsOffsetFor(iss)
 	t.initBuffers()
@@ -323,6 +328,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 	t.sndBuf.Reset()
 	t.tx.reset()
 	t.ooo.reset()
+	t.rcvBuf.materialize() // no kept payload outlives the connection (rcvqueue.go)
 	t.setState(StateClosed, now)
 }
 
@@ -330,6 +336,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 // "Start the time-wait timer, turn off the other timers").
 func (t *TCB) enterTimeWait(now time.Time) {
 	t.stopTimers()
+	t.rcvBuf.materialize() // nor the connection's stay in TIME-WAIT (rcvqueue.go)
 	t.timeWaitAt = instantOf(now.Add(2 * t.cfg.MSL))
 	t.setState(StateTimeWait, now)
 }
@@ -437,6 +444,7 @@ func (t *TCB) Info() Info {
 
 		SendBufferAllocated:    t.sndBuf.Allocated(),
 		ReceiveBufferAllocated: t.rcvBuf.Allocated(),
+		ReceiveKept:            t.rcvBuf.Kept(),
 
 		Disorder: t.recState == recOpen && (t.tx.sackedBytes > 0 || t.tx.lostBytes > 0 || t.dupAcks > 0),
 		CWR:      t.recState == recOpen && t.ecnReduced && seqLT(t.sndUna, t.ecnRecover),
