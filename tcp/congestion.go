@@ -48,6 +48,15 @@ func (t *TCB) pipe() int {
 	return int(t.sndNxt-t.sndUna) - int(t.tx.sackedBytes) - int(t.tx.lostBytes)
 }
 
+// delivered is the data an ACK newly delivered, as Linux's
+// tcp_newly_delivered counts it and as RFC 6937 §3 defines DeliveredData:
+// the advance of SND.UNA (acked bytes) plus the change in SACKed bytes,
+// so data SACKed by an earlier ACK is not counted again when the
+// cumulative ACK covers it.
+func (t *TCB) delivered(acked int, sackedBefore uint32) int {
+	return max(acked+int(t.tx.sackedBytes)-int(sackedBefore), 0)
+}
+
 // flightSize is the FlightSize a congestion event reduces from
 // (RFC 5681 §3.1 equation 4): the data outstanding, but never more than
 // the congestion window. After a recovery that left holes behind,

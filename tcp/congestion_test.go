@@ -34,7 +34,7 @@ func ack(n uint32) seg { return seg{flags: ".", seq: 301, ack: n, win: 65535} }
 
 // The initial window is 10 segments (RFC 6928: min(10·MSS,
 // max(2·MSS, 14600))); each ACK in slow start grows cwnd by the bytes it
-// acknowledges, at most 2·SMSS (RFC 3465).
+// delivers (Linux's tcp_slow_start).
 func TestCC_InitialWindowAndSlowStart(t *testing.T) {
 	h := established(t, reno)
 	i := h.info()
@@ -122,6 +122,34 @@ func TestCC_FastRetransmitNewReno(t *testing.T) {
 	h.check(!i.InRecovery && i.Cwnd == 7300 && i.Ssthresh == 7300, "%+v", i)
 }
 
+// A stretch ACK (here one ACK of the whole initial window, as from a
+// receiver that coalesces ACKs, GRO, or an ACK decimator) grows cwnd in
+// slow start by everything it delivers, as Linux's tcp_slow_start does:
+// 10 segments, to 20, so 20 new segments go at once (RFC 3465's ABC with
+// L = 2·SMSS gave 12). With either controller.
+func TestCC_SlowStartStretchAckCountsAllDelivered(t *testing.T) {
+	for _, name := range []string{"newreno", "cubic"} {
+		cfg := reno
+		cfg.CongestionControl = name
+		h := established(t, cfg)
+		data := full(40)
+		h.write(data)
+		for k := range 10 {
+			h.out(dataSeg(data, k*1460, burst(k, 10, 44)))
+		}
+		h.none()
+		h.at(50 * time.Millisecond)
+		h.in(ack(101 + 10*1460))
+		for k := 10; k < 30; k++ {
+			h.out(dataSeg(data, k*1460, burst(k-10, 20, 6))) // PSH ends TSO packets of 6 (push.go)
+		}
+		h.none()
+		i := h.info()
+		h.check(i.Cwnd == 20*1460 && i.Ssthresh == cc.InfiniteSsthresh && i.CongestionControl == name,
+			"%s: %+v", name, i)
+	}
+}
+
 // A timeout collapses cwnd to one segment and retransmits from SND.UNA
 // everything that is not acknowledged, as slow start reopens the window
 // (RFC 5681 §3.1, RFC 6298 §5.4), before any new data.
@@ -145,10 +173,15 @@ func TestCC_TimeoutGoesBackFromSndUna(t *testing.T) {
 	h.out(dataSeg(data, 1*1460, "."))
 	h.out(dataSeg(data, 2*1460, "."))
 	h.none()
-	h.in(ack(101 + 3*1460)) // cwnd 5840 (slow start, +2·SMSS): the other four
+	// Slow start stops at ssthresh (Linux's tcp_slow_start): cwnd 5110,
+	// the other 730 bytes count in congestion avoidance; three more.
+	h.in(ack(101 + 3*1460))
 	h.out(dataSeg(data, 3*1460, "."))
 	h.out(dataSeg(data, 4*1460, "."))
 	h.out(dataSeg(data, 5*1460, "."))
+	h.none()
+	h.check(h.info().Cwnd == 5110, "%+v", h.info())
+	h.in(ack(101 + 4*1460)) // the last
 	h.out(dataSeg(data, 6*1460, "P."))
 	h.none()
 	h.in(ack(101 + 7*1460))

@@ -276,12 +276,15 @@ func TestNetPair_ReorderingWithinRACKWindow_NoSpurious(t *testing.T) {
 // (Since a read sends a window update only when it opens the window a lot,
 // as Linux, the receiver sends fewer ACKs and the queue drops 39 and 71
 // segments instead of 56 and 98; since an ACK that SACKs new data gives no
-// timestamp RTT sample, cubic's queue drops 28 instead of 39.)
+// timestamp RTT sample, cubic's queue drops 28 instead of 39; since slow
+// start grows by all the data an ACK delivers, as Linux, without RFC
+// 3465's 2·SMSS limit, cubic's drop 14 and newreno's 110, slow start's
+// last round overshooting the queue by a different amount.)
 func TestNetPair_ReorderingBothWaysWithTailDrops(t *testing.T) {
 	type result struct{ queueDrops, retrans, needless, spurious int }
 	want := map[string]result{
-		"cubic":   {28, 28, 0, 0},
-		"newreno": {71, 71, 0, 0},
+		"cubic":   {14, 14, 0, 0},
+		"newreno": {110, 110, 0, 0},
 	}
 	for _, ccName := range []string{"cubic", "newreno"} {
 		cfg := Config{CongestionControl: ccName, SendBufferSize: 5 << 19, ReceiveBufferSize: 5 << 19}

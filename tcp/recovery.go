@@ -94,12 +94,14 @@ func (t *TCB) processAck(seg *Segment, now time.Time) {
 	if t.prrActive() {
 		// DeliveredData: the advance of SND.UNA plus the change in
 		// SACKed bytes (RFC 6937 §3).
-		t.prrAck(acked+int(t.tx.sackedBytes)-int(sackedBefore), advanced && !lost)
+		t.prrAck(t.delivered(acked, sackedBefore), advanced && !lost)
 	}
-	// The window grows by what the cumulative ACK covers (RFC 5681 §3.1);
-	// SACKed data counts when the ACK reaches it.
+	// The window grows on an ACK that advances SND.UNA (RFC 5681 §3.1,
+	// Linux's tcp_may_raise_cwnd), by the data newly delivered as Linux
+	// counts it: SACKed data when first SACKed, not again when the
+	// cumulative ACK covers it (congestion.go).
 	if growing && acked > 0 {
-		t.cc.OnAck(cc.Ack{Acked: acked, RTT: t.lastRTT, RoundStart: roundStart,
+		t.cc.OnAck(cc.Ack{Acked: t.delivered(acked, sackedBefore), RTT: t.lastRTT, RoundStart: roundStart,
 			CwndLimited: 2*flight >= cwndBefore, Now: now})
 	}
 	if t.tlpOut {

@@ -30,13 +30,13 @@ func TestSuperSegments(t *testing.T) {
 	h.out(dataSeg(data, 13*1460, ".")) // a run of one is no super-segment
 	h.none()
 	h.check(h.info().Cwnd == 17520, "cwnd %d", h.info().Cwnd)
-	// Three more acknowledged: cwnd 20440, 5 segments go; a max of 2
-	// segments cuts their runs.
+	// Three more acknowledged: cwnd 21900 (slow start counts all three),
+	// the last 6 segments go; a max of 2 segments cuts their runs.
 	h.super = 2 * 1460
 	h.in(ack(101 + 5*1460))
 	h.out(superSeg(data, 14*1460, 2*1460, "."))
 	h.out(superSeg(data, 16*1460, 2*1460, "P.")) // PSH ends a TSO packet of 4 (push.go)
-	h.out(dataSeg(data, 18*1460, "."))
+	h.out(superSeg(data, 18*1460, 2*1460, "P.")) // and the write
 	h.none()
 	// Nothing acknowledged after that: the RTO resends one segment of
 	// one MSS from SND.UNA.

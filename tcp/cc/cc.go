@@ -17,8 +17,11 @@ import "time"
 // Ack describes one acknowledgment that delivered new data, outside loss
 // recovery.
 type Ack struct {
-	// Acked is the number of bytes newly delivered (cumulatively
-	// acknowledged or selectively acknowledged for the first time).
+	// Acked is the number of bytes newly delivered, as Linux counts
+	// delivered packets (tcp_newly_delivered): the advance of SND.UNA
+	// plus the bytes SACKed for the first time, less the bytes the
+	// advance covered that an earlier ACK had SACKed (those were counted
+	// then).
 	Acked int
 	// RTT is the round-trip sample this ACK gave, or 0 when it gave none.
 	RTT time.Duration
@@ -70,6 +73,21 @@ func InitialWindow(mss int) int {
 // InfiniteSsthresh is the initial slow-start threshold ("arbitrarily
 // high", RFC 5681 §3.1).
 const InfiniteSsthresh = 1<<31 - 1
+
+// SlowStart is slow start's growth for one ACK, as Linux's
+// tcp_slow_start: cwnd grows by the acked bytes, with no per-ACK limit
+// (RFC 3465's L is not applied), but not past ssthresh. It returns the
+// part of acked left over once cwnd reached ssthresh, which the caller
+// counts in congestion avoidance.
+func SlowStart(cwnd *int, ssthresh, acked int) (rest int) {
+	grown := min(*cwnd+acked, ssthresh)
+	if grown < *cwnd {
+		return acked // cwnd already at or past ssthresh
+	}
+	rest = acked - (grown - *cwnd)
+	*cwnd = grown
+	return rest
+}
 
 // Saved holds cwnd and ssthresh from before a congestion event, for Undo.
 type Saved struct {

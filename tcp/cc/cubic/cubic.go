@@ -91,22 +91,28 @@ func (q *Cubic) OnAck(a cc.Ack) {
 	if a.RTT > 0 {
 		q.rtt = a.RTT
 	}
+	acked := a.Acked
 	if q.cwnd < q.ssthresh {
 		q.hystartAck(a)
-		if !a.CwndLimited || a.Acked <= 0 {
+		if !a.CwndLimited || acked <= 0 {
 			return
 		}
-		inc := min(a.Acked, 2*q.mss) // RFC 3465, L = 2·SMSS
 		if q.hystart.inCSS {
-			inc /= cssGrowthDivisor
+			// RFC 9406 §4.2: CSS grows by the slow-start increase
+			// divided by CSS_GROWTH_DIVISOR.
+			q.cwnd += acked / cssGrowthDivisor
+			return
 		}
-		q.cwnd += inc
+		// Linux's tcp_slow_start: every byte delivered, no per-ACK limit,
+		// up to ssthresh; the rest goes to congestion avoidance.
+		if acked = cc.SlowStart(&q.cwnd, q.ssthresh, acked); acked == 0 {
+			return
+		}
+	}
+	if !a.CwndLimited || acked <= 0 {
 		return
 	}
-	if !a.CwndLimited || a.Acked <= 0 {
-		return
-	}
-	q.congestionAvoidance(a.Acked, a.Now)
+	q.congestionAvoidance(acked, a.Now)
 }
 
 // hystartAck is RFC 9406 §4.2 for one ACK during slow start.

@@ -100,3 +100,20 @@ func TestCubic_HyStartPlusPlus(t *testing.T) {
 		t.Fatalf("after CSS: cwnd %d ssthresh %d", q.Window(), q.Ssthresh())
 	}
 }
+
+// Slow start grows by every byte an ACK delivers (a stretch ACK too, no
+// RFC 3465 limit), stops at ssthresh, and the rest of the ACK starts a
+// congestion-avoidance epoch, as Linux's bictcp_cong_avoid.
+func TestCubic_SlowStartStretchAckAndSsthresh(t *testing.T) {
+	const mss = 1000
+	q := New(mss)
+	q.OnAck(cc.Ack{Acked: 10 * mss, CwndLimited: true, Now: t0})
+	if q.Window() != 20*mss || !q.InSlowStart() {
+		t.Fatalf("stretch ACK: cwnd %d", q.Window())
+	}
+	q.ssthresh = 25 * mss
+	q.OnAck(cc.Ack{Acked: 10 * mss, RTT: 100 * time.Millisecond, CwndLimited: true, Now: t0})
+	if q.Window() < 25*mss || q.Window() > 26*mss || q.InSlowStart() || q.epoch == 0 {
+		t.Fatalf("at ssthresh: cwnd %d, epoch %d", q.Window(), q.epoch)
+	}
+}

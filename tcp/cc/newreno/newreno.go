@@ -1,7 +1,10 @@
 // Package newreno is the standard TCP congestion control of RFC 5681:
 // slow start, congestion avoidance, and the window changes of fast
 // retransmit/fast recovery (RFC 6582 partial-ACK handling is the engine's
-// part of recovery). Slow start counts bytes (RFC 3465, L = 2·SMSS).
+// part of recovery). Slow start grows cwnd by every byte newly delivered,
+// with no per-ACK limit, as Linux's tcp_slow_start, where RFC 5681 §3.1
+// recommends at most SMSS per ACK and RFC 3465 allows 2·SMSS: a stretch
+// ACK then loses the sender no growth (pacing smooths the bursts).
 package newreno
 
 import (
@@ -26,18 +29,21 @@ func New(mss int) *NewReno {
 	return &NewReno{mss: mss, cwnd: cc.InitialWindow(mss), ssthresh: cc.InfiniteSsthresh}
 }
 
-// OnAck is RFC 5681 §3.1: in slow start cwnd grows by min(N, L) per ACK
-// (L = 2·SMSS, RFC 3465); in congestion avoidance by one SMSS per cwnd of
-// data acknowledged.
+// OnAck is RFC 5681 §3.1 as Linux's tcp_reno_cong_avoid runs it: in slow
+// start cwnd grows by the bytes delivered, up to ssthresh, and what is
+// left of them counts in congestion avoidance, where cwnd grows by one
+// SMSS per cwnd of data delivered.
 func (r *NewReno) OnAck(a cc.Ack) {
 	if a.Acked <= 0 || !a.CwndLimited {
 		return
 	}
+	acked := a.Acked
 	if r.cwnd < r.ssthresh {
-		r.cwnd += min(a.Acked, 2*r.mss)
-		return
+		if acked = cc.SlowStart(&r.cwnd, r.ssthresh, acked); acked == 0 {
+			return
+		}
 	}
-	r.acked += a.Acked
+	r.acked += acked
 	if r.acked >= r.cwnd {
 		r.acked -= r.cwnd
 		r.cwnd += r.mss
