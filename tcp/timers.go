@@ -32,8 +32,9 @@ func (t *TCB) paceWaiting() bool {
 // due reports whether the timer armed for at has expired at now.
 func due(at instant, now time.Time) bool { return !at.IsZero() && !at.After(instantOf(now)) }
 
-// HandleTimer runs every timer that is due at now.
-func (t *TCB) HandleTimer(now time.Time) {
+// handleTimer runs every timer that is due at now: HandleTimer
+// (events.go) without taking the events.
+func (t *TCB) handleTimer(now time.Time) {
 	if due(t.timeWaitAt, now) {
 		// RFC 9293 §3.10.8: "If the time-wait timeout expires on a
 		// connection, delete the TCB, enter the CLOSED state".
