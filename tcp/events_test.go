@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/synack/synack/wire"
 )
 
 // Events (events.go): each step of a ladder reports exactly what it
@@ -141,6 +143,25 @@ func TestEvents_PassiveOpenWithDataOnThirdACK(t *testing.T) {
 	h.deadline(40 * time.Millisecond) // the delayed ACK of "GET"
 }
 
+// A connection made from a SYN cookie's ACK reports, at its owner's first
+// take, the handshake and the data that ACK carried.
+func TestEvents_CookieACKWithData(t *testing.T) {
+	syn := Segment{Seq: peer, Flags: wire.FlagSYN, Window: 65535, Options: mss(1460)}
+	sa := CookieSynAck(plain, ckKey, ckLocal, ckRemote, &syn, t0)
+	ack := cookieACK(&sa, 0)
+	ack.Flags |= wire.FlagPSH
+	ack.Payload = []byte("GET /")
+	ck, ok := CheckCookie(plain, ckKey, ckLocal, ckRemote, &ack, t0)
+	if !ok {
+		t.Fatal("CheckCookie refused the cookie")
+	}
+	h := newHarness(t)
+	h.evStart(NewFromCookie(plain, ck, &ack, t0), EventEstablished|EventReadable|EventWritable|EventDeadlineMoved)
+	h.state(StateEstablished)
+	h.deadline(40 * time.Millisecond) // the delayed ACK of "GET /"
+	h.readAll("GET /")
+}
+
 // A RST ends the connection with ECONNRESET: closed, failed and readable
 // (Read returns the error) in one call; it was writable already.
 func TestEvents_ResetInEstablished(t *testing.T) {
@@ -259,5 +280,71 @@ func TestEvents_String(t *testing.T) {
 	}
 	if !(EventClosed | EventError).Has(EventError) || EventClosed.Has(EventClosed|EventError) {
 		t.Error("Has")
+	}
+}
+
+// The events against the questions, in FuzzEngine: at every drain, the
+// events reported since the last one (returned by HandleSegment and
+// HandleTimer, then TakeEvents) must say exactly what polling the TCB
+// before and after says changed.
+
+// evPoll is what the questions answered at a drain.
+type evPoll struct {
+	readable, writable, rcvFin, failed bool
+	rcvNxt                             uint32
+	deadline                           time.Time
+}
+
+func pollTCB(t *TCB) evPoll {
+	return evPoll{readable: t.Readable(), writable: t.Writable(), rcvFin: t.rcvFin,
+		failed: t.Err() != nil, rcvNxt: t.rcvNxt, deadline: t.Deadline()}
+}
+
+// evSaw is the events the transitions (OnStateChange) since the last
+// drain stand for.
+type evSaw Events
+
+func (s *evSaw) transition(from, to State) {
+	switch {
+	case to == StateEstablished && (from == StateSynSent || from == StateSynReceived):
+		*s |= evSaw(EventEstablished)
+	case to == StateTimeWait:
+		*s |= evSaw(EventTimeWait)
+	case to == StateClosed || to == StateListen:
+		*s |= evSaw(EventClosed)
+	}
+}
+
+func (e *engineFuzz) checkEvents() {
+	t := e.tcb
+	queued := len(t.outQ) > 0
+	got := e.evGot | t.TakeEvents()
+	was, now := e.evPoll, pollTCB(t)
+	saw := Events(e.evSaw)
+	e.evGot, e.evPoll, e.evSaw = 0, now, 0
+	newData := now.rcvNxt != was.rcvNxt && !t.readClosed
+	want := saw
+	for _, c := range []struct {
+		ev Events
+		on bool
+	}{
+		{EventOutput, queued},
+		{EventReadable, now.readable && (!was.readable || newData)},
+		{EventReadClosed, now.rcvFin && !was.rcvFin},
+		{EventWritable, now.writable && !was.writable},
+		{EventError, now.failed && !was.failed},
+		{EventDeadlineMoved, !now.deadline.Equal(was.deadline)},
+	} {
+		if c.on {
+			want |= c.ev
+		}
+	}
+	if got != want {
+		e.fail("events %s; polling says %s (Readable %v -> %v, Writable %v -> %v, RCV.NXT %d -> %d, deadline %v -> %v)",
+			got, want, was.readable, now.readable, was.writable, now.writable, was.rcvNxt, now.rcvNxt,
+			was.deadline.Sub(t0), now.deadline.Sub(t0))
+	}
+	if got != 0 {
+		e.logf("      events %s", got)
 	}
 }

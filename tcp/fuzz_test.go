@@ -113,6 +113,13 @@ type engineFuzz struct {
 	peerTS  uint32 // the peer's timestamp clock
 	ourTS   uint32 // the last TSval the TCB sent
 	rbuf    []byte
+
+	// Events (events_test.go): those HandleSegment and HandleTimer
+	// returned since the last drain, what the TCB's questions answered
+	// then, and the transitions seen since.
+	evGot  Events
+	evPoll evPoll
+	evSaw  evSaw
 }
 
 func (e *engineFuzz) logf(format string, args ...any) {
@@ -183,7 +190,10 @@ func (e *engineFuzz) peerOptions(bits byte) wire.TCPOptions {
 
 func (e *engineFuzz) attach(tcb *TCB) {
 	e.tcb = tcb
-	tcb.OnStateChange = func(from, to State, now time.Time) { e.logf("      %s -> %s", from, to) }
+	tcb.OnStateChange = func(from, to State, now time.Time) {
+		e.logf("      %s -> %s", from, to)
+		e.evSaw.transition(from, to) // events_test.go
+	}
 	e.drain()
 }
 
@@ -481,7 +491,7 @@ func (e *engineFuzz) deliver(s Segment) {
 	if n := s.Len(); n > 0 {
 		e.sent = append(e.sent, span{s.Seq, n})
 	}
-	e.tcb.HandleSegment(&s, e.now)
+	e.evGot |= e.tcb.HandleSegment(&s, e.now)
 	e.drain()
 }
 
@@ -501,7 +511,7 @@ func (e *engineFuzz) advance(d time.Duration) {
 			e.fail("timer storm: deadline %v stays at or before now %v", dl.Sub(t0), e.now.Sub(t0))
 		}
 		e.logf("      timer")
-		e.tcb.HandleTimer(e.now)
+		e.evGot |= e.tcb.HandleTimer(e.now)
 		e.drain()
 		e.check()
 	}
@@ -554,8 +564,10 @@ func (e *engineFuzz) doRead(n int) {
 	e.drain()
 }
 
-// drain takes the TCB's output and checks every segment.
+// drain takes the TCB's output and checks every segment, and the events
+// reported since the last drain (checkEvents, events_test.go).
 func (e *engineFuzz) drain() {
+	e.checkEvents()
 	info := e.tcb.Info()
 	e.tcb.DrainOutput(func(s *Segment) {
 		e.logf("  --> %s", fmtSeg(s))
