@@ -102,7 +102,8 @@ func TestEvents_ActiveOpenDataAndPassiveClose(t *testing.T) {
 	n, err = h.tcb.Write([]byte("abc"), h.now)
 	h.check(n == 3 && err == nil, "Write: %d, %v", n, err)
 	h.evTake("write 3 bytes", EventOutput|EventDeadlineMoved)
-	h.out(seg{flags: "P.", seq: 101, ack: 311, win: 65525, data: "abc"}) // 10 bytes do not reopen the window (SWS avoidance)
+	// 10 bytes read do not reopen the window (SWS avoidance).
+	h.out(seg{flags: "P.", seq: 101, ack: 311, win: 65525, data: "abc"})
 	h.deadline(210 * time.Millisecond) // the RTO: its 200 ms floor over a 10 ms RTT
 	h.after(5 * time.Millisecond)
 	h.evIn(seg{flags: ".", seq: 311, ack: 104, win: 65535}, EventDeadlineMoved)
