@@ -384,7 +384,9 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 // deadline moved and wake its waiters. It asks the engine nothing the
 // events answer.
 func (sh *shard) settleEvents(c *Conn, ev tcp.Events, now time.Time) {
-	sh.drainBatched(c) // batch.go: c.tcb.DrainOutput(c.emit), a batch per link
+	if ev&tcp.EventOutput != 0 {
+		sh.drainBatched(c) // batch.go: c.tcb.DrainOutput(c.emit), a batch per link
+	}
 	if c.tcb.UsesFastOpen() {
 		sh.fastOpenSettle(c)
 	}

@@ -114,12 +114,16 @@ func (t *TCB) HandleTimer(now time.Time) Events {
 
 // TakeEvents returns the events since they were last taken, and forgets
 // them: what an owner calls after a user call (Write, Read, Close, ...)
-// or after creating the TCB.
+// or after creating the TCB. Without EventOutput the owner need not call
+// DrainOutput: what DrainOutput would do with an empty queue (give its
+// storage back once the buffers hold no memory) is done here.
 func (t *TCB) TakeEvents() Events {
 	ev := t.ev
 	t.ev = 0
 	if len(t.outQ) > 0 {
 		ev |= EventOutput
+	} else {
+		t.releaseOut() // memory.go
 	}
 	var levels uint8
 	if t.Readable() {
