@@ -32,9 +32,14 @@ const (
 	// EventReadClosed: the peer's FIN arrived in order; Read returns
 	// io.EOF once the data before it is read.
 	EventReadClosed
-	// EventWritable: Writable became true: a blocked writer may go on
-	// (send-buffer room opened under the wake-up rule of Writable, or
-	// the connection ended so that Write fails at once).
+	// EventWritable: Writable is true, and was not when events were
+	// last taken or the last Write did not take all it was given: a
+	// blocked writer may go on (send-buffer room opened under the
+	// wake-up rule of Writable, or the connection ended so that Write
+	// fails at once). After a short Write it is reported at every take
+	// that finds the TCB writable, until a Write takes everything (or
+	// fails): the room Writable sees may come from memory that other
+	// connections gave back, which no call on this one reports.
 	EventWritable
 	// EventTimeWait: TIME-WAIT was entered.
 	EventTimeWait
@@ -89,13 +94,14 @@ type eventState struct {
 	evDeadline instant // Deadline when events were last taken
 	evRcvNxt   uint32  // RCV.NXT when events were last taken
 	ev         Events  // recorded by the calls since (setState, enterClosed)
-	evLevels   uint8   // evReadable | evWritable as they were at the last take
+	evLevels   uint8   // evReadable, evWritable as they were at the last take; evWriteShort
 }
 
 // The bits of eventState.evLevels.
 const (
-	evReadable uint8 = 1 << iota
-	evWritable
+	evReadable   uint8 = 1 << iota
+	evWritable         // Writable at the last take
+	evWriteShort       // the last Write took less than it was given (noteWrite)
 )
 
 // HandleSegment processes one incoming segment (RFC 9293 §3.10.7) and
@@ -135,9 +141,10 @@ func (t *TCB) TakeEvents() Events {
 		}
 	}
 	t.evRcvNxt = t.rcvNxt
+	levels |= t.evLevels & evWriteShort
 	if t.Writable() {
 		levels |= evWritable
-		if t.evLevels&evWritable == 0 {
+		if t.evLevels&(evWritable|evWriteShort) != evWritable {
 			ev |= EventWritable
 		}
 	}
@@ -160,5 +167,15 @@ func (t *TCB) noteTransition(from, to State) {
 		t.ev |= EventTimeWait
 	case StateClosed, StateListen:
 		t.ev |= EventClosed
+	}
+}
+
+// noteWrite records whether a Write took all of the want bytes it was
+// given (ok false: it failed), for EventWritable.
+func (t *TCB) noteWrite(n, want int, ok bool) {
+	if ok && n < want {
+		t.evLevels |= evWriteShort
+	} else {
+		t.evLevels &^= evWriteShort
 	}
 }

@@ -117,9 +117,10 @@ type engineFuzz struct {
 	// Events (events_test.go): those HandleSegment and HandleTimer
 	// returned since the last drain, what the TCB's questions answered
 	// then, and the transitions seen since.
-	evGot  Events
-	evPoll evPoll
-	evSaw  evSaw
+	evGot      Events
+	evPoll     evPoll
+	evSaw      evSaw
+	writeShort bool // the last Write took less than it was given
 }
 
 func (e *engineFuzz) logf(format string, args ...any) {
@@ -529,6 +530,7 @@ func (e *engineFuzz) write(n int) {
 		e.fail("Write(%d) = %d, %v", n, m, err)
 	}
 	e.written += m
+	e.writeShort = m < n && err == nil
 	e.drain()
 }
 
