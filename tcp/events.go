@@ -149,7 +149,7 @@ func (t *TCB) TakeEvents() Events {
 		}
 	}
 	t.evLevels = levels
-	if d := instantOf(t.Deadline()); d != t.evDeadline {
+	if d := t.deadline(); d != t.evDeadline {
 		ev |= EventDeadlineMoved
 		t.evDeadline = d
 	}

@@ -10,7 +10,10 @@ import (
 const clockGranularity = time.Millisecond
 
 // Deadline is when HandleTimer should next be called; zero when no timer runs.
-func (t *TCB) Deadline() time.Time {
+func (t *TCB) Deadline() time.Time { return t.deadline().Time() }
+
+// deadline is Deadline as an instant (what TakeEvents compares).
+func (t *TCB) deadline() instant {
 	var d instant
 	if t.cfg.Pacing && !t.paceAt.IsZero() && t.paceWaiting() {
 		d = t.paceAt
@@ -20,7 +23,7 @@ func (t *TCB) Deadline() time.Time {
 			d = at
 		}
 	}
-	return d.Time()
+	return d
 }
 
 // paceWaiting reports whether something is held back by pacing (so its
