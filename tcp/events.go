@@ -7,12 +7,13 @@ import (
 
 // Events is what happened in a TCB since its owner last took its events:
 // HandleSegment and HandleTimer return them, TakeEvents returns them
-// after the other calls (Write, Read, Close, the setters). Each event is
-// reported once, by the call that took it first, so that an owner acts on
-// changes instead of asking the TCB after every call whether it became
-// readable, writable, closed or wants its timer moved. The questions stay
-// (State, Readable, Writable, Err, Deadline, Done) for whoever wants the
-// current level.
+// after the other calls (Write, Read, Close, the setters). An event is
+// reported once, by the call that takes it first (EventOutput stands while
+// segments wait, and EventWritable repeats after a short Write: see each),
+// so that an owner acts on changes instead of asking the TCB after every
+// call whether it became readable, writable, closed or wants its timer
+// moved. The questions stay (State, Readable, Writable, Err, Deadline,
+// Done) for whoever wants the current level.
 type Events uint16
 
 // The events. Readable, Writable and DeadlineMoved compare the TCB with
