@@ -176,18 +176,21 @@ func (c *Conn) notify() {
 	c.wrW.broadcast()
 }
 
-// wake is notify after an engine call (sh.mu held): it wakes a blocked
-// Read only when one can proceed, and a blocked Write likewise; the
-// other waiters (Dial, Close with linger) always.
-func (c *Conn) wake() {
+// wake is notify after an engine call that reported ev (sh.mu held): it
+// wakes a blocked Read only when one can proceed, and a blocked Write
+// likewise; the other waiters (Dial, Close with linger) always. A call
+// waits only after seeing the connection not ready, so the engine's
+// EventReadable (EventWritable) is what makes it ready, or Close,
+// CloseRead (CloseWrite) here.
+func (c *Conn) wake(ev tcp.Events) {
 	if c.waitCh != nil {
 		close(c.waitCh)
 		c.waitCh = nil
 	}
-	if c.rdW.n > 0 && c.canRead() {
+	if c.rdW.n > 0 && (ev&tcp.EventReadable != 0 || c.closed || c.rdShut) {
 		c.rdW.signal()
 	}
-	if c.wrW.n > 0 && c.canWrite() {
+	if c.wrW.n > 0 && (ev&tcp.EventWritable != 0 || c.closed || c.wrShut) {
 		c.wrW.signal()
 	}
 }

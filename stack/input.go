@@ -259,8 +259,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 	}
 	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
 	if c := sh.conns.get(p.key); c != nil {
-		c.tcb.HandleSegment(&seg, now)
-		sh.settle(c, now)
+		sh.settleEvents(c, c.tcb.HandleSegment(&seg, now), now)
 		return
 	}
 	if sh.timeWaitInput(p.key, &seg, now) {

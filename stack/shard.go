@@ -371,11 +371,22 @@ func appendTCPPacketNoChecksum(dst []byte, ep wire.Endpoints, ttl, ecn uint8, h 
 // driver's choice (nil: written at once).
 func (sh *shard) pendingQueue() *[]outPacket { return sh.s.drv.pendingQueue(sh) }
 
-// settle does what follows every engine call on c: send its output,
-// promote or forget it if it is a half-open connection of a listener,
-// forget it if it is done, re-arm its timer and wake its waiters.
+// settle does what follows an engine call on c that returns no events
+// (user calls, a new TCB): settleEvents with the events it took.
 func (sh *shard) settle(c *Conn, now time.Time) {
-	sh.drainBatched(c) // batch.go: c.tcb.DrainOutput(c.emit), a batch per link
+	sh.settleEvents(c, c.tcb.TakeEvents(), now)
+}
+
+// settleEvents does what follows every engine call on c, given the
+// events the engine reported (tcp.Events): send its output, promote or
+// forget it if it is a half-open connection of a listener, hand it to a
+// TIME-WAIT record or forget it once it ended, re-arm its timer if its
+// deadline moved and wake its waiters. It asks the engine nothing the
+// events answer.
+func (sh *shard) settleEvents(c *Conn, ev tcp.Events, now time.Time) {
+	if ev&tcp.EventOutput != 0 {
+		sh.drainBatched(c) // batch.go: c.tcb.DrainOutput(c.emit), a batch per link
+	}
 	if c.tcb.UsesFastOpen() {
 		sh.fastOpenSettle(c)
 	}
@@ -386,17 +397,18 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 	if c.halfOpen {
 		sh.settleHalfOpen(c, now)
 	}
-	if c.tcb.State() == tcp.StateTimeWait {
+	if ev&tcp.EventTimeWait != 0 && c.tcb.State() == tcp.StateTimeWait {
 		sh.toTimeWait(c, now)
 		c.notify()
 		return
 	}
-	if c.tcb.Done() {
-		sh.remove(c)
-	} else {
+	switch {
+	case ev&tcp.EventClosed != 0:
+		sh.remove(c) // the output is drained: the TCB is Done
+	case ev&tcp.EventDeadlineMoved != 0 && c.inTable:
 		sh.schedule(c)
 	}
-	c.wake()
+	c.wake(ev)
 }
 
 // insert adds c to the demultiplexing table.
@@ -461,8 +473,9 @@ func (sh *shard) runTimers(now time.Time) {
 		if !c.inTable {
 			continue
 		}
-		c.tcb.HandleTimer(now)
-		sh.settle(c, now)
+		// Its entry is gone from the heap: it goes back whether or
+		// not the deadline moved.
+		sh.settleEvents(c, c.tcb.HandleTimer(now)|tcp.EventDeadlineMoved, now)
 	}
 	if len(due) > 0 {
 		sh.timers.shrink()

@@ -5,9 +5,13 @@
 // The engine is sans-I/O. It has no goroutines, reads no clock and touches
 // no socket. Every method takes "now"; segments to send are queued inside the
 // TCB and taken with DrainOutput; Deadline says when the engine next wants
-// HandleTimer to be called. The same engine therefore runs under the real
-// clock (package stack) and under a virtual clock (package sim), and every
-// run under the virtual clock replays exactly.
+// HandleTimer to be called. What a call changed comes back as Events
+// (events.go): HandleSegment and HandleTimer return them, TakeEvents gives
+// them after the user calls, so that the owner wakes readers and writers
+// and re-arms its timer only when something moved. The same engine
+// therefore runs under the real clock (package stack) and under a virtual
+// clock (package sim), and every run under the virtual clock replays
+// exactly.
 //
 // Reliability: the sender keeps a record of every segment in flight
 // (txmap.go), which is both RFC 6675's SACK scoreboard and RACK's

@@ -115,6 +115,14 @@ type engineFuzz struct {
 	rbuf     []byte
 	owners   []*owner // the buffers of payloads the TCB could keep (Segment.Owner)
 	payloads int      // segments delivered
+
+	// Events (events_test.go): those HandleSegment and HandleTimer
+	// returned since the last drain, what the TCB's questions answered
+	// then, and the transitions seen since.
+	evGot      Events
+	evPoll     evPoll
+	evSaw      evSaw
+	writeShort bool // the last Write took less than it was given
 }
 
 func (e *engineFuzz) logf(format string, args ...any) {
@@ -210,7 +218,10 @@ func (e *engineFuzz) peerOptions(bits byte) wire.TCPOptions {
 
 func (e *engineFuzz) attach(tcb *TCB) {
 	e.tcb = tcb
-	tcb.OnStateChange = func(from, to State, now time.Time) { e.logf("      %s -> %s", from, to) }
+	tcb.OnStateChange = func(from, to State, now time.Time) {
+		e.logf("      %s -> %s", from, to)
+		e.evSaw.transition(from, to) // events_test.go
+	}
 	e.drain()
 }
 
@@ -522,7 +533,7 @@ func (e *engineFuzz) deliver(s Segment) {
 		s.Payload, s.Owner = o.buf, o
 		e.owners = append(e.owners, o)
 	}
-	e.tcb.HandleSegment(&s, e.now)
+	e.evGot |= e.tcb.HandleSegment(&s, e.now)
 	e.drain()
 }
 
@@ -542,7 +553,7 @@ func (e *engineFuzz) advance(d time.Duration) {
 			e.fail("timer storm: deadline %v stays at or before now %v", dl.Sub(t0), e.now.Sub(t0))
 		}
 		e.logf("      timer")
-		e.tcb.HandleTimer(e.now)
+		e.evGot |= e.tcb.HandleTimer(e.now)
 		e.drain()
 		e.check()
 	}
@@ -560,6 +571,7 @@ func (e *engineFuzz) write(n int) {
 		e.fail("Write(%d) = %d, %v", n, m, err)
 	}
 	e.written += m
+	e.writeShort = m < n && err == nil
 	e.drain()
 }
 
@@ -595,8 +607,10 @@ func (e *engineFuzz) doRead(n int) {
 	e.drain()
 }
 
-// drain takes the TCB's output and checks every segment.
+// drain takes the TCB's output and checks every segment, and the events
+// reported since the last drain (checkEvents, events_test.go).
 func (e *engineFuzz) drain() {
+	e.checkEvents()
 	info := e.tcb.Info()
 	e.tcb.DrainOutput(func(s *Segment) {
 		e.logf("  --> %s", fmtSeg(s))

@@ -6,8 +6,9 @@ import (
 	"github.com/synack/synack/wire"
 )
 
-// HandleSegment processes one incoming segment (RFC 9293 §3.10.7).
-func (t *TCB) HandleSegment(seg *Segment, now time.Time) {
+// handleSegment processes one incoming segment (RFC 9293 §3.10.7):
+// HandleSegment (events.go) without taking the events.
+func (t *TCB) handleSegment(seg *Segment, now time.Time) {
 	if t.dropSynFin(seg) {
 		return // Config.DropSynFin (compat.go)
 	}
@@ -495,6 +496,7 @@ func (t *TCB) receiveFIN(now time.Time) {
 	// keeps its size (its right edge moves one to the right).
 	t.rcvNxt++
 	t.rcvFin = true
+	t.ev |= EventReadClosed
 	t.ackNow = true // "send an acknowledgment for the FIN"
 	switch t.state {
 	case StateSynReceived, StateEstablished:

@@ -247,6 +247,7 @@ func NewFromCookie(cfg Config, ck Cookie, ack *Segment, now time.Time) *TCB {
 	t.rttTiming = false
 	third := *ack
 	third.Options.TSEcr = 0 // rounded by the option bits: no RTT sample
-	t.HandleSegment(&third, now)
+	// Its events wait for the owner's TakeEvents.
+	t.handleSegment(&third, now)
 	return t
 }

@@ -69,6 +69,9 @@ type TCB struct {
 	// TCP_LINGER2, TCP_CORK/MSG_MORE, TCP_NOTSENT_LOWAT, MSG_EOR; nil
 	// until one is set.
 	so *sockOpts
+
+	// Events for the owner (events.go).
+	eventState
 }
 
 // sender is the sending half of the TCB: the send sequence variables, the
@@ -314,6 +317,7 @@ func (t *TCB) setState(to State, now time.Time) {
 		return
 	}
 	t.state = to
+	t.noteTransition(from, to) // events.go
 	if t.OnStateChange != nil {
 		t.OnStateChange(from, to, now)
 	}
@@ -321,8 +325,9 @@ func (t *TCB) setState(to State, now time.Time) {
 
 // enterClosed ends the connection with err (nil for an orderly end).
 func (t *TCB) enterClosed(err error, now time.Time) {
-	if t.err == nil {
+	if t.err == nil && err != nil {
 		t.err = err
+		t.ev |= EventError // events.go
 	}
 	t.stopTimers()
 	t.sndBuf.Reset()

@@ -10,7 +10,10 @@ import (
 const clockGranularity = time.Millisecond
 
 // Deadline is when HandleTimer should next be called; zero when no timer runs.
-func (t *TCB) Deadline() time.Time {
+func (t *TCB) Deadline() time.Time { return t.deadline().Time() }
+
+// deadline is Deadline as an instant (what TakeEvents compares).
+func (t *TCB) deadline() instant {
 	var d instant
 	if t.cfg.Pacing && !t.paceAt.IsZero() && t.paceWaiting() {
 		d = t.paceAt
@@ -20,7 +23,7 @@ func (t *TCB) Deadline() time.Time {
 			d = at
 		}
 	}
-	return d.Time()
+	return d
 }
 
 // paceWaiting reports whether something is held back by pacing (so its
@@ -32,8 +35,9 @@ func (t *TCB) paceWaiting() bool {
 // due reports whether the timer armed for at has expired at now.
 func due(at instant, now time.Time) bool { return !at.IsZero() && !at.After(instantOf(now)) }
 
-// HandleTimer runs every timer that is due at now.
-func (t *TCB) HandleTimer(now time.Time) {
+// handleTimer runs every timer that is due at now: HandleTimer
+// (events.go) without taking the events.
+func (t *TCB) handleTimer(now time.Time) {
 	if due(t.timeWaitAt, now) {
 		// RFC 9293 §3.10.8: "If the time-wait timeout expires on a
 		// connection, delete the TCB, enter the CLOSED state".

@@ -14,9 +14,11 @@ import (
 // failed, with the error that ended it.
 func (t *TCB) Write(p []byte, now time.Time) (int, error) {
 	if t.err != nil {
+		t.noteWrite(0, len(p), false) // events.go
 		return 0, t.err
 	}
 	if t.finQueued || t.state == StateClosed || t.state == StateListen {
+		t.noteWrite(0, len(p), false)
 		return 0, errPipe
 	}
 	var n int
@@ -33,6 +35,7 @@ func (t *TCB) Write(p []byte, now time.Time) (int, error) {
 	} else {
 		t.fastOpenWrite(now) // a deferred Fast Open SYN goes with the data
 	}
+	t.noteWrite(n, len(p), true)
 	return n, nil
 }
 
