@@ -48,12 +48,27 @@ func snapshot() usage {
 }
 
 // heapInUse is what the Go runtime holds for live objects and goroutine
-// stacks, after a collection.
+// stacks, after a collection, once it has settled: goroutines of earlier
+// workloads (a closing stack's loops, a kernel connection's finalizer)
+// may still be letting memory go, which would otherwise be subtracted
+// from the next measurement (negative bytes per connection were seen).
 func heapInUse() int64 {
-	gcNow()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc + ms.StackInuse)
+	read := func() int64 {
+		gcNow()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc + ms.StackInuse)
+	}
+	last := read()
+	for range 50 {
+		time.Sleep(20 * time.Millisecond)
+		now := read()
+		if d := now - last; d > -32<<10 && d < 32<<10 {
+			return now
+		}
+		last = now
+	}
+	return last
 }
 
 // acceptor runs an accept loop that hands each connection to handle in
