@@ -59,14 +59,18 @@ func heapInUse() int64 {
 		runtime.ReadMemStats(&ms)
 		return int64(ms.HeapAlloc + ms.StackInuse)
 	}
-	last := read()
-	for range 50 {
-		time.Sleep(20 * time.Millisecond)
-		now := read()
-		if d := now - last; d > -32<<10 && d < 32<<10 {
-			return now
+	last, lastG, steady := read(), runtime.NumGoroutine(), 0
+	for range 100 {
+		time.Sleep(25 * time.Millisecond)
+		now, g := read(), runtime.NumGoroutine()
+		if d := now - last; d > -32<<10 && d < 32<<10 && g == lastG {
+			if steady++; steady == 3 {
+				return now
+			}
+		} else {
+			steady = 0
 		}
-		last = now
+		last, lastG = now, g
 	}
 	return last
 }
