@@ -1,6 +1,10 @@
 package stack
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"time"
+)
 
 // Inbound packets are copied into pooled buffers of a few size classes,
 // so that a link with a large MTU (a 64 KiB packet on an MTU-65535 pipe)
@@ -22,7 +26,8 @@ var packetClasses = [...]int{2048, 9216, 40 + 65535 + 89}
 // per connection, which come back together when the application reads
 // (with 32 kept, a 1 GiB transfer at MTU 65535 allocated about 5 KB per
 // MiB moved; with 128, 0.3 KB: BENCHMARKS.md, "Zero-copy receive"). The
-// lists fill only as far as that many buffers were in use at once.
+// lists fill only as far as that many buffers were in use at once, and
+// give them back once unused for a minute (packetList.trim).
 var packetFreeMax = [len(packetClasses)]int{256, 64, 128}
 
 // packetList keeps free packets of one class: a bounded list, then a
@@ -31,11 +36,14 @@ type packetList struct {
 	mu   sync.Mutex
 	free []*inPacket
 	max  int
+	gets int       // since the last trim
+	used time.Time // when a trim last found packets taken
 	pool sync.Pool
 }
 
 func (l *packetList) get() *inPacket {
 	l.mu.Lock()
+	l.gets++
 	if n := len(l.free); n > 0 {
 		p := l.free[n-1]
 		l.free[n-1] = nil
@@ -58,6 +66,29 @@ func (l *packetList) put(p *inPacket) {
 	l.pool.Put(p)
 }
 
+// poolIdle is how long a free list goes without a packet taken from it
+// before trims give its buffers back.
+const poolIdle = time.Minute
+
+// trim, called once per garbage collection, lets half of the free list
+// go once no packet was taken from it for poolIdle: the buffers a bulk
+// transfer left behind (up to 8 MiB of 64 KiB ones) go back over a few
+// collections after its traffic stopped, and stay while it comes and
+// goes.
+func (l *packetList) trim(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.gets > 0 || l.used.IsZero():
+		l.used = now
+	case now.Sub(l.used) >= poolIdle && len(l.free) > 0:
+		keep := len(l.free) / 2
+		clear(l.free[keep:])
+		l.free = l.free[:keep]
+	}
+	l.gets = 0
+}
+
 var packetPools [len(packetClasses)]packetList
 
 func init() {
@@ -65,6 +96,24 @@ func init() {
 		packetPools[i].max = packetFreeMax[i]
 		packetPools[i].pool.New = func() any { return &inPacket{buf: make([]byte, 0, size)} }
 	}
+	armPoolTrim()
+}
+
+// gcSentinel is an object kept by no one, whose finalizer runs after
+// the garbage collection that finds it unreachable and sets itself
+// again: the pools are trimmed once per collection (the runtime runs one
+// at least every two minutes, so an idle process gives its buffers back
+// within a quarter of an hour), and no allocation is made for it.
+type gcSentinel struct{ _ [64]byte }
+
+func armPoolTrim() { runtime.SetFinalizer(new(gcSentinel), trimPools) }
+
+func trimPools(s *gcSentinel) {
+	now := time.Now()
+	for i := range packetPools {
+		packetPools[i].trim(now)
+	}
+	runtime.SetFinalizer(s, trimPools)
 }
 
 // packetClass returns the index of the smallest class that holds n

@@ -1,6 +1,10 @@
 package stack
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+	"time"
+)
 
 // A 64 KiB inbound packet (an MTU-65535 link) reuses a pooled buffer: no
 // allocation per packet once the pool is warm.
@@ -47,4 +51,53 @@ func TestPacketPool_DropsOversizedBuffers(t *testing.T) {
 		}
 		putPacket(q)
 	}
+}
+
+// The free list of a class gives half of its buffers back at each trim
+// (once per garbage collection) once none was taken for poolIdle, and
+// keeps them while packets of the class keep coming.
+func TestPacketPool_TrimsWhenIdle(t *testing.T) {
+	l := &packetList{max: 8}
+	l.pool.New = func() any { return &inPacket{buf: make([]byte, 0, 64)} }
+	for range 8 {
+		l.put(&inPacket{buf: make([]byte, 0, 64)})
+	}
+	t0 := time.Unix(1000, 0)
+	check := func(at time.Duration, want int) {
+		t.Helper()
+		l.trim(t0.Add(at))
+		if n := len(l.free); n != want {
+			t.Fatalf("after the trim at %v: %d free; want %d", at, n, want)
+		}
+	}
+	check(0, 8)               // the first trim only starts the clock
+	check(59*time.Second, 8)  // idle, but not for a minute yet
+	check(60*time.Second, 4)  // idle for a minute: 8 → 4
+	l.put(l.get())            // traffic
+	check(61*time.Second, 4)  // kept, and the clock starts again
+	check(120*time.Second, 4) // idle for 59 s
+	check(121*time.Second, 2) // 4 → 2
+	check(122*time.Second, 1) // 2 → 1
+	check(123*time.Second, 0) // 1 → 0
+	check(124*time.Second, 0)
+}
+
+// Garbage collections run the trims (TestPacketPool_TrimsWhenIdle has
+// the rule): a collection makes the pools' trim clock start.
+func TestPacketPool_TrimmedByGC(t *testing.T) {
+	big := &packetPools[len(packetClasses)-1]
+	big.mu.Lock()
+	big.used = time.Time{}
+	big.mu.Unlock()
+	for i := 0; i < 50; i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond) // the finalizer goroutine runs the trim
+		big.mu.Lock()
+		used := big.used
+		big.mu.Unlock()
+		if !used.IsZero() {
+			return
+		}
+	}
+	t.Fatal("no trim in 50 collections")
 }
