@@ -279,6 +279,17 @@ func (s *Stack) listensOn(port uint16) bool {
 	return s.listenPorts[port] != 0
 }
 
+// tsOffset is the offset of the TSval clock of our connections from src
+// to dst (tcp.Config.TSOffset): a keyed hash of the two addresses alone,
+// as Linux's secure_tcp_ts_off, so that a peer sees our TSvals grow
+// across connections (RFC 6191) and no peer learns our clock; never 0.
+func (s *Stack) tsOffset(src, dst netip.Addr) uint32 {
+	if h := s.hash(src, netip.AddrPortFrom(dst, 0), netip.AddrPortFrom(netip.IPv6Unspecified(), 1)); h != 0 {
+		return h
+	}
+	return 1
+}
+
 // hash is a keyed hash of addresses (SHA-256 over them and the secret).
 func (s *Stack) hash(a netip.Addr, b, c netip.AddrPort) uint32 {
 	var buf [16 + 18 + 18]byte

@@ -138,6 +138,9 @@ func (s *Stack) DialStartFastOpen(laddr, raddr netip.AddrPort, cfg *tcp.Config, 
 // set and the mode allows it.
 func (s *Stack) activeTCB(cfg tcp.Config, key tuple, now time.Time, fo *FastOpenDial) *tcp.TCB {
 	iss := s.isn(key.local, key.remote, now)
+	if cfg.TSOffset == 0 {
+		cfg.TSOffset = s.tsOffset(key.local.Addr(), key.remote.Addr())
+	}
 	if fo == nil || !s.fastOpenOn(FastOpenClient) {
 		return tcp.NewActive(cfg, iss, now)
 	}

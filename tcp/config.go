@@ -148,6 +148,15 @@ type Config struct {
 	// instant (a virtual clock); a stack running in real time uses
 	// RealTimeProbeSlack unless this is set.
 	ProbeSlack time.Duration
+
+	// TSOffset is the offset of our TSval clock on an active open; 0
+	// derives one from the ISS, per connection. A stack sets one per pair
+	// of addresses, as Linux's secure_tcp_ts_off does, so that the TSvals
+	// a host sends another grow from one connection to the next and a
+	// SYN from a port used again passes the peer's TIME-WAIT check
+	// (RFC 6191; with offsets per connection, half such SYNs fail PAWS
+	// there and wait out the peer's 60 s).
+	TSOffset uint32
 }
 
 // Defaults of Config and KeepAliveConfig.

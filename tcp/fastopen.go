@@ -146,6 +146,7 @@ type fastOpen struct {
 // it carries (RFC 7413 §4.2.1) when a cookie is known or NoCookie is set.
 func NewActiveFastOpen(cfg Config, iss uint32, fo FastOpenClient, now time.Time) *TCB {
 	t := newTCB(cfg, iss)
+	t.activeTSOffset()
 	t.state = StateSynSent
 	t.fo = &fastOpen{client: fo, deferred: true}
 	t.fo.client.Cookie = slices.Clone(fo.Cookie)

@@ -277,12 +277,20 @@ func newTCB(cfg Config, iss uint32) *TCB {
 // NewActive starts an active open: the TCB is in SYN-SENT with its SYN queued.
 func NewActive(cfg Config, iss uint32, now time.Time) *TCB {
 	t := newTCB(cfg, iss)
+	t.activeTSOffset()
 	// RFC 9293 §3.10.1, OPEN call, CLOSED state: "A SYN segment of the form
 	// <SEQ=ISS><CTL=SYN> is sent. Set SND.UNA to ISS, SND.NXT to ISS+1,
 	// enter SYN-SENT state".
 	t.state = StateSynSent
 	t.sendSYN(now)
 	return t
+}
+
+// activeTSOffset takes Config.TSOffset for an active open.
+func (t *TCB) activeTSOffset() {
+	if t.cfg.TSOffset != 0 {
+		t.tsOffset = t.cfg.TSOffset
+	}
 }
 
 // NewPassive starts a passive open from a SYN accepted by HandleListen: the
