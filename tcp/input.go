@@ -209,11 +209,13 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 				// tcp_send_dupack enters quick-ACK mode).
 				t.enterQuickAck()
 			}
-			if hasACK && !syn && seqLE(seg.Seq+segLen, t.rcvNxt) {
-				t.oldSegmentACK(seg, now)
-			}
 		}
-		return
+		if rst || syn || !hasACK || !t.oldSegmentAdvances(seg, segLen) {
+			return
+		}
+		// Its ACK goes on through the steps below, alone.
+		seg = ackOnly(seg)
+		t.rttTiming = false // Karn's rule: nothing we timed is answered by it
 	}
 	// TS.Recent is taken only from a segment that will be processed: not
 	// from a RST or SYN (answered with a challenge ACK), nor from one

@@ -31,59 +31,29 @@ func (t *TCB) oowAck(seg *Segment, now time.Time) {
 	t.ackNow = true
 }
 
-// oldSegmentACK takes the acknowledgment carried by a segment that lies
-// wholly before RCV.NXT: a retransmission of data we already hold, or a
-// keepalive probe (SEG.SEQ = RCV.NXT − 1). RFC 9293 §3.10.7.4 drops such a
-// segment after answering it; BSD's tcp_input drops its text but "keeps on
-// processing for RST or ACK", and so do we, for the ACK only. It matters
-// under heavy loss: when every ACK of a retransmission is lost and the
-// retransmission timer has backed off to minutes, the peer's keepalive
-// probes still carry the acknowledgment, and without it the sender would
-// resend data the peer already holds at the maximum backoff until the
-// connection times out. Only an ACK that advances SND.UNA within RFC 5961
-// §5.2's bounds is taken, and without its timestamp: the echo is TS.Recent,
-// which answers none of our recent segments, so it yields no RTT sample and
-// no undo decision.
-func (t *TCB) oldSegmentACK(seg *Segment, now time.Time) {
-	if (!t.synAcked() && t.state != StateSynReceived) || !seqGT(seg.Ack, t.sndUna) || seqGT(seg.Ack, t.sndNxt) {
-		return
-	}
+// oldSegmentAdvances reports whether seg, not acceptable, lies wholly
+// before RCV.NXT (a retransmission of data we already hold, or a keepalive
+// probe: SEG.SEQ = RCV.NXT − 1) and acknowledges data of ours not yet
+// acknowledged (SND.UNA < SEG.ACK =< SND.NXT). RFC 9293 §3.10.7.4 drops
+// such a segment after answering it; BSD's tcp_input drops its text but
+// "keeps on processing for RST or ACK", and so does inputSynchronized, for
+// the ACK alone (ackOnly). It matters under heavy loss: when every ACK of
+// a retransmission is lost and the retransmission timer has backed off to
+// minutes, the peer's keepalive probes still carry the acknowledgment
+// (in SYN-RECEIVED, that of our SYN, from a client waiting for the server
+// to speak first); without it the sender would resend data the peer
+// already holds at the maximum backoff until the connection times out.
+func (t *TCB) oldSegmentAdvances(seg *Segment, segLen uint32) bool {
+	return seqLE(seg.Seq+segLen, t.rcvNxt) && seqGT(seg.Ack, t.sndUna) && seqLE(seg.Ack, t.sndNxt)
+}
+
+// ackOnly is a copy of seg without its text, FIN and timestamps: the echo
+// of an old segment is TS.Recent, which answers none of our recent
+// segments, so it must give no RTT sample, undo decision or TS.Recent.
+func ackOnly(seg *Segment) *Segment {
 	s := *seg
-	s.Payload = nil
+	s.Payload, s.Owner = nil, nil
 	s.Flags &^= wire.FlagFIN
 	s.Options.HasTimestamps = false
-	t.rttTiming = false // Karn's rule: nothing we timed is answered by it
-	switch t.state {
-	case StateSynReceived:
-		// The ACK of our SYN, on the client's keepalive probe: its third
-		// ACK and its answers to our SYN-ACK retransmissions were lost,
-		// and a client waiting for the server to speak first sends
-		// nothing else.
-		if t.deferBareACK(&s) {
-			return
-		}
-		t.updateSndWnd(&s, false)
-		t.ackAdvance(&s, now)
-		t.enterEstablished(now)
-		t.synHeldText(now)
-		return
-	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
-	default:
-		return
-	}
-	t.processAck(&s, now)
-	switch t.state {
-	case StateFinWait1:
-		if t.finAcked() {
-			t.enterFinWait2(now)
-		}
-	case StateClosing:
-		if t.finAcked() {
-			t.enterTimeWait(now)
-		}
-	case StateLastAck:
-		if t.finAcked() {
-			t.enterClosed(nil, now)
-		}
-	}
+	return &s
 }

@@ -209,7 +209,7 @@ func TestAutoTunedBuffersFillALongPath(t *testing.T) {
 // loss both ways on a 50 ms path, seeds 1 to 20 complete with the
 // sender's smoothed RTT never above 1 s, and the 4 MiB transfer at MTU
 // 576 of seed 96 completes. Seeds 6 and 19 stalled before the ACK of a
-// keepalive probe was taken (tcp.oldSegmentACK); seed 96's SRTT reached
+// keepalive probe was taken (tcp.TCB.oldSegmentAdvances); seed 96's SRTT reached
 // 3.8 s before an ACK that SACKs new data stopped giving a sample.
 func TestTransferHeavyLossSeeds(t *testing.T) {
 	type tc struct {
