@@ -44,14 +44,7 @@ func (l *batchLink) WritePackets(pkts [][]byte) (int, error) {
 func TestBatchedOutput(t *testing.T) {
 	a, b := link.Pipe(1500)
 	bl := &batchLink{Link: a}
-	cl, sv := New(Options{}), New(Options{})
-	t.Cleanup(func() { cl.Close(); sv.Close() })
-	if err := cl.AddLink(bl, netip.PrefixFrom(clientAddr, 24)); err != nil {
-		t.Fatal(err)
-	}
-	if err := sv.AddLink(b, netip.PrefixFrom(serverAddr, 24)); err != nil {
-		t.Fatal(err)
-	}
+	cl, sv := pairOn(t, bl, b, Options{}, Options{})
 	c, s := connected(t, cl, sv)
 	const size = 256 << 10
 	data := make([]byte, size)

@@ -20,6 +20,12 @@ var (
 func pair(t testing.TB, copts, sopts Options) (cl, sv *Stack) {
 	t.Helper()
 	a, b := link.Pipe(1500)
+	return pairOn(t, a, b, copts, sopts)
+}
+
+// pairOn is pair with the client on link a and the server on b.
+func pairOn(t testing.TB, a, b link.Link, copts, sopts Options) (cl, sv *Stack) {
+	t.Helper()
 	cl, sv = New(copts), New(sopts)
 	if err := cl.AddLink(a, netip.PrefixFrom(clientAddr, 24), netip.PrefixFrom(client6, 64)); err != nil {
 		t.Fatal(err)

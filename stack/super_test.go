@@ -3,7 +3,6 @@ package stack
 import (
 	"bytes"
 	"io"
-	"net/netip"
 	"testing"
 
 	"github.com/synack/synack/link"
@@ -16,17 +15,7 @@ import (
 // retransmitted.
 func TestPipeGSO_BulkAsSuperSegments(t *testing.T) {
 	a, b := link.PipeGSO(1500)
-	cl, sv := New(Options{}), New(Options{})
-	t.Cleanup(func() {
-		cl.Close()
-		sv.Close()
-	})
-	if err := cl.AddLink(a, netip.PrefixFrom(clientAddr, 24)); err != nil {
-		t.Fatal(err)
-	}
-	if err := sv.AddLink(b, netip.PrefixFrom(serverAddr, 24)); err != nil {
-		t.Fatal(err)
-	}
+	cl, sv := pairOn(t, a, b, Options{}, Options{})
 	c, s := connected(t, cl, sv)
 	const size = 4 << 20
 	data := make([]byte, size)

@@ -48,11 +48,9 @@ func TestDial_PortReusedAgainstPeerTimeWait(t *testing.T) {
 			t.Fatalf("dial %d: read data, want EOF", i)
 		}
 		c.Close()
-		// Wait for the server's record, so that the next SYN meets it.
-		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-			if sv.Stats().Connections == 1 && cl.Stats().Connections == 0 {
-				break
-			}
-		}
+		// The next SYN must meet the server's TIME-WAIT record.
+		eventually(t, "the server's TIME-WAIT and the client's close", func() bool {
+			return sv.Stats().Connections == 1 && cl.Stats().Connections == 0
+		})
 	}
 }

@@ -62,23 +62,6 @@ func TestPacketRefs(t *testing.T) {
 	}
 }
 
-// zeroCopyPair joins two real-time stacks with l (link.Pipe or PipeGSO).
-func zeroCopyPair(t *testing.T, a, b link.Link) (cl, sv *Stack) {
-	t.Helper()
-	cl, sv = New(Options{}), New(Options{})
-	t.Cleanup(func() {
-		cl.Close()
-		sv.Close()
-	})
-	if err := cl.AddLink(a, netip.PrefixFrom(clientAddr, 24)); err != nil {
-		t.Fatal(err)
-	}
-	if err := sv.AddLink(b, netip.PrefixFrom(serverAddr, 24)); err != nil {
-		t.Fatal(err)
-	}
-	return cl, sv
-}
-
 // Bulk data between two real-time stacks is kept in the packet buffers
 // the sender handed over (link.PipeGSO, link.Pipe) while a reader reads
 // concurrently with the input (run it under -race): every byte arrives
@@ -97,7 +80,7 @@ func TestZeroCopy_BulkBuffersComeBack(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := tc.mk(tc.mtu)
-			cl, sv := zeroCopyPair(t, a, b)
+			cl, sv := pairOn(t, a, b, Options{}, Options{})
 			c, s := connected(t, cl, sv)
 			const size = 4 << 20
 			data := make([]byte, size)
