@@ -108,7 +108,7 @@ func TestScenarios(t *testing.T) {
 			"5.000 FIN-WAIT-2 -> TIME-WAIT",
 		},
 		"refused": {
-			"0.000 SYN-SENT S seq 0 win 65535 len 0",
+			"0.000 SYN-SENT S seq 0 win 65535 len 0 <mss 1460,sackOK,TS val 60795334 ecr 0,wscale 7> >",
 			"1.000 SYN-SENT < R. seq 0 ack 1 win 0 len 0",
 			"2.000 SYN-SENT -> CLOSED",
 		},
