@@ -121,6 +121,13 @@ type Segment struct {
 	// payload (zero-copy receive, rcvqueue.go): the engine calls
 	// Owner.Retain if it keeps it, and Owner.Release once it is done.
 	Owner PayloadOwner
+	// Page, outgoing from DrainOutput: when not nil, Payload lies in
+	// this page of the send buffer, which the emitter may keep past its
+	// emit call without copying the payload by taking a reference
+	// (Page.Ref) that it gives back (Page.Release) once done with it:
+	// until then the page's bytes do not change (send-side zero copy,
+	// sndpages.go).
+	Page *SendPage
 }
 
 // Len is the segment's length in sequence space: payload bytes plus one

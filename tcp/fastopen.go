@@ -376,12 +376,8 @@ func (t *TCB) synPayload(n int) []byte {
 	if n <= 0 {
 		return nil
 	}
-	a, b := t.sndBuf.view(0, n)
-	if len(b) == 0 {
-		return a[:n:n]
-	}
-	t.outData = append(append(t.outData[:0], a...), b...)
-	return t.outData
+	p, _ := t.sndBuf.payload(0, n, &t.outData)
+	return p
 }
 
 // SetSynRetries changes how many times the SYN is sent again before the

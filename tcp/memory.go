@@ -370,7 +370,7 @@ func (t *TCB) takeOut() {
 // releaseOut returns an empty output queue to the pool when the
 // connection holds no buffer memory: an idle connection keeps none.
 func (t *TCB) releaseOut() {
-	if t.outBox == nil || len(t.outQ) != 0 || t.sndBuf.slab != nil || t.rcvBuf.slab != nil {
+	if t.outBox == nil || len(t.outQ) != 0 || t.sndBuf.holds() || t.rcvBuf.slab != nil {
 		return
 	}
 	b := t.outBox

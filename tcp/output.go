@@ -9,14 +9,15 @@ import (
 // outEntry is one queued outgoing segment. Its payload is the n bytes of
 // the send buffer from sequence number seg.Seq: DrainOutput hands them
 // out from the buffer itself, without copying them first (outData is
-// scratch space for a payload that wraps around the ring's end).
+// scratch space for a payload that spans two of the buffer's pages).
 type outEntry struct {
 	seg Segment
 	n   int
 }
 
 // DrainOutput passes each queued outgoing segment to emit, in order, and
-// empties the queue. A segment's Payload is valid only during its emit call.
+// empties the queue. A segment's Payload is valid only during its emit call
+// (unless the emitter takes a reference to its Page).
 // emit must not call back into the TCB.
 func (t *TCB) DrainOutput(emit func(seg *Segment)) { t.DrainOutputSuper(0, emit) }
 
@@ -48,7 +49,7 @@ func (t *TCB) DrainOutputSuper(max int, emit func(seg *Segment)) {
 			e.seg.Payload = t.sndPayload(&e.seg, n)
 		}
 		emit(&e.seg)
-		e.seg.Payload = nil
+		e.seg.Payload, e.seg.Page = nil, nil
 	}
 	t.outQ = t.outQ[:0]
 	t.outData = t.outData[:0]
@@ -85,7 +86,8 @@ func (t *TCB) superRun(i, max int) int {
 }
 
 // sndPayload returns the n bytes of the send buffer from s.Seq, where
-// they are when contiguous, else copied into outData. Bytes acknowledged
+// they are when they lie in one page (s.Page is then that page: send-side
+// zero copy, sndpages.go), else copied into outData. Bytes acknowledged
 // (and so dropped from the buffer) since the segment was queued are cut
 // from its front, s.Seq moving with them: the peer has them already (a
 // SYN's sequence number is never moved).
@@ -100,12 +102,9 @@ func (t *TCB) sndPayload(s *Segment, n int) []byte {
 	if n == 0 {
 		return nil
 	}
-	a, b := t.sndBuf.view(off, n)
-	if len(b) == 0 {
-		return a[:n:n]
-	}
-	t.outData = append(append(t.outData[:0], a...), b...)
-	return t.outData
+	p, pg := t.sndBuf.payload(off, n, &t.outData)
+	s.Page = pg
+	return p
 }
 
 // view returns the n bytes from off as one or two contiguous pieces of

@@ -92,7 +92,7 @@ type sender struct {
 
 	// The send buffer holds unacknowledged and unsent data; its first
 	// byte has sequence number sndBufSeq.
-	sndBuf    ring
+	sndBuf    sndBuffer // sndpages.go
 	sndBufSeq uint32
 	sndFull   bool // a Write filled the send buffer (autotune.go)
 
@@ -260,7 +260,7 @@ func newTCB(cfg Config, iss uint32) *TCB {
 	t.sndNxt = iss
 	t.sndSml = iss
 	t.sndBufSeq = iss + 1
-	t.sndBuf = newRing(cfg.SendBufferSize)
+	t.sndBuf = newSndBuffer(cfg.SendBufferSize)
 	t.rcvBuf = rcvQueue{ring: newRing(cfg.ReceiveBufferSize)}
 	t.rto = cfg.InitialRTO
 	t.tsOffset = tsOffsetFor(iss)
