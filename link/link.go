@@ -100,3 +100,37 @@ type PartialWriter interface {
 	// segSize[i] payload bytes, the last maybe shorter.
 	WritePacketsPartial(pkts [][]byte, segSize []int) (int, error)
 }
+
+// Send-side zero copy: a stack hands a TCP packet to a stack in the same
+// process as its headers and a payload that lies elsewhere (in its send
+// buffer), which the far side keeps by a reference instead of a copy.
+
+// PayloadRef is a reference to the memory a packet's payload lies in:
+// the payload's bytes do not change until Release, which its holder
+// calls exactly once, from any goroutine.
+type PayloadRef interface {
+	Release()
+}
+
+// PayloadHandoff is an optional interface of a Handoff link that hands a
+// packet over in two pieces.
+type PayloadHandoff interface {
+	Handoff
+	// HandOffPayload is HandOff for the IP packet made of hdr (its IP
+	// and TCP headers, whose lengths count the payload) and payload,
+	// which ref keeps unchanged. After it returns true the caller must
+	// not touch hdr again and ref is the far side's, which releases it
+	// once done with payload. It returns false, having done nothing
+	// (ref is still the caller's), when the far side is no Adopter.
+	HandOffPayload(hdr, payload []byte, ref PayloadRef) (bool, error)
+}
+
+// PayloadAdopter is an optional interface of an Adopter that takes a
+// packet in two pieces (PayloadHandoff).
+type PayloadAdopter interface {
+	Adopter
+	// AdoptPayload is AdoptPacket for the packet made of hdr and
+	// payload: the receiver takes hdr and ref, and releases ref once done
+	// with payload.
+	AdoptPayload(hdr, payload []byte, ref PayloadRef)
+}

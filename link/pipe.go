@@ -153,6 +153,32 @@ func (p *pipeEnd) HandOff(pkt []byte) (bool, error) {
 	return true, nil
 }
 
+var _ PayloadHandoff = (*pipeEnd)(nil)
+
+// HandOffPayload implements PayloadHandoff. A far side that is an Adopter
+// but no PayloadAdopter gets the packet joined into a buffer of its own.
+func (p *pipeEnd) HandOffPayload(hdr, payload []byte, ref PayloadRef) (bool, error) {
+	a, ok := p.peer.recv.get().(Adopter)
+	if !ok {
+		return false, nil
+	}
+	if p.closed.Load() || p.peer.closed.Load() {
+		return false, errClosed
+	}
+	if n := len(hdr) + len(payload); n > p.mtu && !(p.gso && n <= 65535+40) {
+		return false, fmt.Errorf("link: pipe: %d bytes: %w", n, ErrTooBig)
+	}
+	if pa, ok := a.(PayloadAdopter); ok {
+		pa.AdoptPayload(hdr, payload, ref)
+		return true, nil
+	}
+	pkt := make([]byte, 0, len(hdr)+len(payload))
+	pkt = append(append(pkt, hdr...), payload...)
+	ref.Release()
+	a.AdoptPacket(pkt)
+	return true, nil
+}
+
 // Attach implements Link.
 func (p *pipeEnd) Attach(r Receiver) { p.recv.set(r) }
 

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"sync/atomic"
@@ -41,12 +42,28 @@ type inPacket struct {
 	// engine keeps its payload (Retain), the deliverer's reference and
 	// the engine's: the last one of putPacket and Release recycles it.
 	refs atomic.Int32
+	// An adopted packet whose payload lies in the sender's memory
+	// (link.PayloadAdopter: send-side zero copy): buf holds its headers,
+	// ext the payload, which extRef keeps until the packet is recycled.
+	ext    []byte
+	extRef link.PayloadRef
 }
 
 var _ tcp.PayloadOwner = (*inPacket)(nil)
 
-// Size implements tcp.PayloadOwner: the buffer's capacity.
-func (p *inPacket) Size() int { return cap(p.buf) }
+// Size implements tcp.PayloadOwner: the buffer's capacity; for a packet
+// whose payload lies in the sender's memory, the capacity of the buffer a
+// copy of the packet would take, so that the receiving engine charges it
+// as it charges a copied one.
+func (p *inPacket) Size() int {
+	if p.extRef != nil {
+		if i := packetClass(len(p.buf) + len(p.ext)); i >= 0 {
+			return packetClasses[i]
+		}
+		return len(p.buf) + len(p.ext)
+	}
+	return cap(p.buf)
+}
 
 // Retain implements tcp.PayloadOwner. It is called under the shard's
 // lock while the packet is being processed, so its deliverer still holds
@@ -136,6 +153,86 @@ func (s *Stack) AdoptPacket(pkt []byte) {
 	s.drv.deliver(p, true)
 }
 
+var _ link.PayloadAdopter = (*Stack)(nil)
+
+// AdoptPayload implements link.PayloadAdopter: AdoptPacket for a packet
+// handed over as its headers and a payload in the sender's memory, which
+// ref keeps. A plain TCP segment's payload is processed where it lies, and
+// its receiving engine may keep it there (Segment.Owner) until the
+// application reads it; anything else is joined into a buffer of its own
+// first.
+func (s *Stack) AdoptPayload(hdr, payload []byte, ref link.PayloadRef) {
+	p := adoptPacket(hdr)
+	p.ext, p.extRef = payload, ref
+	if s.stopped.Load() {
+		putPacket(p)
+		return
+	}
+	p.csumOK = true
+	if !s.parse(p) {
+		s.ctr.packetsIn.Add(1)
+		putPacket(p)
+		return
+	}
+	p.sh.ctr.packetsIn.Add(1)
+	s.drv.deliver(p, true)
+}
+
+// parseSplit is the IP layer of parse for a packet whose payload lies in
+// ext: a TCP segment in an IPv4 packet (not fragmented) or an IPv6 packet
+// without extension headers, whose headers are all in buf and whose
+// lengths count ext. It reports false for anything else.
+func parseSplit(p *inPacket) (wire.IPPacket, bool) {
+	b, n := p.buf, len(p.ext)
+	if len(b) == 0 {
+		return wire.IPPacket{}, false
+	}
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) < wire.IPv4HeaderLen {
+			return wire.IPPacket{}, false
+		}
+		hlen := int(b[0]&0x0f) * 4
+		if hlen < wire.IPv4HeaderLen || hlen > len(b) ||
+			int(binary.BigEndian.Uint16(b[2:])) != len(b)+n ||
+			binary.BigEndian.Uint16(b[6:])&0x3fff != 0 || b[9] != wire.ProtocolTCP {
+			return wire.IPPacket{}, false
+		}
+		return wire.IPPacket{
+			Version: 4, Protocol: wire.ProtocolTCP, TTL: b[8], ECN: b[1] & 3,
+			Src:     netip.AddrFrom4([4]byte(b[12:16])),
+			Dst:     netip.AddrFrom4([4]byte(b[16:20])),
+			Payload: b[hlen:],
+		}, true
+	case 6:
+		if len(b) < wire.IPv6HeaderLen || b[6] != wire.ProtocolTCP ||
+			int(binary.BigEndian.Uint16(b[4:])) != len(b)-wire.IPv6HeaderLen+n {
+			return wire.IPPacket{}, false
+		}
+		return wire.IPPacket{
+			Version: 6, Protocol: wire.ProtocolTCP, TTL: b[7],
+			ECN:     uint8(binary.BigEndian.Uint32(b)>>20) & 3,
+			Src:     netip.AddrFrom16([16]byte(b[8:24])),
+			Dst:     netip.AddrFrom16([16]byte(b[24:40])),
+			Payload: b[wire.IPv6HeaderLen:],
+		}, true
+	}
+	return wire.IPPacket{}, false
+}
+
+// join copies the payload of a packet whose payload lies in the sender's
+// memory after its headers, into a pooled buffer of its own, and gives the
+// sender's memory back.
+func join(p *inPacket) {
+	q := getPacket(len(p.buf) + len(p.ext))
+	q.buf = append(append(q.buf[:0], p.buf...), p.ext...)
+	p.buf, q.buf = q.buf, p.buf
+	recyclePacket(q)
+	ref := p.extRef
+	p.ext, p.extRef = nil, nil
+	ref.Release()
+}
+
 // countBad counts a packet a parser rejected.
 func (s *Stack) countBad(err error) {
 	if errors.Is(err, wire.ErrChecksum) {
@@ -148,6 +245,14 @@ func (s *Stack) countBad(err error) {
 // parse fills p from p.buf and picks its shard; it counts and reports
 // false for what the stack drops or has fully handled.
 func (s *Stack) parse(p *inPacket) bool {
+	if p.extRef != nil {
+		if s.parseSplitTCP(p) {
+			return true
+		}
+		if p.extRef != nil {
+			join(p) // not a plain TCP segment for us: parsed whole
+		}
+	}
 	ip, err := wire.ParseIP(p.buf)
 	if err != nil {
 		s.countBad(err)
@@ -221,6 +326,36 @@ func (s *Stack) parse(p *inPacket) bool {
 	default:
 		s.ctr.notTCP.Add(1)
 		return false
+	}
+	p.sh = s.shardFor(p.key)
+	return true
+}
+
+// parseSplitTCP is parse for a TCP segment whose payload lies in the
+// sender's memory (AdoptPayload). It reports false, having changed
+// nothing but maybe joined the packet, for what parse must see whole: a
+// packet that is no plain TCP segment, is not for one of the stack's
+// addresses, or whose headers do not parse.
+func (s *Stack) parseSplitTCP(p *inPacket) bool {
+	ip, ok := parseSplit(p)
+	if !ok {
+		return false
+	}
+	ip.Src, ip.Dst = ip.Src.Unmap(), ip.Dst.Unmap()
+	if !s.routes.Load().local[ip.Dst] {
+		return false
+	}
+	hdr, rest, err := wire.ParseTCP(ip.Payload)
+	if err != nil || len(rest) != 0 {
+		return false
+	}
+	p.ip, p.raw = ip, nil // as for a reassembled packet: no whole packet to quote
+	p.kind = pktTCP
+	p.hdr = hdr
+	p.payload = p.ext
+	p.key = tuple{
+		local:  netip.AddrPortFrom(ip.Dst, hdr.DstPort),
+		remote: netip.AddrPortFrom(ip.Src, hdr.SrcPort),
 	}
 	p.sh = s.shardFor(p.key)
 	return true

@@ -151,6 +151,9 @@ func putPacket(p *inPacket) {
 
 // recyclePacket is putPacket for a packet nobody holds any longer.
 func recyclePacket(p *inPacket) {
+	if p.extRef != nil {
+		p.extRef.Release() // send-side zero copy: the sender's page
+	}
 	buf := p.buf[:0]
 	i := len(packetClasses) - 1
 	for i >= 0 && cap(buf) < packetClasses[i] {

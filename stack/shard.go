@@ -66,6 +66,9 @@ type shard struct {
 	// takes several per call (batch.go).
 	batching bool
 	batch    outBatch
+	// The send-buffer page of the payload emit is sending (send-side
+	// zero copy: tcp.Segment.Page), for emitOwn; nil otherwise.
+	page *tcp.SendPage
 
 	// The per-packet counters of Stats this shard's packets touch, on
 	// cache lines of their own (Stats sums them).
@@ -83,6 +86,11 @@ type outPacket struct {
 	pkt []byte
 	p   *inPacket    // the pooled buffer pkt lives in; nil if none
 	ho  link.Handoff // set: pkt's TCP checksum is not computed, hand it over
+	// Send-side zero copy: pkt holds the headers only, and the payload
+	// lies in page, of which the packet holds a reference
+	// (link.PayloadHandoff).
+	payload []byte
+	page    *tcp.SendPage
 }
 
 func newShard(s *Stack) *shard {
@@ -223,6 +231,10 @@ func (sh *shard) flushOwn(loop bool) {
 // send writes one packet built by the shard and gives its buffer back
 // (or away, to a stack that adopts it).
 func (sh *shard) send(o *outPacket) {
+	if o.page != nil {
+		sh.sendSplit(o)
+		return
+	}
 	if o.ho != nil {
 		ok, err := o.ho.HandOff(o.pkt)
 		switch {
@@ -245,6 +257,27 @@ func (sh *shard) send(o *outPacket) {
 	if o.p != nil {
 		putPacket(o.p)
 	}
+}
+
+// sendSplit hands a packet built as headers and a payload in a page of a
+// send buffer to the far side's stack, which takes the headers' buffer
+// and the packet's reference to the page.
+func (sh *shard) sendSplit(o *outPacket) {
+	ok, err := o.ho.(link.PayloadHandoff).HandOffPayload(o.pkt, o.payload, o.page)
+	switch {
+	case err != nil:
+		sh.ctr.linkErrors.Add(1)
+	case ok:
+		sh.ctr.packetsOut.Add(1)
+		o.p.buf = nil
+		putHolder(o.p)
+		return
+	default:
+		// The far side stopped adopting: drop, TCP resends.
+		sh.ctr.linkErrors.Add(1)
+	}
+	o.page.Release()
+	putPacket(o.p)
 }
 
 // write writes pkt to l, counted in the shard's counters.
@@ -307,8 +340,16 @@ func (sh *shard) emit(r *route, local, remote netip.AddrPort, seg *tcp.Segment) 
 	if sh.batching && sh.batchTCP(r, ep, ecn, h, seg.Payload, int(seg.GSOSize)) { // batch.go
 		return
 	}
+	sh.page = seg.Page // for emitOwn: send-side zero copy
 	sh.s.drv.emit(sh, r, ep, ecn, h, seg.Payload, seg.GSOSize != 0)
+	sh.page = nil
 }
+
+// zeroCopyMin is the smallest payload handed to a stack that adopts
+// packets by a reference to the sender's page rather than copied: below
+// it the receiving engine copies the payload anyway (tcp's minKeep), and
+// so does the sender, which saves the reference's round trip.
+const zeroCopyMin = 4096
 
 // emitOwn builds a packet into a pooled buffer of its own and queues it
 // in pending (real-time mode). Over a link that hands buffers to a stack
@@ -329,6 +370,19 @@ func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHead
 		// segments go as one MSS each would not; drop, TCP resends.
 		s.ctr.linkErrors.Add(1)
 		return
+	}
+	if ho != nil && sh.page != nil && len(payload) >= zeroCopyMin &&
+		(super || 40+h.Len()+len(payload) <= s.pathMTU(r, ep.Dst)) {
+		if _, ok := ho.(link.PayloadHandoff); ok {
+			// Send-side zero copy: the far side's engine gets the
+			// payload where it lies in our send buffer.
+			p := getPacket(40 + h.Len())
+			p.buf = appendTCPHeadersNoChecksum(p.buf[:0], ep, s.ttl, ecn, h, len(payload))
+			sh.ipo.apply(p.buf)
+			sh.page.Ref()
+			sh.pending = append(sh.pending, outPacket{l: r.l, pkt: p.buf, p: p, ho: ho, payload: payload, page: sh.page})
+			return
+		}
 	}
 	p := getPacket(40 + h.Len() + len(payload))
 	if ho != nil {
@@ -355,7 +409,15 @@ func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHead
 // checksum over the payload (the field holds the header's sum only): for
 // a packet handed to a stack in the same process, which does not check it.
 func appendTCPPacketNoChecksum(dst []byte, ep wire.Endpoints, ttl, ecn uint8, h *wire.TCPHeader, payload []byte) []byte {
-	segLen := h.Len() + len(payload)
+	dst = appendTCPHeadersNoChecksum(dst, ep, ttl, ecn, h, len(payload))
+	return append(dst, payload...)
+}
+
+// appendTCPHeadersNoChecksum is appendTCPPacketNoChecksum without the
+// payload: the IP and TCP headers of a packet whose n payload bytes
+// follow elsewhere (lengths count them).
+func appendTCPHeadersNoChecksum(dst []byte, ep wire.Endpoints, ttl, ecn uint8, h *wire.TCPHeader, n int) []byte {
+	segLen := h.Len() + n
 	if ep.Src.Is4() && ep.Dst.Is4() {
 		ip := wire.IPv4Header{TOS: ecn & 3, DontFragment: true, TTL: ttl, Protocol: wire.ProtocolTCP, Src: ep.Src, Dst: ep.Dst}
 		dst = wire.AppendIPv4(dst, &ip, segLen)
@@ -363,8 +425,7 @@ func appendTCPPacketNoChecksum(dst []byte, ep wire.Endpoints, ttl, ecn uint8, h 
 		ip := wire.IPv6Header{TrafficClass: ecn & 3, NextHeader: wire.ProtocolTCP, HopLimit: ttl, Src: ep.Src, Dst: ep.Dst}
 		dst = wire.AppendIPv6(dst, &ip, segLen)
 	}
-	dst = wire.AppendTCP(dst, h, nil, ep)
-	return append(dst, payload...)
+	return wire.AppendTCP(dst, h, nil, ep)
 }
 
 // pendingQueue is where a packet built in buf waits to be written: the
