@@ -372,7 +372,7 @@ func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHead
 		return
 	}
 	if ho != nil && sh.page != nil && len(payload) >= zeroCopyMin &&
-		(super || 40+h.Len()+len(payload) <= s.pathMTU(r, ep.Dst)) {
+		(super || ipHeaderLen(ep)+h.Len()+len(payload) <= s.pathMTU(r, ep.Dst)) {
 		if _, ok := ho.(link.PayloadHandoff); ok {
 			// Send-side zero copy: the far side's engine gets the
 			// payload where it lies in our send buffer.
@@ -403,6 +403,15 @@ func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHead
 		return
 	}
 	sh.pending = append(sh.pending, outPacket{l: r.l, pkt: p.buf, p: p, ho: ho})
+}
+
+// ipHeaderLen is the length of the IP header of a packet between ep's
+// addresses (no options).
+func ipHeaderLen(ep wire.Endpoints) int {
+	if ep.Src.Is4() && ep.Dst.Is4() {
+		return wire.IPv4HeaderLen
+	}
+	return wire.IPv6HeaderLen
 }
 
 // appendTCPPacketNoChecksum is wire.AppendTCPPacketECN without the TCP

@@ -104,7 +104,8 @@ type pageSlot struct {
 type pageDeque struct {
 	pages []pageSlot // pages[0] holds the first buffered byte, at head
 	head  int
-	alloc int // bytes of the pages held (charged)
+	alloc int   // bytes of the pages held (charged)
+	last  uint8 // the class of the last page taken
 }
 
 var dequePool = freeList[pageDeque]{max: 1024}
@@ -171,10 +172,18 @@ func (b *sndBuffer) tailRoom() int {
 func (b *sndBuffer) topClass() uint8 { return min(slabClass(b.size), maxPageShift) }
 
 // pageClass is the class of the page that want more bytes ask for: one
-// that holds them, and at least as large as what the buffer holds (the
-// storage doubles as the data grows, as a ring's slab does).
+// that holds them, at least as large as what the buffer holds (the
+// storage doubles as the data grows, as a ring's slab does), and twice as
+// large as the last page while the buffer has held data since: a
+// connection that keeps writing gets pages large enough that its
+// segments seldom span two (zero copy), up to 1<<maxPageShift bytes and
+// the buffer's size.
 func (b *sndBuffer) pageClass(want int) uint8 {
-	return min(slabClass(max(want, int(b.n))), b.topClass())
+	c := slabClass(max(want, int(b.n)))
+	if b.d != nil && b.d.last >= c {
+		c = b.d.last + 1
+	}
+	return min(c, b.topClass())
 }
 
 // growth is what kind of growth a page of class c is for the buffer.
@@ -224,6 +233,7 @@ func (b *sndBuffer) grow(want int) bool {
 	}
 	b.d.pages = append(b.d.pages, pageSlot{p: getPage(c)})
 	b.d.alloc += 1 << c
+	b.d.last = c
 	return true
 }
 
@@ -288,7 +298,6 @@ func (b *sndBuffer) Discard(n int) {
 // uncharges it; the caller removes the slot.
 func (b *sndBuffer) dropPage(s *pageSlot) {
 	size := len(s.p.buf)
-	b.hint = slabClass(size)
 	b.d.alloc -= size
 	b.memory().uncharge(size)
 	s.p.Release()
@@ -305,7 +314,8 @@ func (b *sndBuffer) release() {
 		b.dropPage(&d.pages[i])
 	}
 	clear(d.pages)
-	d.pages, d.head, d.alloc = d.pages[:0], 0, 0
+	b.hint = d.last
+	d.pages, d.head, d.alloc, d.last = d.pages[:0], 0, 0, 0
 	b.d = nil
 	if cap(d.pages) > 64 {
 		d.pages = nil
