@@ -380,6 +380,7 @@ func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHead
 			p.buf = appendTCPHeadersNoChecksum(p.buf[:0], ep, s.ttl, ecn, h, len(payload))
 			sh.ipo.apply(p.buf)
 			sh.page.Ref()
+			s.txPageRefs.Add(1)
 			sh.pending = append(sh.pending, outPacket{l: r.l, pkt: p.buf, p: p, ho: ho, payload: payload, page: sh.page})
 			return
 		}

@@ -367,6 +367,9 @@ type Stack struct {
 	// keep now (tcp.PayloadOwner, retained and not yet released).
 	rxKept      atomic.Int64
 	rxKeptTotal atomic.Uint64 // every Retain
+	// Send-side zero copy (shard.go emitOwn): packets handed to a stack
+	// with their payload left in our send buffer's page (tests).
+	txPageRefs atomic.Uint64
 }
 
 // New returns a stack with no links.
