@@ -34,7 +34,7 @@ const maxPageShift = 20
 // pagePoolBytes bounds what each page class's free list keeps for certain
 // (at least two pages): the pages of a bulk transfer circulate between the
 // sender's buffer, the receiver's queue and the pool.
-const pagePoolBytes = 4 << 20
+const pagePoolBytes = 16 << 20
 
 // SendPage is one page of a send buffer: the memory a segment's payload
 // lies in when DrainOutput hands it out with Segment.Page. Its bytes are
