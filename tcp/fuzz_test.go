@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/synack/synack/wire"
 )
@@ -123,6 +124,20 @@ type engineFuzz struct {
 	evPoll     evPoll
 	evSaw      evSaw
 	writeShort bool // the last Write took less than it was given
+
+	// Send-side zero copy: payloads handed out in a page of the send
+	// buffer (Segment.Page), on which the harness holds a reference as a
+	// stack does; their bytes must not change while it does.
+	held   []heldPayload
+	pages0 int64 // SendPagesInUse when the run began
+}
+
+// heldPayload is a payload the harness holds a page reference for: k is
+// its first byte's index in the stream written.
+type heldPayload struct {
+	page *SendPage
+	data []byte
+	k    uint32
 }
 
 func (e *engineFuzz) logf(format string, args ...any) {
@@ -138,7 +153,7 @@ func (e *engineFuzz) fail(format string, args ...any) {
 }
 
 func runEngineFuzz(t *testing.T, data []byte) {
-	e := &engineFuzz{t: t, in: fuzzBytes{b: data}, now: t0}
+	e := &engineFuzz{t: t, in: fuzzBytes{b: data}, now: t0, pages0: SendPagesInUse()}
 	// The peer's payloads are at most 2040 bytes, under minKeep: let the
 	// TCB keep any (zero-copy receive; deliver gives half of the owned
 	// ones too large a buffer, so that those are copied).
@@ -187,6 +202,33 @@ func runEngineFuzz(t *testing.T, data []byte) {
 	e.check()
 	e.tcb.Abort(e.now)
 	e.checkOwners()
+	// Every page goes back to its pool once the harness gives its
+	// references back and the connection is aborted.
+	e.releaseHeld(len(e.held))
+	if n := SendPagesInUse(); n != e.pages0 {
+		e.fail("%d send-buffer pages in use at the end, %d at the start", n, e.pages0)
+	}
+}
+
+// releaseHeld gives back the page references of the n oldest held payloads.
+func (e *engineFuzz) releaseHeld(n int) {
+	for _, h := range e.held[:n] {
+		h.page.Release()
+	}
+	e.held = slices.Delete(e.held, 0, n)
+}
+
+// checkHeld fails unless every held payload still carries the bytes
+// written at its place in the stream: a page is not written again while
+// a reference to it is held.
+func (e *engineFuzz) checkHeld() {
+	for _, h := range e.held {
+		for i, b := range h.data {
+			if k := h.k + uint32(i); b != ourByte(k) {
+				e.fail("held payload: byte %d of the stream is %#x, %#x was written", k, b, ourByte(k))
+			}
+		}
+	}
 }
 
 // checkOwners fails unless every buffer the TCB kept was released, once.
@@ -610,6 +652,9 @@ func (e *engineFuzz) doRead(n int) {
 // drain takes the TCB's output and checks every segment, and the events
 // reported since the last drain (checkEvents, events_test.go).
 func (e *engineFuzz) drain() {
+	if len(e.held) > 16 {
+		e.releaseHeld(len(e.held) / 2)
+	}
 	e.checkEvents()
 	info := e.tcb.Info()
 	e.tcb.DrainOutput(func(s *Segment) {
@@ -642,6 +687,17 @@ func (e *engineFuzz) drain() {
 				e.fail("segment carries %#x as byte %d of the stream; %#x was written", b, k, ourByte(k))
 			}
 		}
+		if s.Page != nil {
+			// Zero copy: the payload lies in the page; hold it as a stack
+			// handing it to another would.
+			lo := uintptr(unsafe.Pointer(unsafe.SliceData(s.Page.buf)))
+			at := uintptr(unsafe.Pointer(unsafe.SliceData(s.Payload)))
+			if len(s.Payload) == 0 || at < lo || at+uintptr(len(s.Payload)) > lo+uintptr(len(s.Page.buf)) {
+				e.fail("payload of %d bytes not in its page", len(s.Payload))
+			}
+			s.Page.Ref()
+			e.held = append(e.held, heldPayload{s.Page, s.Payload, first - (e.ourISS + 1)})
+		}
 		if s.Flags&wire.FlagFIN != 0 {
 			if fin := first + uint32(len(s.Payload)); fin != e.ourISS+1+uint32(e.written) {
 				e.fail("FIN at %d, but the %d bytes written end at %d", fin, e.written, e.ourISS+1+uint32(e.written))
@@ -673,6 +729,7 @@ func view(t *TCB) engineView {
 
 // check verifies the invariants.
 func (e *engineFuzz) check() {
+	e.checkHeld()
 	info := e.tcb.Info()
 	v := view(e.tcb)
 	if !seqLE(info.SndUna, info.SndNxt) {
