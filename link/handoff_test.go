@@ -73,3 +73,46 @@ func TestPipeGSO(t *testing.T) {
 		t.Errorf("Pipe: MaxSuperSegment = %d; want 0", n)
 	}
 }
+
+type payloadAdopter struct {
+	adopter
+	hdr, payload []byte
+	ref          PayloadRef
+}
+
+func (a *payloadAdopter) AdoptPayload(hdr, payload []byte, ref PayloadRef) {
+	a.hdr, a.payload, a.ref = hdr, payload, ref
+}
+
+type countRef struct{ n int }
+
+func (r *countRef) Release() { r.n++ }
+
+// HandOffPayload gives a PayloadAdopter the headers, the payload and the
+// reference as they are; a plain Adopter gets one buffer joining them,
+// and the reference is given back at once; a far side that only takes
+// copies gets nothing (false, the reference still the caller's); the MTU
+// holds for the whole packet.
+func TestPipeHandOffPayload(t *testing.T) {
+	a, b := Pipe(1500)
+	ph := a.(PayloadHandoff)
+	b.Attach(ReceiverFunc(func([]byte) { t.Fatal("a copy was delivered") }))
+	ref := &countRef{}
+	hdr, payload := []byte{0x45, 1}, []byte{7, 8, 9}
+	if ok, err := ph.HandOffPayload(hdr, payload, ref); ok || err != nil || ref.n != 0 {
+		t.Fatalf("to a non-Adopter = %v, %v, %d releases; want false, nil, 0", ok, err, ref.n)
+	}
+	pa := &payloadAdopter{}
+	b.Attach(pa)
+	if ok, err := ph.HandOffPayload(hdr, payload, ref); !ok || err != nil || &pa.hdr[0] != &hdr[0] || &pa.payload[0] != &payload[0] || pa.ref != PayloadRef(ref) || ref.n != 0 {
+		t.Fatalf("to a PayloadAdopter = %v, %v; got %v %v, %d releases", ok, err, pa.hdr, pa.payload, ref.n)
+	}
+	ad := &adopter{}
+	b.Attach(ad)
+	if ok, err := ph.HandOffPayload(hdr, payload, ref); !ok || err != nil || len(ad.got) != 1 || string(ad.got[0]) != "\x45\x01\x07\x08\x09" || ref.n != 1 {
+		t.Fatalf("to an Adopter = %v, %v; got %q, %d releases; want the joined packet, 1", ok, err, ad.got, ref.n)
+	}
+	if ok, err := ph.HandOffPayload(hdr, make([]byte, 1499), ref); ok || err == nil || ref.n != 1 {
+		t.Fatalf("1501 bytes = %v, %v, %d releases; want false, ErrTooBig, 1", ok, err, ref.n)
+	}
+}
