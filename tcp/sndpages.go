@@ -31,10 +31,13 @@ import (
 // segments) about one in sixteen does in 1 MiB pages.
 const maxPageShift = 20
 
-// pagePoolBytes bounds what each page class's free list keeps for certain
-// (at least two pages): the pages of a bulk transfer circulate between the
-// sender's buffer, the receiver's queue and the pool.
-const pagePoolBytes = 16 << 20
+// topPagesKept is how many free pages of the largest class the pools keep
+// for certain (8 MiB), in front of a sync.Pool: the pages of a bulk
+// transfer circulate between the sender's buffer, the receiver's queue and
+// the pool, and at 1 MiB a page, a transfer whose pages came from the
+// allocator would itself make the garbage collections that empty a
+// sync.Pool. Smaller classes keep what the slab pools keep (memory.go).
+const topPagesKept = 8
 
 // SendPage is one page of a send buffer: the memory a segment's payload
 // lies in when DrainOutput hands it out with Segment.Page. Its bytes are
@@ -73,8 +76,9 @@ var sendPagesOut atomic.Int64
 
 func init() {
 	for c := range pagePools {
-		pagePools[c].max = max(2, pagePoolBytes>>c)
+		pagePools[c].max = max(2, freeListBytes>>c)
 	}
+	pagePools[maxPageShift].max = topPagesKept
 }
 
 // SendPagesInUse is how many send-buffer pages the process's connections
