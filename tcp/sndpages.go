@@ -1,7 +1,9 @@
 package tcp
 
 import (
+	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // The send buffer's storage (send-side zero copy).
@@ -32,12 +34,17 @@ import (
 const maxPageShift = 20
 
 // topPagesKept is how many free pages of the largest class the pools keep
-// for certain (8 MiB), in front of a sync.Pool: the pages of a bulk
-// transfer circulate between the sender's buffer, the receiver's queue and
-// the pool, and at 1 MiB a page, a transfer whose pages came from the
-// allocator would itself make the garbage collections that empty a
-// sync.Pool. Smaller classes keep what the slab pools keep (memory.go).
-const topPagesKept = 8
+// for certain (16 MiB), in front of a sync.Pool: the pages of a bulk
+// transfer circulate between the sender's buffer (up to 4 MiB), the
+// receiver's queue (up to 6 MiB) and the pool, and at 1 MiB a page, a
+// transfer whose pages came from the allocator would itself make the
+// garbage collections that empty a sync.Pool (with 8 kept, a 1 GiB
+// transfer at MTU 65535 allocated about 6 KB per MiB moved; with 16, 1.3
+// to 2 KB: BENCHMARKS.md, "Send-side zero copy"). The list fills only as
+// far as that many pages were in use at once, and gives them back once
+// unused for a minute (trimPages). Smaller classes keep what the slab
+// pools keep (memory.go).
+const topPagesKept = 16
 
 // SendPage is one page of a send buffer: the memory a segment's payload
 // lies in when DrainOutput hands it out with Segment.Page. Its bytes are
@@ -79,6 +86,7 @@ func init() {
 		pagePools[c].max = max(2, freeListBytes>>c)
 	}
 	pagePools[maxPageShift].max = topPagesKept
+	runtime.SetFinalizer(new(pageSentinel), trimPages)
 }
 
 // SendPagesInUse is how many send-buffer pages the process's connections
@@ -86,9 +94,40 @@ func init() {
 // every page comes back.
 func SendPagesInUse() int64 { return sendPagesOut.Load() }
 
+// topGets counts the pages of the largest class taken since the last
+// trim; topUsed is when a trim last found some taken (trimPages' own).
+var (
+	topGets atomic.Int64
+	topUsed time.Time
+)
+
+// pageSentinel is an object kept by no one, whose finalizer runs after
+// each garbage collection that finds it unreachable and sets itself
+// again: the pools of pages are trimmed once per collection.
+type pageSentinel struct{ _ [64]byte }
+
+// trimPages lets half of the free pages of the largest class go once none
+// was taken for a minute: the 16 MiB a bulk transfer left behind go back
+// over a few collections after its traffic stopped.
+func trimPages(s *pageSentinel) {
+	now := time.Now()
+	switch {
+	case topGets.Swap(0) > 0 || topUsed.IsZero():
+		topUsed = now
+	case now.Sub(topUsed) >= time.Minute:
+		for range topPagesKept / 2 {
+			pagePools[maxPageShift].get() // dropped: the collector takes it
+		}
+	}
+	runtime.SetFinalizer(s, trimPages)
+}
+
 // getPage returns a page of class c holding one reference, not zeroed
 // when it comes from the pool.
 func getPage(c uint8) *SendPage {
+	if c == maxPageShift {
+		topGets.Add(1)
+	}
 	p := pagePools[c].get()
 	if p == nil {
 		p = &SendPage{buf: make([]byte, 1<<c)}
