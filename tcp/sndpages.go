@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -95,11 +96,14 @@ func init() {
 func SendPagesInUse() int64 { return sendPagesOut.Load() }
 
 // topGets counts the pages of the largest class taken since the last
-// trim; topUsed is when a trim last found some taken (trimPages' own).
-var (
-	topGets atomic.Int64
-	topUsed time.Time
-)
+// trim.
+var topGets atomic.Int64
+
+// topTrim is when a trim last found pages of the largest class taken.
+var topTrim struct {
+	mu   sync.Mutex
+	used time.Time
+}
 
 // pageSentinel is an object kept by no one, whose finalizer runs after
 // each garbage collection that finds it unreachable and sets itself
@@ -110,16 +114,22 @@ type pageSentinel struct{ _ [64]byte }
 // was taken for a minute: the 16 MiB a bulk transfer left behind go back
 // over a few collections after its traffic stopped.
 func trimPages(s *pageSentinel) {
-	now := time.Now()
+	trimTopPages(time.Now())
+	runtime.SetFinalizer(s, trimPages)
+}
+
+// trimTopPages is trimPages at now.
+func trimTopPages(now time.Time) {
+	topTrim.mu.Lock()
+	defer topTrim.mu.Unlock()
 	switch {
-	case topGets.Swap(0) > 0 || topUsed.IsZero():
-		topUsed = now
-	case now.Sub(topUsed) >= time.Minute:
+	case topGets.Swap(0) > 0 || topTrim.used.IsZero():
+		topTrim.used = now
+	case now.Sub(topTrim.used) >= time.Minute:
 		for range topPagesKept / 2 {
 			pagePools[maxPageShift].get() // dropped: the collector takes it
 		}
 	}
-	runtime.SetFinalizer(s, trimPages)
 }
 
 // getPage returns a page of class c holding one reference, not zeroed

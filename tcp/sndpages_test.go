@@ -3,6 +3,7 @@ package tcp
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 // The send buffer's pages are write-once: a payload handed out by
@@ -90,4 +91,32 @@ func TestSndBuffer_StorageFollowsData(t *testing.T) {
 	}
 	b.Reset()
 	alloc(0)
+}
+
+// The free list of the largest pages fills as pages come back, and a
+// trim gives half of it back once no page was taken for a minute, none
+// while pages are taken.
+func TestSndBuffer_TopPagesTrimmed(t *testing.T) {
+	l := &pagePools[maxPageShift]
+	held := make([]*SendPage, topPagesKept)
+	for i := range held {
+		held[i] = getPage(maxPageShift)
+	}
+	for _, p := range held {
+		p.Release()
+	}
+	kept := func() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.free) }
+	if n := kept(); n != topPagesKept {
+		t.Fatalf("%d pages kept; want %d", n, topPagesKept)
+	}
+	now := time.Now()
+	trimTopPages(now) // pages were taken: kept
+	trimTopPages(now.Add(59 * time.Second))
+	if n := kept(); n != topPagesKept {
+		t.Fatalf("after trims within a minute: %d kept; want %d", n, topPagesKept)
+	}
+	trimTopPages(now.Add(time.Minute))
+	if n := kept(); n != topPagesKept/2 {
+		t.Fatalf("after a minute unused: %d kept; want %d", n, topPagesKept/2)
+	}
 }
