@@ -223,7 +223,8 @@ func parseSplit(p *inPacket) (wire.IPPacket, bool) {
 // join copies the payload of a packet whose payload lies in the sender's
 // memory after its headers, into a pooled buffer of its own, and gives the
 // sender's memory back.
-func join(p *inPacket) {
+func (s *Stack) join(p *inPacket) {
+	s.rxJoined.Add(1)
 	q := getPacket(len(p.buf) + len(p.ext))
 	q.buf = append(append(q.buf[:0], p.buf...), p.ext...)
 	p.buf, q.buf = q.buf, p.buf
@@ -250,7 +251,7 @@ func (s *Stack) parse(p *inPacket) bool {
 			return true
 		}
 		if p.extRef != nil {
-			join(p) // not a plain TCP segment for us: parsed whole
+			s.join(p) // not a plain TCP segment for us: parsed whole
 		}
 	}
 	ip, err := wire.ParseIP(p.buf)

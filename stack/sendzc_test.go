@@ -48,17 +48,24 @@ func TestSendZeroCopy_PagesComeBack(t *testing.T) {
 		mk   func(int) (link.Link, link.Link)
 		mtu  int
 		zc   bool
+		v6   bool
 	}{
-		{"PipeGSO-1500", link.PipeGSO, 1500, true},
-		{"PipeGSO-65535", link.PipeGSO, 65535, true},
-		{"Pipe-65535", link.Pipe, 65535, true},
-		{"Pipe-1500", link.Pipe, 1500, false},
+		{"PipeGSO-1500", link.PipeGSO, 1500, true, false},
+		{"PipeGSO-65535", link.PipeGSO, 65535, true, false},
+		{"Pipe-65535", link.Pipe, 65535, true, false},
+		{"PipeGSO-1500-IPv6", link.PipeGSO, 1500, true, true},
+		{"Pipe-1500", link.Pipe, 1500, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pages0 := waitPages(0)
 			a, b := tc.mk(tc.mtu)
 			cl, sv := pairOn(t, a, b, Options{}, Options{})
-			c, s := connected(t, cl, sv)
+			var c, s *Conn
+			if tc.v6 {
+				c, s = connected6(t, cl, sv)
+			} else {
+				c, s = connected(t, cl, sv)
+			}
 			pattern := func(seed, i int) byte { return byte(i*7 + i>>12 + seed) }
 			// Each side writes size bytes and reads the other's.
 			transfer := func(w, r *Conn, seed int, errc chan<- error) {
@@ -124,6 +131,9 @@ func TestSendZeroCopy_PagesComeBack(t *testing.T) {
 				if tc.zc && n < uint64(size/(64<<10)/4) {
 					t.Fatalf("%d payloads handed over by reference; want at least %d", n, size/(64<<10)/4)
 				}
+				if j := st.rxJoined.Load(); j != 0 {
+					t.Fatalf("%d payloads joined on arrival; want none", j)
+				}
 			}
 			c.Close()
 			s.Close()
@@ -148,8 +158,8 @@ func TestSendZeroCopy_OddPacketsGiveThePageBack(t *testing.T) {
 	ep, h := splitEP("198.18.0.1:1000", "198.18.0.9:80")
 	hdr := appendTCPHeadersNoChecksum(nil, ep, 64, 0, h, 5000)
 	sv.AdoptPayload(hdr, make([]byte, 5000), ref)
-	if ref.n != 1 {
-		t.Fatalf("a packet for another address: %d releases, want 1", ref.n)
+	if ref.n != 1 || sv.rxJoined.Load() != 1 {
+		t.Fatalf("a packet for another address: %d releases, %d joined; want 1, 1", ref.n, sv.rxJoined.Load())
 	}
 	if st := sv.Stats(); st.NotLocal != 1 {
 		t.Fatalf("not counted as not local: %+v", st)
@@ -181,6 +191,32 @@ func splitEP(src, dst string) (wire.Endpoints, *wire.TCPHeader) {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// connected6 is connected over IPv6.
+func connected6(t *testing.T, cl, sv *Stack) (c, s *Conn) {
+	t.Helper()
+	ln, err := sv.Listen("tcp", "[2001:db8::2]:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan *Conn, 1)
+	go func() {
+		s, _ := ln.AcceptTCP()
+		ch <- s
+	}()
+	if c, err = cl.Dial("tcp", "[2001:db8::2]:80"); err != nil {
+		t.Fatal(err)
+	}
+	if s = <-ch; s == nil {
+		t.Fatal("no connection accepted")
+	}
+	t.Cleanup(func() {
+		c.Close()
+		s.Close()
+	})
+	return c, s
+}
 
 // countRef counts its releases.
 type countRef struct{ n int }

@@ -370,6 +370,7 @@ type Stack struct {
 	// Send-side zero copy (shard.go emitOwn): packets handed to a stack
 	// with their payload left in our send buffer's page (tests).
 	txPageRefs atomic.Uint64
+	rxJoined   atomic.Uint64 // such packets joined into a buffer on arrival (AdoptPayload)
 }
 
 // New returns a stack with no links.

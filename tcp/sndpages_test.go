@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The send buffer's pages are write-once: a payload handed out by
@@ -118,5 +119,16 @@ func TestSndBuffer_TopPagesTrimmed(t *testing.T) {
 	trimTopPages(now.Add(time.Minute))
 	if n := kept(); n != topPagesKept/2 {
 		t.Fatalf("after a minute unused: %d kept; want %d", n, topPagesKept/2)
+	}
+}
+
+// The send buffer is 32 bytes on 64-bit platforms, as the ring it
+// replaced: every TCB has one (TestTCBSize).
+func TestSndBufferSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(sndBuffer{}); n != 32 {
+		t.Errorf("sndBuffer is %d bytes, want 32", n)
 	}
 }
