@@ -296,10 +296,15 @@ func (b *sndBuffer) room() int {
 	if free <= tail || b.memory() == nil {
 		return max(free, 0)
 	}
-	if c, ok := b.grantedClass(free - tail); ok {
-		return min(free, tail+1<<c)
+	want := free - tail
+	c, ok := b.grantedClass(want)
+	switch {
+	case !ok:
+		return tail
+	case c >= b.pageClass(want):
+		return free // Memory grants the page asked for
 	}
-	return tail
+	return min(free, tail+1<<c)
 }
 
 // Write appends as much of p as fits and returns how much that was. Less

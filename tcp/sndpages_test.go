@@ -71,8 +71,14 @@ func TestSndBuffer_StorageFollowsData(t *testing.T) {
 		}
 	}
 	alloc(0)
+	if b.room() != b.Free() {
+		t.Fatalf("room %d of %d free with no thresholds", b.room(), b.Free())
+	}
 	b.Write([]byte("x"))
 	alloc(512)
+	if b.room() != b.Free() {
+		t.Fatalf("room %d of %d free with no thresholds, a page held", b.room(), b.Free())
+	}
 	b.Write(make([]byte, 511))
 	alloc(512)
 	b.Write(make([]byte, 1000)) // 1 KiB more (held 512, want 1000: doubling)
