@@ -262,3 +262,50 @@ func TestSendZeroCopy_SniffSeesWholePackets(t *testing.T) {
 		t.Fatalf("%d payloads handed over by reference past a capture; want none", n)
 	}
 }
+
+// FuzzAdoptPayload hands a stack packets in two pieces (headers and a
+// payload kept by a reference, link.PayloadAdopter) whose headers are a
+// valid TCP segment's, mutated and cut by the fuzzer's bytes: nothing
+// panics, and the reference is given back exactly once, before the
+// stack returns (nothing is listening or connected, so nothing keeps
+// the payload).
+func FuzzAdoptPayload(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 0})
+	f.Add([]byte{1, 30, 0})
+	f.Add([]byte{2, 0, 0, 0, 0xff, 0xff})
+	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 0x06})
+	f.Add([]byte{4, 0, 0, 0, 0, 0, 0x20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, sv, _ := manualPair(t, 1, tcp.Config{}, nil)
+		in := fuzzIn{b: data}
+		mode, n := in.byte(), int(in.byte())*64
+		src, dst := "198.18.0.1:1000", "198.18.0.2:80"
+		if mode&4 != 0 {
+			src, dst = "[2001:db8::1]:1000", "[2001:db8::2]:80"
+		}
+		ep, h := splitEP(src, dst)
+		if mode&8 != 0 {
+			h.Options.HasTimestamps, h.Options.TSVal = true, 1
+		}
+		hdr := appendTCPHeadersNoChecksum(nil, ep, 64, 0, h, n)
+		if mode&1 != 0 {
+			hdr = hdr[:int(in.byte())%(len(hdr)+1)]
+		}
+		for i := 0; in.more(); i++ {
+			if len(hdr) > 0 {
+				hdr[i%len(hdr)] ^= in.byte()
+			} else {
+				in.byte()
+			}
+		}
+		if mode&2 != 0 {
+			n = (n + int(mode)) % 70000
+		}
+		ref := &countRef{}
+		sv.AdoptPayload(hdr, make([]byte, n), ref)
+		if ref.n != 1 {
+			t.Fatalf("the reference was given back %d times; want once", ref.n)
+		}
+	})
+}
