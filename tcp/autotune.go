@@ -155,8 +155,8 @@ func (t *TCB) SetReceiveBufferSize(n int, now time.Time) {
 // auto-tuning (SO_SNDBUF). It never drops below the bytes it holds.
 func (t *TCB) SetSendBufferSize(n int) {
 	n = min(max(n, t.sndBuf.Len(), 1), maxBufferSize)
-	t.sndBuf.resize(n)
 	t.cfg.SendBufferSize, t.cfg.MaxSendBufferSize = n, n
+	t.sndBuf.resize(sndRingSize(&t.cfg, n)) // sndmem.go
 }
 
 // ReceiveBufferSize is the receive buffer's current size.

@@ -260,7 +260,7 @@ func newTCB(cfg Config, iss uint32) *TCB {
 	t.sndNxt = iss
 	t.sndSml = iss
 	t.sndBufSeq = iss + 1
-	t.sndBuf = newRing(cfg.SendBufferSize)
+	t.sndBuf = newRing(sndRingSize(&cfg, cfg.SendBufferSize))
 	t.rcvBuf = rcvQueue{ring: newRing(cfg.ReceiveBufferSize)}
 	t.rto = cfg.InitialRTO
 	t.tsOffset = tsOffsetFor(iss)
