@@ -1,0 +1,133 @@
+package tcp
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The figures below were measured on Linux 6.18 (x86-64) with
+// packetdrill in a network namespace, reading sk_wmem_queued (ss -tm,
+// skmem w) after each step, with the numbers of Linux's
+// blocking/blocking-write script: SO_SNDBUF 21000 (sk_sndbuf 42000), the
+// peer's MSS 1000 and window 50000, tcp_min_tso_segs 10, an RTT of
+// 100 ms (README, difference 9).
+
+// linuxMem is an active open under Linux's send-buffer memory with those
+// numbers: the SYN-ACK comes 100 ms after the SYN.
+func linuxMem(t *testing.T) *harness {
+	cfg := plain
+	cfg.SendBufferSize = 42000
+	cfg.SendBufferOverhead = LinuxSkbOverhead
+	cfg.MinTSOSegs = 10
+	h := active(t, cfg)
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: mss(1460)})
+	h.after(100 * time.Millisecond)
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 50000, opts: mss(1000)})
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 65535})
+	h.state(StateEstablished)
+	return h
+}
+
+// memAck delivers the ACK of sequence number 1+a (the script's numbering)
+// 100 ms after the last step, drops what it sends, and checks SND.NXT,
+// the memory charged and whether a blocked writer is woken.
+func (h *harness) memAck(a uint32, delay time.Duration, sent uint32, mem int, writable bool) {
+	h.t.Helper()
+	h.after(delay)
+	h.in(seg{flags: ".", seq: peer + 1, ack: iss + a, win: 50000})
+	h.pending = nil
+	h.memCheck(sent, mem, writable)
+}
+
+// memCheck checks SND.NXT (as 1+sent), the memory charged and Writable.
+func (h *harness) memCheck(sent uint32, mem int, writable bool) {
+	h.t.Helper()
+	if got := h.tcb.sndNxt - iss; got != 1+sent {
+		h.fail("SND.NXT at %d, want %d", got, 1+sent)
+	}
+	if got := h.tcb.SendQueueMemory(); got != mem {
+		h.fail("send queue memory %d, want %d", got, mem)
+	}
+	if got := h.tcb.Writable(); got != writable {
+		h.fail("Writable %v, want %v", got, writable)
+	}
+}
+
+// Linux's blocking-write: a write of 61000 bytes takes 60000 into a
+// 42000-byte buffer (2 skbs of 5000 sent, 2 of 25000 waiting: 63328),
+// and the writer is woken by the first ACK that leaves the queue at
+// 28000 bytes of memory or less: 34497, not 34496 (the kernel: the write
+// returns at the ACK of 34497, is still blocked after 34496).
+func TestSendMemory_LinuxBlockingWriteWakePoint(t *testing.T) {
+	for _, c := range []struct {
+		ack      uint32
+		mem      int
+		writable bool
+	}{
+		{34496, 25505 + 3*LinuxSkbOverhead, false}, // 28001
+		{34497, 25504 + 3*LinuxSkbOverhead, true},  // 28000
+		{35001, 25000 + 3*LinuxSkbOverhead, true},  // Linux's comment says 35001 does not wake: it does on 6.18
+	} {
+		h := linuxMem(t)
+		n, err := h.tcb.Write([]byte(strings.Repeat("x", 61000)), h.now)
+		h.check(n == 60000 && err == nil, "Write: %d, %v; want 60000", n, err)
+		h.collect()
+		h.pending = nil
+		h.memCheck(10000, 60000+4*LinuxSkbOverhead, false) // 63328
+		// 2 skbs freed; 20 segments go in 2 skbs, 5000 and 25000 wait.
+		h.memAck(10001, 100*time.Millisecond, 30000, 50000+4*LinuxSkbOverhead, false) // 53328
+		// 2 freed; the 30000 go in 3 skbs of 10 segments (the first
+		// grown from the 5000 and 5000 of the next).
+		h.memAck(30001, 100*time.Millisecond, 60000, 30000+3*LinuxSkbOverhead, false) // 32496
+		h.memAck(c.ack, 100*time.Millisecond, 60000, c.mem, c.writable)
+		if c.writable {
+			n, err = h.tcb.Write([]byte(strings.Repeat("y", 1000)), h.now)
+			h.check(n == 1000 && err == nil, "Write after the wake-up: %d, %v", n, err)
+		}
+	}
+}
+
+// An ACK frees the skbs it covers entirely; one it covers in part keeps
+// its overhead (measured: 27496 at 35001, 16664 at 45001, 5832 at 55001).
+func TestSendMemory_PartialAckKeepsOverhead(t *testing.T) {
+	h := linuxMem(t)
+	n, _ := h.tcb.Write([]byte(strings.Repeat("x", 61000)), h.now)
+	h.check(n == 60000, "Write: %d", n)
+	h.collect()
+	h.pending = nil
+	h.memAck(10001, 100*time.Millisecond, 30000, 53328, false)
+	h.memAck(30001, 100*time.Millisecond, 60000, 32496, false)
+	h.memAck(35001, 100*time.Millisecond, 60000, 27496, true)
+	h.memAck(45001, 0, 60000, 16664, true)
+	h.memAck(55001, 0, 60000, 5832, true)
+	h.memAck(60001, 0, 60000, 0, true)
+}
+
+// One write on a fresh connection: cwnd 10 sends two skbs of 5 segments
+// (tcp_cwnd_test's half cwnd), the rest waits in one skb of up to the
+// size goal (25000, half the peer's window). Measured w for each size.
+func TestSendMemory_OneWrite(t *testing.T) {
+	for _, c := range []struct{ n, mem int }{
+		{5000, 5832}, {10000, 11664}, {11000, 13496}, {15000, 17496},
+		{20000, 22496}, {25000, 27496}, {26000, 28496}, {40000, 43328},
+	} {
+		h := linuxMem(t)
+		h.write(strings.Repeat("x", c.n))
+		h.pending = nil
+		if got := h.tcb.SendQueueMemory(); got != c.mem {
+			t.Errorf("write %d: send queue memory %d, want %d", c.n, got, c.mem)
+		}
+	}
+}
+
+// Without SendBufferOverhead (the default) the buffer holds
+// SendBufferSize bytes of data, and SendQueueMemory is those bytes.
+func TestSendMemory_OffByDefault(t *testing.T) {
+	cfg := plain
+	cfg.SendBufferSize = 42000
+	h := established(t, cfg)
+	n, err := h.tcb.Write([]byte(strings.Repeat("x", 61000)), h.now)
+	h.check(n == 42000 && err == nil, "Write: %d, %v; want 42000", n, err)
+	h.check(h.tcb.SendQueueMemory() == 42000, "send queue memory %d", h.tcb.SendQueueMemory())
+}
