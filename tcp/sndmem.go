@@ -188,7 +188,9 @@ func (t *TCB) sndMemWrite(sm *sndMem, p []byte, now time.Time) int {
 		}
 		if c == room && total < len(p) && t.state != StateSynSent {
 			t.output(now) // the skb is full: push (forced_push, tcp_push_one)
-			sm = t.sndMem()
+			if sm = t.sndMem(); sm == nil {
+				break
+			}
 		}
 	}
 	return total

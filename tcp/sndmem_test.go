@@ -131,3 +131,25 @@ func TestSendMemory_OffByDefault(t *testing.T) {
 	h.check(n == 42000 && err == nil, "Write: %d, %v; want 42000", n, err)
 	h.check(h.tcb.SendQueueMemory() == 42000, "send queue memory %d", h.tcb.SendQueueMemory())
 }
+
+// The size goal is at most 64 KiB less headers: with a window of
+// 65535·2^7 and an MSS of 1000, skbs of 65 segments. A write of 75000
+// bytes sends 10000 (2 skbs) and leaves one of 65000 (3 skbs, 77496 on
+// Linux); 75001 needs a fourth skb (78329).
+func TestSendMemory_SizeGoalBelow64KiB(t *testing.T) {
+	for _, c := range []struct{ n, mem int }{{75000, 77496}, {75001, 78329}} {
+		cfg := plain
+		cfg.DisableWScale = false
+		cfg.SendBufferSize = 400000
+		cfg.SendBufferOverhead = LinuxSkbOverhead
+		cfg.MinTSOSegs = 10
+		h := active(t, cfg)
+		h.after(100 * time.Millisecond)
+		h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: o(mss(1000), ws(7))})
+		h.in(seg{flags: ".", seq: peer + 1, ack: iss + 1, win: 65535}) // the scaled window
+		h.pending = nil
+		h.write(strings.Repeat("x", c.n))
+		h.pending = nil
+		h.memCheck(10000, c.mem, true)
+	}
+}
