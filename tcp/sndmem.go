@@ -37,9 +37,15 @@ import (
 //   - a writer it stopped goes on once sk_sndbuf − queued ≥ queued/2
 //     (sk_stream_write_space), after the ACK's own transmissions.
 //
-// Not modelled: Linux's splits on retransmission and its merges and
-// splits on SACK, MSG_EOR's skb ends, a FIN's skb, and a minimum RTT
-// under 9 ms (where tcp_tso_autosize adds to the TSO goal).
+//   - a retransmission resends an skb whole, split first to at most
+//     min(cwnd − in flight, TSO goal) segments (one after a timeout:
+//     __tcp_retransmit_skb); a tail loss probe's last segment is split
+//     off its skb (tcp_send_loss_probe).
+//
+// Not modelled: Linux's merges and splits on SACK, its deferral of a
+// transmission for a fuller TSO packet (tcp_tso_should_defer), MSG_EOR's
+// skb ends, a FIN's skb, and a minimum RTT under 9 ms (where
+// tcp_tso_autosize adds to the TSO goal).
 
 // LinuxSkbOverhead is what Linux 6.18 (x86-64) charges each skb of a
 // TCP send queue beyond its payload: a 100-byte write queues 932 bytes of
@@ -57,6 +63,10 @@ type sndMem struct {
 	// ends holds the sequence number just past each skb, in order; the
 	// first starts at sndBufSeq, the last ends at the end of the buffer.
 	ends []uint32
+	// rtxNext and rtxEnd: the skb Linux would be retransmitting whole
+	// runs to rtxEnd, and synack's next retransmitted segment continues
+	// it if it starts at rtxNext (sndMemResent).
+	rtxNext, rtxEnd uint32
 }
 
 // sndMemFixed reports whether the model applies to a buffer of cfg: an
@@ -275,4 +285,43 @@ func (t *TCB) linuxTSOSegs() int {
 		segs = max(int(perMs)/mss, least)
 	}
 	return min(segs, most)
+}
+
+// sndMemResent notes a retransmission of [s, e), before it is counted in
+// flight: a segment that continues the skb being resent changes nothing;
+// one at the start of an skb resends it, split to at most
+// min(cwnd − in flight, TSO goal) segments first; one inside an skb is a
+// tail loss probe of its last segment, split off first.
+func (t *TCB) sndMemResent(s, e uint32) {
+	sm := t.sndMem()
+	if sm == nil || s == e {
+		return
+	}
+	if s == sm.rtxNext && seqLT(s, sm.rtxEnd) {
+		sm.rtxNext = e
+		return
+	}
+	i := 0
+	for i < len(sm.ends) && seqLE(sm.ends[i], s) {
+		i++
+	}
+	if i == len(sm.ends) {
+		return
+	}
+	start := t.sndBufSeq
+	if i > 0 {
+		start = sm.ends[i-1]
+	}
+	if start != s && seqGT(s, start) {
+		sm.ends = slices.Insert(sm.ends, i, s)
+		i++
+	} else {
+		mss := max(t.sndMSS, 1)
+		quota := t.cwnd()/mss - (max(t.pipe(), 0)+mss-1)/mss
+		segs := max(min(quota, t.linuxTSOSegs()), 1)
+		if lim := s + uint32(segs*mss); seqLT(lim, sm.ends[i]) {
+			sm.ends = slices.Insert(sm.ends, i, lim)
+		}
+	}
+	sm.rtxNext, sm.rtxEnd = e, sm.ends[i]
 }

@@ -153,3 +153,50 @@ func TestSendMemory_SizeGoalBelow64KiB(t *testing.T) {
 		h.memCheck(10000, c.mem, true)
 	}
 }
+
+// memConn is an active open under Linux's send-buffer memory with
+// sk_sndbuf 30000, the peer's MSS 1000 and window 40000, skbs of 2
+// segments (tcp_min_tso_segs 2), SACK if sack; the SYN-ACK comes 100 ms
+// after the SYN.
+func memConn(t *testing.T, sack bool) *harness {
+	cfg := plain
+	cfg.SendBufferSize = 30000
+	cfg.SendBufferOverhead = LinuxSkbOverhead
+	cfg.MinTSOSegs = 2
+	opts := mss(1000)
+	if sack {
+		cfg.DisableSACK = false
+		opts = o(opts, sackOK())
+	}
+	h := active(t, cfg)
+	h.after(100 * time.Millisecond)
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 40000, opts: opts})
+	h.pending = nil
+	return h
+}
+
+// Retransmissions split skbs as Linux's do (measured with ss -tm): the
+// timeout resends one segment, split off its skb (34992 → 35824); the
+// ACK of it frees that skb and F-RTO sends two new segments in skbs of
+// one (cwnd 2: half of it per skb), 35656. A tail loss probe (with SACK)
+// splits the last segment off its skb: 10000 bytes in 5 skbs, 14160,
+// then 14992; the ACK of 4001 frees two skbs, 9328.
+func TestSendMemory_RetransmissionSplits(t *testing.T) {
+	h := memConn(t, false)
+	h.write(strings.Repeat("x", 30000))
+	h.pending = nil
+	h.memCheck(10000, 30000+6*LinuxSkbOverhead, false) // 34992
+	h.after(350 * time.Millisecond)                    // the timeout, at 300 ms
+	h.pending = nil
+	h.memCheck(10000, 35824, false)
+	h.memAck(1001, 0, 12000, 35656, false)
+
+	h = memConn(t, true)
+	h.write(strings.Repeat("x", 10000))
+	h.pending = nil
+	h.memCheck(10000, 14160, true)
+	h.after(250 * time.Millisecond) // the probe, at 2·SRTT and a bit
+	h.pending = nil
+	h.memCheck(10000, 14992, true)
+	h.memAck(4001, 0, 10000, 9328, true)
+}
