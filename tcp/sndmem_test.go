@@ -200,3 +200,34 @@ func TestSendMemory_RetransmissionSplits(t *testing.T) {
 	h.memCheck(10000, 14992, true)
 	h.memAck(4001, 0, 10000, 9328, true)
 }
+
+// With timestamps the segments carry 988 bytes (Linux's mss_now), and
+// so do the size goal (20 of them in half the window of 40000) and the
+// skbs (measured: the write of 50000 takes 29640 bytes, 34632; then
+// 28080, 14040 and 7137 after the ACKs of 9881, 19761 and 25000).
+func TestSendMemory_Timestamps(t *testing.T) {
+	cfg := plain
+	cfg.DisableTimestamps = false
+	cfg.SendBufferSize = 30000
+	cfg.SendBufferOverhead = LinuxSkbOverhead
+	cfg.MinTSOSegs = 2
+	h := active(t, cfg)
+	h.after(100 * time.Millisecond)
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 40000, opts: o(mss(1000), ts(100, 0))})
+	h.pending = nil
+	n, err := h.tcb.Write([]byte(strings.Repeat("x", 50000)), h.now)
+	h.check(n == 29640 && err == nil, "Write: %d, %v; want 29640", n, err)
+	h.collect()
+	h.pending = nil
+	h.memCheck(9880, 34632, false)
+	for i, c := range []struct {
+		ack  uint32
+		sent uint32
+		mem  int
+	}{{9881, 29640, 28080}, {19761, 29640, 14040}, {25000, 29640, 7137}} {
+		h.after(100 * time.Millisecond)
+		h.in(seg{flags: ".", seq: peer + 1, ack: iss + c.ack, win: 40000, opts: ts(101+uint32(i), 0)})
+		h.pending = nil
+		h.memCheck(c.sent, c.mem, c.mem <= 20000)
+	}
+}
