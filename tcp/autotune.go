@@ -162,5 +162,11 @@ func (t *TCB) SetSendBufferSize(n int) {
 // ReceiveBufferSize is the receive buffer's current size.
 func (t *TCB) ReceiveBufferSize() int { return t.rcvBuf.size }
 
-// SendBufferSize is the send buffer's current size.
-func (t *TCB) SendBufferSize() int { return t.sndBuf.size }
+// SendBufferSize is the send buffer's current size (under
+// Config.SendBufferOverhead, the memory it may be charged, sndmem.go).
+func (t *TCB) SendBufferSize() int {
+	if sndMemFixed(&t.cfg) {
+		return t.cfg.SendBufferSize
+	}
+	return t.sndBuf.size
+}

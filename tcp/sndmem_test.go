@@ -75,6 +75,8 @@ func TestSendMemory_LinuxBlockingWriteWakePoint(t *testing.T) {
 		h.collect()
 		h.pending = nil
 		h.memCheck(10000, 60000+4*LinuxSkbOverhead, false) // 63328
+		h.check(h.tcb.SendBufferSize() == 42000 && h.info().SendBufferSize == 42000,
+			"send buffer size %d, Info %d; want 42000", h.tcb.SendBufferSize(), h.info().SendBufferSize)
 		// 2 skbs freed; 20 segments go in 2 skbs, 5000 and 25000 wait.
 		h.memAck(10001, 100*time.Millisecond, 30000, 50000+4*LinuxSkbOverhead, false) // 53328
 		// 2 freed; the 30000 go in 3 skbs of 10 segments (the first

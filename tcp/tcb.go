@@ -450,7 +450,7 @@ func (t *TCB) Info() Info {
 		SpuriousRetransmits: spurious,
 		MinRTT:              t.rack.minRTT,
 		ReorderingSeen:      t.rack.reorderingSeen,
-		SendBufferSize:      t.sndBuf.size,
+		SendBufferSize:      t.SendBufferSize(),
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
 		TLPRepairs:          repairs,
