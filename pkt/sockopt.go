@@ -277,7 +277,7 @@ func (c *call) sysSetsockopt() (sysResult, bool) {
 		}
 		o.sndBuf = int(v)
 		if sk.conn != nil && v > 0 {
-			sk.conn.SetWriteBuffer(int(v))
+			sk.conn.SetWriteBuffer(c.r.sndBufSize(int(v)))
 		}
 	case level == solTCP && opt == 1:
 		o.noDelay = v != 0
@@ -385,12 +385,9 @@ func (c *call) sysGetsockopt() (sysResult, bool) {
 			v *= 2
 		}
 	case level == solSocket && opt == 7:
-		v = int64(cfg.SendBufferSize)
+		v = int64(cfg.SendBufferSize) // doubled on Linux (sndBufSize)
 		if v == 0 {
 			v = tcp.DefaultBufferSize
-		}
-		if o.sndBuf > 0 && !c.r.freeBSD {
-			v *= 2
 		}
 	case level == solTCP && opt == 1:
 		v = boolInt(o.noDelay)
@@ -825,4 +822,15 @@ func (c *call) ipLevel() (level, opt int64, done bool) {
 		return 0, 0, false
 	}
 	return level, opt, true
+}
+
+// sndBufSize is the engine's send buffer for SO_SNDBUF v: FreeBSD's is v
+// bytes of data; Linux doubles v (half pays for overhead) into sk_sndbuf,
+// the memory its queue is charged against, skbs and their overhead
+// (tcp.Config.SendBufferOverhead), and reports the doubled value.
+func (r *runner) sndBufSize(v int) int {
+	if r.freeBSD {
+		return v
+	}
+	return 2 * v
 }

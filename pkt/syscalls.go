@@ -434,8 +434,13 @@ func (r *runner) config(sk *socket) tcp.Config {
 	if o.rcvBuf > 0 {
 		cfg.ReceiveBufferSize = o.rcvBuf
 	}
+	if !r.freeBSD {
+		// Linux charges its send buffer by memory, skbs and their
+		// overhead, where SO_SNDBUF fixes it (tcp/sndmem.go).
+		cfg.SendBufferOverhead = tcp.LinuxSkbOverhead
+	}
 	if o.sndBuf > 0 {
-		cfg.SendBufferSize = o.sndBuf
+		cfg.SendBufferSize = r.sndBufSize(o.sndBuf)
 	}
 	if o.maxSeg > 0 {
 		cfg.MSS = o.maxSeg

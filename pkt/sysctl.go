@@ -125,7 +125,10 @@ var sysctlRules = map[string]sysctlRule{
 	"net.ipv4.tcp_rmem": anyValue, "net.ipv4.tcp_wmem": anyValue,
 	// TSO sizing and pacing ratios: synack sends MSS-sized segments and
 	// paces only when asked (no fq qdisc in the runner).
-	"net.ipv4.tcp_tso_win_divisor": anyValue, "net.ipv4.tcp_min_tso_segs": anyValue,
+	// tcp_min_tso_segs sizes the send buffer model's transmit skbs
+	// (tcp.Config.MinTSOSegs).
+	"net.ipv4.tcp_tso_win_divisor": anyValue,
+	"net.ipv4.tcp_min_tso_segs":    intRule(func(r *runner, n int) bool { r.base.MinTSOSegs = n; return n >= 1 }),
 	"net.ipv4.tcp_pacing_ss_ratio": anyValue, "net.ipv4.tcp_pacing_ca_ratio": anyValue,
 	"net.core.default_qdisc": anyValue,
 	// Fast Open keys and cookies only matter with Fast Open on.

@@ -155,12 +155,18 @@ func (t *TCB) SetReceiveBufferSize(n int, now time.Time) {
 // auto-tuning (SO_SNDBUF). It never drops below the bytes it holds.
 func (t *TCB) SetSendBufferSize(n int) {
 	n = min(max(n, t.sndBuf.Len(), 1), maxBufferSize)
-	t.sndBuf.resize(n)
 	t.cfg.SendBufferSize, t.cfg.MaxSendBufferSize = n, n
+	t.sndBuf.resize(sndRingSize(&t.cfg, n)) // sndmem.go
 }
 
 // ReceiveBufferSize is the receive buffer's current size.
 func (t *TCB) ReceiveBufferSize() int { return t.rcvBuf.size }
 
-// SendBufferSize is the send buffer's current size.
-func (t *TCB) SendBufferSize() int { return t.sndBuf.size }
+// SendBufferSize is the send buffer's current size (under
+// Config.SendBufferOverhead, the memory it may be charged, sndmem.go).
+func (t *TCB) SendBufferSize() int {
+	if sndMemFixed(&t.cfg) {
+		return t.cfg.SendBufferSize
+	}
+	return t.sndBuf.size
+}

@@ -105,6 +105,9 @@ func (r *ring) reserve(need int) bool {
 // (sk_stream_wspace >= sk_stream_min_wspace). Each wake-up then moves a
 // third of the buffer or more, not the few bytes one ACK frees.
 func (t *TCB) sndSpace() bool {
+	if sm := t.sndMem(); sm != nil {
+		return t.sndMemSpace(sm) // Linux's send-buffer memory (sndmem.go)
+	}
 	b := &t.sndBuf
 	return b.room() > 0 && b.Free() >= b.Len()/2
 }

@@ -157,6 +157,19 @@ type Config struct {
 	// (RFC 6191; with offsets per connection, half such SYNs fail PAWS
 	// there and wait out the peer's 60 s).
 	TSOffset uint32
+
+	// Linux's send-buffer memory (sndmem.go), for the packetdrill runner's
+	// Linux scripts; off by default. SendBufferOverhead > 0 charges a
+	// fixed send buffer (SendBufferSize given without a larger maximum, or
+	// SetSendBufferSize) as Linux charges sk_wmem_queued against
+	// sk_sndbuf: SendBufferSize is then memory, and the queued data is
+	// held in Linux's skbs, each costing its payload plus
+	// SendBufferOverhead (LinuxSkbOverhead). Default: the buffer holds
+	// SendBufferSize bytes of data. MinTSOSegs is Linux's
+	// net.ipv4.tcp_min_tso_segs, the fewest segments in one of the
+	// model's transmit skbs; default 2.
+	SendBufferOverhead int
+	MinTSOSegs         int
 }
 
 // Defaults of Config and KeepAliveConfig.

@@ -821,6 +821,7 @@ func FuzzPair(f *testing.F) {
 	f.Add(byte(0x0f), byte(0x84), byte(0x42), byte(0x35), uint16(65535), uint64(2))
 	f.Add(byte(0x31), byte(0xf9), byte(0x99), byte(0xff), uint16(3000), uint64(3))
 	f.Add(byte(0xff), byte(0x55), byte(0x55), byte(0x55), uint16(40000), uint64(4))
+	f.Add(byte(0x19), byte(0x8a), byte(0x0b), byte(0x0b), uint16(50000), uint64(5))
 	f.Fuzz(func(t *testing.T, cfgBits, abBits, baBits, more byte, size uint16, seed uint64) {
 		cfg := Config{
 			DisableSACK:       cfgBits&1 != 0,
@@ -833,6 +834,11 @@ func FuzzPair(f *testing.F) {
 		}
 		if cfgBits&0x10 != 0 {
 			cfg.SendBufferSize, cfg.ReceiveBufferSize = 4096, 3000
+		}
+		if more&0x08 != 0 {
+			// Linux's send-buffer memory (sndmem.go): it applies to
+			// the fixed buffer of 4096.
+			cfg.SendBufferOverhead, cfg.MinTSOSegs = LinuxSkbOverhead, 1+int(seed%10)
 		}
 		if cfgBits&0x20 != 0 {
 			cfg.CongestionControl = "newreno"

@@ -306,6 +306,7 @@ func (t *TCB) output(now time.Time) {
 func (t *TCB) sendData(now time.Time) {
 	var burst pushBurst // PSH as Linux places it (push.go)
 	defer burst.mark(t)
+	var mb memBurst // Linux's transmit skbs (sndmem.go)
 	for !t.persistProbing {
 		if t.paced(now) || t.frtoHolds() {
 			return
@@ -371,6 +372,7 @@ func (t *TCB) sendData(now time.Time) {
 		t.prrSent(n)
 		t.queue(flags, seq, n, now)
 		burst.sent(t, n)
+		t.sndMemSent(&mb, seq, n)
 		t.sndNxt += uint32(n)
 		if n < t.sndMSS {
 			t.sndSml = t.sndNxt

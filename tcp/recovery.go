@@ -212,6 +212,7 @@ func (t *TCB) retransmitSeg(i int, now time.Time) {
 		flags |= wire.FlagFIN
 	}
 	t.prrSent(int(s.len()))
+	t.sndMemResent(s.start, end) // Linux's send-buffer memory (sndmem.go)
 	t.retransmitting = true
 	t.queue(flags, s.start, n, now)
 	t.retransmitting = false

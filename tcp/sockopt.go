@@ -47,6 +47,9 @@ type sockOpts struct {
 	linger2Abort bool
 	linger2Set   bool          // a per-connection FIN-WAIT-2 timeout replaces the configured one
 	linger2Def   time.Duration // the configured FIN-WAIT-2 timeout, restored by SetFinWait2Timeout(0)
+	// sm is Linux's send-buffer memory model (Config.SendBufferOverhead,
+	// sndmem.go); nil until it applies.
+	sm *sndMem
 }
 
 // opts returns the connection's socket options, allocating them.

@@ -260,7 +260,7 @@ func newTCB(cfg Config, iss uint32) *TCB {
 	t.sndNxt = iss
 	t.sndSml = iss
 	t.sndBufSeq = iss + 1
-	t.sndBuf = newSndBuffer(cfg.SendBufferSize)
+	t.sndBuf = newSndBuffer(sndRingSize(&cfg, cfg.SendBufferSize))
 	t.rcvBuf = rcvQueue{ring: newRing(cfg.ReceiveBufferSize)}
 	t.rto = cfg.InitialRTO
 	t.tsOffset = tsOffsetFor(iss)
@@ -450,7 +450,7 @@ func (t *TCB) Info() Info {
 		SpuriousRetransmits: spurious,
 		MinRTT:              t.rack.minRTT,
 		ReorderingSeen:      t.rack.reorderingSeen,
-		SendBufferSize:      t.sndBuf.size,
+		SendBufferSize:      t.SendBufferSize(),
 		ReceiveBufferSize:   t.rcvBuf.size,
 		ReceiverRTT:         t.rtune.rtt,
 		TLPRepairs:          repairs,

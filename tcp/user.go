@@ -24,6 +24,8 @@ func (t *TCB) Write(p []byte, now time.Time) (int, error) {
 	var n int
 	if t.so != nil && t.so.lowat > 0 {
 		n = t.writeLowat(p, now) // TCP_NOTSENT_LOWAT (sockopt.go)
+	} else if sm := t.sndMem(); sm != nil {
+		n = t.sndMemWrite(sm, p, now) // Linux's send-buffer memory (sndmem.go)
 	} else {
 		n = t.sndBuf.Write(p)
 	}
