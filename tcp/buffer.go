@@ -7,7 +7,8 @@ package tcp
 // connection holds no buffer memory. The slab is len(*slab) bytes; the
 // ring uses the first min(len(*slab), size) of them.
 //
-// A ring is 32 bytes and every TCB has two (TestRingSize): what the
+// A ring is 32 bytes and every TCB has one, its receive buffer's (the
+// send buffer is a sndBuffer of pages, sndpages.go; TestRingSize): what the
 // rings of a stack's connections share is behind lim, and the size class
 // of the last slab, which only an empty ring needs, is kept in head.
 type ring struct {

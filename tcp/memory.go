@@ -8,9 +8,12 @@ import (
 
 // Buffer memory.
 //
-// A connection's send and receive buffers (ring, buffer.go) hold no
-// memory until their first byte. Their storage is a slab taken from a pool
-// by power-of-two size class and doubled as the data it must hold grows,
+// A connection's send and receive buffers (sndBuffer, sndpages.go, and
+// ring, buffer.go) hold no memory until their first byte. The send
+// buffer's storage is pages of the slab classes, taken as its data
+// grows and dropped as it is acknowledged (sndpages.go); the receive
+// buffer's is one slab, taken from a pool by power-of-two size class
+// and doubled as the data it must hold grows,
 // up to the buffer's size (the limit the window follows); it goes back to
 // the pool when the buffer drains. A slab taken from the pool is not
 // zeroed: every byte is written before it is read.
