@@ -222,14 +222,16 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 // the wake-up of an idle vCPU, now and then tens of µs.
 //
 // How long it polls follows the connection's own recent waits: est
-// (waiters.est) averages the waits of its last blocked Reads, in units of
-// estUnit, 0 standing for none short (a new or idle connection); a Read
-// polls for pollMul times est, at least pollMin and at most the cap
-// (Options.BusyPoll, default defaultBusyPoll). A wait longer than the
-// cap makes the connection idle, and a Read on an idle connection parks
-// at once, so idle connections cost no CPU, and a poll that finds
-// nothing costs at most a small multiple of what the connection usually
-// waits. At most maxPollers Reads of a stack poll at once; the others
+// (waiters.est), in units of estUnit, is a running mean (each new wait
+// weighs a half) of the waits that a poll ended right after yielding,
+// 0 standing for an idle connection (a new one, or one whose last wait
+// was long); a Read polls for pollMul times est, at least pollMin and
+// at most the cap (Options.BusyPoll, default defaultBusyPoll). A wait
+// longer than the cap makes the connection idle, and a Read on an idle
+// connection parks at once, so idle connections cost no CPU; a short
+// wait that parked makes it busy again with the least estimate
+// (estMin), so a poll that finds nothing costs at most a small multiple
+// of what the connection's polls usually wait. At most maxPollers Reads of a stack poll at once; the others
 // park, so that a server with many busy connections does not spend its
 // CPUs polling.
 //
