@@ -189,29 +189,32 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 	if bound := d.pollBound(w.est); bound > 0 {
 		if d.ctr.pollers.Add(1) <= d.maxPoll {
 			d.ctr.polls.Add(1)
-			got, yielded := d.poll(ch, start, bound, deadline)
+			got, yielded, at := d.poll(ch, start, bound, deadline)
 			d.ctr.pollers.Add(-1)
 			if got {
 				d.ctr.pollHits.Add(1)
-				if !yielded {
+				switch {
+				case !yielded:
 					return 0, nil // the answer came from another CPU: park next time
+				case at.IsZero():
+					// At the first look, after the first yield: the peer's
+					// turn, however long, ran while this Read yielded.
+					return max(w.est, estMin), nil
 				}
-				return d.estimate(w.est, time.Since(start)), nil
+				return d.estimate(w.est, at.Sub(start)), nil
 			}
-			now = time.Time{} // polling took time: read the clock again
-		} else {
-			d.ctr.pollers.Add(-1)
-			d.ctr.pollsCapped.Add(1)
+			// Nothing came: the peer is not taking turns on this P. Park,
+			// and do not poll next time.
+			return 0, d.block(ch, deadline, time.Time{}, nil, nil)
 		}
+		d.ctr.pollers.Add(-1)
+		d.ctr.pollsCapped.Add(1)
 	}
 	err := d.block(ch, deadline, now, nil, nil)
-	if time.Since(start) > d.busyPoll {
+	if time.Since(start) > d.busyPoll/shortPark {
 		return 0, err
 	}
-	if w.est == 0 {
-		return estMin, err // short: poll next time, for pollMin
-	}
-	return w.est, err
+	return max(w.est, estMin), err // a turn on one P: poll next time
 }
 
 // Busy polling (issue 11). A blocked Read on a busy connection, one
@@ -250,6 +253,11 @@ const (
 	estUnit         = 16 * time.Nanosecond
 	pollYield       = 2 * time.Microsecond                // how often poll lets the other goroutines of its P run
 	estMin          = uint16(pollMin / pollMul / estUnit) // a short wait's estimate after an idle spell
+	// A parked Read whose wake-up came within the cap over shortPark
+	// (5 µs by default) had its peer take its turn on the same P (the
+	// goroutine handed over without a thread wake-up): such a wait makes
+	// the connection busy.
+	shortPark = 4
 )
 
 // pollCap is the cap on a poll for Options.BusyPoll o: 0 (never) for a
@@ -309,12 +317,14 @@ func (s *Stack) busyPollStats(st *Stats) {
 
 // poll busy-polls ch (a Conn's wake-up: it gets a token or is closed)
 // for up to bound from start, and no later than deadline (if not zero),
-// and reports whether the wake-up came (got), and whether it came at the
-// first look after poll yielded its P (yielded). It yields first, so that
+// and reports whether the wake-up came (got), whether it came at the
+// first look after poll yielded its P (yielded), and when poll last read
+// the clock before it came (at; zero if it came at the first look, which
+// needs no clock). It yields first, so that
 // a goroutine the caller just woke (the peer of a request/response
 // exchange, queued on this P) runs at once, and every pollYield after,
 // so that the peer gets its turn.
-func (d *realTime) poll(ch chan struct{}, start time.Time, bound time.Duration, deadline time.Time) (got, yielded bool) {
+func (d *realTime) poll(ch chan struct{}, start time.Time, bound time.Duration, deadline time.Time) (got, yielded bool, at time.Time) {
 	runtime.Gosched()
 	yielded = true
 	last := start
@@ -326,7 +336,7 @@ func (d *realTime) poll(ch chan struct{}, start time.Time, bound time.Duration, 
 		select {
 		case <-ch:
 			d.ctr.iters.Add(uint64(i))
-			return true, yielded
+			return true, yielded, at
 		default:
 		}
 		yielded = false
@@ -334,9 +344,10 @@ func (d *realTime) poll(ch chan struct{}, start time.Time, bound time.Duration, 
 			continue
 		}
 		t := time.Now()
+		at = t
 		if t.After(end) {
 			d.ctr.iters.Add(uint64(i))
-			return false, false
+			return false, false, t
 		}
 		if t.Sub(last) >= pollYield {
 			runtime.Gosched()

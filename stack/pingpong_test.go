@@ -117,20 +117,51 @@ func TestBusyPoll_IdleConnectionParks(t *testing.T) {
 		t.Fatalf("a Read on a new connection polled %d times; want 0", n)
 	}
 
-	// Turns well within the bound make it busy: Reads poll, and get
-	// their data without parking.
+	// Turns well within the bound make it busy: Reads poll.
 	go echo(s)
 	pingPong(t, c, 20)
-	polls, hits := ctr.polls.Load(), ctr.pollHits.Load()
-	if polls == 0 || hits == 0 {
-		t.Fatalf("after 20 round trips: %d polls, %d hits; want some of each", polls, hits)
+	if n := ctr.polls.Load(); n == 0 {
+		t.Fatal("after 20 round trips: no poll; want some")
 	}
-	// (The last turn may have left it idle: its answer came from
-	// another CPU while the Read spun. Busy it is, for what follows.)
+	// A poll as long as the cap gets its data without parking.
 	setBusy(c)
+	hits := ctr.pollHits.Load()
+	pingPong(t, c, 1)
+	if n := ctr.pollHits.Load(); n != hits+1 {
+		t.Fatalf("a round trip on a busy connection: %d poll hits; want 1", n-hits)
+	}
+	// A poll that finds nothing makes the connection idle, however soon
+	// the data comes after it parked: the peer was not taking turns on
+	// this P.
+	if err := s.SetNoDelay(true); err != nil { // no wait for the ACK of the last echo
+		t.Fatal(err)
+	}
+	c.sh.mu.Lock()
+	c.rdW.est = estMin // a 2 µs poll
+	c.sh.mu.Unlock()
+	iters := ctr.iters.Load()
+	done = readAsync(c)
+	for end := time.Now().Add(10 * time.Second); ctr.iters.Load() == iters; runtime.Gosched() {
+		// Spin, so that the data comes at once after the poll gave up.
+		if time.Now().After(end) {
+			t.Fatal("the short poll never gave up")
+		}
+	}
+	if _, err := s.Write(one); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if busy(c) {
+		t.Fatal("connection still busy after a poll that found nothing")
+	}
+	// Busy again, for what follows.
+	setBusy(c)
+	polls, hits := ctr.polls.Load(), ctr.pollHits.Load()
 
 	// Silence: the Read polls, gives up within the bound and parks.
-	iters := ctr.iters.Load()
+	iters = ctr.iters.Load()
 	start := time.Now()
 	done = readAsync(c)
 	eventually(t, "the poll to give up", func() bool { return ctr.iters.Load() != iters })
