@@ -211,14 +211,15 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 		d.ctr.pollsCapped.Add(1)
 	}
 	err := d.block(ch, deadline, now, nil, nil)
-	if time.Since(start) > d.busyPoll/shortPark {
+	if time.Since(start) > d.parkShort() {
 		return 0, err
 	}
 	return max(w.est, estMin), err // a turn on one P: poll next time
 }
 
 // Busy polling (issue 11). A blocked Read on a busy connection, one
-// whose recent waits were short, polls its wake-up for a while, yielding
+// whose peer takes its turns on the same P, polls its wake-up for a
+// while, yielding
 // its P in turn, before its goroutine parks: the Read's data then needs
 // no goroutine wake-up, which with an idle P makes the scheduler wake an
 // OS thread, a futex call on the waker's path and, on a virtual machine,
@@ -226,17 +227,20 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 //
 // How long it polls follows the connection's own recent waits: est
 // (waiters.est), in units of estUnit, is a running mean (each new wait
-// weighs a half) of the waits that a poll ended right after yielding,
-// 0 standing for an idle connection (a new one, or one whose last wait
-// was long); a Read polls for pollMul times est, at least pollMin and
-// at most the cap (Options.BusyPoll, default defaultBusyPoll). A wait
-// longer than the cap makes the connection idle, and a Read on an idle
-// connection parks at once, so idle connections cost no CPU; a short
-// wait that parked makes it busy again with the least estimate
-// (estMin), so a poll that finds nothing costs at most a small multiple
-// of what the connection's polls usually wait. At most maxPollers Reads of a stack poll at once; the others
-// park, so that a server with many busy connections does not spend its
-// CPUs polling.
+// weighs a half) of the waits that a poll ended right after a later
+// yield than the first (at the first look, after the first yield, the
+// peer's turn ran while the Read yielded, however long: est stays), 0
+// standing for an idle connection; a Read polls for pollMul times
+// est, at least pollMin and at most the cap (Options.BusyPoll, default
+// defaultBusyPoll). A Read on an idle connection parks at once, so idle
+// connections cost no CPU. A connection becomes idle when a poll finds
+// nothing (its peer is not taking turns on this P: parking lets the
+// scheduler hand the two goroutines over on one P again) or a wait is
+// longer than the cap, and busy again when a parked Read is woken
+// within shortPark (or a quarter of the cap, if longer), as a hand-over
+// on one P is. At most
+// maxPollers Reads of a stack poll at once; the others park, so that a
+// server with many busy connections does not spend its CPUs polling.
 //
 // A wake-up that came while poll spun, not at once after it yielded, was
 // sent by a goroutine running on another CPU: the two ends of the
@@ -246,18 +250,18 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 // idle, so that the next Read parks and the scheduler puts the two back
 // on one P.
 const (
-	defaultBusyPoll = 20 * time.Microsecond
+	defaultBusyPoll = 10 * time.Microsecond
 	maxBusyPoll     = time.Millisecond // the cap's cap: est's range
-	pollMin         = 2 * time.Microsecond
+	pollMin         = 5 * time.Microsecond
 	pollMul         = 2
 	estUnit         = 16 * time.Nanosecond
 	pollYield       = 2 * time.Microsecond                // how often poll lets the other goroutines of its P run
 	estMin          = uint16(pollMin / pollMul / estUnit) // a short wait's estimate after an idle spell
-	// A parked Read whose wake-up came within the cap over shortPark
-	// (5 µs by default) had its peer take its turn on the same P (the
-	// goroutine handed over without a thread wake-up): such a wait makes
-	// the connection busy.
-	shortPark = 4
+	// A parked Read whose wake-up came within shortPark, or a quarter of
+	// the cap if that is longer, had its peer take its turn on the same
+	// P (the goroutine handed over without a thread wake-up): such a
+	// wait makes the connection busy.
+	shortPark = 5 * time.Microsecond
 )
 
 // pollCap is the cap on a poll for Options.BusyPoll o: 0 (never) for a
@@ -271,6 +275,10 @@ func pollCap(o time.Duration) time.Duration {
 	}
 	return min(o, maxBusyPoll)
 }
+
+// parkShort is how soon a parked Read's wake-up must come to make the
+// connection busy: shortPark, or a quarter of the cap if that is longer.
+func (d *realTime) parkShort() time.Duration { return max(d.busyPoll/4, shortPark) }
 
 // maxPollers is how many Reads of a stack may poll at once with procs
 // Ps: half of them, at least one.

@@ -137,7 +137,7 @@ func TestBusyPoll_IdleConnectionParks(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.sh.mu.Lock()
-	c.rdW.est = estMin // a 2 µs poll
+	c.rdW.est = estMin // a 5 µs poll
 	c.sh.mu.Unlock()
 	iters := ctr.iters.Load()
 	done = readAsync(c)
@@ -358,7 +358,7 @@ func TestBusyPoll_PollersCapped(t *testing.T) {
 // follows the waits that ended by polling.
 func TestBusyPoll_Rule(t *testing.T) {
 	for _, tc := range []struct{ o, want time.Duration }{
-		{0, 20 * time.Microsecond}, {-1, 0}, {5 * time.Microsecond, 5 * time.Microsecond}, {time.Second, time.Millisecond},
+		{0, 10 * time.Microsecond}, {-1, 0}, {5 * time.Microsecond, 5 * time.Microsecond}, {time.Second, time.Millisecond},
 	} {
 		if got := pollCap(tc.o); got != tc.want {
 			t.Errorf("pollCap(%v) = %v; want %v", tc.o, got, tc.want)
@@ -379,8 +379,8 @@ func TestBusyPoll_Rule(t *testing.T) {
 		want time.Duration
 	}{
 		{0, 0},                          // idle: no poll
-		{1, 2 * time.Microsecond},       // at least pollMin
-		{estMin, 2 * time.Microsecond},  // after a short park
+		{1, 5 * time.Microsecond},       // at least pollMin
+		{estMin, 5 * time.Microsecond},  // after a short park
 		{us(3), 5984 * time.Nanosecond}, // twice the estimate: 2 × 187 × 16 ns
 		{us(15), 20 * time.Microsecond}, // at most the cap
 		{us(1000), 20 * time.Microsecond},
@@ -395,13 +395,23 @@ func TestBusyPoll_Rule(t *testing.T) {
 		want uint16
 	}{
 		{us(4), 2 * time.Microsecond, 188},  // the mean: (250+125+1)/2
-		{estMin, 5 * time.Microsecond, 187}, // (62+312+1)/2
+		{estMin, 5 * time.Microsecond, 234}, // (156+312+1)/2
 		{us(4), 20 * time.Microsecond, 750}, // up to the cap
 		{us(4), 21 * time.Microsecond, 0},   // past it: idle
 		{1, 0, 1},                           // never 0 after a hit
 	} {
 		if got := d.estimate(tc.est, tc.took); got != tc.want {
 			t.Errorf("estimate(%d, %v) = %d; want %d", tc.est, tc.took, got, tc.want)
+		}
+	}
+	// A parked wait counts as a turn on one P within shortPark, or a
+	// quarter of the cap if longer.
+	for _, tc := range []struct{ cap, want time.Duration }{
+		{10 * time.Microsecond, shortPark}, {20 * time.Microsecond, shortPark}, {time.Millisecond, 250 * time.Microsecond},
+	} {
+		d := &realTime{busyPoll: tc.cap}
+		if got := d.parkShort(); got != tc.want {
+			t.Errorf("cap %v: parkShort %v; want %v", tc.cap, got, tc.want)
 		}
 	}
 }

@@ -161,21 +161,21 @@ type Options struct {
 	// Busy polling (driver.go). BusyPoll caps how long a blocked Read on
 	// a busy connection polls for data, yielding its P in turn, before
 	// its goroutine parks, as Linux's SO_BUSY_POLL bounds a socket read's
-	// busy loop; 0 (the default) means 20 µs, a negative value never
+	// busy loop; 0 (the default) means 10 µs, a negative value never
 	// polls, and values past 1 ms count as 1 ms. Within the cap a Read
-	// polls for twice the average of its connection's recent waits that
-	// ended by polling (at least 2 µs). A connection is busy while its
-	// blocked Reads wait no longer than the cap and their data comes
-	// right after the poll yields (the peer took its turn on the same P);
-	// a Read on an idle connection (a new one, one whose last wait was
-	// longer, or whose data came from another CPU while it spun) parks at
-	// once, so idle connections cost no CPU, and at most half of
-	// GOMAXPROCS Reads of a stack poll at once (Stats.BusyPollsCapped
-	// counts the others), so a server with many busy connections does not
-	// spend its CPUs polling. Polling spares the goroutine wake-up of
-	// each turn of a request/response exchange, which with an idle P
-	// makes the scheduler wake an OS thread (BENCHMARKS.md, "Busy
-	// polling").
+	// polls for twice the mean of its connection's recent polls that got
+	// their data, at least 5 µs. A connection is busy while its peer
+	// takes its turns on the same P: a poll got its data right after
+	// yielding, or a parked Read was woken within 5 µs (or a quarter of
+	// the cap, if longer). A Read on an idle connection (a new one, or
+	// one whose last poll found nothing, whose data came from another CPU
+	// while it spun, or whose last wait was longer) parks at once, so
+	// idle connections cost no CPU; at most half of GOMAXPROCS Reads of a
+	// stack poll at once (Stats.BusyPollsCapped counts the others), so a
+	// server with many busy connections does not spend its CPUs polling.
+	// Polling spares the goroutine wake-up of each turn of a
+	// request/response exchange, which with an idle P makes the scheduler
+	// wake an OS thread (BENCHMARKS.md, "Busy polling on by default").
 	BusyPoll time.Duration
 
 	// Names (fuzzapi). Resolver turns host names into addresses for
