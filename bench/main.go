@@ -177,7 +177,7 @@ func main() {
 		only     = flag.String("only", "", "comma-separated workloads to run (bulk1500, bulk65535, conn1, conn8, pingpong, short, memory, synflood, tun)")
 		stacks   = flag.String("stacks", "synack,gvisor,kernel", "comma-separated contenders")
 		tun      = flag.Bool("tun", false, "also run the TUN benchmark of package interop (root only)")
-		bpoll    = flag.Duration("busypoll", 0, "synack's Options.BusyPoll (0, the default: off)")
+		bpoll    = flag.Duration("busypoll", 0, "synack's Options.BusyPoll (0: the default cap, 10µs; negative, e.g. -1ns: never poll)")
 		gso      = flag.Bool("gso", true, "join synack's stacks with link.PipeGSO (TCP super-segments between them) rather than link.Pipe")
 		repo     = flag.String("repo", "..", "the synack repository (for --tun)")
 		asJSON   = flag.Bool("json", false, "print JSON")

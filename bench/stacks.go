@@ -71,8 +71,8 @@ func newSynack(mtu int) (network, error) {
 	return newSynackOpts(mtu, stack.Options{BusyPoll: busyPoll}, stack.Options{BusyPoll: busyPoll})
 }
 
-// busyPoll (--busypoll) is synack's Options.BusyPoll (0: off, the
-// stack's default).
+// busyPoll (--busypoll) is synack's Options.BusyPoll (0: the stack's
+// default, negative: never poll).
 var busyPoll time.Duration
 
 // pipeGSO (--gso) joins synack's two stacks with link.PipeGSO, over which

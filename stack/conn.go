@@ -67,9 +67,10 @@ type waiters struct {
 	ch    chan struct{}
 	n     int32  // callers counted by add and not yet by done
 	waits uint16 // times add was called, wrapping (tests)
-	// busy says the last wait ended within Options.BusyPoll: the next
-	// one busy-polls ch before it parks (Reads only; driver.go).
-	busy bool
+	// est estimates how long a blocked Read waits on this connection
+	// (busy polling, driver.go): 0 for an idle connection, whose Reads
+	// park at once.
+	est uint16
 }
 
 // add counts a caller about to wait and returns the channel to wait on.
@@ -219,12 +220,12 @@ func (c *Conn) opErr(op string, err error) error {
 // an error or the read deadline (os.ErrDeadlineExceeded).
 func (c *Conn) Read(b []byte) (int, error) {
 	sh := c.sh
-	waited, short := false, false
+	waited, est := false, uint16(0)
 	for {
 		sh.mu.Lock()
 		if waited {
 			c.rdW.done()
-			c.rdW.busy = short
+			c.rdW.est = est
 			waited = false
 		}
 		rdl := c.rdl
@@ -242,13 +243,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		ch := c.s.drv.waiter(&c.rdW)
 		waited = ch != nil
-		w := connWait{c: c, dl: rdl, poll: c.rdW.busy}
+		w := connWait{c: c, dl: rdl, est: c.rdW.est}
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
 		sh.unlock()
 		var err error
-		short, err = c.s.drv.blockConn(ch, dl, now, w)
+		est, err = c.s.drv.blockConn(ch, dl, now, w)
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}

@@ -41,10 +41,10 @@ type driver interface {
 	block(ch chan struct{}, deadline, now time.Time, ctx context.Context, ready func() bool) error
 	// blockConn is block for a Conn's Read or Write: w says when it is
 	// ready, so that a driver that waits on ch alone needs no closure.
-	// If w.poll, it may busy-poll ch before it parks (BusyPoll); short
-	// reports that the wait ended within the polling bound, so that the
-	// next wait polls too.
-	blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (short bool, err error)
+	// It may busy-poll ch before it parks (busy polling, driver.go), and
+	// returns the connection's new wait estimate (waiters.est), given its
+	// estimate w.est.
+	blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (est uint16, err error)
 	// ctxDeadline returns dl, or ctx's deadline if it is earlier and on
 	// the stack's clock.
 	ctxDeadline(ctx context.Context, dl time.Time) time.Time
@@ -70,8 +70,8 @@ type driver interface {
 type connWait struct {
 	c     *Conn
 	write bool
-	poll  bool  // busy-poll before parking (Options.BusyPoll; driver.go)
-	dl    int64 // c.rdl or c.wdl when the call started waiting
+	est   uint16 // the connection's wait estimate (waiters.est; busy polling)
+	dl    int64  // c.rdl or c.wdl when the call started waiting
 }
 
 // ready reports (taking sh.mu) whether the wait is over.
@@ -90,7 +90,8 @@ type realTime struct {
 	s        *Stack
 	done     chan struct{} // closed by stop
 	loops    sync.WaitGroup
-	busyPoll time.Duration // Options.BusyPoll; 0: never
+	busyPoll time.Duration // the poll cap (pollCap of Options.BusyPoll); 0: never
+	maxPoll  int32         // Reads polling at once, at most (maxPollers)
 	ctr      pollCounters
 }
 
@@ -180,67 +181,162 @@ func (d *realTime) block(ch chan struct{}, deadline, now time.Time, ctx context.
 	return nil
 }
 
-func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (bool, error) {
+func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (uint16, error) {
 	if d.busyPoll <= 0 || w.write {
-		return false, d.block(ch, deadline, now, nil, nil)
+		return 0, d.block(ch, deadline, now, nil, nil)
 	}
 	start := time.Now()
-	if w.poll {
-		d.ctr.polls.Add(1)
-		if got, yielded := d.poll(ch, start, deadline); got {
-			d.ctr.pollHits.Add(1)
-			return yielded, nil
+	if bound := d.pollBound(w.est); bound > 0 {
+		if d.ctr.pollers.Add(1) <= d.maxPoll {
+			d.ctr.polls.Add(1)
+			got, yielded, at := d.poll(ch, start, bound, deadline)
+			d.ctr.pollers.Add(-1)
+			if got {
+				d.ctr.pollHits.Add(1)
+				switch {
+				case !yielded:
+					return 0, nil // the answer came from another CPU: park next time
+				case at.IsZero():
+					// At the first look, after the first yield: the peer's
+					// turn, however long, ran while this Read yielded.
+					return max(w.est, estMin), nil
+				}
+				return d.estimate(w.est, at.Sub(start)), nil
+			}
+			// Nothing came: the peer is not taking turns on this P. Park,
+			// and do not poll next time.
+			return 0, d.block(ch, deadline, time.Time{}, nil, nil)
 		}
-		now = time.Time{} // polling took time: read the clock again
+		d.ctr.pollers.Add(-1)
+		d.ctr.pollsCapped.Add(1)
 	}
 	err := d.block(ch, deadline, now, nil, nil)
-	return time.Since(start) <= d.busyPoll, err
+	if time.Since(start) > d.parkShort() {
+		return 0, err
+	}
+	return max(w.est, estMin), err // a turn on one P: poll next time
 }
 
-// busyPoll is Options.BusyPoll, 0 for never.
-func busyPoll(d time.Duration) time.Duration { return max(d, 0) }
+// Busy polling (issue 11). A blocked Read on a busy connection, one
+// whose peer takes its turns on the same P, polls its wake-up for a
+// while, yielding
+// its P in turn, before its goroutine parks: the Read's data then needs
+// no goroutine wake-up, which with an idle P makes the scheduler wake an
+// OS thread, a futex call on the waker's path and, on a virtual machine,
+// the wake-up of an idle vCPU, now and then tens of µs.
+//
+// How long it polls follows the connection's own recent waits: est
+// (waiters.est), in units of estUnit, is a running mean (each new wait
+// weighs a half) of the waits that a poll ended right after a later
+// yield than the first (at the first look, after the first yield, the
+// peer's turn ran while the Read yielded, however long: est stays), 0
+// standing for an idle connection; a Read polls for pollMul times
+// est, at least pollMin and at most the cap (Options.BusyPoll, default
+// defaultBusyPoll). A Read on an idle connection parks at once, so idle
+// connections cost no CPU. A connection becomes idle when a poll finds
+// nothing (its peer is not taking turns on this P: parking lets the
+// scheduler hand the two goroutines over on one P again) or a wait is
+// longer than the cap, and busy again when a parked Read is woken
+// within shortPark (or a quarter of the cap, if longer), as a hand-over
+// on one P is. At most
+// maxPollers Reads of a stack poll at once; the others park, so that a
+// server with many busy connections does not spend its CPUs polling.
+//
+// A wake-up that came while poll spun, not at once after it yielded, was
+// sent by a goroutine running on another CPU: the two ends of the
+// exchange then work on two CPUs and move the connections' state between
+// them, which on the machines measured (BENCHMARKS.md, "Busy polling")
+// is slower than taking turns on one; the connection is then counted
+// idle, so that the next Read parks and the scheduler puts the two back
+// on one P.
+const (
+	defaultBusyPoll = 10 * time.Microsecond
+	maxBusyPoll     = time.Millisecond // the cap's cap: est's range
+	pollMin         = 5 * time.Microsecond
+	pollMul         = 2
+	estUnit         = 16 * time.Nanosecond
+	pollYield       = 2 * time.Microsecond                // how often poll lets the other goroutines of its P run
+	estMin          = uint16(pollMin / pollMul / estUnit) // a short wait's estimate after an idle spell
+	// A parked Read whose wake-up came within shortPark, or a quarter of
+	// the cap if that is longer, had its peer take its turn on the same
+	// P (the goroutine handed over without a thread wake-up): such a
+	// wait makes the connection busy.
+	shortPark = 5 * time.Microsecond
+)
 
-// pollYield is how often poll lets the other goroutines of its P run.
-const pollYield = 2 * time.Microsecond
+// pollCap is the cap on a poll for Options.BusyPoll o: 0 (never) for a
+// negative o, the default for 0.
+func pollCap(o time.Duration) time.Duration {
+	switch {
+	case o < 0:
+		return 0
+	case o == 0:
+		return defaultBusyPoll
+	}
+	return min(o, maxBusyPoll)
+}
 
-// pollCounters count busy polling (Stats.BusyPolls, BusyPollHits) on a
-// cache line of their own.
+// parkShort is how soon a parked Read's wake-up must come to make the
+// connection busy: shortPark, or a quarter of the cap if that is longer.
+func (d *realTime) parkShort() time.Duration { return max(d.busyPoll/4, shortPark) }
+
+// maxPollers is how many Reads of a stack may poll at once with procs
+// Ps: half of them, at least one.
+func maxPollers(procs int) int32 { return int32(max(procs/2, 1)) }
+
+// pollBound is how long a Read polls on a connection with wait estimate
+// est: 0 if it is idle.
+func (d *realTime) pollBound(est uint16) time.Duration {
+	if est == 0 {
+		return 0
+	}
+	return min(max(pollMul*time.Duration(est)*estUnit, pollMin), d.busyPoll)
+}
+
+// estimate is the wait estimate after a poll of a connection whose
+// estimate was est got its data, right after yielding, took after the
+// Read began to wait: 0 (idle) if took is past the cap, else the mean of
+// est and took.
+func (d *realTime) estimate(est uint16, took time.Duration) uint16 {
+	if took > d.busyPoll {
+		return 0
+	}
+	t := uint32(took / estUnit)
+	return uint16(max((uint32(est)+t+1)/2, 1))
+}
+
+// pollCounters count busy polling (Stats.BusyPolls, BusyPollHits,
+// BusyPollsCapped) on a cache line of their own.
 type pollCounters struct {
-	_               [64]byte
-	polls, pollHits atomic.Uint64
-	iters           atomic.Uint64 // times poll looked at its channel (tests)
-	_               [64 - 24]byte
+	_                            [64]byte
+	polls, pollHits, pollsCapped atomic.Uint64
+	iters                        atomic.Uint64 // times poll looked at its channel (tests)
+	pollers                      atomic.Int32  // Reads polling now
+	_                            [64 - 36]byte
 }
 
 // busyPollStats fills in the busy-polling counters of st.
 func (s *Stack) busyPollStats(st *Stats) {
 	if d, ok := s.drv.(*realTime); ok {
 		st.BusyPolls, st.BusyPollHits = d.ctr.polls.Load(), d.ctr.pollHits.Load()
+		st.BusyPollsCapped = d.ctr.pollsCapped.Load()
 	}
 }
 
 // poll busy-polls ch (a Conn's wake-up: it gets a token or is closed)
-// for up to d.busyPoll from start, and no later than deadline (if not
-// zero), and reports whether the wake-up came (got), and whether it came
-// at the first look after poll yielded its P (yielded).
-//
-// The caller does not park, so whoever sends the wake-up does not have
-// to make its goroutine runnable again, nor the scheduler wake a thread
-// for it when a P is idle, which costs tens of µs on a virtual machine
-// now and then. Polling yields the P first, so that a goroutine the
-// caller just woke (the peer of a request/response exchange, queued on
-// this P) runs at once, and every pollYield after, so that the peer gets
-// its turn. A wake-up that came while poll was spinning, not at once
-// after a yield, was sent by a goroutine running on another CPU: the
-// two ends of the exchange then work on two CPUs and move the
-// connections' state between them, which on the machines measured
-// (BENCHMARKS.md) is slower than taking turns on one; blockConn then
-// reports the wait as long, so that the next one parks.
-func (d *realTime) poll(ch chan struct{}, start, deadline time.Time) (got, yielded bool) {
+// for up to bound from start, and no later than deadline (if not zero),
+// and reports whether the wake-up came (got), whether it came at the
+// first look after poll yielded its P (yielded), and when poll last read
+// the clock before it came (at; zero if it came at the first look, which
+// needs no clock). It yields first, so that
+// a goroutine the caller just woke (the peer of a request/response
+// exchange, queued on this P) runs at once, and every pollYield after,
+// so that the peer gets its turn.
+func (d *realTime) poll(ch chan struct{}, start time.Time, bound time.Duration, deadline time.Time) (got, yielded bool, at time.Time) {
 	runtime.Gosched()
 	yielded = true
 	last := start
-	end := start.Add(d.busyPoll)
+	end := start.Add(bound)
 	if !deadline.IsZero() && deadline.Before(end) {
 		end = deadline
 	}
@@ -248,7 +344,7 @@ func (d *realTime) poll(ch chan struct{}, start, deadline time.Time) (got, yield
 		select {
 		case <-ch:
 			d.ctr.iters.Add(uint64(i))
-			return true, yielded
+			return true, yielded, at
 		default:
 		}
 		yielded = false
@@ -256,9 +352,10 @@ func (d *realTime) poll(ch chan struct{}, start, deadline time.Time) (got, yield
 			continue
 		}
 		t := time.Now()
+		at = t
 		if t.After(end) {
 			d.ctr.iters.Add(uint64(i))
-			return false, false
+			return false, false, t
 		}
 		if t.Sub(last) >= pollYield {
 			runtime.Gosched()
@@ -367,8 +464,8 @@ func (d *simulated) block(_ chan struct{}, deadline, _ time.Time, ctx context.Co
 	return ErrNoProgress
 }
 
-func (d *simulated) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (bool, error) {
-	return false, d.block(ch, deadline, now, nil, w.ready)
+func (d *simulated) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (uint16, error) {
+	return 0, d.block(ch, deadline, now, nil, w.ready)
 }
 
 // ctxDeadline ignores ctx's deadline, which is on the wall clock, not the

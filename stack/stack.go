@@ -158,21 +158,24 @@ type Options struct {
 	// (issue 9; see MemoryOptions and stack/memory.go).
 	Memory MemoryOptions
 
-	// Busy polling (pingpong; driver.go). BusyPoll, if positive, is how
-	// long a blocked Read on a busy connection polls for data, yielding
-	// its P in turn, before its goroutine parks, as Linux's SO_BUSY_POLL
-	// bounds a socket read's busy loop. A connection is busy while its
-	// last blocked Read waited no longer than BusyPoll (and, if it
-	// polled, got its data right after yielding: the peer took its turn
-	// on the same P); a Read on an idle connection (a new one, or one
-	// whose last wait was longer) parks at once, so idle connections cost
-	// no CPU, and a poll that finds nothing costs at most BusyPoll before
-	// it parks. Polling spares the goroutine wake-up of each turn of a
-	// request/response exchange, which now and then makes the scheduler
-	// wake a thread and stalls the exchange for tens of µs. Zero (the
-	// default) never polls: measured on a quiet 2-CPU virtual machine,
-	// polling made 1-byte ping-pong slower; on a loaded one, faster
-	// (BENCHMARKS.md, "Busy polling"). 20 µs is a sensible value.
+	// Busy polling (driver.go). BusyPoll caps how long a blocked Read on
+	// a busy connection polls for data, yielding its P in turn, before
+	// its goroutine parks, as Linux's SO_BUSY_POLL bounds a socket read's
+	// busy loop; 0 (the default) means 10 µs, a negative value never
+	// polls, and values past 1 ms count as 1 ms. Within the cap a Read
+	// polls for twice the mean of its connection's recent polls that got
+	// their data, at least 5 µs. A connection is busy while its peer
+	// takes its turns on the same P: a poll got its data right after
+	// yielding, or a parked Read was woken within 5 µs (or a quarter of
+	// the cap, if longer). A Read on an idle connection (a new one, or
+	// one whose last poll found nothing, whose data came from another CPU
+	// while it spun, or whose last wait was longer) parks at once, so
+	// idle connections cost no CPU; at most half of GOMAXPROCS Reads of a
+	// stack poll at once (Stats.BusyPollsCapped counts the others), so a
+	// server with many busy connections does not spend its CPUs polling.
+	// Polling spares the goroutine wake-up of each turn of a
+	// request/response exchange, which with an idle P makes the scheduler
+	// wake an OS thread (BENCHMARKS.md, "Busy polling on by default").
 	BusyPoll time.Duration
 
 	// Names (fuzzapi). Resolver turns host names into addresses for
@@ -291,6 +294,9 @@ type Stats struct {
 	// Busy polling (Options.BusyPoll; driver.go).
 	BusyPolls    uint64 // blocked Reads that busy-polled before parking
 	BusyPollHits uint64 // … and got their data (or the end) without parking
+	// BusyPollsCapped counts blocked Reads on busy connections that
+	// parked without polling because enough Reads of the stack polled.
+	BusyPollsCapped uint64
 }
 
 // counters are the live, atomic form of Stats.
@@ -454,7 +460,8 @@ func New(opts Options) *Stack {
 	if opts.Runner != nil {
 		s.drv = &simulated{s: s, runner: opts.Runner}
 	} else {
-		s.drv = &realTime{s: s, done: make(chan struct{}), busyPoll: busyPoll(opts.BusyPoll)}
+		s.drv = &realTime{s: s, done: make(chan struct{}), busyPoll: pollCap(opts.BusyPoll),
+			maxPoll: maxPollers(runtime.GOMAXPROCS(0))}
 		// tlp: probes wait for the Go scheduler (tcp.RealTimeProbeSlack).
 		if s.cfg.ProbeSlack == 0 {
 			s.cfg.ProbeSlack = tcp.RealTimeProbeSlack
