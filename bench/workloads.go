@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/synack/synack/stack"
 )
 
 // params bound every workload in count and time.
@@ -382,6 +384,12 @@ func memory(n network, p params) (map[string]float64, error) {
 	}
 	s0.Close()
 	n.Settle(1)
+	// The buffers earlier workloads left in synack's free lists (16 MiB
+	// of send-buffer pages, 8 MiB of packets after a bulk run) go back
+	// once unused for a minute, which could fall between base and idle
+	// and be subtracted (negative bytes per connection were seen): they
+	// go now, for every contender's run alike.
+	stack.FreeCaches()
 	base := heapInUse()
 	type pair struct{ c, s net.Conn }
 	conns := make([]pair, 0, p.memConns)

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/synack/synack/tcp"
 )
 
 // Inbound packets are copied into pooled buffers of a few size classes,
@@ -114,6 +116,25 @@ func trimPools(s *gcSentinel) {
 		packetPools[i].trim(now)
 	}
 	runtime.SetFinalizer(s, trimPools)
+}
+
+// FreeCaches drops the buffers that stacks keep for reuse: the free
+// lists of packet buffers (up to 8 MiB of 64 KiB ones after a transfer
+// at MTU 65535) and those of the TCP engine (tcp.FreeCaches: buffer
+// slabs and send-buffer pages). The lists give their buffers back on
+// their own once unused for a minute; FreeCaches gives them back at once,
+// for a program that wants its memory back after a burst of traffic, or
+// a measurement of what connections hold. They fill again as traffic
+// needs.
+func FreeCaches() {
+	for i := range packetPools {
+		l := &packetPools[i]
+		l.mu.Lock()
+		clear(l.free)
+		l.free = l.free[:0]
+		l.mu.Unlock()
+	}
+	tcp.FreeCaches()
 }
 
 // packetClass returns the index of the smallest class that holds n

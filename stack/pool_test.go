@@ -101,3 +101,23 @@ func TestPacketPool_TrimmedByGC(t *testing.T) {
 	}
 	t.Fatal("no trim in 200 collections")
 }
+
+// FreeCaches empties the packet free lists at once (and the engine's:
+// tcp's TestFreeCaches_EmptiesPagesAndSlabs).
+func TestFreeCaches_EmptiesPacketLists(t *testing.T) {
+	big := &packetPools[len(packetClasses)-1]
+	putPacket(getPacket(packetClasses[len(packetClasses)-1]))
+	big.mu.Lock()
+	n := len(big.free)
+	big.mu.Unlock()
+	if n == 0 {
+		t.Fatal("a released packet was not kept")
+	}
+	FreeCaches()
+	big.mu.Lock()
+	n = len(big.free)
+	big.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d packets kept after FreeCaches; want 0", n)
+	}
+}

@@ -138,3 +138,24 @@ func TestSndBufferSize(t *testing.T) {
 		t.Errorf("sndBuffer is %d bytes, want 32", n)
 	}
 }
+
+// FreeCaches empties the free lists of pages and slabs at once.
+func TestFreeCaches_EmptiesPagesAndSlabs(t *testing.T) {
+	p := getPage(maxPageShift)
+	p.Release()
+	slabPools[minSlabShift].put(new([]byte))
+	count := func(l *freeList[SendPage]) int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.free) }
+	if n := count(&pagePools[maxPageShift]); n == 0 {
+		t.Fatal("a released page was not kept")
+	}
+	FreeCaches()
+	if n := count(&pagePools[maxPageShift]); n != 0 {
+		t.Fatalf("%d pages kept after FreeCaches; want 0", n)
+	}
+	slabPools[minSlabShift].mu.Lock()
+	n := len(slabPools[minSlabShift].free)
+	slabPools[minSlabShift].mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d slabs kept after FreeCaches; want 0", n)
+	}
+}
