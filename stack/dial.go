@@ -170,7 +170,7 @@ func (s *Stack) dial(ctx context.Context, network string, laddr, raddr netip.Add
 	if o.fastOpen {
 		fo = &FastOpenDial{}
 	}
-	c.tcb = s.activeTCB(cfg, key, now, fo)
+	c.tcb = s.activeTCB(sh, cfg, key, now, fo)
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateClosed, tcp.StateSynSent, now)
 	sh.insert(c)
@@ -253,9 +253,16 @@ func (s *Stack) config(r *route, dst netip.Addr) tcp.Config {
 // 6056 Algorithm 3 ("simple hash-based"): a keyed hash of the addresses
 // gives each destination its own offset into the range, and a counter
 // walks it. It returns the tuple and its shard, locked; nil if every port
-// is taken.
+// is taken. When every port to raddr is taken and some are held only by
+// our own TIME-WAIT records, the first of those that may be reused
+// (tcp.TimeWait.ReusableForDial, Linux's tcp_tw_reuse; not with
+// Options.NoTimeWaitReuse) is taken: its record is forgotten and the
+// shard's dialISS holds the least initial sequence number the new
+// connection may use (activeTCB takes it).
 func (s *Stack) ephemeral(src netip.Addr, raddr netip.AddrPort) (tuple, *shard) {
 	offset := s.hash(src, netip.AddrPortFrom(raddr.Addr(), raddr.Port()), netip.AddrPort{})
+	var now time.Time
+	var reuse tuple // the first 4-tuple held only by a reusable TIME-WAIT record
 	for range ephemeralCount {
 		next := s.nextEphemeral.Add(1) - 1
 		port := uint16(ephemeralMin + (offset+next)%ephemeralCount)
@@ -268,8 +275,26 @@ func (s *Stack) ephemeral(src netip.Addr, raddr netip.AddrPort) (tuple, *shard) 
 		if sh.tupleFree(key) {
 			return key, sh
 		}
+		if !reuse.local.IsValid() && !s.noTWReuse && sh.conns.get(key) == nil && sh.inTimeWait(key) {
+			if now.IsZero() {
+				now = s.clock.Now()
+			}
+			if rec := sh.tw[twKeyOf(key)]; rec.ReusableForDial(now) {
+				reuse = key
+			}
+		}
 		sh.mu.Unlock()
 	}
+	if !reuse.local.IsValid() {
+		return tuple{}, nil
+	}
+	sh := s.shardFor(reuse)
+	sh.mu.Lock()
+	if sh.conns.get(reuse) == nil && sh.reuseTimeWait(reuse, now) {
+		s.ctr.twReused.Add(1)
+		return reuse, sh
+	}
+	sh.mu.Unlock()
 	return tuple{}, nil
 }
 

@@ -136,8 +136,16 @@ func (s *Stack) DialStartFastOpen(laddr, raddr netip.AddrPort, cfg *tcp.Config, 
 
 // activeTCB makes the TCB of an active open: a Fast Open one when fo is
 // set and the mode allows it.
-func (s *Stack) activeTCB(cfg tcp.Config, key tuple, now time.Time, fo *FastOpenDial) *tcp.TCB {
+func (s *Stack) activeTCB(sh *shard, cfg tcp.Config, key tuple, now time.Time, fo *FastOpenDial) *tcp.TCB {
 	iss := s.isn(key.local, key.remote, now)
+	if sh.dialReuse {
+		// The 4-tuple was our TIME-WAIT's (ephemeral): start past what
+		// the old connection sent.
+		if int32(iss-sh.dialISS) < 0 {
+			iss = sh.dialISS
+		}
+		sh.dialReuse = false
+	}
 	if cfg.TSOffset == 0 {
 		cfg.TSOffset = s.tsOffset(key.local.Addr(), key.remote.Addr())
 	}

@@ -79,6 +79,8 @@ type shard struct {
 	twq       twHeap
 	reopen    bool   // the SYN being handled reopened a TIME-WAIT 4-tuple:
 	reopenISS uint32 // the new connection's ISS is at least this
+	dialReuse bool   // the dial being made took our TIME-WAIT's 4-tuple:
+	dialISS   uint32 // its ISS is at least this (ephemeral, activeTCB)
 }
 
 type outPacket struct {

@@ -86,7 +86,7 @@ func (s *Stack) dialStart(laddr, raddr netip.AddrPort, cfg *tcp.Config, fo *Fast
 			conf.MSS = mss
 		}
 	}
-	c.tcb = s.activeTCB(conf, key, now, fo)
+	c.tcb = s.activeTCB(sh, conf, key, now, fo)
 	c.watch()
 	s.report(key.local, key.remote, tcp.StateClosed, tcp.StateSynSent, now)
 	sh.insert(c)

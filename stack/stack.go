@@ -178,6 +178,18 @@ type Options struct {
 	// wake an OS thread (BENCHMARKS.md, "Busy polling on by default").
 	BusyPoll time.Duration
 
+	// NoTimeWaitReuse keeps a dial from taking the 4-tuple of one of our
+	// own TIME-WAIT records. By default, once every ephemeral port to a
+	// destination is taken, a dial may reuse a port whose TIME-WAIT
+	// record used timestamps and began at least a second before, as
+	// Linux's tcp_tw_reuse=1 does (Linux's default, 2, does so on
+	// loopback only): PAWS tells the new connection's segments from the
+	// old one's, and its sequence numbers start past the old ones. A
+	// client that makes more than 16,384 short connections to one
+	// server within 2·MSL would otherwise get EADDRNOTAVAIL.
+	// Stats.TimeWaitReused counts the reuses.
+	NoTimeWaitReuse bool
+
 	// Names (fuzzapi). Resolver turns host names into addresses for
 	// Dial, DialUDP, Dialer and ListenConfig; nil knows only
 	// "localhost". See Resolver for fixed names and DNS.
@@ -211,6 +223,7 @@ type Stats struct {
 	SynQueueDrops         uint64 // SYNs dropped because the SYN queue was full (Options.SynCookies off)
 	AcceptQueueDrops      uint64 // handshakes reset because the accept queue was full (Options.AbortOnOverflow), and cookie ACKs ignored past the backlog plus the SYN queue
 	Connections           uint64 // connections currently known (all states)
+	TimeWaitReused        uint64 // dials that took the 4-tuple of our own TIME-WAIT record (Options.NoTimeWaitReuse; Linux's TWRecycled)
 
 	// SYN cookies (RFC 4987 §3.6; Options.SynCookies).
 	SynCookiesSent    uint64 // SYNs answered with a cookie SYN-ACK
@@ -315,7 +328,8 @@ type counters struct {
 	listenOverflows, listenDrops, synFinDrops, tcpOptionErrors atomic.Uint64
 	reassemblyTooBig, ipv6ParamProblems                        atomic.Uint64
 	pmtuIgnored, pmtuConnUpdates                               atomic.Uint64
-	timeWait                                                   atomic.Int64 // TIME-WAIT records (timewait.go)
+	timeWait                                                   atomic.Int64  // TIME-WAIT records (timewait.go)
+	twReused                                                   atomic.Uint64 // Stats.TimeWaitReused (dial.go)
 	fo                                                         fastOpenCounters
 }
 
@@ -328,7 +342,9 @@ type Stack struct {
 	drv    driver // driver.go: real time or simulated, chosen in New
 	cfg    tcp.Config
 	secret []byte
-	trace  func(TraceEvent)
+
+	noTWReuse bool // Options.NoTimeWaitReuse
+	trace     func(TraceEvent)
 	// segTrace is Options.SegmentTrace (introspect.go).
 	segTrace func(SegmentEvent)
 
@@ -387,6 +403,7 @@ func New(opts Options) *Stack {
 		mem:         newMemory(opts.Memory),
 		trace:       opts.Trace,
 		segTrace:    opts.SegmentTrace,
+		noTWReuse:   opts.NoTimeWaitReuse,
 		backlog:     opts.Backlog,
 		synBacklog:  opts.SynBacklog,
 		seed:        maphash.MakeSeed(),
@@ -532,6 +549,7 @@ func (s *Stack) Stats() Stats {
 		SynQueueDrops:    c.synQueueDrops.Load(),
 		AcceptQueueDrops: c.acceptQueueDrops.Load(),
 		Connections:      c.conns.Load(),
+		TimeWaitReused:   c.twReused.Load(),
 		NotTCP:           c.notTCP.Load(),
 		Fragments:        c.fragments.Load(),
 		NotLocal:         c.notLocal.Load(),

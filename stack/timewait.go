@@ -208,6 +208,23 @@ func (sh *shard) inTimeWait(key tuple) bool {
 	return ok
 }
 
+// reuseTimeWait forgets the TIME-WAIT record of key if a dial may take
+// its 4-tuple at now (tcp.TimeWait.ReusableForDial), and sets dialISS
+// past what the old connection sent (sh.mu held).
+func (sh *shard) reuseTimeWait(key tuple, now time.Time) bool {
+	if sh.tw == nil {
+		return false
+	}
+	k := twKeyOf(key)
+	rec, ok := sh.tw[k]
+	if !ok || !rec.ReusableForDial(now) {
+		return false
+	}
+	sh.dialISS, sh.dialReuse = rec.NextISS(), true
+	sh.twForget(k, now)
+	return true
+}
+
 // tupleFree reports whether a new connection may take key: no
 // connection and no TIME-WAIT record has it.
 func (sh *shard) tupleFree(key tuple) bool {

@@ -90,6 +90,19 @@ func (tw *TimeWait) Expiry() time.Time { return time.Unix(0, tw.expires) }
 // Expired reports whether the wait has ended at now.
 func (tw *TimeWait) Expired(now time.Time) bool { return now.UnixNano() >= tw.expires }
 
+// ReusableForDial reports whether a new connection of ours may take the
+// record's 4-tuple at now, before 2·MSL has passed, as Linux's
+// tcp_tw_reuse lets a connect() take the port of its own TIME-WAIT
+// socket: only when timestamps were in use, so that PAWS on both ends
+// tells the new connection's segments from the old one's (its TSvals to
+// this peer grow from one connection to the next: Config.TSOffset), and
+// at least a second after the wait began or was last restarted by a
+// retransmitted FIN, so that the peer, which closed last, has had its
+// final ACK. The new connection starts at NextISS or later.
+func (tw *TimeWait) ReusableForDial(now time.Time) bool {
+	return tw.tsOK && now.UnixNano()-(tw.expires-tw.wait) >= int64(time.Second)
+}
+
 // NextISS is the smallest initial sequence number a new connection
 // reopening the 4-tuple should use: past anything the old one sent, with
 // a window's room (as Linux's tw_snd_nxt + 65535 + 2).

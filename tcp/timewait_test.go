@@ -217,3 +217,36 @@ func TestTimeWait_Timestamps(t *testing.T) {
 	l.out(seg{flags: ".", seq: 102, ack: 302, win: 502, opts: ts(tsv+2000, 6000)})
 	l.expiry(62 * time.Second)
 }
+
+// A dial may take our own TIME-WAIT 4-tuple (Linux's tcp_tw_reuse) only
+// with timestamps, and a second after the wait began or a retransmitted
+// FIN restarted it; it starts at SND.NXT + 65537.
+func TestTimeWait_ReusableForDial(t *testing.T) {
+	tw := TimeWait{sndNxt: 102, rcvNxt: 302, tsRecent: 5000, tsOK: true,
+		expires: t0.Add(60 * time.Second).UnixNano(), wait: int64(60 * time.Second)}
+	for _, c := range []struct {
+		at   time.Duration
+		want bool
+	}{{0, false}, {999 * time.Millisecond, false}, {time.Second, true}, {59 * time.Second, true}} {
+		if got := tw.ReusableForDial(t0.Add(c.at)); got != c.want {
+			t.Errorf("with timestamps, at %v: %v; want %v", c.at, got, c.want)
+		}
+	}
+	l := &twLadder{t: t, now: t0, tw: tw}
+	l.at(500 * time.Millisecond)
+	l.in(seg{flags: "F.", seq: 302, ack: 102, win: 100, opts: ts(6000, 0)}, TimeWaitAck) // restarts the wait
+	if l.tw.ReusableForDial(t0.Add(1400 * time.Millisecond)) {
+		t.Error("reusable 0.9 s after a retransmitted FIN restarted the wait")
+	}
+	if !l.tw.ReusableForDial(t0.Add(1500 * time.Millisecond)) {
+		t.Error("not reusable 1 s after a retransmitted FIN restarted the wait")
+	}
+	noTS := tw
+	noTS.tsOK = false
+	if noTS.ReusableForDial(t0.Add(59 * time.Second)) {
+		t.Error("reusable without timestamps")
+	}
+	if got := tw.NextISS(); got != 102+65537 {
+		t.Errorf("NextISS %d; want %d", got, 102+65537)
+	}
+}
