@@ -123,12 +123,25 @@ func TestBusyPoll_IdleConnectionParks(t *testing.T) {
 	if n := ctr.polls.Load(); n == 0 {
 		t.Fatal("after 20 round trips: no poll; want some")
 	}
-	// A poll as long as the cap gets its data without parking.
-	setBusy(c)
-	hits := ctr.pollHits.Load()
-	pingPong(t, c, 1)
-	if n := ctr.pollHits.Load(); n != hits+1 {
-		t.Fatalf("a round trip on a busy connection: %d poll hits; want 1", n-hits)
+	// A poll as long as the cap gets its data without parking. Under
+	// -race on a loaded machine the echo may take longer than the cap
+	// now and then (the poll then parks and the connection turns idle):
+	// a hit within 20 tries, each counted exactly.
+	hit := false
+	for range 20 {
+		setBusy(c)
+		polls, hits := ctr.polls.Load(), ctr.pollHits.Load()
+		pingPong(t, c, 1)
+		if n := ctr.polls.Load(); n > polls+1 {
+			t.Fatalf("a round trip on a busy connection polled %d times; want at most 1", n-polls)
+		}
+		if n := ctr.pollHits.Load(); n == hits+1 {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		t.Fatal("a round trip on a busy connection: no poll hit in 20 tries; want the data without parking")
 	}
 	// A poll that finds nothing makes the connection idle, however soon
 	// the data comes after it parked: the peer was not taking turns on
