@@ -137,8 +137,11 @@ var _ link.Adopter = (*Stack)(nil)
 // lock is free, the packet is processed at once in the caller's goroutine
 // (the caller holds no lock of this stack: see shard.unlock) rather than
 // waking the loop; otherwise it is queued as DeliverPacket queues.
-func (s *Stack) AdoptPacket(pkt []byte) {
-	p := adoptPacket(pkt)
+func (s *Stack) AdoptPacket(pkt []byte) { s.adopt(adoptPacket(pkt)) }
+
+// adopt is what AdoptPacket and AdoptPayload share: p's checksum is
+// trusted, and it is parsed and delivered.
+func (s *Stack) adopt(p *inPacket) {
 	if s.stopped.Load() {
 		putPacket(p)
 		return
@@ -164,18 +167,7 @@ var _ link.PayloadAdopter = (*Stack)(nil)
 func (s *Stack) AdoptPayload(hdr, payload []byte, ref link.PayloadRef) {
 	p := adoptPacket(hdr)
 	p.ext, p.extRef = payload, ref
-	if s.stopped.Load() {
-		putPacket(p)
-		return
-	}
-	p.csumOK = true
-	if !s.parse(p) {
-		s.ctr.packetsIn.Add(1)
-		putPacket(p)
-		return
-	}
-	p.sh.ctr.packetsIn.Add(1)
-	s.drv.deliver(p, true)
+	s.adopt(p)
 }
 
 // parseSplit is the IP layer of parse for a packet whose payload lies in
