@@ -15,7 +15,8 @@ import "time"
 //   - The send buffer follows the congestion window: once the application
 //     has filled it, the next acknowledgment lets it grow to twice the
 //     congestion window (one window in flight, one queued behind it), at
-//     least doubling, since growing copies the buffer.
+//     least doubling, so that it grows in few steps while the window
+//     grows a little with every ACK.
 //
 // Under memory pressure (Config.Memory, memory.go) neither grows: the
 // growth refused is counted.
@@ -133,8 +134,9 @@ func (t *TCB) sndBufExpand() {
 		return
 	}
 	if want > t.sndBuf.size {
-		// At least doubling: the ring's storage is copied on growth, and
-		// the window grows a little with every ACK.
+		// At least doubling: the window grows a little with every ACK,
+		// the size in few steps (the pages, sndpages.go, are taken as
+		// data comes, whatever the size).
 		t.sndBuf.resize(min(max(want, 2*t.sndBuf.size), t.cfg.MaxSendBufferSize))
 	}
 }
