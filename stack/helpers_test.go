@@ -43,7 +43,13 @@ func pairOn(t testing.TB, a, b link.Link, copts, sopts Options) (cl, sv *Stack) 
 // connected returns a client Conn and the server Conn it reached.
 func connected(t testing.TB, cl, sv *Stack) (c, s *Conn) {
 	t.Helper()
-	ln, err := sv.Listen("tcp", "198.18.0.2:80")
+	return connectedAt(t, cl, sv, "198.18.0.2:80")
+}
+
+// connectedAt is connected to the server's address addr (IPv4 or IPv6).
+func connectedAt(t testing.TB, cl, sv *Stack, addr string) (c, s *Conn) {
+	t.Helper()
+	ln, err := sv.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +63,7 @@ func connected(t testing.TB, cl, sv *Stack) (c, s *Conn) {
 		c, err := ln.AcceptTCP()
 		ch <- res{c, err}
 	}()
-	c, err = cl.Dial("tcp", "198.18.0.2:80")
+	c, err = cl.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,25 @@ func manualPair(t *testing.T, seed uint64, cfg tcp.Config, trace func(TraceEvent
 	return cl, sv, r
 }
 
+// manualConnected opens a listener on the server's port 80 and returns a
+// client Conn and the server Conn it reached, in manual mode (one
+// goroutine runs both ends). The listener stays open until the stacks
+// close.
+func manualConnected(t *testing.T, cl, sv *Stack) (c, s *Conn) {
+	t.Helper()
+	ln, err := sv.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = cl.Dial("tcp", "198.18.0.2:80"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = ln.AcceptTCP(); err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
 // manualSession runs a whole connection in one goroutine and returns its
 // trace.
 func manualSession(t *testing.T, seed uint64) []string {

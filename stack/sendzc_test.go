@@ -63,7 +63,7 @@ func TestSendZeroCopy_PagesComeBack(t *testing.T) {
 			cl, sv := pairOn(t, a, b, Options{}, Options{})
 			var c, s *Conn
 			if tc.v6 {
-				c, s = connected6(t, cl, sv)
+				c, s = connectedAt(t, cl, sv, "[2001:db8::2]:80")
 			} else {
 				c, s = connected(t, cl, sv)
 			}
@@ -192,32 +192,6 @@ func splitEP(src, dst string) (wire.Endpoints, *wire.TCPHeader) {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
-// connected6 is connected over IPv6.
-func connected6(t *testing.T, cl, sv *Stack) (c, s *Conn) {
-	t.Helper()
-	ln, err := sv.Listen("tcp", "[2001:db8::2]:80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan *Conn, 1)
-	go func() {
-		s, _ := ln.AcceptTCP()
-		ch <- s
-	}()
-	if c, err = cl.Dial("tcp", "[2001:db8::2]:80"); err != nil {
-		t.Fatal(err)
-	}
-	if s = <-ch; s == nil {
-		t.Fatal("no connection accepted")
-	}
-	t.Cleanup(func() {
-		c.Close()
-		s.Close()
-	})
-	return c, s
-}
 
 // countRef counts its releases.
 type countRef struct{ n int }

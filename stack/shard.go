@@ -233,53 +233,41 @@ func (sh *shard) flushOwn(loop bool) {
 // send writes one packet built by the shard and gives its buffer back
 // (or away, to a stack that adopts it).
 func (sh *shard) send(o *outPacket) {
-	if o.page != nil {
-		sh.sendSplit(o)
-		return
-	}
-	if o.ho != nil {
-		ok, err := o.ho.HandOff(o.pkt)
-		switch {
-		case err != nil:
-			sh.ctr.linkErrors.Add(1)
-		case ok:
-			sh.ctr.packetsOut.Add(1)
-			o.p.buf = nil
-			putHolder(o.p)
-			return
-		default:
-			// The far side stopped adopting since the packet was
-			// built without its checksum: drop it, TCP resends.
-			sh.ctr.linkErrors.Add(1)
+	switch {
+	case o.page != nil:
+		// Headers and a payload in a page of a send buffer: the far
+		// side's stack takes the headers' buffer and the packet's
+		// reference to the page.
+		ok, err := o.ho.(link.PayloadHandoff).HandOffPayload(o.pkt, o.payload, o.page)
+		if !sh.handedOff(o, ok, err) {
+			o.page.Release()
 		}
-		putPacket(o.p)
-		return
-	}
-	sh.write(o.l, o.pkt)
-	if o.p != nil {
-		putPacket(o.p)
+	case o.ho != nil:
+		ok, err := o.ho.HandOff(o.pkt)
+		sh.handedOff(o, ok, err)
+	default:
+		sh.write(o.l, o.pkt)
+		if o.p != nil {
+			putPacket(o.p)
+		}
 	}
 }
 
-// sendSplit hands a packet built as headers and a payload in a page of a
-// send buffer to the far side's stack, which takes the headers' buffer
-// and the packet's reference to the page.
-func (sh *shard) sendSplit(o *outPacket) {
-	ok, err := o.ho.(link.PayloadHandoff).HandOffPayload(o.pkt, o.payload, o.page)
-	switch {
-	case err != nil:
-		sh.ctr.linkErrors.Add(1)
-	case ok:
+// handedOff counts the outcome of handing o to the far side's stack and
+// gives o's buffer up: to the far side when it took the packet, back to
+// the pool when not. A packet the far side no longer adopts (it stopped
+// since the packet was built without its checksum) is dropped: TCP
+// resends.
+func (sh *shard) handedOff(o *outPacket, ok bool, err error) bool {
+	if err == nil && ok {
 		sh.ctr.packetsOut.Add(1)
 		o.p.buf = nil
 		putHolder(o.p)
-		return
-	default:
-		// The far side stopped adopting: drop, TCP resends.
-		sh.ctr.linkErrors.Add(1)
+		return true
 	}
-	o.page.Release()
+	sh.ctr.linkErrors.Add(1)
 	putPacket(o.p)
+	return false
 }
 
 // write writes pkt to l, counted in the shard's counters.

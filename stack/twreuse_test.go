@@ -20,18 +20,7 @@ import (
 // record's 4-tuple.
 func fillTimeWait(t *testing.T, cl, sv *Stack, sent int, fake bool) tuple {
 	t.Helper()
-	ln, err := sv.Listen("tcp", ":80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cl.Dial("tcp", "198.18.0.2:80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.AcceptTCP()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := manualConnected(t, cl, sv)
 	// In turns, less than the buffers hold each: one goroutine runs both
 	// ends in manual mode.
 	chunk := make([]byte, 64<<10)

@@ -160,18 +160,7 @@ func TestZeroCopy_CloseReleasesUnread(t *testing.T) {
 	if err := sv.AddLink(b, netip.PrefixFrom(serverAddr, 24)); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := sv.Listen("tcp", ":80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cl.Dial("tcp", "198.18.0.2:80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.AcceptTCP()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := manualConnected(t, cl, sv)
 	// Three segments of 20,000 bytes, each kept in the 64 KiB packet
 	// buffer it came in (the fourth would not fit the 256 KiB buffer's
 	// room once three are charged 65,664 bytes each).
