@@ -204,7 +204,7 @@ func wireGuardPair(t *testing.T, im impl) (*netns.NS, peerNet) {
 		if err != nil {
 			return err
 		}
-		kdev = device.NewDevice(td, conn.NewDefaultBind(), quiet)
+		kdev = device.NewDevice(td, nsBind{conn.NewDefaultBind(), ns}, quiet)
 		if err := kdev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\npublic_key=%s\nallowed_ip=%s/32\nendpoint=127.0.0.1:%d\n",
 			kpriv, kernelPort, upub, userAddr, userPort)); err != nil {
 			return err
@@ -245,7 +245,7 @@ func wireGuardPair(t *testing.T, im impl) (*netns.NS, peerNet) {
 	}
 	var wdev *device.Device
 	if err := ns.Do(func() error {
-		wdev = device.NewDevice(udev, conn.NewDefaultBind(), logger)
+		wdev = device.NewDevice(udev, nsBind{conn.NewDefaultBind(), ns}, logger)
 		if err := wdev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\npublic_key=%s\nallowed_ip=0.0.0.0/0\nendpoint=127.0.0.1:%d\npersistent_keepalive_interval=1\n",
 			upriv, userPort, kpub, kernelPort)); err != nil {
 			return err
@@ -256,6 +256,26 @@ func wireGuardPair(t *testing.T, im impl) (*netns.NS, peerNet) {
 	}
 	t.Cleanup(wdev.Close)
 	return ns, unet
+}
+
+// nsBind opens its UDP sockets inside the namespace whichever goroutine
+// brings the device up. A TUN device announces itself up on its events
+// channel as soon as it exists (synack's and gVisor's both do), and
+// wireguard-go's event worker then calls Up from its own goroutine, outside
+// any namespace: had the worker won the race with ns.Do, the bind would sit
+// on the host's loopback and the handshake would never reach the kernel peer.
+type nsBind struct {
+	conn.Bind
+	ns *netns.NS
+}
+
+func (b nsBind) Open(port uint16) (fns []conn.ReceiveFunc, actual uint16, err error) {
+	err = b.ns.Do(func() error {
+		var oerr error
+		fns, actual, oerr = b.Bind.Open(port)
+		return oerr
+	})
+	return fns, actual, err
 }
 
 // keyPair returns a WireGuard private key and its public key, hex encoded
