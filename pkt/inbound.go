@@ -39,6 +39,10 @@ type flow struct {
 	// written relative to it; those of SYNs are absolute.
 	rISN     uint32
 	haveRISN bool
+	// firstTS and firstScriptTS are our first TSval and the value its
+	// '>' line wrote (--tcp_ts_ecr_scaled); haveFirstTS says they are set.
+	firstTS, firstScriptTS uint32
+	haveFirstTS            bool
 }
 
 // flowFor returns the flow for k, creating it.
@@ -217,6 +221,8 @@ func (r *runner) rawOption(f *flow, o TCPOption) (wire.RawOption, bool) {
 		ecr := o.TSEcr
 		if v, ok := f.ts[ecr]; ok {
 			ecr = v
+		} else if r.cfg.TSEcrScaled && f.haveFirstTS {
+			ecr = ecr - f.firstScriptTS + f.firstTS
 		} else if ecr != 0 && f.haveTS {
 			ecr = f.lastTS
 		}

@@ -224,6 +224,9 @@ func (r *runner) expect(i int, p *Packet, start, end time.Duration) {
 		f.lastTS, f.haveTS = gts.TSVal, true
 		if wts != nil {
 			f.ts[wts.TSVal] = gts.TSVal
+			if !f.haveFirstTS {
+				f.firstTS, f.firstScriptTS, f.haveFirstTS = gts.TSVal, wts.TSVal, true
+			}
 		}
 	}
 }

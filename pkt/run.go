@@ -51,6 +51,11 @@ type Config struct {
 	// inbound packet or call comes (and was not sent at that line's time)
 	// fails the script as "unexpected": stricter, for our own suite.
 	QueueOutbound bool
+	// TSEcrScaled lets an inbound TS ecr that names no TSval a '>' line
+	// wrote stand for the TSval we would have sent at that script value,
+	// counted from our first TSval (--tcp_ts_ecr_scaled), as packetdrill
+	// does; without it such an ecr echoes the last TSval we sent.
+	TSEcrScaled bool
 	// Defines are the names the nplab preprocessor's #ifdef tests true
 	// nil means DefaultDefines.
 	Defines []string
@@ -233,6 +238,8 @@ func applyOptions(cfg Config, opts []Option) (Config, error) {
 			cfg.QueueOutbound = o.Value == "" || v == "true" || v == "1"
 		case "lenient":
 			cfg.Lenient = o.Value == "" || v == "true" || v == "1"
+		case "tcp_ts_ecr_scaled":
+			cfg.TSEcrScaled = o.Value == "" || v == "true" || v == "1"
 		default:
 			// Other packetdrill flags (--wire_server_ip, --bind_port,
 			// --define, ...) have no meaning here; they are ignored,

@@ -380,3 +380,27 @@ func TestResetFor(t *testing.T) {
 		})
 	}
 }
+
+// A SYN-ACK that echoes a TSecr none of our SYNs carried is answered with
+// <SEQ=SEG.ACK><CTL=RST> and the TCB keeps waiting, as Linux does (its
+// fastopen/client/synack-data.pkt, TEST5); a RST that does so is dropped
+// unanswered; the peer's real SYN-ACK then opens the connection.
+func TestSynSent_ForgedEcho_Reset(t *testing.T) {
+	cfg := plain
+	cfg.DisableTimestamps = false
+	h := active(t, cfg)
+	syn := h.tsval()
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: o(mss(1460), ts(syn, 0))})
+	h.after(10 * time.Millisecond)
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 29200, opts: o(mss(1400), ts(5000, syn+9999))})
+	h.out(seg{flags: "R", seq: iss + 1})
+	h.none()
+	h.state(StateSynSent)
+	h.in(seg{flags: "R.", seq: peer, ack: iss + 1, opts: ts(5000, syn-1)})
+	h.none()
+	h.state(StateSynSent)
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 29200, opts: o(mss(1400), ts(5000, syn))})
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 65535, opts: ts(h.tsval(), 5000)})
+	h.none()
+	h.state(StateEstablished)
+}

@@ -38,6 +38,15 @@ func (t *TCB) inputSynSent(seg *Segment, now time.Time) {
 		}
 		return
 	}
+	// An acceptable ACK that echoes a timestamp none of our SYNs carried
+	// did not come from the peer we are opening to: reset it and wait,
+	// as Linux does (PAWSActiveRejected; a RST that does so is dropped).
+	if hasACK && t.synEchoForged(seg, now) {
+		if seg.Flags&wire.FlagRST == 0 {
+			t.sendRST(seg.Ack, now)
+		}
+		return
+	}
 	// Second, check the RST bit: accepted only with an acceptable ACK
 	// (RFC 5961 §3.2); "signal to the user 'error: connection reset',
 	// drop the segment, enter CLOSED state".

@@ -101,6 +101,17 @@ func (t *TCB) synOptions(o *wire.TCPOptions, synAck bool, now time.Time) {
 	}
 }
 
+// synEchoForged reports whether seg, answering our SYN in SYN-SENT, echoes
+// a TSecr outside the TSvals our SYNs can have carried: from the first
+// SYN's to now's. A zero TSecr echoes nothing and passes.
+func (t *TCB) synEchoForged(seg *Segment, now time.Time) bool {
+	o := &seg.Options
+	if t.cfg.DisableTimestamps || !o.HasTimestamps || o.TSEcr == 0 {
+		return false
+	}
+	return seqLT(o.TSEcr, t.synTSVal) || seqGT(o.TSEcr, t.tsNow(now))
+}
+
 // updateTSRecent applies RFC 7323 §4.3 (as in its Appendix D): "If
 // SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent then TS.Recent =
 // SEG.TSval".

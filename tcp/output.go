@@ -195,6 +195,9 @@ func (t *TCB) sendSYN(now time.Time) {
 	if t.state != StateSynSent {
 		flags |= wire.FlagACK
 	}
+	if t.sndNxt == t.iss && t.state == StateSynSent {
+		t.synTSVal = t.tsNow(now)
+	}
 	t.queue(flags, t.iss, 0, now)
 	if t.sndNxt == t.iss {
 		t.sndNxt = t.iss + 1

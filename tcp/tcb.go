@@ -196,6 +196,7 @@ type receiver struct {
 	tsRecent   uint32       // TS.Recent
 	pawsHole   pawsFloor    // TS.Recent when the latest hole opened
 	pawsEcho   [2]pawsFloor // echoes of our clock: the floor, and the next one
+	synTSVal   uint32       // TSval of our first SYN, for the SYN-ACK's echo (synEchoForged)
 	tsRecentAt instant
 }
 
