@@ -194,8 +194,13 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 }
 
 // tcpError delivers an ICMP error to the connection whose segment it
-// quotes. The quoted sequence number must lie in SND.UNA..SND.NXT
-// (RFC 5927 §4.1), which a blind attacker has to guess. In SYN-SENT a
+// quotes. The quoted sequence number must lie in SND.UNA..SND.NXT, which
+// a blind attacker has to guess (RFC 5927 §4.1), SND.NXT included as
+// Linux does, since our pure ACKs carry it; but before the handshake
+// completes only our SYN or SYN-ACK, at ISS, has been sent, so there an
+// error quoting SND.NXT quotes nothing of ours and is ignored, as RFC
+// 5927 §4.1 writes it (SND.UNA =< SEG.SEQ < SND.NXT) and FreeBSD does,
+// where Linux would abort the connect on it. In SYN-SENT a
 // destination unreachable fails the connect (the dialer gets its errno);
 // later every error is soft (RFC 5461): it is remembered and reported
 // only if the connection times out. Fragmentation needed / packet too big
@@ -210,7 +215,9 @@ func (sh *shard) tcpError(p *inPacket) {
 		return
 	}
 	info := c.tcb.Info()
-	if int32(seq-info.SndUna) < 0 || int32(info.SndNxt-seq) < 0 {
+	st := c.tcb.State()
+	synOnly := st == tcp.StateSynSent || st == tcp.StateSynReceived
+	if above := int32(info.SndNxt - seq); int32(seq-info.SndUna) < 0 || above < 0 || above == 0 && synOnly {
 		s.icmpIgnoredPMTU(e)
 		return
 	}
@@ -220,7 +227,7 @@ func (sh *shard) tcpError(p *inPacket) {
 		sh.pathMTUDecrease(c, e, now)
 		return
 	}
-	switch st := c.tcb.State(); {
+	switch {
 	case e.abort && st == tcp.StateSynSent:
 		c.hardErr = errno16(e.errno)
 		c.tcb.Abort(now)

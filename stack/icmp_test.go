@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"syscall"
@@ -167,6 +168,12 @@ func TestICMPValidation(t *testing.T) {
 		edit func(q []byte)
 	}{
 		{"seq", func(q []byte) { q[wire.IPv4HeaderLen+4] ^= 0x80 }},
+		// SND.NXT (ISS+1): no segment of ours carried it before the
+		// handshake completed (RFC 5927 §4.1; Linux would abort).
+		{"snd.nxt", func(q []byte) {
+			seq := q[wire.IPv4HeaderLen+4 : wire.IPv4HeaderLen+8]
+			binary.BigEndian.PutUint32(seq, binary.BigEndian.Uint32(seq)+1)
+		}},
 		{"src", func(q []byte) { q[15] = 77 }}, // quoted source 198.18.0.77
 		{"short", nil},
 	} {
