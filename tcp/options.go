@@ -35,7 +35,23 @@ func tsOffsetFor(iss uint32) uint32 {
 
 // tsNow is our TSval at now: a millisecond clock plus the offset.
 func (t *TCB) tsNow(now time.Time) uint32 {
-	return uint32(now.UnixMilli()) + t.tsOffset
+	return tsClock(now) + t.tsOffset
+}
+
+// tsClock is our TSval clock before its offset, in milliseconds: the wall
+// clock at instantBase (the process's start) advanced by the monotonic
+// clock since, when now carries one (time.Now). A step of the wall
+// clock, backwards by NTP or an operator, then never moves it back,
+// which would make peers' PAWS drop our segments and our SYN-SENT check
+// (synEchoForged) refuse the echo of our own SYN (RFC 7323 §5.4 asks
+// for a monotonic clock; Linux's is); and it still grows from one
+// process to the next, as a peer's TIME-WAIT wants of a new connection's
+// SYN (RFC 6191, tsOffset in package stack). A virtual clock's times
+// carry no monotonic reading: it is their wall clock, to the
+// nanosecond.
+func tsClock(now time.Time) uint32 {
+	ns := instantBase.UnixNano() + int64(now.Sub(instantBase))
+	return uint32(ns / int64(time.Millisecond))
 }
 
 // negotiate records what the peer's SYN or SYN-ACK offered. A feature is on

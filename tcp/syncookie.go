@@ -134,7 +134,7 @@ func cookieMSSIndex(peerMSS int) int {
 // replaced by the option bits, moved back one step if that put it ahead,
 // so that the TCB's later TSvals never go backwards.
 func cookieTSval(iss uint32, optBits uint32, now time.Time) uint32 {
-	clk := uint32(now.UnixMilli()) + tsOffsetFor(iss)
+	clk := tsClock(now) + tsOffsetFor(iss)
 	v := clk&^cookieTSMask | optBits&cookieTSMask
 	if seqGT(v, clk) {
 		v -= cookieTSMask + 1
@@ -209,7 +209,7 @@ func CheckCookie(cfg Config, key CookieKey, local, remote netip.AddrPort, ack *S
 		return ck, true
 	}
 	echo := ack.Options.TSEcr
-	if seqGT(echo, uint32(now.UnixMilli())+tsOffsetFor(iss)) {
+	if seqGT(echo, tsClock(now)+tsOffsetFor(iss)) {
 		return Cookie{}, false
 	}
 	ck.Timestamps = true

@@ -166,7 +166,7 @@ func (tw *TimeWait) ack(now time.Time) Segment {
 	s := Segment{Seq: tw.sndNxt, Ack: tw.rcvNxt, Flags: wire.FlagACK, Window: tw.window}
 	if tw.tsOK {
 		s.Options.HasTimestamps = true
-		s.Options.TSVal = uint32(now.UnixMilli()) + tw.tsOffset
+		s.Options.TSVal = tsClock(now) + tw.tsOffset
 		s.Options.TSEcr = tw.tsRecent
 	}
 	return s
