@@ -28,7 +28,7 @@ import "time"
 // Linux.
 
 // rcvTune is the receiver's state for dynamic right-sizing.
-// Times are Unix nanoseconds (0: none), to keep the TCB small.
+// Times are monoNano nanoseconds (0: none), to keep the TCB small.
 type rcvTune struct {
 	rtt      time.Duration // the receiver's round-trip estimate; 0: none yet
 	markAt   int64         // when markSeq was set; 0: no sample running
@@ -71,12 +71,12 @@ func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
 		if seqLT(t.rcvNxt, r.markSeq) {
 			return
 		}
-		s := max(time.Duration(now.UnixNano()-r.markAt), time.Millisecond)
+		s := max(time.Duration(monoNano(now)-r.markAt), time.Millisecond)
 		if r.rtt == 0 || s < r.rtt {
 			r.rtt = s
 		}
 	}
-	r.markSeq, r.markAt = t.rcvNxt+t.rcvWnd, now.UnixNano()
+	r.markSeq, r.markAt = t.rcvNxt+t.rcvWnd, monoNano(now)
 }
 
 // rcvSpaceAdjust counts n bytes read by the application and, once a
@@ -88,7 +88,7 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 		return
 	}
 	r.copied += int64(n)
-	ns := now.UnixNano()
+	ns := monoNano(now)
 	if r.periodAt == 0 {
 		r.periodAt = ns
 		return

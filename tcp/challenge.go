@@ -90,7 +90,7 @@ func (s *Shared) allowChallenge(now time.Time) bool {
 // or the stack-wide budget (Config.Shared) is spent (RFC 5961 §7).
 func (t *TCB) challengeACK(now time.Time) {
 	sh := t.cfg.Shared
-	if iv := t.cfg.ChallengeACKInterval; iv > 0 && t.challengeAt != 0 && now.Sub(time.Unix(0, t.challengeAt)) < iv {
+	if iv := t.cfg.ChallengeACKInterval; iv > 0 && t.challengeAt != 0 && time.Duration(monoNano(now)-t.challengeAt) < iv {
 		sh.count(countSuppressed)
 		return
 	}
@@ -98,7 +98,7 @@ func (t *TCB) challengeACK(now time.Time) {
 		sh.count(countSuppressed)
 		return
 	}
-	t.challengeAt = now.UnixNano()
+	t.challengeAt = monoNano(now)
 	t.ackNow = true
 	sh.count(countChallenge)
 }

@@ -243,7 +243,7 @@ func (t *TCB) fastOpenSynAck(seg *Segment, now time.Time) {
 		// sk_write_pending): the data goes at once, and, as a reply
 		// within the delayed-ACK time of the SYN-ACK, makes the
 		// connection interactive (quickack.go).
-		t.lastDataIn = now.UnixNano()
+		t.lastDataIn = monoNano(now)
 	}
 	if fo.synData == 0 {
 		return

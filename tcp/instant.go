@@ -42,6 +42,18 @@ func (i instant) Time() time.Time {
 	return instantBase.Add(time.Duration(i - instantOffset))
 }
 
+// monoNano is now in nanoseconds since the Unix epoch, reckoned as the
+// wall clock at instantBase advanced by the monotonic clock since, when
+// now carries one (time.Now); a virtual clock's times, which carry none,
+// read as they are. The engine's clocks kept as numbers (the TSval clock,
+// the ISN's timer, the stamps of rate limits, quick ACKs and receive-buffer
+// tuning) take it rather than now.UnixNano, so that a step of the wall
+// clock, by NTP or an operator, moves none of them; and they still grow
+// from one process to the next, as the wall clock does.
+func monoNano(now time.Time) int64 {
+	return instantBase.UnixNano() + int64(now.Sub(instantBase))
+}
+
 // IsZero reports whether i is unset.
 func (i instant) IsZero() bool { return i == 0 }
 

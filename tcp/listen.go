@@ -77,6 +77,6 @@ func ISN(secret []byte, local, remote netip.AddrPort, now time.Time) uint32 {
 	h.Write(b[:])
 	var sum [sha256.Size]byte
 	f := binary.BigEndian.Uint32(h.Sum(sum[:0]))
-	m := uint32(now.UnixNano() / 4000)
+	m := uint32(monoNano(now) / 4000)
 	return m + f
 }

@@ -24,10 +24,10 @@ func (t *TCB) oowAck(seg *Segment, now time.Time) {
 		t.ackNow = true
 		return
 	}
-	if t.oowAckAt != 0 && now.Sub(time.Unix(0, t.oowAckAt)) < limit {
+	if t.oowAckAt != 0 && time.Duration(monoNano(now)-t.oowAckAt) < limit {
 		return
 	}
-	t.oowAckAt = now.UnixNano()
+	t.oowAckAt = monoNano(now)
 	t.ackNow = true
 }
 

@@ -50,8 +50,7 @@ func (t *TCB) tsNow(now time.Time) uint32 {
 // carry no monotonic reading: it is their wall clock, to the
 // nanosecond.
 func tsClock(now time.Time) uint32 {
-	ns := instantBase.UnixNano() + int64(now.Sub(instantBase))
-	return uint32(ns / int64(time.Millisecond))
+	return uint32(monoNano(now) / int64(time.Millisecond))
 }
 
 // negotiate records what the peer's SYN or SYN-ACK offered. A feature is on

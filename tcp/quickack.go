@@ -63,17 +63,17 @@ func (t *TCB) inQuickAck() bool { return t.quickAcks > 0 && !t.pingpong }
 // the connection, or the first after an RTO without any, starts quick
 // ACKs.
 func (t *TCB) dataArrived(now time.Time) {
-	if t.lastDataIn == 0 || now.Sub(time.Unix(0, t.lastDataIn)) > t.rto {
+	if t.lastDataIn == 0 || time.Duration(monoNano(now)-t.lastDataIn) > t.rto {
 		t.incrQuickAck()
 	}
-	t.lastDataIn = now.UnixNano()
+	t.lastDataIn = monoNano(now)
 }
 
 // dataSent notes that new data goes out at now: data sent within the
 // delayed-ACK time of data received answers it, and the connection is
 // interactive.
 func (t *TCB) dataSent(now time.Time) {
-	if t.lastDataIn != 0 && t.cfg.DelayedACK > 0 && now.Sub(time.Unix(0, t.lastDataIn)) < t.cfg.DelayedACK {
+	if t.lastDataIn != 0 && t.cfg.DelayedACK > 0 && time.Duration(monoNano(now)-t.lastDataIn) < t.cfg.DelayedACK {
 		t.pingpong = true
 	}
 }

@@ -51,8 +51,7 @@ type TCB struct {
 	timeWaitAt, finWait2At instant
 
 	// Defences against hostile peers (challenge.go), and the last ACK
-	// answering an out-of-window segment (oow.go); Unix nanoseconds, 0:
-	// never.
+	// answering an out-of-window segment (oow.go); monoNano, 0: never.
 	challengeAt int64
 	oowAckAt    int64
 
@@ -187,7 +186,7 @@ type receiver struct {
 	delAckAt     instant
 	// Quick-ACK and interactive ("pingpong") modes, as Linux keeps them
 	// (quickack.go).
-	lastDataIn int64 // when in-sequence data last arrived (Linux lrcvtime), Unix nanoseconds; 0: never
+	lastDataIn int64 // when in-sequence data last arrived (Linux lrcvtime), monoNano; 0: never
 
 	// SACK generation (sack.go).
 	sackGen

@@ -48,3 +48,17 @@ func TestTSClock_MonotonicFromWallBase(t *testing.T) {
 		t.Errorf("TSval clock %d ms off the wall clock", d)
 	}
 }
+
+// monoNano reads a virtual time as it is, and a real one as the wall
+// clock at instantBase plus the monotonic time since: two real times a
+// second apart are a second apart in it, however the wall clock moved.
+func TestMonoNano(t *testing.T) {
+	v := clock.Epoch.Add(1234567 * time.Nanosecond)
+	if got := monoNano(v); got != v.UnixNano() {
+		t.Errorf("monoNano(virtual) = %d, want %d", got, v.UnixNano())
+	}
+	now := time.Now()
+	if d := monoNano(now.Add(time.Second)) - monoNano(now); d != int64(time.Second) {
+		t.Errorf("a second later monoNano moved %d ns", d)
+	}
+}
