@@ -54,12 +54,23 @@ func (s *Stack) ForwardUDP(cfg UDPForwardConfig, handler func(*UDPFlow)) {
 type UDPFlow struct {
 	*UDPConn
 	idle   time.Duration
-	last   atomic.Int64 // unix nanoseconds of the last datagram either way
+	last   atomic.Int64 // the last datagram either way: nanoseconds since flowBase
 	closed atomic.Bool
 }
 
+// flowBase is the origin of UDPFlow.last. Times reckoned from it keep
+// time.Now's monotonic reading, so that a step of the wall clock neither
+// ends every flow at once (a NAT mapping lost mid-session) nor keeps idle
+// ones for hours; a virtual clock's times read as they are.
+var flowBase = time.Now()
+
 // touch records activity on the flow.
-func (f *UDPFlow) touch() { f.last.Store(f.s.clock.Now().UnixNano()) }
+func (f *UDPFlow) touch() { f.last.Store(int64(f.s.clock.Now().Sub(flowBase))) }
+
+// expiry is when the flow ends if nothing more crosses it.
+func (f *UDPFlow) expiry() time.Time {
+	return flowBase.Add(time.Duration(f.last.Load()) + f.idle)
+}
 
 // Read reads the next datagram from the client. It fails with ErrFlowIdle
 // once nothing has crossed the flow for the idle timeout, and closes the
@@ -85,8 +96,7 @@ func (f *UDPFlow) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 		c.mu.Lock()
 		user := c.rdl
 		c.mu.Unlock()
-		expiry := time.Unix(0, f.last.Load()).Add(f.idle)
-		dl := expiry
+		dl := f.expiry()
 		if !user.IsZero() && user.Before(dl) {
 			dl = user
 		}
@@ -106,7 +116,7 @@ func (f *UDPFlow) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 		if !errors.Is(err, os.ErrDeadlineExceeded) || !user.IsZero() && !user.After(f.s.clock.Now()) {
 			return n, from, err
 		}
-		if !f.s.clock.Now().Before(time.Unix(0, f.last.Load()).Add(f.idle)) {
+		if !f.s.clock.Now().Before(f.expiry()) {
 			f.Close()
 			return 0, netip.AddrPort{}, c.opErr("read", nil, ErrFlowIdle)
 		}
