@@ -38,7 +38,7 @@ func (k twKey) tuple() tuple {
 // twTimer is a record's expiry in the shard's heap; it is stale once the
 // record has gone or its expiry has moved (restarted by a FIN).
 type twTimer struct {
-	at  int64 // Unix nanoseconds
+	at  int64 // sh.mono of the expiry (monotonic when the clock is)
 	key twKey
 }
 
@@ -89,14 +89,14 @@ func (h *twHeap) pop() twTimer {
 // live reports whether e is the expiry of a record still in tw.
 func (sh *shard) twLive(e twTimer) bool {
 	tw, ok := sh.tw[e.key]
-	return ok && tw.Expiry().UnixNano() == e.at
+	return ok && sh.mono(tw.Expiry()) == e.at
 }
 
 // twNext drops stale entries and returns the earliest expiry, or zero.
 func (sh *shard) twNext() time.Time {
 	for len(sh.twq) > 0 {
 		if e := sh.twq[0]; sh.twLive(e) {
-			return time.Unix(0, e.at)
+			return sh.wall(e.at)
 		}
 		sh.twq.pop()
 	}
@@ -139,7 +139,7 @@ func (sh *shard) toTimeWait(c *Conn, now time.Time) {
 // earliest timer.
 func (sh *shard) twArm(k twKey, rec tcp.TimeWait) {
 	at := rec.Expiry()
-	sh.twq.push(twTimer{at: at.UnixNano(), key: k})
+	sh.twq.push(twTimer{at: sh.mono(at), key: k})
 	sh.s.drv.wake(sh, at)
 }
 
@@ -160,11 +160,11 @@ func (sh *shard) twForget(k twKey, now time.Time) {
 
 // expireTimeWait forgets the records whose 2·MSL has passed at now.
 func (sh *shard) expireTimeWait(now time.Time) {
-	n := now.UnixNano()
+	n := sh.mono(now)
 	for len(sh.twq) > 0 && sh.twq[0].at <= n {
 		e := sh.twq.pop()
 		if sh.twLive(e) {
-			sh.twForget(e.key, time.Unix(0, e.at))
+			sh.twForget(e.key, sh.wall(e.at))
 		}
 	}
 }

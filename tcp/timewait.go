@@ -36,8 +36,8 @@ import (
 type TimeWait struct {
 	sndNxt, rcvNxt     uint32
 	tsRecent, tsOffset uint32
-	expires            int64 // Unix nanoseconds
-	wait               int64 // 2·MSL, nanoseconds
+	expires            instant // monotonic, as every instant of the engine
+	wait               int64   // 2·MSL, nanoseconds
 	window             uint16
 	tsOK               bool
 }
@@ -77,7 +77,7 @@ func (t *TCB) TimeWait() (TimeWait, bool) {
 		tsRecent: t.tsRecent,
 		tsOffset: t.tsOffset,
 		tsOK:     t.tsOK,
-		expires:  t.timeWaitAt.Time().UnixNano(),
+		expires:  t.timeWaitAt,
 		wait:     int64(2 * t.cfg.MSL),
 		window:   uint16(min(field, 65535)),
 	}, true
@@ -85,10 +85,10 @@ func (t *TCB) TimeWait() (TimeWait, bool) {
 
 // Expiry is when the 2·MSL wait ends: the connection is then CLOSED and
 // the record may be forgotten.
-func (tw *TimeWait) Expiry() time.Time { return time.Unix(0, tw.expires) }
+func (tw *TimeWait) Expiry() time.Time { return tw.expires.Time() }
 
 // Expired reports whether the wait has ended at now.
-func (tw *TimeWait) Expired(now time.Time) bool { return now.UnixNano() >= tw.expires }
+func (tw *TimeWait) Expired(now time.Time) bool { return !instantOf(now).Before(tw.expires) }
 
 // ReusableForDial reports whether a new connection of ours may take the
 // record's 4-tuple at now, before 2·MSL has passed, as Linux's
@@ -100,7 +100,7 @@ func (tw *TimeWait) Expired(now time.Time) bool { return now.UnixNano() >= tw.ex
 // retransmitted FIN, so that the peer, which closed last, has had its
 // final ACK. The new connection starts at NextISS or later.
 func (tw *TimeWait) ReusableForDial(now time.Time) bool {
-	return tw.tsOK && now.UnixNano()-(tw.expires-tw.wait) >= int64(time.Second)
+	return tw.tsOK && instantOf(now).Sub(tw.expires.Add(-time.Duration(tw.wait))) >= time.Second
 }
 
 // NextISS is the smallest initial sequence number a new connection
@@ -159,7 +159,7 @@ func (tw *TimeWait) HandleSegment(seg *Segment, now time.Time) (v TimeWaitVerdic
 }
 
 // restart starts the 2·MSL wait again at now.
-func (tw *TimeWait) restart(now time.Time) { tw.expires = now.UnixNano() + tw.wait }
+func (tw *TimeWait) restart(now time.Time) { tw.expires = instantOf(now).Add(time.Duration(tw.wait)) }
 
 // ack is <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
 func (tw *TimeWait) ack(now time.Time) Segment {

@@ -199,7 +199,7 @@ func TestTimeWait_SynReopensWhenSequenceNewer(t *testing.T) {
 // which an acceptable segment updates.
 func TestTimeWait_Timestamps(t *testing.T) {
 	l := &twLadder{t: t, now: t0, tw: TimeWait{sndNxt: 102, rcvNxt: 302, tsRecent: 5000, tsOffset: 7,
-		tsOK: true, expires: t0.Add(60 * time.Second).UnixNano(), wait: int64(60 * time.Second), window: 502}}
+		tsOK: true, expires: instantOf(t0.Add(60 * time.Second)), wait: int64(60 * time.Second), window: 502}}
 	tsv := uint32(t0.UnixMilli()) + 7
 	l.at(time.Second)
 	l.in(seg{flags: "S", seq: 100, opts: ts(5001, 0)}, TimeWaitReopen)
@@ -223,7 +223,7 @@ func TestTimeWait_Timestamps(t *testing.T) {
 // FIN restarted it; it starts at SND.NXT + 65537.
 func TestTimeWait_ReusableForDial(t *testing.T) {
 	tw := TimeWait{sndNxt: 102, rcvNxt: 302, tsRecent: 5000, tsOK: true,
-		expires: t0.Add(60 * time.Second).UnixNano(), wait: int64(60 * time.Second)}
+		expires: instantOf(t0.Add(60 * time.Second)), wait: int64(60 * time.Second)}
 	for _, c := range []struct {
 		at   time.Duration
 		want bool
