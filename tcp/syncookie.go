@@ -89,9 +89,11 @@ type Cookie struct {
 	ECN            bool   // the SYN was ECN-setup and ECN was agreed
 }
 
-// cookieCounter is the cookie clock at now: 64-second periods.
+// cookieCounter is the cookie clock at now: 64-second periods of
+// monoNano, so that a step of the wall clock between a SYN-ACK and its
+// ACK does not void the cookie.
 func cookieCounter(now time.Time) uint32 {
-	return uint32(now.Unix() >> 6)
+	return uint32(monoNano(now) / int64(time.Second) >> 6)
 }
 
 // cookieMAC is the keyed hash of a cookie's inputs.
