@@ -152,7 +152,10 @@ func (s *Stack) parseICMP(p *inPacket) bool {
 		isErr = wire.IsICMPv6Error(m.Type)
 	}
 	if !isErr {
-		return false // echo replies and the rest: nothing to do
+		if (ip.Version == 4 && m.Type == wire.ICMPv4EchoReply) || (ip.Version == 6 && m.Type == wire.ICMPv6EchoReply) {
+			s.pingInput(ip.Src.Unmap(), ip.Dst.Unmap(), &m) // ping.go
+		}
+		return false // nothing more to do
 	}
 	q, err := wire.ParseQuote(m.Body)
 	if err != nil || int(q.Version) != int(ip.Version) {

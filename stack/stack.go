@@ -378,6 +378,10 @@ type Stack struct {
 	udp      map[udpKey]*UDPConn
 	udpPorts map[uint16]int // UDP sockets per local port
 
+	pingMu   sync.Mutex
+	pings    map[pingKey]*PingConn // ping.go
+	pingNext uint16                // the next echo identifier to try
+
 	mu          sync.RWMutex
 	listeners   map[netip.AddrPort]*Listener
 	listenPorts map[uint16]int // listeners per port
@@ -644,6 +648,7 @@ func (s *Stack) Close() error {
 		sh.unlock()
 	}
 	s.closeUDP()
+	s.closePings()
 	s.stopped.Store(true)
 	s.frags.mu.Lock()
 	if s.frags.timer != nil {

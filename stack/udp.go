@@ -50,9 +50,7 @@ type UDPConn struct {
 	queued int // bytes in queue
 	closed bool
 	err    error // a pending asynchronous (ICMP) error
-	rdl    time.Time
-	wdl    time.Time
-	waitCh chan struct{}
+	sockWait
 	rcvBuf int // SetReadBuffer's queue limit; 0: Options.UDPReceiveBuffer
 	sndBuf int // SetWriteBuffer's value (datagrams leave at once)
 }
@@ -332,13 +330,6 @@ func (s *Stack) closeUDP() {
 	}
 }
 
-func (c *UDPConn) notifyLocked() {
-	if c.waitCh != nil {
-		close(c.waitCh)
-		c.waitCh = nil
-	}
-}
-
 func (c *UDPConn) opErr(op string, addr net.Addr, err error) error {
 	if addr == nil && c.raddr != nil {
 		addr = c.raddr
@@ -381,17 +372,8 @@ func (c *UDPConn) recv(b []byte) (int, int, netip.AddrPort, error) {
 			c.mu.Unlock()
 			return copy(b, d.data), len(d.data), d.from, nil
 		}
-		dl := c.rdl
-		if !dl.IsZero() && !s.clock.Now().Before(dl) {
-			c.mu.Unlock()
-			return 0, 0, netip.AddrPort{}, c.opErr("read", nil, os.ErrDeadlineExceeded)
-		}
-		ch := s.drv.waitChan(&c.waitCh)
-		c.mu.Unlock()
-		err := s.block(ch, dl, nil, func() bool {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return c.closed || c.err != nil || len(c.queue) > 0 || !c.rdl.Equal(dl)
+		err := s.awaitLocked(&c.mu, &c.sockWait, func() bool {
+			return c.closed || c.err != nil || len(c.queue) > 0
 		})
 		if err != nil {
 			return 0, 0, netip.AddrPort{}, c.opErr("read", nil, err)
@@ -559,13 +541,7 @@ func (c *UDPConn) setDeadline(t time.Time, read, write bool) error {
 	if c.closed {
 		return c.opErr("set", nil, net.ErrClosed)
 	}
-	if read {
-		c.rdl = t
-	}
-	if write {
-		c.wdl = t
-	}
-	c.notifyLocked()
+	c.setLocked(t, read, write)
 	return nil
 }
 

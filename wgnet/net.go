@@ -103,7 +103,8 @@ func (n *Net) ListenUDP(laddr *net.UDPAddr) (*stack.UDPConn, error) {
 
 // DialContext dials address ("host:port"; host a literal address or a name
 // resolved through the DNS servers, each address tried in turn) over
-// network: tcp, tcp4, tcp6, udp, udp4 or udp6.
+// network: tcp, tcp4, tcp6, udp, udp4 or udp6; or, for ping, ping4 and
+// ping6, address is a host alone and the result a *PingConn.
 func (n *Net) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
@@ -118,6 +119,8 @@ func (n *Net) DialContext(ctx context.Context, network, address string) (net.Con
 			return nil, err
 		}
 		return c, nil
+	case "ping", "ping4", "ping6":
+		return n.dialPing(ctx, network, address) // ping.go
 	}
 	return nil, dialErr(network, nil, net.UnknownNetworkError(network))
 }

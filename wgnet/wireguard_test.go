@@ -128,6 +128,26 @@ func TestWireGuardPeers(t *testing.T) {
 				t.Fatalf("LookupHost(%s) = %v, %v; want [%v]", dnsName, addrs, err, kernelAddr)
 			}
 
+			// ICMP across: echo requests from a ping socket, dialed by name,
+			// answered by the kernel peer.
+			pc, err := tnet.dial(context.Background(), "ping4", dnsName)
+			if err != nil {
+				t.Fatalf("dial ping4 %s: %v", dnsName, err)
+			}
+			pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for seq := byte(1); seq <= 3; seq++ {
+				req := append([]byte{8, 0, 0, 0, 0, 0, 0, seq}, "wg ping"...)
+				if _, err := pc.Write(req); err != nil {
+					t.Fatalf("ping write: %v", err)
+				}
+				buf := make([]byte, 1500)
+				n, err := pc.Read(buf)
+				if err != nil || n != len(req) || buf[0] != 0 || buf[7] != seq || string(buf[8:n]) != "wg ping" {
+					t.Fatalf("ping reply %x, %v; want an echo reply, seq %d, the data", buf[:n], err, seq)
+				}
+			}
+			pc.Close()
+
 			// Kernel → user space: the peer fetches from python3's http.server,
 			// dialing by name.
 			srv := ns.Command(context.Background(), "python3", "-m", "http.server", "--bind", kernelAddr.String(), "8000", "--directory", dir)
