@@ -35,8 +35,7 @@ func (a PingAddr) Network() string {
 // PingConn is a ping socket through the tunnel (a *stack.PingConn): it
 // writes ICMP or ICMPv6 echo requests, whose identifier the stack sets,
 // and reads the echo replies that carry it, header and data, as
-// tun/netstack's PingConn does. It is a net.Conn and a net.PacketConn;
-// its addresses are *PingAddr.
+// tun/netstack's PingConn does. It is a net.Conn and a net.PacketConn.
 type PingConn struct {
 	c *stack.PingConn
 }
@@ -136,10 +135,13 @@ func (p *PingConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // Write sends the echo request b to the connected peer.
 func (p *PingConn) Write(b []byte) (int, error) { return p.c.Write(b) }
 
-// WriteTo sends the echo request b to addr: a *PingAddr, a *net.IPAddr
-// or a *net.UDPAddr.
+// WriteTo sends the echo request b to addr: a *PingAddr or PingAddr, a
+// *net.IPAddr or a *net.UDPAddr.
 func (p *PingConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if a, ok := addr.(*PingAddr); ok {
+	switch a := addr.(type) {
+	case *PingAddr:
+		return p.c.WriteToAddr(b, a.addr)
+	case PingAddr:
 		return p.c.WriteToAddr(b, a.addr)
 	}
 	return p.c.WriteTo(b, addr)
@@ -148,11 +150,12 @@ func (p *PingConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // Close closes the socket.
 func (p *PingConn) Close() error { return p.c.Close() }
 
-// LocalAddr is the bound address (unspecified if none), a *PingAddr.
-func (p *PingConn) LocalAddr() net.Addr { return &PingAddr{p.c.LocalIP()} }
+// LocalAddr is the bound address (unspecified if none), a PingAddr
+// value as tun/netstack's (ReadFrom's senders are *PingAddr, as there).
+func (p *PingConn) LocalAddr() net.Addr { return PingAddr{p.c.LocalIP()} }
 
-// RemoteAddr is the connected peer, a *PingAddr (invalid if none).
-func (p *PingConn) RemoteAddr() net.Addr { return &PingAddr{p.c.RemoteIP()} }
+// RemoteAddr is the connected peer, a PingAddr value (invalid if none).
+func (p *PingConn) RemoteAddr() net.Addr { return PingAddr{p.c.RemoteIP()} }
 
 // SetDeadline sets the read and write deadlines.
 func (p *PingConn) SetDeadline(t time.Time) error { return p.c.SetDeadline(t) }
