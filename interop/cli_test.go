@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -278,4 +279,38 @@ func TestCLIServeEcho(t *testing.T) {
 	if n := countLines(log, `close 198\.18\.0\.1:\d+: in 262144 bytes, out 262144 bytes`); n != 1 {
 		t.Errorf("want one close line with 262144 bytes each way:\n%s", log)
 	}
+}
+
+// TestCLIPing: "synack ping" sends echo requests through a ping socket
+// and prints the kernel's replies, IPv4 and IPv6; an address on the
+// link that nobody holds gets none, and ping exits 1.
+func TestCLIPing(t *testing.T) {
+	bin := synackBinary(t)
+	forEachFamily(t, func(t *testing.T, fam family) {
+		r := newRig(t, rigOptions{noTun: true})
+		capFile := filepath.Join(t.TempDir(), "ping.pcap")
+		args := append(append([]string{"ping"}, cliTunFlags(r, capFile)...), "--count", "3", "--interval", "50ms", fam.kern.String())
+		p := startCmd(t, exec.Command(bin, args...))
+		if err := p.wait(20 * time.Second); err != nil {
+			t.Fatalf("ping: %v\n%s%s", err, p.stdout.String(), p.stderr.String())
+		}
+		out := p.stdout.String()
+		if !strings.Contains(out, "3 packets transmitted, 3 received, 0% packet loss") ||
+			strings.Count(out, "64 bytes from "+fam.kern.String()+": icmp_seq=") != 3 {
+			t.Errorf("ping printed:\n%s", out)
+		}
+		checkCapture(t, needTool(t, "tshark"), capFile)
+
+		nobody := kern4.Next().Next().Next() // 198.18.0.4, on the link, not held
+		if fam.kern.Is6() {
+			nobody = kern6.Next().Next().Next()
+		}
+		args = append(append([]string{"ping"}, cliTunFlags(r, filepath.Join(t.TempDir(), "none.pcap"))...), "--count", "1", "--wait", "300ms", nobody.String())
+		p = startCmd(t, exec.Command(bin, args...))
+		err := p.wait(20 * time.Second)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(p.stdout.String(), "1 packets transmitted, 0 received, 100% packet loss") {
+			t.Errorf("ping %v: %v; want exit status 1 and no reply:\n%s%s", nobody, err, p.stdout.String(), p.stderr.String())
+		}
+	})
 }

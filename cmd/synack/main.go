@@ -9,6 +9,7 @@
 //	synack serve --tun NAME --addr ADDR/PREFIX --port P (--echo|--discard|--http DIR|--source N)
 //	synack dial --tun NAME HOST:PORT
 //	synack get --tun NAME URL [--sha256]
+//	synack ping --tun NAME [--count N] ADDR
 //	synack gateway --tun NAME --addr ADDR/PREFIX [--route PREFIX] [--socks5 HOST:PORT]
 //	synack ss --admin ADDR
 //	synack stat --admin ADDR
@@ -18,8 +19,8 @@
 // clock and draws its ladder diagram; ladder draws the ladder diagrams of
 // the TCP connections in a capture; pkt runs packetdrill-language scripts
 // against a synack stack; transfer moves data over an impaired simulated
-// path and checks it; serve, dial and get put synack on a Linux TUN device
-// to talk to real hosts; ss and stat show the connections and counters of a
+// path and checks it; serve, dial, get and ping put synack on a Linux TUN
+// device to talk to real hosts; ss and stat show the connections and counters of a
 // running serve (--admin). "synack COMMAND --help" lists a command's flags.
 package main
 
@@ -47,6 +48,7 @@ var commands = []command{
 	{"serve", "serve TCP (echo, discard, http, source) on a TUN device", runServe},
 	{"dial", "connect over a TUN device, netcat-style", runDial},
 	{"get", "fetch an HTTP(S) URL over a TUN device", runGet},
+	{"ping", "send ICMP echo requests over a TUN device through a ping socket", runPing},
 	{"gateway", "relay every TCP connection and UDP flow entering a TUN to its destination", runGateway},
 	{"ss", "list a running synack's connections (from serve --admin)", runSS},
 	{"stat", "print a running synack's TCP counters (from serve --admin)", runStat},
