@@ -2,13 +2,17 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/synack/synack/wire"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -118,4 +122,61 @@ func inNetNS(ns string, f func() error) error {
 	}
 	runtime.UnlockOSThread()
 	return ferr
+}
+
+// Ping implements Pinger with a raw ICMP socket of the host (root or
+// CAP_NET_RAW), opened for this request with Direct's interface, mark and
+// namespace: it sends an echo request with a random identifier and
+// returns nil once the reply from dst with that identifier and seq comes.
+func (d Direct) Ping(ctx context.Context, dst netip.Addr, seq uint16, data []byte) error {
+	dst = dst.Unmap()
+	network, req, reply := "ip4:icmp", uint8(wire.ICMPv4EchoRequest), uint8(wire.ICMPv4EchoReply)
+	if dst.Is6() {
+		network, req, reply = "ip6:ipv6-icmp", wire.ICMPv6EchoRequest, wire.ICMPv6EchoReply
+	}
+	lc := net.ListenConfig{Control: d.control}
+	var pc net.PacketConn
+	var err error
+	if d.NetNS == "" {
+		pc, err = lc.ListenPacket(ctx, network, "")
+	} else {
+		err = inNetNS(d.NetNS, func() (err error) {
+			pc, err = lc.ListenPacket(ctx, network, "")
+			return err
+		})
+	}
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		pc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { pc.SetDeadline(time.Now()) })
+	defer stop()
+	id := uint16(rand.Uint32())
+	m := wire.NewICMPEcho(req, id, seq, data)
+	// For ICMPv6 the kernel computes the checksum of a raw socket's
+	// messages (RFC 3542 §3.1); the one written here is ignored.
+	msg := wire.AppendICMPv4(nil, &m)
+	if _, err := pc.WriteTo(msg, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<16)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		ia, ok := from.(*net.IPAddr)
+		if !ok || n < wire.ICMPHeaderLen {
+			continue
+		}
+		src, _ := netip.AddrFromSlice(ia.IP)
+		// Go strips the IPv4 header of what an ip4 socket reads.
+		if src.Unmap() == dst && buf[0] == reply &&
+			binary.BigEndian.Uint16(buf[4:]) == id && binary.BigEndian.Uint16(buf[6:]) == seq {
+			return nil
+		}
+	}
 }

@@ -57,7 +57,26 @@ type Config struct {
 	UDPIdle time.Duration
 	// Log, if set, is called once when each flow ends.
 	Log func(Flow)
+	// MaxPing bounds the echo requests forwarded through a Pinger
+	// upstream and waiting for their reply at once; beyond it they are
+	// dropped (the client sees a lost ping). Default 256.
+	MaxPing int
 }
+
+// Pinger is an Upstream that also sends ICMP echo requests. A gateway
+// whose Upstream is one forwards its clients' pings through it, and the
+// client gets a reply only when the destination answered one (within
+// pingWait); with any other Upstream the stack answers every ping itself,
+// as if every address were alive (stack.Stack.SetPromiscuousEcho). Direct
+// is a Pinger; SOCKS5 is not.
+type Pinger interface {
+	// Ping sends an echo request with sequence number seq and data to
+	// dst and waits until ctx ends for its reply: nil if it came.
+	Ping(ctx context.Context, dst netip.Addr, seq uint16, data []byte) error
+}
+
+// pingWait is how long a forwarded ping waits for the destination's reply.
+const pingWait = 5 * time.Second
 
 // Flow is the record of one relayed connection or flow.
 type Flow struct {
@@ -80,6 +99,7 @@ type Stats struct {
 	OverLimit            uint64 // flows refused or dropped by MaxTCP/MaxUDP
 	BytesUp, BytesDown   uint64 // relayed bytes, both directions
 	TCPResets, UDPErrors uint64 // resets passed on; UDP flows whose upstream failed
+	Pings, PingReplies   uint64 // echo requests forwarded (Pinger), and those the destination answered
 }
 
 // Gateway relays a stack's forwarded connections and flows.
@@ -91,6 +111,10 @@ type Gateway struct {
 	tcpOpen, udpOpen                       atomic.Int64
 	tcpTotal, udpTotal, refused, overLimit atomic.Uint64
 	bytesUp, bytesDown, resets, udpErrors  atomic.Uint64
+	pings, pingReplies                     atomic.Uint64
+	pingsOut                               atomic.Int64 // forwarded pings waiting for their reply
+	pingCtx                                context.Context
+	stopPings                              context.CancelFunc // Close ends the waits
 
 	mu     sync.Mutex
 	closed bool
@@ -111,9 +135,16 @@ func New(stk *stack.Stack, cfg Config) *Gateway {
 	if cfg.UDPIdle <= 0 {
 		cfg.UDPIdle = 60 * time.Second
 	}
+	if cfg.MaxPing <= 0 {
+		cfg.MaxPing = 256
+	}
 	g := &Gateway{cfg: cfg, stk: stk, live: make(map[io.Closer]struct{})}
 	stk.ForwardTCP(cfg.MaxTCP, g.handleTCP)
 	stk.ForwardUDP(stack.UDPForwardConfig{MaxFlows: cfg.MaxUDP, IdleTimeout: cfg.UDPIdle}, g.handleUDP)
+	g.pingCtx, g.stopPings = context.WithCancel(context.Background())
+	if p, ok := cfg.Upstream.(Pinger); ok {
+		stk.ForwardEcho(func(req *stack.EchoRequest) { g.handleEcho(p, req) })
+	}
 	return g
 }
 
@@ -125,6 +156,7 @@ func (g *Gateway) Stats() Stats {
 		Refused: g.refused.Load(), OverLimit: g.overLimit.Load(),
 		BytesUp: g.bytesUp.Load(), BytesDown: g.bytesDown.Load(),
 		TCPResets: g.resets.Load(), UDPErrors: g.udpErrors.Load(),
+		Pings: g.pings.Load(), PingReplies: g.pingReplies.Load(),
 	}
 }
 
@@ -133,6 +165,8 @@ func (g *Gateway) Stats() Stats {
 func (g *Gateway) Close() error {
 	g.stk.ForwardTCP(0, nil)
 	g.stk.ForwardUDP(stack.UDPForwardConfig{}, nil)
+	g.stk.ForwardEcho(nil)
+	g.stopPings()
 	g.mu.Lock()
 	g.closed = true
 	for c := range g.live {
@@ -376,4 +410,34 @@ func (g *Gateway) handleUDP(flow *stack.UDPFlow) {
 	}
 	up.Close()
 	f.BytesDown = <-done
+}
+
+// handleEcho forwards an echo request through p and replies to the client
+// if the destination did. It runs on the stack's input path: the wait is
+// a goroutine's, up to MaxPing of them.
+func (g *Gateway) handleEcho(p Pinger, req *stack.EchoRequest) {
+	if g.pingsOut.Add(1) > int64(g.cfg.MaxPing) {
+		g.pingsOut.Add(-1)
+		g.overLimit.Add(1)
+		return
+	}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		g.pingsOut.Add(-1)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	g.pings.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer g.pingsOut.Add(-1)
+		ctx, cancel := context.WithTimeout(g.pingCtx, pingWait)
+		defer cancel()
+		if p.Ping(ctx, req.Dst, req.Seq, req.Data) == nil {
+			g.pingReplies.Add(1)
+			req.Reply()
+		}
+	}()
 }

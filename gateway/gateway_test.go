@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/synack/synack/link"
 	"github.com/synack/synack/stack"
+	"github.com/synack/synack/wire"
 )
 
 // Three stacks on two pipes: a client (198.18.0.1) whose default route
@@ -37,7 +41,45 @@ func (u stackUpstream) DialUDP(_ context.Context, dst netip.AddrPort) (net.Conn,
 	return u.s.DialUDP("udp4", dst.String())
 }
 
-func newNet3(t *testing.T) *net3 {
+// Ping makes stackUpstream a Pinger, through a synack ping socket.
+func (u stackUpstream) Ping(ctx context.Context, dst netip.Addr, seq uint16, data []byte) error {
+	c, err := u.s.DialPing(netip.Addr{}, dst)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetReadDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if _, err := c.Write(echoRequest(seq, data)); err != nil {
+		return err
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return err
+		}
+		if n >= wire.ICMPHeaderLen && binary.BigEndian.Uint16(buf[6:]) == seq {
+			return nil
+		}
+	}
+}
+
+// echoRequest is an ICMP echo request as a ping socket's user writes it.
+func echoRequest(seq uint16, data []byte) []byte {
+	return append([]byte{wire.ICMPv4EchoRequest, 0, 0, 0, 0, 0, byte(seq >> 8), byte(seq)}, data...)
+}
+
+// noPing is an Upstream that cannot ping (only the Upstream methods of
+// the one it wraps show).
+type noPing struct{ Upstream }
+
+// newNet3 builds the three stacks and the gateway; wrap, if given,
+// wraps the gateway's upstream.
+func newNet3(t *testing.T, wrap ...func(Upstream) Upstream) *net3 {
 	t.Helper()
 	a, b := link.Pipe(1500)
 	c, d := link.Pipe(1500)
@@ -53,7 +95,11 @@ func newNet3(t *testing.T) *net3 {
 	must(n.gw.AddLink(b, netip.MustParsePrefix("198.18.0.2/24")))
 	must(up.AddLink(c, netip.MustParsePrefix("198.19.0.2/24")))
 	must(n.server.AddLink(d, netip.MustParsePrefix("198.19.0.1/24")))
-	n.g = New(n.gw, Config{Upstream: stackUpstream{up}, DialTimeout: 2 * time.Second, UDPIdle: time.Second,
+	var upstream Upstream = stackUpstream{up}
+	for _, w := range wrap {
+		upstream = w(upstream)
+	}
+	n.g = New(n.gw, Config{Upstream: upstream, DialTimeout: 2 * time.Second, UDPIdle: time.Second,
 		Log: func(f Flow) { n.flows <- f }})
 	t.Cleanup(func() {
 		n.g.Close()
@@ -259,5 +305,46 @@ func TestRelayManyFlows(t *testing.T) {
 	}
 	if st := n.g.Stats(); st.TCPOpen != 0 || st.TCPTotal != flows {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Pings go through a Pinger upstream: the client's ping socket gets the
+// destination's reply, and none for an address nobody holds; with an
+// upstream that cannot ping, the gateway's stack answers every address.
+func TestRelayPing(t *testing.T) {
+	ping := func(s *stack.Stack, to string, wait time.Duration) error {
+		c, err := s.DialPing(netip.Addr{}, netip.MustParseAddr(to))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(wait))
+		if _, err := c.Write(echoRequest(7, []byte("abc"))); err != nil {
+			return err
+		}
+		buf := make([]byte, 100)
+		n, err := c.Read(buf)
+		if err == nil && (n != 11 || buf[0] != wire.ICMPv4EchoReply || buf[7] != 7 || string(buf[8:n]) != "abc") {
+			return fmt.Errorf("reply %x", buf[:n])
+		}
+		return err
+	}
+	n := newNet3(t)
+	if err := ping(n.client, "198.19.0.1", 5*time.Second); err != nil {
+		t.Fatalf("ping through the gateway to the server: %v", err)
+	}
+	if err := ping(n.client, "198.19.0.77", 500*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ping to an address nobody holds: %v; want no reply", err)
+	}
+	if st := n.g.Stats(); st.Pings != 2 || st.PingReplies != 1 {
+		t.Fatalf("stats %+v: want 2 pings forwarded, 1 answered", st)
+	}
+
+	n = newNet3(t, func(u Upstream) Upstream { return noPing{u} })
+	if err := ping(n.client, "198.19.0.77", 5*time.Second); err != nil {
+		t.Fatalf("without a Pinger the gateway answers itself: %v", err)
+	}
+	if st := n.g.Stats(); st.Pings != 0 {
+		t.Fatalf("stats %+v: nothing forwarded without a Pinger", st)
 	}
 }

@@ -248,17 +248,19 @@ func (r *gwRig) cliRun(t *testing.T, d time.Duration, line string) (string, erro
 // line it logs.
 func (r *gwRig) counters(t *testing.T) map[string]int64 {
 	t.Helper()
-	before := strings.Count(r.gw.stderr.String(), "counters:")
+	// The gateway's line, not the "All counters:" of the table after it.
+	const mark = "counters: tcp_open="
+	before := strings.Count(r.gw.stderr.String(), mark)
 	r.gw.cmd.Process.Signal(syscall.SIGUSR1)
 	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(r.gw.stderr.String(), "counters:") == before {
+	for strings.Count(r.gw.stderr.String(), mark) == before {
 		if time.Now().After(deadline) {
 			t.Fatal("the gateway printed no counters after SIGUSR1")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	log := r.gw.stderr.String()
-	line := log[strings.LastIndex(log, "counters:"):]
+	line := log[strings.LastIndex(log, mark):]
 	line = line[:strings.IndexByte(line, '\n')]
 	m := map[string]int64{}
 	for _, kv := range regexp.MustCompile(`(\w+)=(\d+)`).FindAllStringSubmatch(line, -1) {
@@ -398,6 +400,31 @@ func gatewaySuite(t *testing.T, socks bool) {
 		}
 		if !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("the server read %v after the client's reset; want ECONNRESET", err)
+		}
+	})
+
+	t.Run("ping", func(t *testing.T) {
+		needTool(t, "ping")
+		out, err := r.cliRun(t, 30*time.Second, "ping -n -c 3 -i 0.2 -W 2 "+gwServer)
+		if err != nil || !strings.Contains(out, "3 received") {
+			t.Fatalf("ping %s through the gateway: %v\n%s", gwServer, err, out)
+		}
+		// An address nobody holds: directly, the gateway pings it from
+		// the host and the client gets no reply, as from the real
+		// network; a SOCKS5 proxy cannot ping, so the gateway answers
+		// itself.
+		out, err = r.cliRun(t, 30*time.Second, "ping -n -c 1 -W 1 198.19.99.99")
+		if socks {
+			if err != nil || !strings.Contains(out, "1 received") {
+				t.Fatalf("ping through a SOCKS5 gateway: %v\n%s; want the gateway's own reply", err, out)
+			}
+		} else if err == nil || !strings.Contains(out, "0 received") {
+			t.Fatalf("ping of an address nobody holds through a direct gateway: %v\n%s; want no reply", err, out)
+		}
+		c := r.counters(t)
+		pings, replies := c["pings"]-base["pings"], c["ping_replies"]-base["ping_replies"]
+		if want := map[bool][2]int64{false: {4, 3}, true: {0, 0}}[socks]; pings != want[0] || replies != want[1] {
+			t.Fatalf("counters: %d pings forwarded, %d answered; want %d, %d (%v)", pings, replies, want[0], want[1], c)
 		}
 	})
 

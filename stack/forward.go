@@ -78,6 +78,8 @@ type forwarding struct {
 	udpCfg     UDPForwardConfig
 	flows      int // live UDP flows
 
+	echoHandler atomic.Pointer[func(*EchoRequest)] // forward_echo.go
+
 	// Counters.
 	tcpRequests, tcpDropped, tcpAccepted, tcpRefused atomic.Uint64
 	udpFlows, udpDropped                             atomic.Uint64

@@ -254,8 +254,13 @@ func (sh *shard) echo(p *inPacket) {
 	if !unicast(ip.Src) {
 		return
 	}
-	if s.fwd.noEcho.Load() && !s.routes.Load().local[ip.Dst] {
-		return // a promiscuous stack told not to answer for others
+	if !s.routes.Load().local[ip.Dst] {
+		if sh.forwardEcho(p) { // forward_echo.go
+			return
+		}
+		if s.fwd.noEcho.Load() {
+			return // a promiscuous stack told not to answer for others
+		}
 	}
 	r := s.routes.Load().lookup(ip.Src)
 	if r == nil {

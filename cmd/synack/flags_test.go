@@ -71,6 +71,8 @@ func TestMistakesAreOneLine(t *testing.T) {
 		{[]string{"get", "--tun", "t0", "ftp://198.18.0.1/"}, `synack get: "ftp://198.18.0.1/" is not an http:// or https:// URL`},
 		{[]string{"ss", "--admin", "10.0.0.1:7070"}, "synack ss: --admin 10.0.0.1:7070: only a loopback address (127.0.0.1, [::1]); the interface has no authentication"},
 		{[]string{"stat", "x"}, `synack stat: unexpected argument "x"`},
+		{[]string{"gateway", "--tun", "t0", "--addr", "198.18.40.2/24", "--icmp", "echo"}, `synack gateway: --icmp "echo": want forward, answer or drop`},
+		{[]string{"ping", "--tun", "t0", "--count", "x", "198.18.0.1"}, `synack ping: bad --count "x": parse error`},
 	} {
 		status, stdout, stderr := synack(t, tt.args...)
 		cmd := strings.Fields(tt.want)[1]

@@ -49,7 +49,7 @@ func runGateway(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.dialTimout, "dial-timeout", 20*time.Second, "give up an upstream dial after `D` (the client then times out too)")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not log each flow")
 	fs.StringVar(&o.admin, "admin", "", "serve the connection table and counters over HTTP on this loopback `ADDR` (HOST:PORT; read them with synack ss and synack stat)")
-	fs.StringVar(&o.icmp, "icmp", "answer", "ICMP echo requests to any address: `answer` them from the gateway, or drop them")
+	fs.StringVar(&o.icmp, "icmp", "forward", "ICMP echo requests to any address: `forward` them to the destination (directly; a SOCKS5 proxy cannot carry them, so with --socks5 the gateway answers them), answer them from the gateway, or drop them")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage: synack gateway --tun NAME --addr ADDR/PREFIX [--peer KERNEL_ADDR] [--netns NS]")
@@ -60,7 +60,8 @@ func runGateway(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, "to any address and port, to its destination: directly through this host's sockets,")
 		fmt.Fprintln(w, "or through a SOCKS5 proxy. A refused destination refuses the client (RST), an")
 		fmt.Fprintln(w, "unreachable one answers it with ICMP unreachable; half-close and reset pass through.")
-		fmt.Fprintln(w, "ICMP echo requests to any address are answered by the gateway itself (--icmp). Each flow is")
+		fmt.Fprintln(w, "ICMP echo requests go to their destination too, from this host's raw ICMP sockets, and")
+		fmt.Fprintln(w, "the client gets a reply only if the destination answers (--icmp). Each flow is")
 		fmt.Fprintln(w, "logged to stderr when it ends; SIGUSR1 prints the counters and the connection table")
 		fmt.Fprintln(w, "(--admin serves them for synack ss and synack stat). Runs until interrupted.")
 		fmt.Fprintln(w)
@@ -105,8 +106,8 @@ func (o *gatewayOptions) check(fs *flag.FlagSet) error {
 			return err
 		}
 	}
-	if o.icmp != "answer" && o.icmp != "drop" {
-		return fmt.Errorf("--icmp %q: want answer or drop", o.icmp)
+	if o.icmp != "forward" && o.icmp != "answer" && o.icmp != "drop" {
+		return fmt.Errorf("--icmp %q: want forward, answer or drop", o.icmp)
 	}
 	if o.fwmark < 0 {
 		return errors.New("--fwmark must not be negative")
@@ -149,7 +150,12 @@ func runGatewayLoop(ctx context.Context, o *gatewayOptions, stderr io.Writer) er
 		cfg.Log = func(f gateway.Flow) { logger.Print(describeFlow(f)) }
 	}
 	g := gateway.New(n.Stack, cfg)
-	n.SetPromiscuousEcho(o.icmp == "answer")
+	// forward: gateway.New has installed its echo forwarder when the
+	// upstream can ping (Direct); otherwise the stack answers.
+	if o.icmp != "forward" {
+		n.ForwardEcho(nil)
+		n.SetPromiscuousEcho(o.icmp == "answer")
+	}
 	defer g.Close()
 	if o.upNetns != "" {
 		how += ", upstream sockets in netns " + o.upNetns
@@ -194,7 +200,7 @@ func gatewayCounters(g *gateway.Gateway) string {
 	runtime.GC() // count what is live, not garbage
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return fmt.Sprintf("counters: tcp_open=%d udp_open=%d tcp_total=%d udp_total=%d refused=%d over_limit=%d resets=%d bytes_up=%d bytes_down=%d goroutines=%d heap_bytes=%d",
+	return fmt.Sprintf("counters: tcp_open=%d udp_open=%d tcp_total=%d udp_total=%d refused=%d over_limit=%d resets=%d bytes_up=%d bytes_down=%d pings=%d ping_replies=%d goroutines=%d heap_bytes=%d",
 		st.TCPOpen, st.UDPOpen, st.TCPTotal, st.UDPTotal, st.Refused, st.OverLimit, st.TCPResets,
-		st.BytesUp, st.BytesDown, runtime.NumGoroutine(), ms.HeapInuse)
+		st.BytesUp, st.BytesDown, st.Pings, st.PingReplies, runtime.NumGoroutine(), ms.HeapInuse)
 }
