@@ -3,7 +3,6 @@ package stack
 import (
 	"bytes"
 	"net/netip"
-	"syscall"
 
 	"github.com/synack/synack/wire"
 )
@@ -22,28 +21,9 @@ type EchoRequest struct {
 // Reply answers the request as its destination would: an echo reply from
 // Dst to Src with the request's identifier, sequence number and data.
 func (r *EchoRequest) Reply() error {
-	s := r.s
-	rt := s.routes.Load().lookup(r.Src)
-	if rt == nil {
-		s.ctr.noRoute.Add(1)
-		return syscall.ENETUNREACH
-	}
-	typ, version := uint8(wire.ICMPv4EchoReply), uint8(4)
-	if r.Src.Is6() {
-		typ, version = wire.ICMPv6EchoReply, 6
-	}
-	m := wire.NewICMPEcho(typ, r.ID, r.Seq, r.Data)
-	n := wire.ICMPHeaderLen + len(r.Data)
-	pkt := s.appendIPHeader(make([]byte, 0, wire.IPv6HeaderLen+n), r.Dst, r.Src, icmpProto(version), n)
-	if version == 4 {
-		pkt = wire.AppendICMPv4(pkt, &m)
-	} else {
-		pkt = wire.AppendICMPv6(pkt, &m, wire.Endpoints{Src: r.Dst, Dst: r.Src})
-	}
-	s.ctr.echoReplies.Add(1)
-	s.ctr.icmpOut.Add(1)
-	s.transmit(rt, r.Src, pkt, nil)
-	return nil
+	buf := make([]byte, 0, wire.IPv6HeaderLen+wire.ICMPHeaderLen+len(r.Data))
+	_, err := r.s.sendEchoReply(r.Dst, r.Src, wire.NewICMPEcho(0, r.ID, r.Seq, r.Data), buf, nil)
+	return err
 }
 
 // ForwardEcho installs handler as the stack's echo forwarder (nil removes

@@ -262,32 +262,39 @@ func (sh *shard) echo(p *inPacket) {
 			return // a promiscuous stack told not to answer for others
 		}
 	}
-	r := s.routes.Load().lookup(ip.Src)
-	if r == nil {
-		s.ctr.noRoute.Add(1)
-		return
-	}
-	m := p.icmp
-	ep := wire.Endpoints{Src: ip.Dst, Dst: ip.Src}
-	n := wire.ICMPHeaderLen + len(m.Body)
-	sh.buf = s.appendIPHeader(sh.buf[:0], ep.Src, ep.Dst, icmpProto(ip.Version), n)
-	if ip.Version == 4 {
-		m.Type = wire.ICMPv4EchoReply
-		sh.buf = wire.AppendICMPv4(sh.buf, &m)
-	} else {
-		m.Type = wire.ICMPv6EchoReply
-		sh.buf = wire.AppendICMPv6(sh.buf, &m, ep)
-	}
-	s.ctr.echoReplies.Add(1)
-	s.ctr.icmpOut.Add(1)
-	s.transmit(r, ip.Src, sh.buf, sh.pendingQueue())
+	sh.buf, _ = s.sendEchoReply(ip.Dst, ip.Src, p.icmp, sh.buf, sh.pendingQueue())
 }
 
-func icmpProto(version uint8) uint8 {
-	if version == 4 {
-		return wire.ProtocolICMP
+// sendEchoReply answers the echo request m, sent from to to from: an echo
+// reply with its identifier, sequence number and data, built in buf
+// (returned for reuse) and transmitted through q as transmit does.
+func (s *Stack) sendEchoReply(from, to netip.Addr, m wire.ICMPMessage, buf []byte, q *[]outPacket) ([]byte, error) {
+	r := s.routes.Load().lookup(to)
+	if r == nil {
+		s.ctr.noRoute.Add(1)
+		return buf, syscall.ENETUNREACH
 	}
-	return wire.ProtocolICMPv6
+	m.Type = wire.ICMPv6EchoReply
+	if from.Is4() && to.Is4() {
+		m.Type = wire.ICMPv4EchoReply
+	}
+	buf = s.appendICMPPacket(buf[:0], from, to, &m)
+	s.ctr.echoReplies.Add(1)
+	s.ctr.icmpOut.Add(1)
+	s.transmit(r, to, buf, q)
+	return buf, nil
+}
+
+// appendICMPPacket appends to b the IP packet from src to dst that
+// carries m, checksums computed: ICMP over IPv4 when both addresses are
+// IPv4 (as appendIPHeader decides), else ICMPv6.
+func (s *Stack) appendICMPPacket(b []byte, src, dst netip.Addr, m *wire.ICMPMessage) []byte {
+	n := wire.ICMPHeaderLen + len(m.Body)
+	if src.Is4() && dst.Is4() {
+		return wire.AppendICMPv4(s.appendIPHeader(b, src, dst, wire.ProtocolICMP, n), m)
+	}
+	b = s.appendIPHeader(b, src, dst, wire.ProtocolICMPv6, n)
+	return wire.AppendICMPv6(b, m, wire.Endpoints{Src: src, Dst: dst})
 }
 
 // unicast reports whether a may be the source of a packet the stack
@@ -325,13 +332,7 @@ func (s *Stack) icmpErrorPacket(version uint8, src, dst netip.Addr, typ, code ui
 		limit = maxICMPv6Error - wire.IPv6HeaderLen - wire.ICMPHeaderLen
 	}
 	m := wire.ICMPMessage{Type: typ, Code: code, Rest: rest, Body: quoted[:min(len(quoted), limit)]}
-	n := wire.ICMPHeaderLen + len(m.Body)
-	pkt := s.appendIPHeader(make([]byte, 0, 48+n), src, dst, icmpProto(version), n)
-	if version == 4 {
-		pkt = wire.AppendICMPv4(pkt, &m)
-	} else {
-		pkt = wire.AppendICMPv6(pkt, &m, wire.Endpoints{Src: src, Dst: dst})
-	}
+	pkt := s.appendICMPPacket(make([]byte, 0, 48+wire.ICMPHeaderLen+len(m.Body)), src, dst, &m)
 	s.ctr.icmpOut.Add(1)
 	return pkt, r
 }

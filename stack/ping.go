@@ -258,22 +258,10 @@ func (c *PingConn) WriteToAddr(b []byte, addr netip.Addr) (int, error) {
 	}
 	seq := binary.BigEndian.Uint16(b[6:8])
 	m := wire.NewICMPEcho(echo, c.key.ident, seq, b[wire.ICMPHeaderLen:])
-	pkt := s.appendIPHeader(make([]byte, 0, wire.IPv6HeaderLen+len(b)), src, addr, icmpProto(ipVersion(c.key.v6)), len(b))
-	if c.key.v6 {
-		pkt = wire.AppendICMPv6(pkt, &m, wire.Endpoints{Src: src, Dst: addr})
-	} else {
-		pkt = wire.AppendICMPv4(pkt, &m)
-	}
+	pkt := s.appendICMPPacket(make([]byte, 0, wire.IPv6HeaderLen+len(b)), src, addr, &m)
 	s.ctr.icmpOut.Add(1)
 	s.transmit(r, addr, pkt, nil)
 	return len(b), nil
-}
-
-func ipVersion(v6 bool) uint8 {
-	if v6 {
-		return 6
-	}
-	return 4
 }
 
 // WriteTo implements net.PacketConn; addr is a *net.IPAddr, a

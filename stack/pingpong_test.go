@@ -314,15 +314,7 @@ func TestBusyPoll_DefaultOn(t *testing.T) {
 	}{{0, 1}, {-1, 0}} {
 		cl, sv := pair(t, Options{BusyPoll: tc.bp}, Options{})
 		c, s := connected(t, cl, sv)
-		setBusy(c)
-		done := readAsync(c)
-		blocked(t, c)
-		if _, err := s.Write([]byte{1}); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		busyReadWoken(t, c, s)
 		if n := cl.Stats().BusyPolls; n != tc.polls {
 			t.Errorf("BusyPoll %v: %d polls; want %d", tc.bp, n, tc.polls)
 		}
@@ -339,18 +331,7 @@ func TestBusyPoll_PollersCapped(t *testing.T) {
 	if got, want := cl.drv.(*realTime).maxPoll, maxPollers(runtime.GOMAXPROCS(0)); got != want {
 		t.Fatalf("maxPoll %d; want %d", got, want)
 	}
-	read := func() {
-		t.Helper()
-		setBusy(c)
-		done := readAsync(c)
-		blocked(t, c)
-		if _, err := s.Write([]byte{1}); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+	read := func() { busyReadWoken(t, c, s) }
 	ctr.pollers.Store(cl.drv.(*realTime).maxPoll) // as many as may poll are polling
 	read()
 	if st := cl.Stats(); st.BusyPolls != 0 || st.BusyPollsCapped != 1 {
@@ -426,5 +407,20 @@ func TestBusyPoll_Rule(t *testing.T) {
 		if got := d.parkShort(); got != tc.want {
 			t.Errorf("cap %v: parkShort %v; want %v", tc.cap, got, tc.want)
 		}
+	}
+}
+
+// busyReadWoken marks c busy, starts a Read on it, lets it block, and
+// has its peer s write the byte that ends it.
+func busyReadWoken(t *testing.T, c, s *Conn) {
+	t.Helper()
+	setBusy(c)
+	done := readAsync(c)
+	blocked(t, c)
+	if _, err := s.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
