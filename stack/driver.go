@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/synack/synack/clock"
 	"github.com/synack/synack/wire"
 )
 
@@ -185,7 +186,10 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 	if d.busyPoll <= 0 || w.write {
 		return 0, d.block(ch, deadline, now, nil, nil)
 	}
-	start := time.Now()
+	start := now // read just before the Read unlocked, with nothing to write
+	if start.IsZero() {
+		start = d.s.clock.Now()
+	}
 	if bound := d.pollBound(w.est); bound > 0 {
 		if d.ctr.pollers.Add(1) <= d.maxPoll {
 			d.ctr.polls.Add(1)
@@ -351,7 +355,7 @@ func (d *realTime) poll(ch chan struct{}, start time.Time, bound time.Duration, 
 		if i%8 != 0 {
 			continue
 		}
-		t := time.Now()
+		t := clock.Real{}.Now()
 		at = t
 		if t.After(end) {
 			d.ctr.iters.Add(uint64(i))

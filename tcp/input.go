@@ -485,7 +485,7 @@ func (t *TCB) receive(seq uint32, data []byte, owner PayloadOwner, now time.Time
 		// second full-sized segment.
 		t.ackNow = true
 	case t.delAckAt.IsZero():
-		t.delAckAt = instantOf(now.Add(t.cfg.DelayedACK))
+		t.delAckAt = instantOf(now).Add(t.cfg.DelayedACK)
 	}
 	return all
 }
@@ -604,7 +604,7 @@ func (t *TCB) ackAdvanceSample(seg *Segment, echoOK bool, now time.Time) {
 	case t.sndUna == t.sndNxt:
 		t.rtoAt = 0
 	case !t.persistProbing:
-		t.rtoAt = instantOf(now.Add(t.rto))
+		t.rtoAt = instantOf(now).Add(t.rto)
 	}
 	t.noteHead() // TCP_USER_TIMEOUT (sockopt.go)
 }
@@ -675,6 +675,6 @@ func (t *TCB) enterFinWait2(now time.Time) {
 func (t *TCB) heardFromPeer(now time.Time) {
 	t.kaProbes = 0
 	if t.cfg.KeepAlive.Enable && t.keepAliveState() {
-		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
+		t.kaAt = instantOf(now).Add(t.cfg.KeepAlive.Idle)
 	}
 }

@@ -70,7 +70,7 @@ func (rackLoss) onAck(t *TCB, now time.Time) bool {
 	lost, timeout := t.rackDetectLoss(now)
 	t.rackAt = 0
 	if timeout > 0 {
-		t.rackAt = instantOf(now.Add(timeout))
+		t.rackAt = instantOf(now).Add(timeout)
 	}
 	return lost
 }

@@ -204,7 +204,7 @@ func (t *TCB) sendSYN(now time.Time) {
 		t.startRTT(t.iss, now)
 	}
 	if t.rtoAt.IsZero() {
-		t.rtoAt = instantOf(now.Add(t.rto))
+		t.rtoAt = instantOf(now).Add(t.rto)
 	}
 }
 
@@ -402,7 +402,7 @@ func (t *TCB) sendData(now time.Time) {
 		t.startRTT(seq, now)
 		if t.rtoAt.IsZero() {
 			// RFC 6298 §5.1: start the timer when sending data if it is off.
-			t.rtoAt = instantOf(now.Add(t.rto))
+			t.rtoAt = instantOf(now).Add(t.rto)
 		}
 		if !t.tlpOut {
 			t.armPTO(now) // RFC 8985 §7.2: re-armed on sending new data

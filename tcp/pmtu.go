@@ -45,7 +45,7 @@ func (t *TCB) HandlePathMTU(mss int, now time.Time) bool {
 	}
 	t.rttTiming = false // Karn's rule
 	if t.rtoAt.IsZero() && t.sndUna != t.sndNxt {
-		t.rtoAt = instantOf(now.Add(t.rto))
+		t.rtoAt = instantOf(now).Add(t.rto)
 	}
 	return true
 }

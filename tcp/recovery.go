@@ -187,7 +187,7 @@ func (t *TCB) onRackTimer(now time.Time) {
 	t.rackAt = 0
 	lost, timeout := t.rackDetectLoss(now)
 	if timeout > 0 {
-		t.rackAt = instantOf(now.Add(timeout))
+		t.rackAt = instantOf(now).Add(timeout)
 	}
 	if lost && t.recState == recOpen {
 		t.enterRecovery(0, now)
@@ -221,6 +221,6 @@ func (t *TCB) retransmitSeg(i int, now time.Time) {
 	t.retransmitted(s.start, s.end, s.tsval)
 	t.paceSent(n, now)
 	if t.rtoAt.IsZero() {
-		t.rtoAt = instantOf(now.Add(t.rto))
+		t.rtoAt = instantOf(now).Add(t.rto)
 	}
 }

@@ -136,7 +136,7 @@ func (t *TCB) userTimedOut(now time.Time) bool {
 		// or else from when the timer was armed, one RTO ago. (A
 		// zero-window probe counts from the first probe:
 		// persistTimedOut.)
-		t.so.rtxStart = instantOf(now.Add(-t.rto))
+		t.so.rtxStart = instantOf(now).Add(-t.rto)
 		if !t.so.headSent.IsZero() && t.so.headSent.Before(t.so.rtxStart) {
 			t.so.rtxStart = t.so.headSent
 		}
@@ -262,7 +262,7 @@ func (t *TCB) armFinWait2(now time.Time) {
 		t.enterClosed(nil, now)
 		return
 	}
-	t.finWait2At = instantOf(now.Add(t.cfg.FinWait2Timeout))
+	t.finWait2At = instantOf(now).Add(t.cfg.FinWait2Timeout)
 }
 
 // SetCork sets TCP_CORK: while on, segments shorter than the MSS are held
@@ -347,7 +347,7 @@ func (t *TCB) probeHeld(now time.Time) {
 		return
 	}
 	if (t.so.cork || t.so.more) && t.sndNxt == t.sndUna && t.synAcked() && t.so.probeAt.IsZero() {
-		t.so.probeAt = instantOf(now.Add(max(t.rto, t.srtt+t.cfg.MinRTO)))
+		t.so.probeAt = instantOf(now).Add(max(t.rto, t.srtt+t.cfg.MinRTO))
 	}
 }
 

@@ -350,7 +350,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 func (t *TCB) enterTimeWait(now time.Time) {
 	t.stopTimers()
 	t.rcvBuf.materialize() // nor the connection's stay in TIME-WAIT (rcvqueue.go)
-	t.timeWaitAt = instantOf(now.Add(2 * t.cfg.MSL))
+	t.timeWaitAt = instantOf(now).Add(2 * t.cfg.MSL)
 	t.setState(StateTimeWait, now)
 }
 
@@ -368,7 +368,7 @@ func (t *TCB) enterEstablished(now time.Time) {
 		t.setState(StateFinWait1, now)
 	}
 	if t.cfg.KeepAlive.Enable {
-		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
+		t.kaAt = instantOf(now).Add(t.cfg.KeepAlive.Idle)
 	}
 }
 
@@ -409,7 +409,7 @@ func (t *TCB) SetKeepAlive(ka KeepAliveConfig, now time.Time) {
 	t.kaProbes = 0
 	t.kaAt = 0
 	if ka.Enable && t.keepAliveState() {
-		t.kaAt = instantOf(now.Add(t.cfg.KeepAlive.Idle))
+		t.kaAt = instantOf(now).Add(t.cfg.KeepAlive.Idle)
 	}
 }
 

@@ -164,7 +164,7 @@ func (t *TCB) onRTO(now time.Time) {
 		t.goBack(now)
 	}
 	t.rto = t.clampRTO(2 * t.rto)       // §5.5: back off the timer
-	t.rtoAt = instantOf(now.Add(t.rto)) // §5.6
+	t.rtoAt = instantOf(now).Add(t.rto) // §5.6
 	t.clampToUserTimeout()
 }
 
@@ -211,7 +211,7 @@ func (t *TCB) checkPersist(now time.Time) {
 	}
 	if t.sndWnd == 0 && t.unsent() > 0 && t.sndNxt == t.sndUna && t.synAcked() {
 		if t.persistAt.IsZero() {
-			t.persistAt = instantOf(now.Add(t.persistInterval()))
+			t.persistAt = instantOf(now).Add(t.persistInterval())
 		}
 		return
 	}
@@ -250,7 +250,7 @@ func (t *TCB) onPersist(now time.Time) {
 	}
 	t.persistProbes++
 	t.persistBackoff++
-	t.persistAt = instantOf(now.Add(t.persistInterval()))
+	t.persistAt = instantOf(now).Add(t.persistInterval())
 	t.clampToUserTimeout() // TCP_USER_TIMEOUT (sockopt.go)
 }
 
@@ -284,7 +284,7 @@ func (t *TCB) onKeepAlive(now time.Time) {
 	}
 	if t.sndUna != t.sndNxt || t.unsent() > 0 {
 		// Data in flight: the retransmission timer watches the peer.
-		t.kaAt = instantOf(now.Add(ka.Interval))
+		t.kaAt = instantOf(now).Add(ka.Interval)
 		return
 	}
 	if t.keepAliveExpired() { // TCP_USER_TIMEOUT bounds it (sockopt.go)
@@ -294,7 +294,7 @@ func (t *TCB) onKeepAlive(now time.Time) {
 	}
 	t.queue(wire.FlagACK, t.sndNxt-1, 0, now)
 	t.kaProbes++
-	t.kaAt = instantOf(now.Add(ka.Interval))
+	t.kaAt = instantOf(now).Add(ka.Interval)
 }
 
 // persistState is the zero-window probing of the sender (RFC 9293

@@ -67,7 +67,7 @@ func (t *TCB) armPTO(now time.Time) {
 			pto += t.cfg.ProbeSlack
 		}
 	}
-	at := instantOf(now.Add(pto))
+	at := instantOf(now).Add(pto)
 	if !t.rtoAt.IsZero() && at.After(t.rtoAt) {
 		at = t.rtoAt
 	}
@@ -139,7 +139,7 @@ func (t *TCB) onPTO(now time.Time) {
 		t.retransmitSeg(t.tx.n-1, now)
 	}
 	t.tlpEnd = t.sndNxt
-	t.rtoAt = instantOf(now.Add(t.rto))
+	t.rtoAt = instantOf(now).Add(t.rto)
 }
 
 // tlpAck is RFC 8985 §7.4.2 for an ACK during a tail loss probe episode

@@ -93,7 +93,7 @@ func (t *TCB) windowUpdate(now time.Time) {
 	}
 	clamp := min(uint64(t.rcvBuf.size), uint64(65535)<<t.rcvWScale)
 	if 2*uint64(t.rcvWnd) <= clamp && uint64(w) >= 2*uint64(t.rcvWnd) && t.delAckAt.IsZero() {
-		t.delAckAt = instantOf(now.Add(t.cfg.DelayedACK))
+		t.delAckAt = instantOf(now).Add(t.cfg.DelayedACK)
 	}
 }
 
