@@ -25,10 +25,20 @@ type connTable struct {
 // minConnTable is the first capacity, taken with the first connection.
 const minConnTable = 16
 
-func (t *connTable) hash(k tuple) uint32 {
-	h := maphash.Comparable(t.seed, k)
-	return uint32(h ^ h>>32)
+// hash is k's slot hash: keyHash's, folded to 32 bits.
+func (t *connTable) hash(k tuple) uint32 { return foldHash(t.keyHash(k)) }
+
+// keyHash is k's 64-bit hash under the table's seed: a shard's table
+// shares the stack's (newShard), so that a packet's key is hashed once
+// for its shard and its slot (inPacket.khash).
+func (t *connTable) keyHash(k tuple) uint64 {
+	if t.seed == (maphash.Seed{}) {
+		t.seed = maphash.MakeSeed()
+	}
+	return maphash.Comparable(t.seed, k)
 }
+
+func foldHash(h uint64) uint32 { return uint32(h ^ h>>32) }
 
 // len is the number of connections.
 func (t *connTable) len() int { return t.n }
@@ -38,7 +48,15 @@ func (t *connTable) get(k tuple) *Conn {
 	if t.n == 0 {
 		return nil
 	}
-	h := t.hash(k)
+	return t.getHashed(k, t.keyHash(k))
+}
+
+// getHashed is get for a key whose keyHash is kh.
+func (t *connTable) getHashed(k tuple, kh uint64) *Conn {
+	if t.n == 0 {
+		return nil
+	}
+	h := foldHash(kh)
 	mask := uint32(len(t.conns) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		c := t.conns[i]
@@ -98,7 +116,7 @@ func (t *connTable) delete(c *Conn) {
 	t.n--
 	switch {
 	case t.n == 0:
-		*t = connTable{}
+		*t = connTable{seed: t.seed}
 	case len(t.conns) > minConnTable && 8*t.n < len(t.conns):
 		t.resize(len(t.conns) / 2)
 	}
@@ -107,9 +125,6 @@ func (t *connTable) delete(c *Conn) {
 // resize moves the entries into a table of size slots (a power of two).
 func (t *connTable) resize(size int) {
 	oldH, oldC := t.hashes, t.conns
-	if oldC == nil {
-		t.seed = maphash.MakeSeed()
-	}
 	t.hashes, t.conns = make([]uint32, size), make([]*Conn, size)
 	mask := uint32(size - 1)
 	for k, c := range oldC {

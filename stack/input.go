@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/binary"
 	"errors"
+	"hash/maphash"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,8 @@ const (
 type inPacket struct {
 	buf     []byte
 	kind    pktKind
-	key     tuple // the demultiplexing key (for errors: the quoted packet's)
+	key     tuple  // the demultiplexing key (for errors: the quoted packet's)
+	khash   uint64 // a TCP segment's: key's hash under the stack's seed (shardOf, connTable.getHashed)
 	ip      wire.IPPacket
 	raw     []byte // the whole IP packet (aliases buf); nil if reassembled
 	hdr     wire.TCPHeader
@@ -300,6 +302,9 @@ func (s *Stack) parse(p *inPacket) bool {
 			local:  netip.AddrPortFrom(ip.Dst, hdr.DstPort),
 			remote: netip.AddrPortFrom(ip.Src, hdr.SrcPort),
 		}
+		p.khash = maphash.Comparable(s.seed, p.key)
+		p.sh = s.shardOf(p.khash)
+		return true
 	case ip.Protocol == wire.ProtocolUDP:
 		h, payload, err := wire.ParseUDP(ip.Payload, ep)
 		if err != nil {
@@ -350,7 +355,8 @@ func (s *Stack) parseSplitTCP(p *inPacket) bool {
 		local:  netip.AddrPortFrom(ip.Dst, hdr.DstPort),
 		remote: netip.AddrPortFrom(ip.Src, hdr.SrcPort),
 	}
-	p.sh = s.shardFor(p.key)
+	p.khash = maphash.Comparable(s.seed, p.key)
+	p.sh = s.shardOf(p.khash)
 	return true
 }
 
@@ -386,7 +392,7 @@ func (sh *shard) tcpInput(p *inPacket, now time.Time) {
 		Owner:   p,                      // the engine may keep the payload: zero-copy receive
 	}
 	sh.countSegment(false, p.key.local, p.key.remote, &seg, now)
-	if c := sh.conns.get(p.key); c != nil {
+	if c := sh.conns.getHashed(p.key, p.khash); c != nil {
 		sh.settleEvents(c, c.tcb.HandleSegment(&seg, now), now)
 		return
 	}

@@ -29,8 +29,12 @@ func (s *Stack) shardFor(key tuple) *shard {
 	if len(s.shards) == 1 {
 		return s.shards[0]
 	}
-	return s.shards[maphash.Comparable(s.seed, key)%uint64(len(s.shards))]
+	return s.shardOf(maphash.Comparable(s.seed, key))
 }
+
+// shardOf returns the shard that owns a key whose hash under the
+// stack's seed is h (the shards' tables hash with the same seed).
+func (s *Stack) shardOf(h uint64) *shard { return s.shards[h%uint64(len(s.shards))] }
 
 // shard is one event loop with the connections it owns. mu guards
 // everything below it and every TCB in conns.
@@ -96,7 +100,7 @@ type outPacket struct {
 }
 
 func newShard(s *Stack) *shard {
-	return &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now()}
+	return &shard{s: s, buf: make([]byte, 0, 2048), epoch: s.clock.Now(), conns: connTable{seed: s.seed}}
 }
 
 // loop is a real-time shard's goroutine (driver.go), until done is closed.
