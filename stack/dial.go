@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synack/synack/link"
 	"github.com/synack/synack/tcp"
 )
 
@@ -245,6 +246,12 @@ func (s *Stack) config(r *route, dst netip.Addr) tcp.Config {
 	}
 	if cfg.MSS <= 0 || cfg.MSS > mss {
 		cfg.MSS = mss
+	}
+	// Over a link that takes payloads from the send buffer's pages
+	// (send-side zero copy, emitOwn), a segment spanning two pages would
+	// be copied: cut segments at the pages' ends instead.
+	if ho, ok := r.l.(link.PayloadHandoff); ok && ho.PeerAdopts() {
+		cfg.PageSegments = true
 	}
 	return cfg
 }

@@ -379,6 +379,9 @@ func (sh *shard) emitOwn(r *route, ep wire.Endpoints, ecn uint8, h *wire.TCPHead
 			return
 		}
 	}
+	if ho != nil && sh.page == nil && len(payload) >= zeroCopyMin {
+		s.txCopied.Add(1)
+	}
 	p := getPacket(40 + h.Len() + len(payload))
 	if ho != nil {
 		p.buf = appendTCPPacketNoChecksum(p.buf[:0], ep, s.ttl, ecn, h, payload)

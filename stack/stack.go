@@ -396,7 +396,11 @@ type Stack struct {
 	// Send-side zero copy (shard.go emitOwn): packets handed to a stack
 	// with their payload left in our send buffer's page (tests).
 	txPageRefs atomic.Uint64
-	rxJoined   atomic.Uint64 // such packets joined into a buffer on arrival (AdoptPayload)
+	// txCopied counts payloads of zeroCopyMin or more copied into the
+	// packet although the link takes references: the segment lay in no
+	// single page (tests: tcp.Config.PageSegments cuts those).
+	txCopied atomic.Uint64
+	rxJoined atomic.Uint64 // such packets joined into a buffer on arrival (AdoptPayload)
 }
 
 // New returns a stack with no links.

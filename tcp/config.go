@@ -117,6 +117,16 @@ type Config struct {
 	// where RFC 9293 takes it as a SYN and queues the FIN. Once
 	// synchronized a SYN|FIN is handled as any SYN.
 	DropSynFin bool
+	// PageSegments cuts a data segment of 4 KiB or more where a page of
+	// the send buffer ends rather than let it span two pages
+	// (sndpages.go): a link that takes a payload by a reference to its
+	// page (send-side zero copy, Segment.Page) has to copy one that spans
+	// two. The cut leaves one segment shorter than the MSS per page, at
+	// most one per MiB once the buffer has grown, which Nagle's algorithm
+	// does not hold back and which carries no PSH. The stack sets it for
+	// connections over such a link (link.PayloadHandoff); elsewhere
+	// segments follow the MSS alone.
+	PageSegments bool
 	// AcceptToBufferSpace takes segments up to RCV.NXT plus the free
 	// receive buffer when that reaches past the window we offered, as
 	// FreeBSD does (its rcv_wnd is the larger of the two). The offer can

@@ -346,6 +346,12 @@ func (t *TCB) sendData(now time.Time) {
 		}
 		avail = max(min(avail, room), 0)
 		n := t.recordLimit(t.sndNxt, min(unsent, t.sndMSS, avail))
+		cut := false // n ends where a page of the send buffer does (Config.PageSegments)
+		if t.cfg.PageSegments && n >= pageCutMin {
+			if rest := t.sndBuf.pageRest(int(t.sndNxt - t.sndBufSeq)); rest > 0 && rest < n {
+				n, cut = rest, true
+			}
+		}
 		if !t.synAcked() && !t.fastOpenEarly() {
 			// SYN-RECEIVED closed before the handshake ended: only a
 			// FIN may go before our SYN is acknowledged (§3.10.4).
@@ -358,7 +364,7 @@ func (t *TCB) sendData(now time.Time) {
 		if n == 0 && !fin {
 			return
 		}
-		if n > 0 && n < t.sndMSS && !t.sendSmall(n, unsent, fin) {
+		if n > 0 && n < t.sndMSS && !cut && !t.sendSmall(n, unsent, fin) {
 			return
 		}
 		flags := wire.FlagACK
@@ -377,7 +383,7 @@ func (t *TCB) sendData(now time.Time) {
 		burst.sent(t, n)
 		t.sndMemSent(&mb, seq, n)
 		t.sndNxt += uint32(n)
-		if n < t.sndMSS {
+		if n < t.sndMSS && !cut {
 			t.sndSml = t.sndNxt
 		}
 		if fin {

@@ -411,6 +411,28 @@ func (b *sndBuffer) slice(off, n int) ([]byte, *SendPage) {
 	return nil, nil
 }
 
+// pageCutMin is the shortest segment Config.PageSegments cuts at a page's
+// end: a link copies shorter payloads anyway (package stack's
+// zeroCopyMin), so two short segments would only cost more than one.
+const pageCutMin = 4096
+
+// pageRest is how many buffered bytes from off lie in the page off is
+// in, off included; 0 when off is not buffered.
+func (b *sndBuffer) pageRest(off int) int {
+	if b.d == nil || off < 0 || off >= int(b.n) {
+		return 0
+	}
+	o := b.d.head + off
+	for i := range b.d.pages {
+		s := &b.d.pages[i]
+		if o < s.end {
+			return s.end - o
+		}
+		o -= s.end
+	}
+	return 0
+}
+
 // appendTo appends the n buffered bytes from off to dst (the caller makes
 // sure they are buffered).
 func (b *sndBuffer) appendTo(dst []byte, off, n int) []byte {

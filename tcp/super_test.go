@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,4 +55,65 @@ func TestSuperSegmentsOff(t *testing.T) {
 		h.out(dataSeg(data, k*1460, burst(k, 10, 44)))
 	}
 	h.none()
+}
+
+// establishedMSS is established with both ends announcing an MSS of m.
+func establishedMSS(t testing.TB, cfg Config, m uint16) *harness {
+	h := active(t, cfg)
+	h.out(seg{flags: "S", seq: iss, win: 65535, opts: mss(m)})
+	h.in(seg{flags: "S.", seq: peer, ack: iss + 1, win: 65535, opts: mss(m)})
+	h.out(seg{flags: ".", seq: iss + 1, ack: peer + 1, win: 65535})
+	h.state(StateEstablished)
+	return h
+}
+
+// With Config.PageSegments, a segment that would span two pages of the
+// send buffer is cut where the first page ends, so that each goes by
+// reference to its page (send-side zero copy); the short piece carries no
+// PSH, and Nagle's algorithm neither holds it back nor counts it as a
+// short segment sent. A write of 20000 bytes takes a 32 KiB page
+// (sndpages.go's page classes); with 4000 of them unacknowledged, one of
+// 40000 fills that page to 32768 and takes a 64 KiB one, so at MSS 16000
+// the segment from 20000 crosses the boundary. Without the setting it
+// goes whole.
+func TestPageSegments(t *testing.T) {
+	data := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz!", 60000/37+1)[:60000]
+	at := func(off, end int, flags string) seg {
+		return seg{flags: flags, seq: uint32(101 + off), ack: 301, win: 65535, data: data[off:end]}
+	}
+	for _, cut := range []bool{true, false} {
+		cfg := reno
+		cfg.MSS = 16000
+		cfg.PageSegments = cut
+		h := establishedMSS(t, cfg, 16000)
+		h.write(data[:20000])
+		h.out(at(0, 16000, "."))
+		h.out(at(16000, 20000, "P."))
+		h.none()
+		h.at(10 * time.Millisecond)
+		h.in(ack(101 + 16000))
+		h.write(data[20000:])
+		h.check(h.tcb.sndBuf.pageRest(0) == 32768-16000, "the first page holds %d bytes from SND.UNA; want %d",
+			h.tcb.sndBuf.pageRest(0), 32768-16000)
+		if cut {
+			h.out(at(20000, 32768, "."))
+			h.out(at(32768, 48768, "P.")) // PSH ends the burst (push.go)
+		} else {
+			h.out(at(20000, 36000, "."))
+			h.out(at(36000, 52000, "P."))
+		}
+		// The rest is short of a segment, with the 4000 bytes from
+		// 16000 (a short segment) unacknowledged: Nagle holds it. The
+		// cut piece was no short segment to Nagle: once those 4000 are
+		// acknowledged, the rest goes.
+		h.none()
+		h.at(20 * time.Millisecond)
+		h.in(ack(101 + 20000))
+		if cut {
+			h.out(at(48768, 60000, "P."))
+		} else {
+			h.out(at(52000, 60000, "P."))
+		}
+		h.none()
+	}
 }
