@@ -75,8 +75,9 @@ func (r *rig) kernelStat(file, prefix, name string) uint64 {
 // hand over super-segments that synack takes whole, synack must write
 // super-segments, the bytes must arrive intact (SHA-256), and nothing may
 // be lost on this lossless path: every segment the kernel retransmits must
-// be one synack reports as a duplicate (D-SACK), and synack may retransmit
-// nothing but tail loss probes and segments proven spurious. (On a quiet machine
+// be a tail loss probe or one synack reports as a duplicate (D-SACK), and
+// synack may retransmit nothing but tail loss probes and segments proven
+// spurious. (On a quiet machine
 // neither retransmits at all; on a busy one a receiver descheduled for
 // longer than the sender's probe timeout, a few milliseconds, draws tail
 // loss probes. The counts are logged.)
@@ -112,9 +113,17 @@ func TestTUNOffloadBulk(t *testing.T) {
 	t.Logf("kernel: %d segments retransmitted, %d tail loss probes, %d of them repairing a loss, %d D-SACKs received; synack: %d retransmitted, %d probes, %d link errors",
 		k.retrans, k.probes, k.probeRecovery, k.dsackRecv, ss.Retransmits, ss.RetransProbe, ss.LinkErrors)
 	// Each segment the kernel retransmitted must have been one synack
-	// already had: synack answered it with a D-SACK (RFC 2883).
-	if k.retrans > k.dsackRecv {
-		t.Errorf("the kernel retransmitted %d segments, only %d of them duplicates (D-SACKed)", k.retrans, k.dsackRecv)
+	// already had: synack answered it with a D-SACK (RFC 2883), but for
+	// tail loss probes, as for synack's own below. A probe of the last
+	// segment can reach a connection that has since left ESTABLISHED: in
+	// one CI run synack, descheduled for 7 ms, took the kernel's last
+	// segment and FIN after the kernel's probe timer (5 ms) had fired,
+	// acknowledged them and entered TIME-WAIT, where the probe got a
+	// plain ACK, as Linux's TIME-WAIT gives one (captured: the probe
+	// answered 0.2 ms after the original).
+	if k.retrans > k.dsackRecv+k.probes {
+		t.Errorf("the kernel retransmitted %d segments, only %d of them duplicates (D-SACKed) and %d tail loss probes",
+			k.retrans, k.dsackRecv, k.probes)
 	}
 	if ss.LinkErrors != 0 {
 		t.Errorf("%d link errors", ss.LinkErrors)
