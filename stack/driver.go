@@ -139,12 +139,23 @@ func (d *realTime) deliver(p *inPacket, adopted bool) {
 }
 
 func (d *realTime) wake(sh *shard, at time.Time) {
-	if sh.armed.IsZero() || at.Before(sh.armed) {
-		sh.armed = at
-		select {
-		case sh.kick <- struct{}{}:
-		default:
-		}
+	if !sh.armed.IsZero() && !at.Before(sh.armed) {
+		return
+	}
+	if sh.timer != nil {
+		// Under mu, as every caller is: the loop's timer is armed here,
+		// not by waking the loop to arm it (a wake-up that costs the
+		// waker a futex call and, on another CPU, splits a
+		// request/response exchange that takes turns on one; see
+		// postponeTimer).
+		sh.armed, sh.timerAt, sh.timerLook = at, at, at.Add(-postponeWindow)
+		sh.timer.Reset(max(time.Until(at), 0))
+		return
+	}
+	sh.armed = at
+	select {
+	case sh.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -56,7 +56,15 @@ type shard struct {
 	// timerAt is when the loop's timer is set to fire (the loop's own);
 	// zero: not set.
 	timerAt time.Time
-	buf     []byte // the packet being built (manual mode)
+	// timer is the loop's timer (real-time mode; nil in manual mode),
+	// and timerLook when postponeTimer looks whether it would fire for
+	// nothing: postponeWindow before timerAt.
+	timer     *time.Timer
+	timerLook time.Time
+	// What woke the loop, by cause (tests: timer wake-ups for nothing).
+	loopInputs, loopTimers, loopKicks atomic.Uint64
+
+	buf []byte // the packet being built (manual mode)
 	// Packets built under mu, written once it is released (unlock).
 	// In real-time mode one goroutine at a time writes them (flushing),
 	// in order; spare is the other half of the double buffer.
@@ -85,6 +93,11 @@ type shard struct {
 	reopenISS uint32 // the new connection's ISS is at least this
 	dialReuse bool   // the dial being made took our TIME-WAIT's 4-tuple:
 	dialISS   uint32 // its ISS is at least this (ephemeral, activeTCB)
+
+	// Connections that reported buffer storage (tcp.EventStorage), which
+	// sweepIdle looks at every bufferIdle from sweepAt (zero: none).
+	holding []*Conn
+	sweepAt time.Time
 }
 
 type outPacket struct {
@@ -109,9 +122,13 @@ func (sh *shard) loop(done <-chan struct{}, wg *sync.WaitGroup) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	sh.mu.Lock()
+	sh.timer = timer
+	sh.mu.Unlock()
 	for {
 		select {
 		case p := <-sh.in:
+			sh.loopInputs.Add(1)
 			sh.mu.Lock()
 			now := sh.s.clock.Now()
 			sh.input(p, now)
@@ -122,9 +139,10 @@ func (sh *shard) loop(done <-chan struct{}, wg *sync.WaitGroup) {
 			sh.rearm(timer, now)
 			sh.unlockFrom(true)
 		case <-timer.C:
+			sh.loopTimers.Add(1)
 			sh.mu.Lock()
 			now := sh.s.clock.Now()
-			sh.armed, sh.timerAt = time.Time{}, time.Time{} // it fired
+			sh.armed, sh.timerAt, sh.timerLook = time.Time{}, time.Time{}, time.Time{} // it fired
 			// Segments that arrived before the timer fired go first (select
 			// picks at random among ready cases): after a stall of the
 			// process, the ACKs waiting here must not be taken for losses.
@@ -133,6 +151,7 @@ func (sh *shard) loop(done <-chan struct{}, wg *sync.WaitGroup) {
 			sh.rearm(timer, now)
 			sh.unlockFrom(true)
 		case <-sh.kick:
+			sh.loopKicks.Add(1)
 			sh.mu.Lock()
 			sh.rearm(timer, sh.s.clock.Now())
 			sh.unlockFrom(true) // and writes what a user call left
@@ -171,8 +190,37 @@ func (sh *shard) rearm(timer *time.Timer, now time.Time) {
 		sh.armed = sh.timerAt
 		return
 	}
-	sh.armed, sh.timerAt = d, d
+	sh.armed, sh.timerAt, sh.timerLook = d, d, d.Add(-postponeWindow)
 	timer.Reset(max(d.Sub(now), 0))
+}
+
+// postponeWindow is how long before the loop's timer fires a user call
+// or segment on the shard looks whether it still has to (postponeTimer).
+const postponeWindow = 5 * time.Millisecond
+
+// postponeTimer moves the loop's timer to the earliest deadline when that
+// moved later than the timer (or stops it when no deadline is left),
+// shortly before the timer would fire: a connection in use moves its
+// timers on (a probe timeout re-armed by every segment sent, a delayed
+// ACK sent with a reply, an idle sweep done in passing) and the loop's
+// timer, which rearm moves only earlier, would otherwise wake the loop
+// for nothing some 25 times a second. Such a wake-up, on another CPU,
+// is what splits the two goroutines of a request/response exchange that
+// take turns on one (BENCHMARKS.md, "Storage kept while a connection is
+// in use"). Called under mu, from the calls that settle a connection.
+func (sh *shard) postponeTimer(now time.Time) {
+	if sh.timer == nil {
+		return
+	}
+	d := sh.nextDeadline()
+	switch {
+	case d.IsZero():
+		sh.timer.Stop()
+		sh.armed, sh.timerAt, sh.timerLook = time.Time{}, time.Time{}, time.Time{}
+	case d.After(sh.timerAt):
+		sh.armed, sh.timerAt, sh.timerLook = d, d, d.Add(-postponeWindow)
+		sh.timer.Reset(max(d.Sub(now), 0))
+	}
 }
 
 // kickIfEarlier wakes the loop to re-arm its timer when the earliest
@@ -452,6 +500,15 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 // deadline moved and wake its waiters. It asks the engine nothing the
 // events answer.
 func (sh *shard) settleEvents(c *Conn, ev tcp.Events, now time.Time) {
+	if ev&tcp.EventStorage != 0 {
+		sh.noteHolding(c, now)
+	}
+	if !sh.sweepAt.IsZero() && !now.Before(sh.sweepAt) {
+		sh.sweepIdle(now) // due: done here rather than by waking the loop
+	}
+	if !sh.timerLook.IsZero() && !now.Before(sh.timerLook) {
+		sh.postponeTimer(now)
+	}
 	if ev&tcp.EventOutput != 0 {
 		sh.drainBatched(c) // batch.go: c.tcb.DrainOutput(c.emit), a batch per link
 	}
@@ -527,6 +584,9 @@ func (sh *shard) schedule(c *Conn) {
 // cannot spin here.
 func (sh *shard) runTimers(now time.Time) {
 	sh.expireTimeWait(now)
+	if !sh.sweepAt.IsZero() && !now.Before(sh.sweepAt) {
+		sh.sweepIdle(now)
+	}
 	var due []*Conn
 	for {
 		d := sh.wall(sh.timers.next())
@@ -678,5 +738,58 @@ func (h timerHeap) down(i int) {
 		}
 		h[i], h[m] = h[m], h[i]
 		i = m
+	}
+}
+
+// Buffer storage of idle connections (tcp.Config.DeferReclaim).
+//
+// A connection's buffers take their storage (pages, a slab, the records
+// of segments in flight) from process-wide pools as data comes, and the
+// engine would give it back the moment a buffer drains: an idle
+// connection then holds no buffer memory. But a connection that
+// exchanges small messages drains its buffers after every one, and
+// taking and giving back storage per message cost a tenth of a ping-pong
+// round trip, and much more when the two ends ran on two CPUs and the
+// pools' locks and free lists moved between them (BENCHMARKS.md,
+// "Storage kept while a connection is in use"). In real-time mode the
+// engine keeps it (DeferReclaim) and the shard gives it back once the
+// connection is idle: every bufferIdle it looks at the connections that
+// reported storage (EventStorage), and a connection whose buffers
+// neither drained nor were read since the last look gives back what its
+// drained buffers hold (TCB.ReclaimIdle). Storage so goes back 100 to
+// 200 ms after a connection's last use; memory pressure takes it at
+// once, as before.
+
+// idleBufferLook is bufferIdle in real-time mode.
+const idleBufferLook = 100 * time.Millisecond
+
+// noteHolding adds c to the connections sweepIdle looks at.
+func (sh *shard) noteHolding(c *Conn, now time.Time) {
+	if sh.s.bufferIdle <= 0 {
+		return
+	}
+	sh.holding = append(sh.holding, c)
+	if sh.sweepAt.IsZero() {
+		sh.sweepAt = now.Add(sh.s.bufferIdle)
+		sh.s.drv.wake(sh, sh.sweepAt)
+	}
+}
+
+// sweepIdle gives back the storage of the connections that have not used
+// their buffers since the last sweep, and forgets them and those that
+// ended.
+func (sh *shard) sweepIdle(now time.Time) {
+	keep := sh.holding[:0]
+	for _, c := range sh.holding {
+		if c.inTable && !c.tw && c.tcb.ReclaimIdle() {
+			keep = append(keep, c)
+		}
+	}
+	clear(sh.holding[len(keep):])
+	sh.holding, sh.sweepAt = keep, time.Time{}
+	if len(keep) > 0 {
+		sh.sweepAt = now.Add(sh.s.bufferIdle)
+	} else if cap(keep) > 1024 {
+		sh.holding = nil // a burst of connections does not keep its list
 	}
 }
