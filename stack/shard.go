@@ -94,9 +94,11 @@ type shard struct {
 	dialReuse bool   // the dial being made took our TIME-WAIT's 4-tuple:
 	dialISS   uint32 // its ISS is at least this (ephemeral, activeTCB)
 
-	// Connections that reported buffer storage (tcp.EventStorage), which
-	// sweepIdle looks at every bufferIdle from sweepAt (zero: none).
-	holding []*Conn
+	// The 4-tuples of the connections that reported buffer storage
+	// (tcp.EventStorage), which sweepIdle looks at every bufferIdle from
+	// sweepAt (zero: none). Keys, not Conns: a connection that ends is
+	// not kept from the collector until the next sweep.
+	holding []tuple
 	sweepAt time.Time
 }
 
@@ -768,7 +770,7 @@ func (sh *shard) noteHolding(c *Conn, now time.Time) {
 	if sh.s.bufferIdle <= 0 {
 		return
 	}
-	sh.holding = append(sh.holding, c)
+	sh.holding = append(sh.holding, c.key)
 	if sh.sweepAt.IsZero() {
 		sh.sweepAt = now.Add(sh.s.bufferIdle)
 		sh.s.drv.wake(sh, sh.sweepAt)
@@ -777,19 +779,21 @@ func (sh *shard) noteHolding(c *Conn, now time.Time) {
 
 // sweepIdle gives back the storage of the connections that have not used
 // their buffers since the last sweep, and forgets them and those that
-// ended.
+// ended. (A connection that took the 4-tuple of one that ended is looked
+// at in its place: at worst its storage goes back early, and it reports
+// EventStorage again.)
 func (sh *shard) sweepIdle(now time.Time) {
 	keep := sh.holding[:0]
-	for _, c := range sh.holding {
-		if c.inTable && !c.tw && c.tcb.ReclaimIdle() {
-			keep = append(keep, c)
+	for _, k := range sh.holding {
+		if c := sh.conns.get(k); c != nil && !c.tw && c.tcb.ReclaimIdle() {
+			keep = append(keep, k)
 		}
 	}
 	clear(sh.holding[len(keep):])
 	sh.holding, sh.sweepAt = keep, time.Time{}
 	if len(keep) > 0 {
 		sh.sweepAt = now.Add(sh.s.bufferIdle)
-	} else if cap(keep) > 1024 {
-		sh.holding = nil // a burst of connections does not keep its list
+	} else {
+		sh.holding = nil // an idle shard holds no list (64 bytes a connection)
 	}
 }

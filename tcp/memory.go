@@ -80,9 +80,11 @@ func (f *freeList[T]) drain() {
 
 // FreeCaches drops the buffers the process's connections gave back and
 // the free lists keep for reuse: receive-buffer slabs and send-buffer
-// pages (up to 16 MiB of them after a bulk transfer at a large MTU). The
-// lists give them back on their own once unused for a minute; FreeCaches
-// is for a program that wants the memory back at once after a burst, and
+// pages (up to 16 MiB of them after a bulk transfer at a large MTU), and
+// the smaller storage connections take while in use (output queues,
+// records of segments in flight, page lists). The slab and page lists
+// give theirs back on their own once unused for a minute; FreeCaches is
+// for a program that wants the memory back at once after a burst, and
 // for a measurement of what connections hold that must not see the
 // lists shrink in the middle. They fill again as traffic needs.
 func FreeCaches() {
@@ -92,6 +94,12 @@ func FreeCaches() {
 	for c := range pagePools {
 		pagePools[c].drain()
 	}
+	outPool.drain()
+	txSegsPool.drain()
+	rackMarksPool.drain()
+	dequePool.drain()
+	rcvChunksPool.drain()
+	lossStatePool.drain()
 }
 
 // freeListBytes bounds what each free list keeps (at least two objects).
