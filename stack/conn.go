@@ -243,7 +243,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		ch := c.s.drv.waiter(&c.rdW)
 		waited = ch != nil
-		w := connWait{c: c, dl: rdl, est: c.rdW.est}
+		w := connWait{c: c, dl: rdl, est: c.rdW.est, timed: sh.timeWait(c, ch, rdl)}
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
@@ -321,11 +321,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		ch := c.s.drv.waiter(&c.wrW)
 		waited = ch != nil
+		timed := sh.timeWait(c, ch, wdl)
 		if len(sh.pending) > 0 {
 			now = time.Time{} // unlock writes them, which takes time: read the clock again
 		}
 		sh.unlock()
-		_, err = c.s.drv.blockConn(ch, dl, now, connWait{c: c, write: true, dl: wdl})
+		_, err = c.s.drv.blockConn(ch, dl, now, connWait{c: c, write: true, dl: wdl, timed: timed})
 		if err != nil {
 			return total, c.opErr("write", err)
 		}

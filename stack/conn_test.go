@@ -356,6 +356,47 @@ func TestDeadlines(t *testing.T) {
 	}
 }
 
+// A Read blocked with a deadline in real-time mode waits on its
+// connection's wake-up channel alone: the shard's timers hold the
+// deadline (the idle connection's engine has none sooner) and wake the
+// Read when it passes; it then times out, on time.
+func TestDeadline_KeptByShard(t *testing.T) {
+	cl, sv := pair(t, Options{BusyPoll: -1}, Options{})
+	c, _ := connected(t, cl, sv)
+	start := time.Now()
+	dl := start.Add(60 * time.Millisecond)
+	c.SetReadDeadline(dl)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		errc <- err
+	}()
+	for {
+		sh := c.sh
+		sh.mu.Lock()
+		n, at, want := c.rdW.n, c.timerAt, sh.mono(dl)
+		sh.mu.Unlock()
+		if n == 1 {
+			if at != want {
+				t.Fatalf("blocked Read: the shard holds the connection for %d; want its deadline, %d", at, want)
+			}
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatal("the Read did not block")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	err := <-errc
+	el := time.Since(start)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("blocked Read: %v; want a timeout", err)
+	}
+	if el < 60*time.Millisecond || el > 500*time.Millisecond {
+		t.Fatalf("the Read timed out after %v; want 60 ms", el)
+	}
+}
+
 func TestUseAfterClose(t *testing.T) {
 	cl, sv := pair(t, Options{}, Options{})
 	c, _ := connected(t, cl, sv)

@@ -73,6 +73,10 @@ type connWait struct {
 	write bool
 	est   uint16 // the connection's wait estimate (waiters.est; busy polling)
 	dl    int64  // c.rdl or c.wdl when the call started waiting
+	// timed: the shard's timers wake the wait at its deadline
+	// (shard.expireWaits), so a parked goroutine needs no timer of its
+	// own (real-time mode).
+	timed bool
 }
 
 // ready reports (taking sh.mu) whether the wait is over.
@@ -194,8 +198,12 @@ func (d *realTime) block(ch chan struct{}, deadline, now time.Time, ctx context.
 }
 
 func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWait) (uint16, error) {
+	park := deadline // what a parked wait arms a timer for
+	if w.timed {
+		park = time.Time{}
+	}
 	if d.busyPoll <= 0 || w.write {
-		return 0, d.block(ch, deadline, now, nil, nil)
+		return 0, d.block(ch, park, now, nil, nil)
 	}
 	start := now // read just before the Read unlocked, with nothing to write
 	if start.IsZero() {
@@ -220,12 +228,12 @@ func (d *realTime) blockConn(ch chan struct{}, deadline, now time.Time, w connWa
 			}
 			// Nothing came: the peer is not taking turns on this P. Park,
 			// and do not poll next time.
-			return 0, d.block(ch, deadline, time.Time{}, nil, nil)
+			return 0, d.block(ch, park, time.Time{}, nil, nil)
 		}
 		d.ctr.pollers.Add(-1)
 		d.ctr.pollsCapped.Add(1)
 	}
-	err := d.block(ch, deadline, now, nil, nil)
+	err := d.block(ch, park, now, nil, nil)
 	if time.Since(start) > d.parkShort() {
 		return 0, err
 	}

@@ -48,9 +48,15 @@ func TestDial_PortReusedAgainstPeerTimeWait(t *testing.T) {
 			t.Fatalf("dial %d: read data, want EOF", i)
 		}
 		c.Close()
-		// The next SYN must meet the server's TIME-WAIT record.
+		// The next SYN must meet the server's TIME-WAIT record, a
+		// TSval tick (1 ms) later: a whole dial and close takes about 10
+		// µs here, and a SYN in the same millisecond and the same two
+		// 4 µs ticks of the ISN clock is no newer than the old
+		// connection by either test of RFC 6191 (Linux's ISN clock ticks
+		// every 64 ns).
 		eventually(t, "the server's TIME-WAIT and the client's close", func() bool {
 			return sv.Stats().Connections == 1 && cl.Stats().Connections == 0
 		})
+		time.Sleep(2 * time.Millisecond)
 	}
 }
