@@ -153,7 +153,7 @@ func (d *realTime) wake(sh *shard, at time.Time) {
 		// request/response exchange that takes turns on one; see
 		// postponeTimer).
 		sh.armed, sh.timerAt, sh.timerLook = at, at, at.Add(-postponeWindow)
-		sh.timer.Reset(max(time.Until(at), 0))
+		sh.timer.Reset(max(at.Sub(d.s.clock.Now()), 0))
 		return
 	}
 	sh.armed = at

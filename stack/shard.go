@@ -61,8 +61,9 @@ type shard struct {
 	// nothing: postponeWindow before timerAt.
 	timer     *time.Timer
 	timerLook time.Time
-	// What woke the loop, by cause (tests: timer wake-ups for nothing).
-	loopInputs, loopTimers, loopKicks atomic.Uint64
+	// What woke the loop other than a packet (tests: timer wake-ups for
+	// nothing).
+	loopTimers, loopKicks atomic.Uint64
 
 	buf []byte // the packet being built (manual mode)
 	// Packets built under mu, written once it is released (unlock).
@@ -123,7 +124,6 @@ func (sh *shard) loop(done <-chan struct{}, wg *sync.WaitGroup) {
 	for {
 		select {
 		case p := <-sh.in:
-			sh.loopInputs.Add(1)
 			sh.mu.Lock()
 			now := sh.s.clock.Now()
 			sh.input(p, now)
@@ -738,9 +738,8 @@ func (h timerHeap) down(i int) {
 // engine's deadline, hold the earlier of the two, and wake the call when
 // its deadline passes. As package net does it (a deadline is a timer set
 // when it is set, not one per wait), a blocked call arms and stops no
-// runtime timer of its own: a parked ping-pong with deadlines went from
-// 124k to 165k round trips a second (BENCHMARKS.md, "Deadlines kept by
-// the shard").
+// runtime timer of its own (BENCHMARKS.md, "Deadlines kept by the
+// shard").
 
 // timeWait makes the shard's timers wake a call about to wait on ch (from
 // c's waiters) when dl (c.rdl or c.wdl) passes, and reports whether they
