@@ -253,6 +253,7 @@ func (s *Stack) config(r *route, dst netip.Addr) tcp.Config {
 	if ho, ok := r.l.(link.PayloadHandoff); ok && ho.PeerAdopts() {
 		cfg.PageSegments = true
 	}
+	cfg.DeferReclaim = s.bufferIdle > 0 // shard.sweepIdle
 	return cfg
 }
 

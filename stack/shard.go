@@ -94,6 +94,13 @@ type shard struct {
 	reopenISS uint32 // the new connection's ISS is at least this
 	dialReuse bool   // the dial being made took our TIME-WAIT's 4-tuple:
 	dialISS   uint32 // its ISS is at least this (ephemeral, activeTCB)
+
+	// The 4-tuples of the connections that reported buffer storage
+	// (tcp.EventStorage), which sweepIdle looks at every bufferIdle from
+	// sweepAt (zero: none). Keys, not Conns: a connection that ends is
+	// not kept from the collector until the next sweep.
+	holding []tuple
+	sweepAt time.Time
 }
 
 type outPacket struct {
@@ -197,12 +204,12 @@ const postponeWindow = 5 * time.Millisecond
 // moved later than the timer (or stops it when no deadline is left),
 // shortly before the timer would fire: a connection in use moves its
 // timers on (a probe timeout re-armed by every segment sent, a delayed
-// ACK sent with a reply), and the loop's timer, which rearm moves only
-// earlier, would otherwise wake the loop for nothing some 25 times a
-// second. Such a wake-up, on another CPU, is what splits the two
-// goroutines of a request/response exchange that take turns on one
-// (BENCHMARKS.md, "Loop timers that follow the deadlines"). Called under
-// mu, from the calls that settle a connection.
+// ACK sent with a reply, an idle sweep done in passing) and the loop's
+// timer, which rearm moves only earlier, would otherwise wake the loop
+// for nothing some 25 times a second. Such a wake-up, on another CPU,
+// is what splits the two goroutines of a request/response exchange that
+// take turns on one (BENCHMARKS.md, "Storage kept while a connection is
+// in use"). Called under mu, from the calls that settle a connection.
 func (sh *shard) postponeTimer(now time.Time) {
 	if sh.timer == nil {
 		return
@@ -495,6 +502,12 @@ func (sh *shard) settle(c *Conn, now time.Time) {
 // deadline moved and wake its waiters. It asks the engine nothing the
 // events answer.
 func (sh *shard) settleEvents(c *Conn, ev tcp.Events, now time.Time) {
+	if ev&tcp.EventStorage != 0 {
+		sh.noteHolding(c, now)
+	}
+	if !sh.sweepAt.IsZero() && !now.Before(sh.sweepAt) {
+		sh.sweepIdle(now) // due: done here rather than by waking the loop
+	}
 	if !sh.timerLook.IsZero() && !now.Before(sh.timerLook) {
 		sh.postponeTimer(now)
 	}
@@ -577,6 +590,9 @@ func (sh *shard) schedule(c *Conn) {
 // cannot spin here.
 func (sh *shard) runTimers(now time.Time) {
 	sh.expireTimeWait(now)
+	if !sh.sweepAt.IsZero() && !now.Before(sh.sweepAt) {
+		sh.sweepIdle(now)
+	}
 	var due []*Conn
 	for {
 		d := sh.wall(sh.timers.next())
@@ -776,5 +792,60 @@ func (sh *shard) expireWaits(c *Conn, now time.Time) {
 	}
 	if c.wdl != 0 && c.wdl <= n && c.wrW.n > 0 {
 		c.wrW.broadcast()
+	}
+}
+
+// Buffer storage of idle connections (tcp.Config.DeferReclaim).
+//
+// A connection's buffers take their storage (pages, a slab, the records
+// of segments in flight) from process-wide pools as data comes, and the
+// engine would give it back the moment a buffer drains: an idle
+// connection then holds no buffer memory. But a connection that
+// exchanges small messages drains its buffers after every one, and
+// taking and giving back storage per message cost a tenth of a ping-pong
+// round trip, and much more when the two ends ran on two CPUs and the
+// pools' locks and free lists moved between them (BENCHMARKS.md,
+// "Storage kept while a connection is in use"). In real-time mode the
+// engine keeps it (DeferReclaim) and the shard gives it back once the
+// connection is idle: every bufferIdle it looks at the connections that
+// reported storage (EventStorage), and a connection whose buffers
+// neither drained nor were read since the last look gives back what its
+// drained buffers hold (TCB.ReclaimIdle). Storage so goes back 100 to
+// 200 ms after a connection's last use; memory pressure takes it at
+// once, as before.
+
+// idleBufferLook is bufferIdle in real-time mode.
+const idleBufferLook = 100 * time.Millisecond
+
+// noteHolding adds c to the connections sweepIdle looks at.
+func (sh *shard) noteHolding(c *Conn, now time.Time) {
+	if sh.s.bufferIdle <= 0 {
+		return
+	}
+	sh.holding = append(sh.holding, c.key)
+	if sh.sweepAt.IsZero() {
+		sh.sweepAt = now.Add(sh.s.bufferIdle)
+		sh.s.drv.wake(sh, sh.sweepAt)
+	}
+}
+
+// sweepIdle gives back the storage of the connections that have not used
+// their buffers since the last sweep, and forgets them and those that
+// ended. (A connection that took the 4-tuple of one that ended is looked
+// at in its place: at worst its storage goes back early, and it reports
+// EventStorage again.)
+func (sh *shard) sweepIdle(now time.Time) {
+	keep := sh.holding[:0]
+	for _, k := range sh.holding {
+		if c := sh.conns.get(k); c != nil && !c.tw && c.tcb.ReclaimIdle() {
+			keep = append(keep, k)
+		}
+	}
+	clear(sh.holding[len(keep):])
+	sh.holding, sh.sweepAt = keep, time.Time{}
+	if len(keep) > 0 {
+		sh.sweepAt = now.Add(sh.s.bufferIdle)
+	} else {
+		sh.holding = nil // an idle shard holds no list (64 bytes a connection)
 	}
 }

@@ -344,7 +344,13 @@ type Stack struct {
 	secret []byte
 
 	noTWReuse bool // Options.NoTimeWaitReuse
-	trace     func(TraceEvent)
+	// bufferIdle is how often a shard looks at the connections holding
+	// buffer storage, which they give back once unused between two looks
+	// (tcp.Config.DeferReclaim, shard.sweepIdle): idleBufferLook in
+	// real-time mode; 0 in manual mode, where storage goes back the
+	// moment a buffer drains (tests may set it).
+	bufferIdle time.Duration
+	trace      func(TraceEvent)
 	// segTrace is Options.SegmentTrace (introspect.go).
 	segTrace func(SegmentEvent)
 
@@ -491,6 +497,7 @@ func New(opts Options) *Stack {
 		if s.cfg.ProbeSlack == 0 {
 			s.cfg.ProbeSlack = tcp.RealTimeProbeSlack
 		}
+		s.bufferIdle = idleBufferLook
 	}
 	n := opts.Loops
 	if n <= 0 {

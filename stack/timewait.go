@@ -110,6 +110,9 @@ func (sh *shard) nextDeadline() time.Time {
 	if t := sh.twNext(); !t.IsZero() && (d.IsZero() || t.Before(d)) {
 		d = t
 	}
+	if t := sh.sweepAt; !t.IsZero() && (d.IsZero() || t.Before(d)) {
+		d = t
+	}
 	return d
 }
 

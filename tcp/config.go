@@ -127,6 +127,18 @@ type Config struct {
 	// connections over such a link (link.PayloadHandoff); elsewhere
 	// segments follow the MSS alone.
 	PageSegments bool
+	// DeferReclaim keeps the storage of a drained buffer (its pages or
+	// slab, the records of segments in flight, the output queue) until
+	// the owner calls ReclaimIdle, rather than giving it back to the
+	// pools the moment the buffer drains. A connection that exchanges
+	// small messages then takes no storage from the pools and gives none
+	// back per message; the owner gives an idle connection's storage back
+	// once it has seen it unused for a while (package stack: 100 to 200
+	// ms). Under memory pressure (Memory) storage goes back at once, as
+	// without it. The engine reports EventStorage when it finds storage
+	// held that it has not reported since the last ReclaimIdle that gave
+	// storage back.
+	DeferReclaim bool
 	// AcceptToBufferSpace takes segments up to RCV.NXT plus the free
 	// receive buffer when that reaches past the window we offered, as
 	// FreeBSD does (its rcv_wnd is the larger of the two). The offer can

@@ -55,11 +55,15 @@ const (
 	// what it was when events were last taken: the owner re-arms its
 	// timer.
 	EventDeadlineMoved
+	// EventStorage: with Config.DeferReclaim, the connection holds
+	// buffer storage it did not hold when ReclaimIdle last gave storage
+	// back (or ever): the owner looks at it with ReclaimIdle from now on.
+	EventStorage
 )
 
 var eventNames = [...]string{
 	"Output", "Established", "Readable", "ReadClosed", "Writable",
-	"TimeWait", "Closed", "Error", "DeadlineMoved",
+	"TimeWait", "Closed", "Error", "DeadlineMoved", "Storage",
 }
 
 // Has reports whether every event of f is in e.
@@ -153,6 +157,10 @@ func (t *TCB) TakeEvents() Events {
 	if d := t.deadline(); d != t.evDeadline {
 		ev |= EventDeadlineMoved
 		t.evDeadline = d
+	}
+	if t.cfg.DeferReclaim && t.reclaimBits&reclaimNoted == 0 && t.holdsStorage() {
+		t.reclaimBits |= reclaimNoted
+		ev |= EventStorage
 	}
 	return ev
 }

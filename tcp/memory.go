@@ -375,6 +375,16 @@ func (t *TCB) rcvWrite(data []byte) int {
 // buffer and the record of segments in flight once all is acknowledged,
 // and (releaseOut) the output queue once both buffers are empty.
 func (t *TCB) reclaim() {
+	if t.cfg.DeferReclaim && !t.cfg.Memory.UnderPressure() {
+		t.reclaimBits |= reclaimUsed
+		return
+	}
+	t.reclaimDrained()
+}
+
+// reclaimDrained gives back the storage of the buffers that hold no
+// data.
+func (t *TCB) reclaimDrained() {
 	if t.rcvBuf.n == 0 && t.ooo.empty() {
 		t.rcvBuf.release()
 	}
@@ -382,6 +392,42 @@ func (t *TCB) reclaim() {
 		t.sndBuf.release()
 		t.releaseTx()
 	}
+}
+
+// Deferred reclaim (Config.DeferReclaim): the bits of reclaimBits.
+const (
+	// reclaimUsed: a buffer drained, or data was read, since the owner's
+	// last ReclaimIdle.
+	reclaimUsed uint8 = 1 << iota
+	// reclaimNoted: EventStorage was reported for the storage held now.
+	reclaimNoted
+)
+
+// holdsStorage reports whether the connection holds storage that
+// reclaimDrained may give back. The output queue does not count: it goes
+// back (releaseOut) whenever it is empty and the buffers hold none.
+func (t *TCB) holdsStorage() bool {
+	return t.sndBuf.holds() || t.rcvBuf.slab != nil || t.rcvBuf.q != nil || t.tx.segs != nil
+}
+
+// ReclaimIdle is the owner's periodic look at a connection that reported
+// EventStorage (Config.DeferReclaim). When a buffer drained or data was
+// read since the last look, it reports true: the connection is in use,
+// look again later. Otherwise it gives back the storage of every buffer
+// that holds no data and reports false: the owner forgets the
+// connection until the next EventStorage, which the engine reports the
+// next time it finds storage held (at once, if a buffer still holds
+// data). With two looks 100 ms apart, a connection's storage goes back
+// between 100 and 200 ms after it was last used.
+func (t *TCB) ReclaimIdle() bool {
+	if t.reclaimBits&reclaimUsed != 0 {
+		t.reclaimBits &^= reclaimUsed
+		return true
+	}
+	t.reclaimDrained()
+	t.releaseOut()
+	t.reclaimBits &^= reclaimNoted
+	return false
 }
 
 // outBox carries an output queue's storage through outPool.

@@ -36,6 +36,68 @@ func TestBuffers_MemoryOnlyWhileHoldingData(t *testing.T) {
 	h.none()
 }
 
+// With Config.DeferReclaim the buffers keep their storage once drained,
+// and the owner's ReclaimIdle gives it back once a look finds the
+// connection unused since the one before. EventStorage comes once per
+// spell of storage held: with the first byte held, and again after a
+// ReclaimIdle gave storage back (a pure ACK's output queue does not
+// count). Under memory pressure storage goes back at once, as without the
+// setting.
+func TestDeferReclaim(t *testing.T) {
+	m := &Memory{Low: 1 << 20, Pressure: 2 << 20, High: 4 << 20}
+	cfg := plain
+	cfg.DeferReclaim = true
+	cfg.Memory = m
+	h := established(t, cfg)
+	alloc := func(snd, rcv int) {
+		t.Helper()
+		i := h.tcb.Info()
+		if i.SendBufferAllocated != snd || i.ReceiveBufferAllocated != rcv {
+			h.fail("allocated: send %d, receive %d; want %d, %d", i.SendBufferAllocated, i.ReceiveBufferAllocated, snd, rcv)
+		}
+	}
+	storage := func(want bool) {
+		t.Helper()
+		if got := h.tcb.TakeEvents()&EventStorage != 0; got != want {
+			h.fail("EventStorage %v, want %v", got, want)
+		}
+	}
+	storage(false)
+	h.write("a")
+	h.out(seg{flags: "P.", seq: 101, ack: 301, win: 65535, data: "a"})
+	alloc(512, 0)
+	storage(true)
+	h.in(seg{flags: "P.", seq: 301, ack: 102, win: 65535, data: "b"})
+	alloc(512, 512) // "a" acknowledged: its page kept; "b" waits to be read
+	h.read(1)
+	alloc(512, 512) // read: the slab kept
+	storage(false)  // reported already
+	if !h.tcb.ReclaimIdle() {
+		h.fail("ReclaimIdle after use: gave the storage back")
+	}
+	alloc(512, 512)
+	if h.tcb.ReclaimIdle() {
+		h.fail("ReclaimIdle after a quiet spell: kept the storage")
+	}
+	alloc(0, 0)
+	if h.tcb.outBox != nil {
+		h.fail("idle, and the output queue is held")
+	}
+	storage(false)
+	// The next byte held is reported again; this time memory is under
+	// pressure (other connections hold 3 MiB): the ACK that drains the
+	// buffer gives its page back.
+	h.after(40 * time.Millisecond)
+	h.out(seg{flags: ".", seq: 102, ack: 302, win: 65534}) // the delayed ACK of "b" (SWS avoidance: the edge moves by an MSS)
+	h.write("c")
+	h.out(seg{flags: "P.", seq: 102, ack: 302, win: 65534, data: "c"})
+	storage(true)
+	m.charge(3<<20, growForced)
+	h.in(seg{flags: ".", seq: 302, ack: 103, win: 65535})
+	alloc(0, 0)
+	h.none()
+}
+
 // Under memory pressure the window offered is the minimal window (four
 // segments) less what is buffered, from the SYN on; it grows back once
 // the pressure ends. The window already offered is never withdrawn.

@@ -37,7 +37,10 @@ type TCB struct {
 	// Negotiated options (options.go).
 	sackOK bool
 	tsOK   bool
-	err    error // what ended the connection (a syscall.Errno), or nil
+	// reclaimBits is the state of deferred reclaim (Config.DeferReclaim,
+	// memory.go).
+	reclaimBits uint8
+	err         error // what ended the connection (a syscall.Errno), or nil
 
 	// ECN (ecn.go).
 	ecnState
@@ -342,6 +345,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 	t.tx.reset()
 	t.ooo.reset()
 	t.rcvBuf.materialize() // no kept payload outlives the connection (rcvqueue.go)
+	t.reclaimDrained()     // nor storage kept for a connection in use (Config.DeferReclaim)
 	t.setState(StateClosed, now)
 }
 
@@ -350,6 +354,7 @@ func (t *TCB) enterClosed(err error, now time.Time) {
 func (t *TCB) enterTimeWait(now time.Time) {
 	t.stopTimers()
 	t.rcvBuf.materialize() // nor the connection's stay in TIME-WAIT (rcvqueue.go)
+	t.reclaimDrained()
 	t.timeWaitAt = instantOf(now).Add(2 * t.cfg.MSL)
 	t.setState(StateTimeWait, now)
 }
