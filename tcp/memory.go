@@ -375,7 +375,7 @@ func (t *TCB) rcvWrite(data []byte) int {
 // buffer and the record of segments in flight once all is acknowledged,
 // and (releaseOut) the output queue once both buffers are empty.
 func (t *TCB) reclaim() {
-	if t.cfg.DeferReclaim && !t.cfg.Memory.UnderPressure() {
+	if t.cfg.DeferReclaim && t.holdsStorage() && !t.cfg.Memory.UnderPressure() {
 		t.reclaimBits |= reclaimUsed
 		return
 	}
@@ -403,11 +403,15 @@ const (
 	reclaimNoted
 )
 
-// holdsStorage reports whether the connection holds storage that
-// reclaimDrained may give back. The output queue does not count: it goes
-// back (releaseOut) whenever it is empty and the buffers hold none.
+// holdsStorage reports whether the connection's buffers hold storage,
+// which reclaimDrained gives back with the records of segments in flight.
+// Neither the records alone nor the output queue count: a connection
+// that carried no data (a SYN and a FIN in flight) gives them back as it
+// did without deferral, and takes no place in the owner's sweep; the
+// output queue goes back (releaseOut) whenever it is empty and the
+// buffers hold none.
 func (t *TCB) holdsStorage() bool {
-	return t.sndBuf.holds() || t.rcvBuf.slab != nil || t.rcvBuf.q != nil || t.tx.segs != nil
+	return t.sndBuf.holds() || t.rcvBuf.slab != nil || t.rcvBuf.q != nil
 }
 
 // ReclaimIdle is the owner's periodic look at a connection that reported

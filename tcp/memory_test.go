@@ -98,6 +98,33 @@ func TestDeferReclaim(t *testing.T) {
 	h.none()
 }
 
+// A connection that carries no data holds no buffer storage, only the
+// record of its FIN in flight: with Config.DeferReclaim it reports no
+// EventStorage (the owner's sweep never looks at it) and gives the record
+// back when the FIN is acknowledged, as it would without deferral.
+func TestDeferReclaim_NoDataNoStorage(t *testing.T) {
+	cfg := plain
+	cfg.DeferReclaim = true
+	h := established(t, cfg)
+	h.close()
+	h.out(seg{flags: "F.", seq: 101, ack: 301, win: 65535})
+	if h.tcb.tx.segs == nil {
+		h.fail("FIN in flight, and no record of it")
+	}
+	if h.tcb.TakeEvents()&EventStorage != 0 {
+		h.fail("EventStorage for a FIN in flight")
+	}
+	h.in(seg{flags: ".", seq: 301, ack: 102, win: 65535})
+	h.state(StateFinWait2)
+	if h.tcb.tx.segs != nil {
+		h.fail("FIN acknowledged: its record is still held")
+	}
+	if h.tcb.TakeEvents()&EventStorage != 0 {
+		h.fail("EventStorage after the FIN was acknowledged")
+	}
+	h.none()
+}
+
 // Under memory pressure the window offered is the minimal window (four
 // segments) less what is buffered, from the SYN on; it grows back once
 // the pressure ends. The window already offered is never withdrawn.
