@@ -14,16 +14,15 @@ func (t *TCB) Deadline() time.Time { return t.deadline().Time() }
 
 // deadline is Deadline as an instant (what TakeEvents compares).
 func (t *TCB) deadline() instant {
-	var d instant
+	// Instants are positive, so one less than each, unsigned, orders
+	// them with 0 (not armed) last: a min of them all, without branches.
+	m := min(uint64(t.rtoAt)-1, uint64(t.persistAt)-1, uint64(t.delAckAt)-1,
+		uint64(t.kaAt)-1, uint64(t.timeWaitAt)-1, uint64(t.finWait2At)-1,
+		uint64(t.rackAt)-1, uint64(t.ptoAt)-1, uint64(t.probeDeadline())-1)
 	if t.cfg.Pacing && !t.paceAt.IsZero() && t.paceWaiting() {
-		d = t.paceAt
+		m = min(m, uint64(t.paceAt)-1)
 	}
-	for _, at := range [...]instant{t.rtoAt, t.persistAt, t.delAckAt, t.kaAt, t.timeWaitAt, t.finWait2At, t.rackAt, t.ptoAt, t.probeDeadline()} {
-		if !at.IsZero() && (d.IsZero() || at.Before(d)) {
-			d = at
-		}
-	}
-	return d
+	return instant(m + 1)
 }
 
 // paceWaiting reports whether something is held back by pacing (so its
