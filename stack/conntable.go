@@ -13,8 +13,10 @@ import (
 // against 16 to 32 here, paid by every idle connection. The hashes make
 // a probe that misses cheap and a resize free of key reads. Deletion
 // shifts the entries after the slot back (no tombstones). The table
-// grows at 3/4 full, shrinks below 1/8 and gives its memory back when
-// it empties. Guarded by the shard's mu.
+// grows at 3/4 full and shrinks below 1/8, down to its first capacity,
+// which it keeps once taken (192 bytes): a shard whose connections come
+// and go one at a time would otherwise take and drop a table for each.
+// Guarded by the shard's mu.
 type connTable struct {
 	seed   maphash.Seed
 	hashes []uint32
@@ -114,10 +116,7 @@ func (t *connTable) delete(c *Conn) {
 	}
 	t.conns[i], t.hashes[i] = nil, 0
 	t.n--
-	switch {
-	case t.n == 0:
-		*t = connTable{seed: t.seed}
-	case len(t.conns) > minConnTable && 8*t.n < len(t.conns):
+	if len(t.conns) > minConnTable && 8*t.n < len(t.conns) {
 		t.resize(len(t.conns) / 2)
 	}
 }

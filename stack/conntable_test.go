@@ -66,7 +66,7 @@ func TestConnTableAgainstMap(t *testing.T) {
 		delete(want, k)
 	}
 	check(-1)
-	if tab.conns != nil {
-		t.Fatalf("an empty table keeps %d slots", len(tab.conns))
+	if len(tab.conns) != minConnTable {
+		t.Fatalf("an empty table keeps %d slots, want its first %d", len(tab.conns), minConnTable)
 	}
 }

@@ -8,10 +8,20 @@ import (
 	"github.com/synack/synack/tcp/cc/newreno"
 )
 
-// newController returns the congestion controller cfg chooses.
-func newController(cfg *Config, mss int) cc.Controller {
+// newController returns the congestion controller cfg chooses, started
+// afresh for mss: old itself when it is of that kind (the handshake's
+// options set the MSS after the TCB chose one), a new one otherwise.
+func newController(cfg *Config, mss int, old cc.Controller) cc.Controller {
 	if cfg.CongestionControl == "newreno" {
+		if q, ok := old.(*newreno.NewReno); ok {
+			*q = *newreno.New(mss)
+			return q
+		}
 		return newreno.New(mss)
+	}
+	if q, ok := old.(*cubic.Cubic); ok {
+		*q = *cubic.New(mss)
+		return q
 	}
 	return cubic.New(mss)
 }

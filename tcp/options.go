@@ -89,7 +89,7 @@ func (t *TCB) negotiate(peer *wire.TCPOptions) {
 		mss -= tsOptionLen
 	}
 	t.sndMSS = max(mss, 1)
-	t.cc = newController(&t.cfg, t.sndMSS)
+	t.cc = newController(&t.cfg, t.sndMSS, t.cc)
 }
 
 // synOptions fills o for our SYN (every enabled option) or SYN-ACK (only

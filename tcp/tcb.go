@@ -273,7 +273,7 @@ func newTCB(cfg Config, iss uint32) *TCB {
 	t.useRACK = !cfg.DisableRACK
 	t.usePRR = !cfg.DisablePRR
 	t.useFRTO = !cfg.DisableFRTO
-	t.cc = newController(&t.cfg, t.sndMSS)
+	t.cc = newController(&t.cfg, t.sndMSS, nil)
 	return t
 }
 
