@@ -12,9 +12,24 @@ import "time"
 //     segments, and twice as much again as the rate grew (at most
 //     doubled), so that the window stays ahead of a sender in slow start.
 //     An application that does not read never makes it grow.
+//   - The receiver's round trip comes from the timestamps, whose clock
+//     ticks every millisecond: a path shorter than that (two stacks in one
+//     process, a TUN to the local kernel) reads as a millisecond, and a
+//     window sized for it holds megabytes whose pages leave the CPUs'
+//     caches between the write that fills them and the read that empties
+//     them. So the receiver also times its round trip to the nanosecond
+//     (fine samples: the handshake, and each ACK that moves the window's
+//     right edge on, to the data it lets through), and on a path whose
+//     fine samples stay under a millisecond sizes the buffer by their
+//     smallest in each measuring period (rcvFine). Reads are bursts (a
+//     128 KiB read of waiting data takes a few µs), so there the rate is
+//     taken over at least fineSpan and reckoned per round trip, the
+//     buffer at most doubles per period, and the room beyond twice the
+//     rate is sixteen segments but at most fineSlack.
 //   - The send buffer follows the congestion window: once the application
 //     has filled it, the next acknowledgment lets it grow to twice the
-//     congestion window (one window in flight, one queued behind it), at
+//     congestion window, or twice the largest window the peer offered if
+//     that is smaller (one window in flight, one queued behind it), at
 //     least doubling, so that it grows in few steps while the window
 //     grows a little with every ACK.
 //
@@ -34,21 +49,93 @@ type rcvTune struct {
 	markAt   int64         // when markSeq was set; 0: no sample running
 	periodAt int64         // start of the current measuring period
 	copied   int64         // bytes read since periodAt
-	markSeq  uint32        // window-based sample: RCV.NXT to reach
-	lastTSEc uint32        // TSecr of the last timestamp sample
-	space    int32         // bytes read in the last round trip that grew
+	// markSeq is RCV.NXT to reach for the window-based sample (without
+	// timestamps). With them, markSeq and markAt time a fine sample: the
+	// right edge offered before the ACK that moved it on, and when.
+	markSeq  uint32
+	lastTSEc uint32 // TSecr of the last timestamp sample
+	space    int32  // bytes read in the last round trip that grew
+	// The fine round trip, in fineUnit (rcvFine): the estimate, which
+	// follows the smallest sample of each measuring period, and that of
+	// this period so far (0: none).
+	fine, fineNow uint16
+}
+
+// Fine receiver round trips (rcvFine).
+const (
+	fineUnit = 16 * time.Nanosecond
+	// fineMax: a sample this long or longer is left to the timestamps.
+	fineMax = time.Millisecond
+	// fineSpan is the shortest measuring period on a fine round trip.
+	fineSpan = time.Millisecond
+	// fineSlack bounds the sixteen segments of room on a fine round trip:
+	// at an MSS of 64 KiB they are a megabyte.
+	fineSlack = 256 << 10
+)
+
+// rcvEdgeOffered notes, with timestamps, that a segment offers the right
+// edge edge where the furthest offered so far was old. When the sender
+// had used that window up (less than a segment of it left) and this ACK
+// moves the edge on, it starts a fine sample (unless one runs), which
+// data beyond old ends (rcvRTTMeasure): the sender could send none before
+// the ACK reached it, and was waiting for it, so the time between is a
+// round trip. (A sender that had not used the window up was held back by
+// something else, its congestion window or its application, and the time
+// would measure that.)
+func (t *TCB) rcvEdgeOffered(old, edge uint32, now time.Time) {
+	r := &t.rtune
+	if !t.tsOK || r.markAt != 0 || !seqGT(edge, old) || old-t.rcvNxt >= uint32(t.sndMSS) ||
+		t.cfg.MaxReceiveBufferSize <= t.rcvBuf.size {
+		return
+	}
+	r.markSeq, r.markAt = old, monoNano(now)
+}
+
+// rcvFineSample takes a fine round-trip sample d: from rcvEdgeOffered's
+// ACK to the data it let through, or of a timed segment (our SYN or
+// SYN-ACK; data without timestamps).
+func (t *TCB) rcvFineSample(d time.Duration) {
+	r := &t.rtune
+	if d >= fineMax {
+		return
+	}
+	f := uint16(max(d/fineUnit, 1))
+	if r.fineNow == 0 || f < r.fineNow {
+		r.fineNow = f
+	}
+	if r.fine == 0 {
+		r.fine = f // the first: the handshake's
+	}
+}
+
+// rcvFine returns the round trip to size the receive buffer by, and
+// whether it is the fine one: it is while the fine samples are under a
+// millisecond and under half the timestamps' estimate (which reads any
+// round trip shorter than a millisecond as one, and more when a stale
+// echo came in).
+func (t *TCB) rcvFine() (time.Duration, bool) {
+	r := &t.rtune
+	if f := time.Duration(r.fine) * fineUnit; f > 0 && (r.rtt == 0 || f < r.rtt/2) {
+		return f, true
+	}
+	return r.rtt, false
 }
 
 // rcvRTTMeasure takes a receiver round-trip sample from an in-window
-// segment carrying n bytes of data. With timestamps, a full-sized segment
+// segment carrying n bytes of data up to end (and ends a fine sample,
+// rcvEdgeOffered, when they reach past its edge). With timestamps, a full-sized segment
 // echoing one of our TSvals gives now − TSecr (smoothed by 1/8, as for
 // SRTT). Without, the time it takes RCV.NXT to pass the right edge of the
 // window offered when the previous sample ended is an upper bound of the
 // round trip, and the smallest such bound is kept.
-func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
+func (t *TCB) rcvRTTMeasure(seg *Segment, end uint32, n int, now time.Time) {
 	r := &t.rtune
 	if t.cfg.MaxReceiveBufferSize <= t.rcvBuf.size {
 		return
+	}
+	if t.tsOK && r.markAt != 0 && seqGT(end, r.markSeq) {
+		t.rcvFineSample(time.Duration(monoNano(now) - r.markAt))
+		r.markAt = 0
 	}
 	if t.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0 {
 		if n < t.sndMSS || seg.Options.TSEcr == r.lastTSEc {
@@ -66,6 +153,9 @@ func (t *TCB) rcvRTTMeasure(seg *Segment, n int, now time.Time) {
 			r.rtt += (s - r.rtt) / 8
 		}
 		return
+	}
+	if t.tsOK {
+		return // markSeq and markAt time fine samples
 	}
 	if r.markAt != 0 {
 		if seqLT(t.rcvNxt, r.markSeq) {
@@ -93,11 +183,28 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 		r.periodAt = ns
 		return
 	}
-	if r.rtt == 0 || time.Duration(ns-r.periodAt) < r.rtt {
+	rtt, fine := t.rcvFine()
+	el := time.Duration(ns - r.periodAt)
+	if rtt == 0 || el < rtt || fine && el < fineSpan {
 		return
 	}
-	if copied, space := int(min(r.copied, maxBufferSize)), int(r.space); copied > space {
-		target := 2*copied + 16*t.cfg.MSS
+	if r.fineNow != 0 {
+		// The next period's round trip: this one's smallest sample, or
+		// twice the last if that is less (one stalled period, with a
+		// single sample, does not make it jump).
+		r.fine, r.fineNow = min(r.fineNow, 2*r.fine), 0
+	}
+	c := r.copied
+	if fine {
+		c = int64(float64(c) * float64(rtt) / float64(el)) // per round trip
+	}
+	if copied, space := int(min(c, maxBufferSize)), int(r.space); copied > space {
+		target, room := 2*copied, 16*t.cfg.MSS
+		if fine {
+			room = min(room, fineSlack)
+		} else {
+			target += room
+		}
 		if space > 0 {
 			// The rate grew (a sender in slow start doubles it every
 			// round trip): leave room for it to grow as much again. A
@@ -105,6 +212,11 @@ func (t *TCB) rcvSpaceAdjust(n int, now time.Time) {
 			// a bigger jump is the measurement's granularity (reads
 			// and round trips do not line up), and is not trusted.
 			target += 2 * target * min(copied-space, space) / space
+		}
+		if fine {
+			// The room does not grow with the rate, and a period of
+			// many round trips may not more than double the buffer.
+			target = min(target+room, 2*t.rcvBuf.size)
 		}
 		r.space = int32(copied)
 		if size := min(target, t.cfg.MaxReceiveBufferSize); size > t.rcvBuf.size {
@@ -128,7 +240,10 @@ func (t *TCB) sndBufExpand() {
 		return
 	}
 	t.sndFull = false
-	want := 2 * max(t.cwnd(), 10*t.sndMSS)
+	// Twice what may be in flight: the congestion window, or the peer's
+	// window if that is smaller (a congestion window grown past what the
+	// peer takes, on a lossless path, would only hold unsent data).
+	want := 2 * max(min(t.cwnd(), int(t.maxSndWnd)), 10*t.sndMSS)
 	if want > t.sndBuf.size && t.cfg.Memory.UnderPressure() {
 		t.cfg.Memory.refuseGrowth()
 		return

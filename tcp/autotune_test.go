@@ -145,3 +145,38 @@ func TestAutoTune_FixedSizes(t *testing.T) {
 	i = h.info()
 	h.check(i.SendBufferSize == 900 && i.ReceiveBufferSize == 1<<20, "%+v", i)
 }
+
+// On a path shorter than the timestamp clock resolves (a 20 µs round
+// trip, 10 Gbit/s with a 128 KiB queue), the receiver sizes its buffer by
+// its fine round trip (21 µs): it keeps its first 256 KiB, where sized
+// for the millisecond the timestamps read it grew to 3.6 MB; the transfer
+// is as fast either way, at the link's rate (55.79 ms for 64 MiB, 53.69
+// at 10 Gbit/s exactly). The send buffer follows the peer's window, not
+// the congestion window that grew past it (1 MiB before). (The queue
+// drops some of slow start's bursts, before and after alike.)
+func TestAutoTune_ShortPathSmallBuffers(t *testing.T) {
+	path := impair{delay: 10 * time.Microsecond, rate: 10e9, queue: 128 << 10}
+	p := newNetPair(t, Config{}, Config{}, path, path, 1)
+	data := testData(64<<20, 5)
+	start := p.now
+	rcv, snd := []int{p.b.ReceiveBufferSize()}, []int{p.a.SendBufferSize()}
+	got := p.runEach(t, data, func() {
+		if s := p.b.ReceiveBufferSize(); s != rcv[len(rcv)-1] {
+			rcv = append(rcv, s)
+		}
+		if s := p.a.SendBufferSize(); s != snd[len(snd)-1] {
+			snd = append(snd, s)
+		}
+	})
+	if !bytes.Equal(got, data) {
+		t.Fatal("data corrupted")
+	}
+	took := p.now.Sub(start)
+	fine := time.Duration(p.b.rtune.fine) * fineUnit
+	wantRcv, wantSnd := []int{256 << 10}, []int{256 << 10, 512 << 10}
+	if !slices.Equal(rcv, wantRcv) || !slices.Equal(snd, wantSnd) || took != 55794981*time.Nanosecond ||
+		fine != 21280*time.Nanosecond {
+		t.Errorf("receive buffer sizes %v, want %v\nsend buffer sizes %v, want %v\ntook %v, fine round trip %v",
+			rcv, wantRcv, snd, wantSnd, took, fine)
+	}
+}

@@ -367,7 +367,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now time.Time) {
 	}
 	if len(data) > 0 {
 		t.receive(seq, data, seg.Owner, now)
-		t.rcvRTTMeasure(seg, len(data), now)
+		t.rcvRTTMeasure(seg, seq+uint32(len(data)), len(data), now)
 	}
 
 	// Eighth, check the FIN bit: only when everything before it arrived.
@@ -587,6 +587,11 @@ func (t *TCB) ackAdvanceSample(seg *Segment, echoOK bool, now time.Time) {
 	t.sndUna = ack
 	t.sndBufExpand()
 	t.pawsEchoAdvance(now)
+	if t.rttTiming && seqGT(ack, t.rttSeq) {
+		// A timed segment (our SYN or SYN-ACK; data without timestamps)
+		// is a fine sample for the receiver too (autotune.go).
+		t.rcvFineSample(instantOf(now).Sub(t.rttStart))
+	}
 	if r, ok := t.tsRTT(seg, now); ok {
 		t.rttTiming = false
 		if !staleEcho {

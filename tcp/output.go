@@ -147,7 +147,9 @@ func (t *TCB) queue(flags wire.Flags, seq uint32, n int, now time.Time) {
 		s.Window = t.synWindow()
 		s.Flags |= t.ecnSYNFlags(flags&wire.FlagACK != 0)
 	default:
+		old := t.rcvNxt + t.rcvWnd + t.rcvSlack // the furthest edge offered
 		s.Window = t.advertise()
+		t.rcvEdgeOffered(old, t.rcvNxt+t.rcvWnd, now) // autotune.go
 		if t.tsOK {
 			s.Options.HasTimestamps = true
 			s.Options.TSVal, s.Options.TSEcr = t.tsNow(now), t.tsRecent
