@@ -55,7 +55,11 @@ func TestWindow_ScaleRoundingNeverPromisesMissingSpace(t *testing.T) {
 // the receiver reading as data arrives, and records every size the
 // receive and send buffers take.
 func autotuneRun(t *testing.T, cfg Config, n int) (p *netPair, took time.Duration, rcvSizes, sndSizes []int) {
-	path := impair{delay: 50 * time.Millisecond}
+	return autotuneRunOn(t, impair{delay: 50 * time.Millisecond}, cfg, n)
+}
+
+// autotuneRunOn is autotuneRun over path (both ways).
+func autotuneRunOn(t *testing.T, path impair, cfg Config, n int) (p *netPair, took time.Duration, rcvSizes, sndSizes []int) {
 	p = newNetPair(t, cfg, cfg, path, path, 1)
 	data := testData(n, 7)
 	start := p.now
@@ -156,22 +160,7 @@ func TestAutoTune_FixedSizes(t *testing.T) {
 // drops some of slow start's bursts, before and after alike.)
 func TestAutoTune_ShortPathSmallBuffers(t *testing.T) {
 	path := impair{delay: 10 * time.Microsecond, rate: 10e9, queue: 128 << 10}
-	p := newNetPair(t, Config{}, Config{}, path, path, 1)
-	data := testData(64<<20, 5)
-	start := p.now
-	rcv, snd := []int{p.b.ReceiveBufferSize()}, []int{p.a.SendBufferSize()}
-	got := p.runEach(t, data, func() {
-		if s := p.b.ReceiveBufferSize(); s != rcv[len(rcv)-1] {
-			rcv = append(rcv, s)
-		}
-		if s := p.a.SendBufferSize(); s != snd[len(snd)-1] {
-			snd = append(snd, s)
-		}
-	})
-	if !bytes.Equal(got, data) {
-		t.Fatal("data corrupted")
-	}
-	took := p.now.Sub(start)
+	p, took, rcv, snd := autotuneRunOn(t, path, Config{}, 64<<20)
 	fine := time.Duration(p.b.rtune.fine) * fineUnit
 	wantRcv, wantSnd := []int{256 << 10}, []int{256 << 10, 512 << 10}
 	if !slices.Equal(rcv, wantRcv) || !slices.Equal(snd, wantSnd) || took != 55794981*time.Nanosecond ||

@@ -13,10 +13,7 @@ func TestBuffers_MemoryOnlyWhileHoldingData(t *testing.T) {
 	h := established(t, plain)
 	alloc := func(snd, rcv int) {
 		t.Helper()
-		i := h.tcb.Info()
-		if i.SendBufferAllocated != snd || i.ReceiveBufferAllocated != rcv {
-			h.fail("allocated: send %d, receive %d; want %d, %d", i.SendBufferAllocated, i.ReceiveBufferAllocated, snd, rcv)
-		}
+		h.allocated(snd, rcv)
 		if snd == 0 && rcv == 0 && h.tcb.outBox != nil {
 			h.fail("idle, and the output queue is held")
 		}
@@ -49,13 +46,7 @@ func TestDeferReclaim(t *testing.T) {
 	cfg.DeferReclaim = true
 	cfg.Memory = m
 	h := established(t, cfg)
-	alloc := func(snd, rcv int) {
-		t.Helper()
-		i := h.tcb.Info()
-		if i.SendBufferAllocated != snd || i.ReceiveBufferAllocated != rcv {
-			h.fail("allocated: send %d, receive %d; want %d, %d", i.SendBufferAllocated, i.ReceiveBufferAllocated, snd, rcv)
-		}
-	}
+	alloc := h.allocated
 	storage := func(want bool) {
 		t.Helper()
 		if got := h.tcb.TakeEvents()&EventStorage != 0; got != want {
@@ -178,3 +169,12 @@ func TestTCBSize(t *testing.T) {
 // mallocHeader is what the Go allocator adds to an object with pointers
 // larger than 512 bytes on 64-bit platforms.
 const mallocHeader = 8
+
+// allocated checks the storage the send and receive buffers hold.
+func (h *harness) allocated(snd, rcv int) {
+	h.t.Helper()
+	i := h.tcb.Info()
+	if i.SendBufferAllocated != snd || i.ReceiveBufferAllocated != rcv {
+		h.fail("allocated: send %d, receive %d; want %d, %d", i.SendBufferAllocated, i.ReceiveBufferAllocated, snd, rcv)
+	}
+}
