@@ -2,8 +2,11 @@ package stack
 
 import (
 	"errors"
+	"runtime"
 	"syscall"
 	"testing"
+
+	"github.com/synack/synack/clock"
 )
 
 // TestStatsSumShards: the per-packet counters live in each shard, and
@@ -32,5 +35,30 @@ func TestStatsSumShards(t *testing.T) {
 	}
 	if got := sv.Stats().PacketsIn; got != n {
 		t.Errorf("server PacketsIn = %d; want %d", got, n)
+	}
+}
+
+// A real-time stack runs twice as many shards as Ps, at most 8, unless
+// Options.Loops says otherwise; a simulated one runs one.
+func TestShards_Default(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	for _, c := range []struct {
+		opts Options
+		want int
+	}{
+		{Options{}, min(8, 2*procs)},
+		{Options{Loops: 3}, 3},
+	} {
+		s := New(c.opts)
+		if got := len(s.shards); got != c.want {
+			t.Errorf("Loops %d, GOMAXPROCS %d: %d shards, want %d", c.opts.Loops, procs, got, c.want)
+		}
+		s.Close()
+	}
+	r := &stepRunner{clk: clock.NewVirtual()}
+	s := New(Options{Clock: r.clk, Runner: r, Loops: 4})
+	defer s.Close()
+	if len(s.shards) != 1 {
+		t.Errorf("simulated, Loops 4: %d shards, want 1", len(s.shards))
 	}
 }

@@ -84,7 +84,7 @@ type Runner interface {
 type Options struct {
 	Clock      clock.Clock      // default clock.Real{}
 	Runner     Runner           // nil: the stack runs its own event loops; non-nil: manual mode
-	Loops      int              // event loops in real-time mode; default min(4, GOMAXPROCS)
+	Loops      int              // event loops (shards) in real-time mode; default min(8, 2×GOMAXPROCS)
 	TCP        tcp.Config       // defaults for every connection
 	Secret     []byte           // key for ISNs (RFC 6528) and ephemeral ports (RFC 6056); default random
 	Rand       io.Reader        // randomness (default crypto/rand); a simulation passes a seeded one
@@ -501,7 +501,13 @@ func New(opts Options) *Stack {
 	}
 	n := opts.Loops
 	if n <= 0 {
-		n = min(4, runtime.GOMAXPROCS(0))
+		// Twice the Ps: a shard's lock covers all its connections, and
+		// with as many shards as Ps, goroutines working on different
+		// connections on different CPUs met on one lock often enough to
+		// cost a fifth of the connection rate with 8 dialers on 2 CPUs
+		// (BENCHMARKS.md, session 9). An idle shard costs a parked
+		// goroutine.
+		n = min(8, 2*runtime.GOMAXPROCS(0))
 	}
 	n = s.drv.shards(n)
 	qlen := opts.QueueLen
