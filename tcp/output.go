@@ -60,8 +60,9 @@ func (t *TCB) DrainOutputSuper(max int, emit func(seg *Segment)) {
 // one at i into a super-segment of at most max payload bytes (i itself
 // when none does): data segments with no flag but ACK, ECE and PSH (PSH
 // on the last only), each starting where the previous ends, all but the
-// last as long as the first and the last no longer, and everything else
-// (acknowledgment, window, options, ECN) equal.
+// last as long as the first and the last no longer, everything else
+// (acknowledgment, window, options, ECN) equal, and, with
+// Config.PageSegments, all in one page of the send buffer.
 func (t *TCB) superRun(i, max int) int {
 	e := &t.outQ[i]
 	const plain = wire.FlagACK | wire.FlagECE
@@ -69,9 +70,16 @@ func (t *TCB) superRun(i, max int) int {
 		return i
 	}
 	total, next, j := e.n, e.seg.Seq+uint32(e.n), i
+	// Over a link that takes payloads by reference (Config.PageSegments),
+	// a run does not go past the send-buffer page it starts in: joined
+	// across a page's end, the payload would be copied.
+	pageEnd := -1
+	if t.cfg.PageSegments {
+		pageEnd = t.sndBuf.pageRest(int(e.seg.Seq - t.sndBufSeq))
+	}
 	for k := i + 1; k < len(t.outQ); k++ {
 		f := &t.outQ[k]
-		if f.n <= 0 || f.n > e.n || total+f.n > max || f.seg.Seq != next ||
+		if f.n <= 0 || f.n > e.n || total+f.n > max || f.seg.Seq != next || pageEnd >= 0 && total+f.n > pageEnd ||
 			f.seg.Flags&^wire.FlagPSH != e.seg.Flags || f.seg.Ack != e.seg.Ack ||
 			f.seg.Window != e.seg.Window || f.seg.Urgent != e.seg.Urgent ||
 			f.seg.ECT != e.seg.ECT || f.seg.Options != e.seg.Options {
