@@ -28,7 +28,8 @@ import "time"
 //     rate is sixteen segments but at most fineSlack.
 //   - The send buffer follows the congestion window: once the application
 //     has filled it, the next acknowledgment lets it grow to twice the
-//     congestion window (one window in flight, one queued behind it), at
+//     congestion window, or twice the largest window the peer offered if
+//     that is smaller (one window in flight, one queued behind it), at
 //     least doubling, so that it grows in few steps while the window
 //     grows a little with every ACK.
 //
@@ -239,7 +240,10 @@ func (t *TCB) sndBufExpand() {
 		return
 	}
 	t.sndFull = false
-	want := 2 * max(t.cwnd(), 10*t.sndMSS)
+	// Twice what may be in flight: the congestion window, or the peer's
+	// window if that is smaller (a congestion window grown past what the
+	// peer takes, on a lossless path, would only hold unsent data).
+	want := 2 * max(min(t.cwnd(), int(t.maxSndWnd)), 10*t.sndMSS)
 	if want > t.sndBuf.size && t.cfg.Memory.UnderPressure() {
 		t.cfg.Memory.refuseGrowth()
 		return
