@@ -208,8 +208,8 @@ const postponeWindow = 5 * time.Millisecond
 // timer, which rearm moves only earlier, would otherwise wake the loop
 // for nothing some 25 times a second. Such a wake-up, on another CPU,
 // is what splits the two goroutines of a request/response exchange that
-// take turns on one (BENCHMARKS.md, "Storage kept while a connection is
-// in use"). Called under mu, from the calls that settle a connection.
+// take turns on one (BENCHMARKS.md, "Loop timers that follow the
+// deadlines"). Called under mu, from the calls that settle a connection.
 func (sh *shard) postponeTimer(now time.Time) {
 	if sh.timer == nil {
 		return

@@ -505,8 +505,8 @@ func New(opts Options) *Stack {
 		// with as many shards as Ps, goroutines working on different
 		// connections on different CPUs met on one lock often enough to
 		// cost a fifth of the connection rate with 8 dialers on 2 CPUs
-		// (BENCHMARKS.md, session 9). An idle shard costs a parked
-		// goroutine.
+		// (BENCHMARKS.md, "Twice as many shards as Ps"). An idle shard
+		// costs a parked goroutine.
 		n = min(8, 2*runtime.GOMAXPROCS(0))
 	}
 	n = s.drv.shards(n)

@@ -117,3 +117,31 @@ func TestPageSegments(t *testing.T) {
 		h.none()
 	}
 }
+
+// With Config.PageSegments, a super-segment does not join segments across
+// a send-buffer page's end: the piece cut at the end of the 32 KiB page
+// (20000 to 32768) and the short rest after it (to 36768, in the next
+// page) go as two segments, each by reference to its page, where joined
+// into one run of 16768 bytes the payload would have been copied.
+func TestPageSegments_SuperSegmentStaysInItsPage(t *testing.T) {
+	data := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz!", 60000/37+1)[:60000]
+	at := func(off, end int, flags string) seg {
+		return seg{flags: flags, seq: uint32(101 + off), ack: 301, win: 65535, data: data[off:end]}
+	}
+	cfg := reno
+	cfg.MSS = 16000
+	cfg.PageSegments = true
+	cfg.NoDelay = true
+	h := establishedMSS(t, cfg, 16000)
+	h.write(data[:20000])
+	h.out(at(0, 16000, "."))
+	h.out(at(16000, 20000, "P."))
+	h.none()
+	h.at(10 * time.Millisecond)
+	h.in(ack(101 + 16000))
+	h.super = 64 << 10
+	h.write(data[20000:36768])
+	h.out(at(20000, 32768, "."))
+	h.out(at(32768, 36768, "P."))
+	h.none()
+}
